@@ -1,0 +1,186 @@
+// Package abi defines version 1 of the contract between the baton-runner host
+// and a connector guest module: the names of the guest's exports and of the
+// host functions it may import, and the JSON documents that cross the
+// boundary. docs/ABI.md describes the same contract for authors of guests in
+// other languages.
+//
+// The package is deliberately free of baton-sdk and protobuf types so that a
+// guest importing it stays small; the host converts these documents to
+// baton-sdk's v2 protos.
+package abi
+
+// Version is the ABI version this package describes. A guest reports the
+// version it speaks in Metadata.ABIVersion; the host refuses any other.
+const Version = 1
+
+// Guest exports. Each takes one JSON document as the extism call input and
+// writes one Result document as output; see docs/ABI.md for the table of
+// inputs and outputs.
+const (
+	ExportMetadata         = "baton_metadata"
+	ExportValidate         = "baton_validate"
+	ExportListResources    = "baton_list_resources"
+	ExportListEntitlements = "baton_list_entitlements"
+	ExportListGrants       = "baton_list_grants"
+)
+
+// Host functions, imported by the guest from the extism user namespace
+// ("extism:host/user"). Each takes the offset of a JSON document in extism
+// memory and returns the offset of the JSON reply (0 where documented).
+const (
+	HostHTTP       = "baton_http"
+	HostSessionGet = "baton_session_get"
+	HostSessionSet = "baton_session_set"
+)
+
+// Call is the common part of every request the host sends to a guest export.
+type Call struct {
+	// Config holds the tenant's non-secret settings. Secrets never appear
+	// here: the host injects credentials into outgoing requests itself.
+	Config map[string]string `json:"config,omitempty"`
+	// SyncID identifies the sync this call belongs to, if any. Session keys
+	// are scoped to it by the host.
+	SyncID string `json:"syncId,omitempty"`
+}
+
+// Result is the envelope of every export's output: exactly one of OK and
+// Error is set.
+type Result[T any] struct {
+	OK    *T     `json:"ok,omitempty"`
+	Error *Error `json:"error,omitempty"`
+}
+
+// Metadata is the output of ExportMetadata.
+type Metadata struct {
+	ABIVersion    int            `json:"abiVersion"`
+	DisplayName   string         `json:"displayName"`
+	Description   string         `json:"description,omitempty"`
+	ResourceTypes []ResourceType `json:"resourceTypes"`
+}
+
+// Trait is a baton resource-type trait.
+type Trait string
+
+// The traits a resource type can carry.
+const (
+	TraitUser  Trait = "user"
+	TraitGroup Trait = "group"
+	TraitRole  Trait = "role"
+	TraitApp   Trait = "app"
+)
+
+// ResourceType describes one kind of resource the guest syncs.
+type ResourceType struct {
+	ID          string  `json:"id"`
+	DisplayName string  `json:"displayName"`
+	Description string  `json:"description,omitempty"`
+	Traits      []Trait `json:"traits,omitempty"`
+}
+
+// ResourceID names a resource: its type and its id within that type.
+type ResourceID struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+// UserStatus is the account status of a user resource.
+type UserStatus string
+
+// The statuses a user can have.
+const (
+	UserStatusUnspecified UserStatus = ""
+	UserStatusEnabled     UserStatus = "enabled"
+	UserStatusDisabled    UserStatus = "disabled"
+)
+
+// UserTrait holds the user-specific fields of a resource of a TraitUser type.
+type UserTrait struct {
+	Emails []string   `json:"emails,omitempty"`
+	Login  string     `json:"login,omitempty"`
+	Status UserStatus `json:"status,omitempty"`
+}
+
+// Resource is one synced resource.
+type Resource struct {
+	ID          ResourceID  `json:"id"`
+	Parent      *ResourceID `json:"parent,omitempty"`
+	DisplayName string      `json:"displayName"`
+	Description string      `json:"description,omitempty"`
+	// ChildTypes lists the resource types the host should list with this
+	// resource as their parent.
+	ChildTypes []string `json:"childTypes,omitempty"`
+	// Profile is free-form, non-secret detail shown to reviewers.
+	Profile map[string]string `json:"profile,omitempty"`
+	User    *UserTrait        `json:"user,omitempty"`
+}
+
+// Entitlement is something a principal can be granted on a resource. Its
+// baton-sdk ID is "<resource type>:<resource id>:<slug>".
+type Entitlement struct {
+	Resource    ResourceID `json:"resource"`
+	Slug        string     `json:"slug"`
+	DisplayName string     `json:"displayName"`
+	Description string     `json:"description,omitempty"`
+	// GrantableTo lists the resource types that can hold it.
+	GrantableTo []string `json:"grantableTo,omitempty"`
+}
+
+// EntitlementRef names an entitlement without describing it.
+type EntitlementRef struct {
+	Resource ResourceID `json:"resource"`
+	Slug     string     `json:"slug"`
+}
+
+// Grant says that Principal holds Entitlement. Its baton-sdk ID is
+// "<entitlement id>:<principal type>:<principal id>".
+type Grant struct {
+	Entitlement EntitlementRef `json:"entitlement"`
+	Principal   ResourceID     `json:"principal"`
+	// ExpandFrom, when set, lists entitlements whose holders also hold
+	// this grant (a grant to a group expands to the group's members).
+	// baton-sdk performs the expansion; guests never copy grants.
+	ExpandFrom []EntitlementRef `json:"expandFrom,omitempty"`
+}
+
+// ListResourcesRequest is the input of ExportListResources.
+type ListResourcesRequest struct {
+	Call
+	ResourceType string      `json:"resourceType"`
+	Parent       *ResourceID `json:"parent,omitempty"`
+	PageToken    string      `json:"pageToken,omitempty"`
+}
+
+// ResourcePage is the output of ExportListResources.
+type ResourcePage struct {
+	Resources     []Resource `json:"resources"`
+	NextPageToken string     `json:"nextPageToken,omitempty"`
+}
+
+// ListEntitlementsRequest is the input of ExportListEntitlements.
+type ListEntitlementsRequest struct {
+	Call
+	Resource  Resource `json:"resource"`
+	PageToken string   `json:"pageToken,omitempty"`
+}
+
+// EntitlementPage is the output of ExportListEntitlements.
+type EntitlementPage struct {
+	Entitlements  []Entitlement `json:"entitlements"`
+	NextPageToken string        `json:"nextPageToken,omitempty"`
+}
+
+// ListGrantsRequest is the input of ExportListGrants.
+type ListGrantsRequest struct {
+	Call
+	Resource  Resource `json:"resource"`
+	PageToken string   `json:"pageToken,omitempty"`
+}
+
+// GrantPage is the output of ExportListGrants.
+type GrantPage struct {
+	Grants        []Grant `json:"grants"`
+	NextPageToken string  `json:"nextPageToken,omitempty"`
+}
+
+// Empty is the output of exports that return nothing but success.
+type Empty struct{}

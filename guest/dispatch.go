@@ -1,0 +1,50 @@
+package guest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/baton-runner/baton-runner/abi"
+)
+
+// Dispatch runs the export named export of c: it decodes input as that
+// export's request document, calls the matching Connector method and
+// encodes the abi.Result envelope. Connector errors are returned inside the
+// envelope; the error result is for an unknown export or an unencodable
+// result. Both the WebAssembly binding and the host's native runner use it,
+// so the two cannot drift apart.
+func Dispatch(ctx context.Context, c Connector, env Env, export string, input []byte) ([]byte, error) {
+	switch export {
+	case abi.ExportMetadata:
+		return serve(input, func(abi.Call) (abi.Metadata, error) { return c.Metadata(), nil })
+	case abi.ExportValidate:
+		return serve(input, func(req abi.Call) (abi.Empty, error) { return abi.Empty{}, c.Validate(ctx, env, req) })
+	case abi.ExportListResources:
+		return serve(input, func(req abi.ListResourcesRequest) (abi.ResourcePage, error) {
+			return c.ListResources(ctx, env, req)
+		})
+	case abi.ExportListEntitlements:
+		return serve(input, func(req abi.ListEntitlementsRequest) (abi.EntitlementPage, error) {
+			return c.ListEntitlements(ctx, env, req)
+		})
+	case abi.ExportListGrants:
+		return serve(input, func(req abi.ListGrantsRequest) (abi.GrantPage, error) {
+			return c.ListGrants(ctx, env, req)
+		})
+	}
+	return nil, fmt.Errorf("unknown export %q", export)
+}
+
+func serve[Req, Res any](input []byte, fn func(Req) (Res, error)) ([]byte, error) {
+	var req Req
+	var out abi.Result[Res]
+	if err := json.Unmarshal(input, &req); err != nil {
+		out.Error = abi.Errorf(abi.CodeInvalidArgument, "decoding call input: %v", err)
+	} else if res, err := fn(req); err != nil {
+		out.Error = abi.AsError(err)
+	} else {
+		out.OK = &res
+	}
+	return json.Marshal(out)
+}

@@ -1,0 +1,58 @@
+// Package guest is the Go side of the connector contract: the interface a
+// connector implements and the services the host lends it. Connector logic
+// written against this package builds both natively (for unit tests and
+// native benchmarks) and as a WebAssembly guest, where package wasmguest
+// binds it to the ABI exports and host functions of package abi.
+package guest
+
+import (
+	"context"
+
+	"github.com/baton-runner/baton-runner/abi"
+)
+
+// HTTP sends a request to the tenant's API origin. Implementations return
+// upstream HTTP errors (4xx/5xx) as responses and report refusals and
+// transport failures as *abi.Error values.
+type HTTP interface {
+	Do(ctx context.Context, req abi.HTTPRequest) (abi.HTTPResponse, error)
+}
+
+// Session is a key-value cache scoped to one sync. Values may be evicted at
+// any time, so a connector must treat a miss as "recompute", never as data.
+type Session interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, value []byte) error
+}
+
+// LogLevel is the severity of a guest log message.
+type LogLevel int
+
+// Log levels, in increasing severity.
+const (
+	LogDebug LogLevel = iota
+	LogInfo
+	LogWarn
+	LogError
+)
+
+// Logger receives the connector's log messages. Messages must not contain
+// secrets; the host forwards them to its own logger.
+type Logger func(level LogLevel, msg string)
+
+// Env is what the host lends a connector for the duration of one call.
+type Env struct {
+	HTTP    HTTP
+	Session Session
+	Log     Logger
+}
+
+// Connector is implemented by connector logic. Each method corresponds to
+// one export of the ABI; see package abi for the documents.
+type Connector interface {
+	Metadata() abi.Metadata
+	Validate(ctx context.Context, env Env, req abi.Call) error
+	ListResources(ctx context.Context, env Env, req abi.ListResourcesRequest) (abi.ResourcePage, error)
+	ListEntitlements(ctx context.Context, env Env, req abi.ListEntitlementsRequest) (abi.EntitlementPage, error)
+	ListGrants(ctx context.Context, env Env, req abi.ListGrantsRequest) (abi.GrantPage, error)
+}

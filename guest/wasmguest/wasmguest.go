@@ -1,0 +1,62 @@
+//go:build wasip1
+
+// Package wasmguest binds a guest.Connector to the WebAssembly side of the
+// ABI (package abi): it defines the module's exports with //go:wasmexport,
+// passes their input to guest.Dispatch and writes the result envelope, and
+// implements guest.Env on top of the host functions. It is the only package
+// of a guest that touches extism's go-pdk, so connector logic stays
+// buildable and testable natively.
+//
+// A guest's main package registers its connector in an init function:
+//
+//	func init() { wasmguest.Register(segment.New()) }
+//	func main() {}
+package wasmguest
+
+import (
+	"context"
+
+	"github.com/extism/go-pdk"
+
+	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/guest"
+)
+
+var registered guest.Connector
+
+// Register makes c the connector served by this module's exports.
+func Register(c guest.Connector) { registered = c }
+
+// env is the Env lent to every call: the host functions and the host logger.
+var env = guest.Env{HTTP: hostHTTP{}, Session: hostSession{}, Log: hostLog}
+
+//go:wasmexport baton_metadata
+func exportMetadata() int32 { return run(abi.ExportMetadata) }
+
+//go:wasmexport baton_validate
+func exportValidate() int32 { return run(abi.ExportValidate) }
+
+//go:wasmexport baton_list_resources
+func exportListResources() int32 { return run(abi.ExportListResources) }
+
+//go:wasmexport baton_list_entitlements
+func exportListEntitlements() int32 { return run(abi.ExportListEntitlements) }
+
+//go:wasmexport baton_list_grants
+func exportListGrants() int32 { return run(abi.ExportListGrants) }
+
+// run serves one export. Connector errors travel in the output envelope
+// with return code 0, so the host can tell them from a broken guest (1).
+func run(export string) int32 {
+	if registered == nil {
+		pdk.SetErrorString("guest module registered no connector")
+		return 1
+	}
+	out, err := guest.Dispatch(context.Background(), registered, env, export, pdk.Input())
+	if err != nil {
+		pdk.SetError(err)
+		return 1
+	}
+	pdk.Output(out)
+	return 0
+}

@@ -1,0 +1,97 @@
+// Package connector presents a guest as a baton-sdk connector. Connector
+// implements connectorbuilder.ConnectorBuilderV2 by calling the guest's ABI
+// exports through a Caller and building baton-sdk's v2 protos from the
+// guest's documents with the SDK's resource, entitlement and grant helpers,
+// so everything downstream (syncer, c1z, grant expansion, provisioning,
+// service mode) is baton-sdk's own.
+package connector
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/annotations"
+	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
+
+	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/guest"
+)
+
+// Caller runs one export of a guest: a sandbox pool, or native connector
+// logic in benchmarks. input and the returned output are the JSON documents
+// of package abi; sess is the sync-scoped session the guest may use (nil
+// outside a sync).
+type Caller interface {
+	Call(ctx context.Context, export string, input []byte, sess guest.Session) ([]byte, error)
+}
+
+// Connector is a guest seen as a baton-sdk ConnectorBuilderV2.
+type Connector struct {
+	caller Caller
+	md     abi.Metadata
+	config map[string]string
+	types  map[string]*v2.ResourceType
+}
+
+var _ connectorbuilder.ConnectorBuilderV2 = (*Connector)(nil)
+
+// New returns the connector for a guest whose metadata is md. config holds
+// the tenant's non-secret settings, passed to the guest with every call.
+func New(caller Caller, md abi.Metadata, config map[string]string) *Connector {
+	c := &Connector{caller: caller, md: md, config: config, types: map[string]*v2.ResourceType{}}
+	for _, rt := range md.ResourceTypes {
+		c.types[rt.ID] = resourceType(rt)
+	}
+	return c
+}
+
+// Metadata describes the connector to baton-sdk; the builder adds the
+// capabilities it derives from the resource syncers.
+func (c *Connector) Metadata(context.Context) (*v2.ConnectorMetadata, error) {
+	return v2.ConnectorMetadata_builder{
+		DisplayName: c.md.DisplayName,
+		Description: c.md.Description,
+	}.Build(), nil
+}
+
+// Validate asks the guest to check its credentials against the API.
+func (c *Connector) Validate(ctx context.Context) (annotations.Annotations, error) {
+	_, err := call[abi.Empty](ctx, c, abi.ExportValidate, abi.Call{Config: c.config}, nil)
+	return nil, err
+}
+
+// ResourceSyncers returns one syncer per resource type the guest declared.
+func (c *Connector) ResourceSyncers(context.Context) []connectorbuilder.ResourceSyncerV2 {
+	out := make([]connectorbuilder.ResourceSyncerV2, 0, len(c.md.ResourceTypes))
+	for _, rt := range c.md.ResourceTypes {
+		out = append(out, &resourceSyncer{c: c, rt: c.types[rt.ID]})
+	}
+	return out
+}
+
+// call sends req to export and decodes the guest's result envelope,
+// converting a guest error into a gRPC status error.
+func call[Res any](ctx context.Context, c *Connector, export string, req any, sess guest.Session) (Res, error) {
+	var zero Res
+	in, err := json.Marshal(req)
+	if err != nil {
+		return zero, fmt.Errorf("encoding %s input: %w", export, err)
+	}
+	out, err := c.caller.Call(ctx, export, in, sess)
+	if err != nil {
+		return zero, callFailed(export, err)
+	}
+	var res abi.Result[Res]
+	if err := json.Unmarshal(out, &res); err != nil {
+		return zero, malformed(export, err)
+	}
+	if res.Error != nil {
+		return zero, guestError(export, res.Error)
+	}
+	if res.OK == nil {
+		return zero, malformed(export, fmt.Errorf("result has neither ok nor error"))
+	}
+	return *res.OK, nil
+}

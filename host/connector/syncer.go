@@ -1,0 +1,105 @@
+package connector
+
+import (
+	"context"
+	"fmt"
+
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/types/resource"
+	"github.com/conductorone/baton-sdk/pkg/types/sessions"
+
+	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/guest"
+)
+
+// resourceSyncer is baton-sdk's ResourceSyncerV2 for one resource type of
+// the guest. Page tokens are the guest's own, passed through unchanged.
+type resourceSyncer struct {
+	c  *Connector
+	rt *v2.ResourceType
+}
+
+func (s *resourceSyncer) ResourceType(context.Context) *v2.ResourceType { return s.rt }
+
+func (s *resourceSyncer) callBase(opts resource.SyncOpAttrs) abi.Call {
+	return abi.Call{Config: s.c.config, SyncID: opts.SyncID}
+}
+
+func (s *resourceSyncer) List(ctx context.Context, parent *v2.ResourceId, opts resource.SyncOpAttrs) ([]*v2.Resource, *resource.SyncOpResults, error) {
+	req := abi.ListResourcesRequest{
+		Call:         s.callBase(opts),
+		ResourceType: s.rt.GetId(),
+		Parent:       idFromV2(parent),
+		PageToken:    opts.PageToken.Token,
+	}
+	page, err := call[abi.ResourcePage](ctx, s.c, abi.ExportListResources, req, sessionOf(opts.Session))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*v2.Resource, 0, len(page.Resources))
+	for _, r := range page.Resources {
+		if r.ID.Type != s.rt.GetId() {
+			return nil, nil, malformed(abi.ExportListResources,
+				fmt.Errorf("asked for %q resources, got one of type %q", s.rt.GetId(), r.ID.Type))
+		}
+		v, err := s.c.toResource(r)
+		if err != nil {
+			return nil, nil, malformed(abi.ExportListResources, err)
+		}
+		out = append(out, v)
+	}
+	return out, &resource.SyncOpResults{NextPageToken: page.NextPageToken}, nil
+}
+
+func (s *resourceSyncer) Entitlements(ctx context.Context, r *v2.Resource, opts resource.SyncOpAttrs) ([]*v2.Entitlement, *resource.SyncOpResults, error) {
+	req := abi.ListEntitlementsRequest{Call: s.callBase(opts), Resource: fromResource(r), PageToken: opts.PageToken.Token}
+	page, err := call[abi.EntitlementPage](ctx, s.c, abi.ExportListEntitlements, req, sessionOf(opts.Session))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*v2.Entitlement, 0, len(page.Entitlements))
+	for _, e := range page.Entitlements {
+		v, err := s.c.toEntitlement(r, e)
+		if err != nil {
+			return nil, nil, malformed(abi.ExportListEntitlements, err)
+		}
+		out = append(out, v)
+	}
+	return out, &resource.SyncOpResults{NextPageToken: page.NextPageToken}, nil
+}
+
+func (s *resourceSyncer) Grants(ctx context.Context, r *v2.Resource, opts resource.SyncOpAttrs) ([]*v2.Grant, *resource.SyncOpResults, error) {
+	req := abi.ListGrantsRequest{Call: s.callBase(opts), Resource: fromResource(r), PageToken: opts.PageToken.Token}
+	page, err := call[abi.GrantPage](ctx, s.c, abi.ExportListGrants, req, sessionOf(opts.Session))
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*v2.Grant, 0, len(page.Grants))
+	for _, g := range page.Grants {
+		v, err := s.c.toGrant(g)
+		if err != nil {
+			return nil, nil, malformed(abi.ExportListGrants, err)
+		}
+		out = append(out, v)
+	}
+	return out, &resource.SyncOpResults{NextPageToken: page.NextPageToken}, nil
+}
+
+// sessionOf adapts baton-sdk's sync-scoped session store to the guest's
+// Session interface.
+func sessionOf(ss sessions.SessionStore) guest.Session {
+	if ss == nil {
+		return nil
+	}
+	return sessionAdapter{ss}
+}
+
+type sessionAdapter struct{ ss sessions.SessionStore }
+
+func (a sessionAdapter) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	return a.ss.Get(ctx, key)
+}
+
+func (a sessionAdapter) Set(ctx context.Context, key string, value []byte) error {
+	return a.ss.Set(ctx, key, value)
+}

@@ -1,0 +1,92 @@
+package sandbox
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero"
+	"go.uber.org/zap"
+)
+
+// ErrorKind says how a guest call failed inside the sandbox.
+type ErrorKind string
+
+// The ways a call can fail. Any of them discards the instance.
+const (
+	KindTrap    ErrorKind = "trap"    // the guest crashed (panic, unreachable, out of memory)
+	KindTimeout ErrorKind = "timeout" // the call overran Config.CallTimeout
+	KindOutput  ErrorKind = "output"  // the guest's output broke the ABI (too large, failed rc)
+)
+
+// CallError is a failure of the sandboxed call itself, as opposed to an
+// error the connector returned in its result envelope.
+type CallError struct {
+	Export string
+	Kind   ErrorKind
+	Err    error
+}
+
+func (e *CallError) Error() string {
+	return fmt.Sprintf("guest %s: %s: %v", e.Export, e.Kind, e.Err)
+}
+
+func (e *CallError) Unwrap() error { return e.Err }
+
+// instance is one instantiated guest with its own memory and log budget.
+type instance struct {
+	plugin *extism.Plugin
+	logs   *logSink
+}
+
+func (m *Module) newInstance(ctx context.Context, logger *zap.Logger) (*instance, error) {
+	sink := newLogSink(logger, m.cfg.MaxLogBytes)
+	// wazero's defaults are a fake clock that starts in 2022 and a
+	// deterministic "random" source: wrong for TLS-free but time-aware
+	// connector code and for anything that needs unpredictable values.
+	// No FS, env or args are configured, so the guest sees none.
+	mc := wazero.NewModuleConfig().
+		WithSysWalltime().
+		WithSysNanotime().
+		WithSysNanosleep().
+		WithRandSource(rand.Reader).
+		WithStdout(sink.stream("stdout")).
+		WithStderr(sink.stream("stderr"))
+	p, err := m.compiled.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
+	if err != nil {
+		return nil, fmt.Errorf("instantiating guest module: %w", err)
+	}
+	p.SetLogger(sink.guestLog)
+	return &instance{plugin: p, logs: sink}, nil
+}
+
+// call runs one export under the call deadline. A returned *CallError means
+// the instance must not be used again.
+func (i *instance) call(ctx context.Context, cfg Config, export string, input []byte) ([]byte, error) {
+	callCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
+	defer cancel()
+	rc, out, err := i.plugin.CallWithContext(callCtx, export, input)
+	switch {
+	case err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+		return nil, &CallError{Export: export, Kind: KindTimeout,
+			Err: fmt.Errorf("exceeded the call time limit of %s", cfg.CallTimeout)}
+	case err != nil && ctx.Err() != nil:
+		// The caller gave up; the instance was closed mid-call.
+		return nil, &CallError{Export: export, Kind: KindTimeout, Err: ctx.Err()}
+	case err != nil:
+		return nil, &CallError{Export: export, Kind: KindTrap, Err: err}
+	case rc != 0:
+		return nil, &CallError{Export: export, Kind: KindOutput,
+			Err: fmt.Errorf("export returned %d: %s", rc, i.plugin.GetError())}
+	case len(out) > cfg.MaxOutputBytes:
+		return nil, &CallError{Export: export, Kind: KindOutput,
+			Err: fmt.Errorf("output of %d bytes exceeds the limit of %d", len(out), cfg.MaxOutputBytes)}
+	}
+	return out, nil
+}
+
+func (i *instance) close(ctx context.Context) {
+	_ = i.plugin.Close(ctx)
+}

@@ -1,0 +1,202 @@
+// Package sandbox runs connector guests: WebAssembly modules that speak the
+// ABI of package abi, on extism's go-sdk over a wazero runtime configured for
+// untrusted code.
+//
+// A Module is compiled once (with a persistent compilation cache) and shared;
+// each tenant gets a Pool of instances of it, bound to that tenant's egress
+// client. The guest's only ways out of the sandbox are the host functions
+// defined in hostfuncs.go: it has no filesystem, environment, arguments,
+// sockets or extism HTTP, its clocks and randomness are real, its memory is
+// capped, and every call runs under a deadline that stops it even in a tight
+// loop.
+package sandbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	extism "github.com/extism/go-sdk"
+	"github.com/tetratelabs/wazero"
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/abi"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultMemoryLimitMiB = 256
+	DefaultCallTimeout    = 2 * time.Minute
+	DefaultMaxOutputBytes = 16 << 20
+	DefaultMaxLogBytes    = 1 << 20
+)
+
+// Config configures the compilation of a guest module and the limits every
+// instance of it runs under.
+type Config struct {
+	// Wasm is the module's binary.
+	Wasm []byte
+	// CacheDir holds wazero's compilation cache; "" disables the
+	// persistent cache (every process then compiles from scratch).
+	CacheDir string
+	// MemoryLimitMiB caps each linear memory of an instance.
+	MemoryLimitMiB int
+	// CallTimeout bounds each export call; a guest that overruns it is
+	// stopped and its instance discarded.
+	CallTimeout time.Duration
+	// MaxOutputBytes bounds the output document of one call.
+	MaxOutputBytes int
+	// MaxLogBytes bounds what one instance may write to stdout, stderr and
+	// the log functions together; the rest is dropped and counted.
+	MaxLogBytes int
+	// Logger receives guest logs and sandbox events. Nil means no logging.
+	Logger *zap.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MemoryLimitMiB <= 0 {
+		c.MemoryLimitMiB = DefaultMemoryLimitMiB
+	}
+	if c.CallTimeout <= 0 {
+		c.CallTimeout = DefaultCallTimeout
+	}
+	if c.MaxOutputBytes <= 0 {
+		c.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if c.MaxLogBytes <= 0 {
+		c.MaxLogBytes = DefaultMaxLogBytes
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+// requiredExports are the exports every ABI version 1 guest must define.
+var requiredExports = []string{
+	abi.ExportMetadata, abi.ExportValidate, abi.ExportListResources,
+	abi.ExportListEntitlements, abi.ExportListGrants,
+}
+
+// Module is a compiled guest module, shared by every Pool made from it.
+type Module struct {
+	cfg      Config
+	compiled *extism.CompiledPlugin
+	cache    wazero.CompilationCache
+	metadata abi.Metadata
+	sha256   string
+}
+
+// Compile validates and compiles a guest module. It refuses anything that is
+// not a WebAssembly module, lacks an export of the ABI, or reports an ABI
+// version other than abi.Version.
+func Compile(ctx context.Context, cfg Config) (*Module, error) {
+	cfg = cfg.withDefaults()
+	if len(cfg.Wasm) < 8 || string(cfg.Wasm[:4]) != "\x00asm" {
+		return nil, errors.New("guest module is not a WebAssembly binary (missing \\0asm header)")
+	}
+	// extism lets this variable route guest stdout/stderr straight to the
+	// host's, bypassing the cap; the sandbox owns guest output.
+	if _, ok := os.LookupEnv("EXTISM_ENABLE_WASI_OUTPUT"); ok {
+		cfg.Logger.Warn("ignoring EXTISM_ENABLE_WASI_OUTPUT: guest output is captured and capped by the sandbox")
+		_ = os.Unsetenv("EXTISM_ENABLE_WASI_OUTPUT")
+	}
+	extism.SetLogLevel(extism.LogLevelTrace) // filtered per instance in the logger
+
+	rc := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16) // 64 KiB pages
+	m := &Module{cfg: cfg}
+	if cfg.CacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("opening compilation cache %s: %w (set --cache-dir to a writable directory)", cfg.CacheDir, err)
+		}
+		m.cache = cache
+		rc = rc.WithCompilationCache(cache)
+	}
+	manifest := extism.Manifest{
+		Wasm: []extism.Wasm{extism.WasmData{Data: cfg.Wasm, Name: "main"}},
+		// No AllowedHosts: extism's own http_request refuses everything;
+		// egress goes through baton_http only. Zero byte limits disable
+		// extism's HTTP responses and vars, which guests have no use for.
+		Memory: &extism.ManifestMemory{MaxHttpResponseBytes: 0, MaxVarBytes: 0},
+	}
+	compiled, err := extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{
+		RuntimeConfig: rc,
+		EnableWasi:    true,
+	}, hostFunctions())
+	if err != nil {
+		m.closeCache(ctx)
+		return nil, fmt.Errorf("compiling guest module: %w", err)
+	}
+	m.compiled = compiled
+	sum := sha256.Sum256(cfg.Wasm)
+	m.sha256 = hex.EncodeToString(sum[:])
+
+	if err := m.probe(ctx); err != nil {
+		_ = m.Close(ctx)
+		return nil, err
+	}
+	return m, nil
+}
+
+// probe checks the exports and ABI version on a throw-away instance.
+func (m *Module) probe(ctx context.Context) error {
+	inst, err := m.newInstance(ctx, m.cfg.Logger)
+	if err != nil {
+		return err
+	}
+	defer inst.close(ctx)
+	for _, name := range requiredExports {
+		if !inst.plugin.FunctionExists(name) {
+			return fmt.Errorf("guest module does not export %q: it is not a baton-runner ABI v%d guest (see docs/ABI.md)", name, abi.Version)
+		}
+	}
+	out, err := inst.call(ctx, m.cfg, abi.ExportMetadata, []byte("{}"))
+	if err != nil {
+		return fmt.Errorf("reading guest metadata: %w", err)
+	}
+	var res abi.Result[abi.Metadata]
+	if err := json.Unmarshal(out, &res); err != nil {
+		return fmt.Errorf("reading guest metadata: malformed output: %w", err)
+	}
+	if res.Error != nil {
+		return fmt.Errorf("reading guest metadata: %w", res.Error)
+	}
+	if res.OK == nil {
+		return errors.New("reading guest metadata: empty result")
+	}
+	if res.OK.ABIVersion != abi.Version {
+		return fmt.Errorf("guest module speaks ABI version %d; this host speaks version %d only: rebuild the guest against a matching baton-runner", res.OK.ABIVersion, abi.Version)
+	}
+	m.metadata = *res.OK
+	return nil
+}
+
+// Metadata returns what the guest reported about itself at compile time.
+func (m *Module) Metadata() abi.Metadata { return m.metadata }
+
+// SHA256 returns the hex SHA-256 of the module binary.
+func (m *Module) SHA256() string { return m.sha256 }
+
+// Close releases the compiled module. Pools made from it must not be used
+// afterwards.
+func (m *Module) Close(ctx context.Context) error {
+	err := m.compiled.Close(ctx)
+	m.closeCache(ctx)
+	return err
+}
+
+// closeCache closes the compilation cache; extism requires that this happens
+// only after every plugin compiled with it is closed.
+func (m *Module) closeCache(ctx context.Context) {
+	if m.cache != nil {
+		_ = m.cache.Close(ctx)
+	}
+}

@@ -1,0 +1,157 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/guest"
+)
+
+// HTTPDoer performs a guest's HTTP request under the tenant's egress rules.
+// It reports refusals and failures in HTTPResponse.Error and never returns
+// a Go error (host/egress.Client implements it).
+type HTTPDoer interface {
+	Do(ctx context.Context, req abi.HTTPRequest) abi.HTTPResponse
+}
+
+// PoolConfig configures one tenant's pool of instances.
+type PoolConfig struct {
+	// Instances bounds the concurrent calls (one instance each); default 2.
+	Instances int
+	// HTTP carries the guest's requests; it holds the tenant's origin and
+	// secret, which never enter the sandbox.
+	HTTP HTTPDoer
+	// Logger receives this tenant's guest logs; nil uses the module's.
+	Logger *zap.Logger
+}
+
+// Stats counts a pool's activity since it was created.
+type Stats struct {
+	Calls, Traps, Timeouts, OutputErrors, InstancesCreated uint64
+}
+
+// Pool runs calls for one tenant on instances of a shared Module. It is safe
+// for concurrent use; each call has an instance to itself.
+type Pool struct {
+	module *Module
+	cfg    PoolConfig
+	slots  chan struct{}
+
+	mu     sync.Mutex
+	idle   []*instance
+	closed bool
+
+	calls, traps, timeouts, outputErrors, created atomic.Uint64
+}
+
+// NewPool returns a pool of instances of m bound to cfg's egress.
+func (m *Module) NewPool(cfg PoolConfig) *Pool {
+	if cfg.Instances <= 0 {
+		cfg.Instances = 2
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = m.cfg.Logger
+	}
+	return &Pool{module: m, cfg: cfg, slots: make(chan struct{}, cfg.Instances)}
+}
+
+// ErrPoolClosed is returned by Call after Close.
+var ErrPoolClosed = errors.New("sandbox pool is closed")
+
+// Call runs export with input on a free instance, waiting for one if all are
+// busy. sess is the sync-scoped session the guest's session functions use
+// (nil: the guest sees an always-empty session). An error of type *CallError
+// means the sandbox stopped the call; the instance has then been discarded.
+func (p *Pool) Call(ctx context.Context, export string, input []byte, sess guest.Session) ([]byte, error) {
+	select {
+	case p.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-p.slots }()
+
+	inst, err := p.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p.calls.Add(1)
+	ctx = withCallState(ctx, &callState{http: p.cfg.HTTP, session: sess})
+	out, err := inst.call(ctx, p.module.cfg, export, input)
+	var ce *CallError
+	if errors.As(err, &ce) {
+		p.count(ce.Kind)
+		p.cfg.Logger.Warn("guest call failed; discarding its instance",
+			zap.String("export", export), zap.String("kind", string(ce.Kind)), zap.Error(ce.Err))
+		inst.close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	p.release(ctx, inst)
+	return out, err
+}
+
+func (p *Pool) count(k ErrorKind) {
+	switch k {
+	case KindTrap:
+		p.traps.Add(1)
+	case KindTimeout:
+		p.timeouts.Add(1)
+	case KindOutput:
+		p.outputErrors.Add(1)
+	}
+}
+
+func (p *Pool) acquire(ctx context.Context) (*instance, error) {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil, ErrPoolClosed
+	}
+	if n := len(p.idle); n > 0 {
+		inst := p.idle[n-1]
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		return inst, nil
+	}
+	p.mu.Unlock()
+	inst, err := p.module.newInstance(ctx, p.cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	p.created.Add(1)
+	return inst, nil
+}
+
+func (p *Pool) release(ctx context.Context, inst *instance) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		inst.close(context.WithoutCancel(ctx))
+		return
+	}
+	p.idle = append(p.idle, inst)
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() Stats {
+	return Stats{
+		Calls: p.calls.Load(), Traps: p.traps.Load(), Timeouts: p.timeouts.Load(),
+		OutputErrors: p.outputErrors.Load(), InstancesCreated: p.created.Load(),
+	}
+}
+
+// Close discards the idle instances; busy ones are discarded when their
+// call returns.
+func (p *Pool) Close(ctx context.Context) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	for _, inst := range p.idle {
+		inst.close(ctx)
+	}
+	p.idle = nil
+}

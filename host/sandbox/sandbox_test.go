@@ -1,0 +1,277 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/internal/wasmbuild"
+)
+
+// compile compiles a test guest with small limits so containment tests run
+// quickly.
+func compile(t *testing.T, pkg string, mod func(*sandbox.Config)) *sandbox.Module {
+	t.Helper()
+	wasm, err := os.ReadFile(wasmbuild.Module(t, pkg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := sandbox.Config{Wasm: wasm, CacheDir: cacheDir, MemoryLimitMiB: 64, CallTimeout: 2 * time.Second}
+	if mod != nil {
+		mod(&cfg)
+	}
+	m, err := sandbox.Compile(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(context.Background()) })
+	return m
+}
+
+// fakeHTTP records what the guest asked for and answers with a fixed body.
+type fakeHTTP struct {
+	mu   sync.Mutex
+	seen []abi.HTTPRequest
+}
+
+func (f *fakeHTTP) Do(_ context.Context, req abi.HTTPRequest) abi.HTTPResponse {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seen = append(f.seen, req)
+	return abi.HTTPResponse{Status: 200, Body: []byte("hello from " + req.Path)}
+}
+
+type memSession map[string][]byte
+
+func (m memSession) Get(_ context.Context, k string) ([]byte, bool, error) {
+	v, ok := m[k]
+	return v, ok, nil
+}
+
+func (m memSession) Set(_ context.Context, k string, v []byte) error {
+	m[k] = v
+	return nil
+}
+
+// probe runs the probe guest's named probe and returns the profile it
+// reported, or the call's error.
+func probe(t *testing.T, p *sandbox.Pool, name string, config map[string]string) (map[string]string, error) {
+	t.Helper()
+	cfg := map[string]string{"probe": name}
+	for k, v := range config {
+		cfg[k] = v
+	}
+	in, _ := json.Marshal(abi.ListResourcesRequest{Call: abi.Call{Config: cfg}, ResourceType: "thing"})
+	out, err := p.Call(context.Background(), abi.ExportListResources, in, memSession{})
+	if err != nil {
+		return nil, err
+	}
+	var res abi.Result[abi.ResourcePage]
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("malformed output %q: %v", out, err)
+	}
+	if res.Error != nil {
+		return nil, res.Error
+	}
+	return res.OK.Resources[0].Profile, nil
+}
+
+const probePkg = "internal/testguests/probe"
+
+func TestRealClockAndSleep(t *testing.T) {
+	p := compile(t, probePkg, nil).NewPool(sandbox.PoolConfig{})
+	prof, err := probe(t, p, "clock", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now, err := time.Parse(time.RFC3339Nano, prof["now"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(now); d < 0 || d > time.Minute {
+		t.Errorf("guest clock says %s, host says %s: the guest must see the real time", now, time.Now().UTC())
+	}
+	slept, _ := time.ParseDuration(prof["slept"])
+	if slept < 20*time.Millisecond {
+		t.Errorf("time.Sleep(20ms) in the guest took %s: sleep must be real", slept)
+	}
+}
+
+func TestRandomnessDiffersBetweenInstances(t *testing.T) {
+	m := compile(t, probePkg, nil)
+	a, err := probe(t, m.NewPool(sandbox.PoolConfig{}), "rand", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := probe(t, m.NewPool(sandbox.PoolConfig{}), "rand", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a["rand"] == b["rand"] {
+		t.Errorf("two instances drew the same random bytes %s: the guest must get crypto randomness", a["rand"])
+	}
+}
+
+func TestHTTPGoesThroughTheHostFunction(t *testing.T) {
+	h := &fakeHTTP{}
+	p := compile(t, probePkg, nil).NewPool(sandbox.PoolConfig{HTTP: h})
+	prof, err := probe(t, p, "http", map[string]string{"path": "/users?pagination.count=1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prof["status"] != "200" || prof["body"] != "hello from /users?pagination.count=1" {
+		t.Errorf("guest saw %v", prof)
+	}
+	if len(h.seen) != 1 || h.seen[0].Path != "/users?pagination.count=1" {
+		t.Errorf("host saw %+v", h.seen)
+	}
+}
+
+func TestNoEgressWithoutHTTP(t *testing.T) {
+	p := compile(t, probePkg, nil).NewPool(sandbox.PoolConfig{})
+	_, err := probe(t, p, "http", map[string]string{"path": "/"})
+	var e *abi.Error
+	if !errors.As(err, &e) || e.Code != abi.CodeEgressDenied {
+		t.Fatalf("err = %v, want an egress_denied error value", err)
+	}
+}
+
+func TestSession(t *testing.T) {
+	p := compile(t, probePkg, nil).NewPool(sandbox.PoolConfig{})
+	prof, err := probe(t, p, "session", map[string]string{"value": "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prof["value"] != "v1" || prof["found"] != "true" || prof["missingFound"] != "false" {
+		t.Errorf("session probe saw %v", prof)
+	}
+}
+
+func TestNoEnvironmentArgsOrFiles(t *testing.T) {
+	t.Setenv("BATON_TOKEN", "must-not-leak")
+	p := compile(t, probePkg, nil).NewPool(sandbox.PoolConfig{})
+	prof, err := probe(t, p, "env", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prof["env"] != "" || prof["readErr"] != "true" || strings.Contains(prof["args"], "must-not-leak") {
+		t.Errorf("guest saw env=%q args=%q readErr=%s", prof["env"], prof["args"], prof["readErr"])
+	}
+}
+
+func TestErrorsAreValues(t *testing.T) {
+	p := compile(t, probePkg, nil).NewPool(sandbox.PoolConfig{})
+	_, err := probe(t, p, "error", nil)
+	var e *abi.Error
+	if !errors.As(err, &e) || e.Code != abi.CodeUnauthenticated {
+		t.Fatalf("err = %v, want the guest's unauthenticated error", err)
+	}
+	if s := p.Stats(); s.Traps+s.Timeouts+s.OutputErrors != 0 || s.InstancesCreated != 1 {
+		t.Errorf("a connector error must not discard the instance: %+v", s)
+	}
+}
+
+// TestContainment runs each misbehaviour and checks that it fails with the
+// right kind, that its instance is discarded, and that the pool keeps
+// serving.
+func TestContainment(t *testing.T) {
+	m := compile(t, probePkg, func(c *sandbox.Config) { c.CallTimeout = 500 * time.Millisecond })
+	for _, tc := range []struct {
+		probe string
+		kind  sandbox.ErrorKind
+	}{
+		{"loop", sandbox.KindTimeout},
+		{"panic", sandbox.KindTrap},
+		{"memory", sandbox.KindTrap},
+	} {
+		t.Run(tc.probe, func(t *testing.T) {
+			p := m.NewPool(sandbox.PoolConfig{Instances: 1})
+			start := time.Now()
+			_, err := probe(t, p, tc.probe, nil)
+			var ce *sandbox.CallError
+			if !errors.As(err, &ce) || ce.Kind != tc.kind {
+				t.Fatalf("err = %v, want a %s CallError", err, tc.kind)
+			}
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("containing %s took %s", tc.probe, d)
+			}
+			if _, err := probe(t, p, "clock", nil); err != nil {
+				t.Fatalf("pool unusable after %s: %v", tc.probe, err)
+			}
+			if s := p.Stats(); s.InstancesCreated != 2 {
+				t.Errorf("instances created = %d, want 2 (the failed one replaced)", s.InstancesCreated)
+			}
+		})
+	}
+}
+
+func TestLogFloodIsCapped(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	m := compile(t, probePkg, func(c *sandbox.Config) { c.MaxLogBytes = 64 << 10 })
+	p := m.NewPool(sandbox.PoolConfig{Logger: zap.New(core)})
+	if _, err := probe(t, p, "logflood", nil); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, e := range logs.All() {
+		total += len(e.Message)
+	}
+	if total > 70<<10 {
+		t.Errorf("guest logged %d bytes past a 64 KiB budget", total)
+	}
+	if logs.FilterMessageSnippet("log budget").Len() != 1 {
+		t.Errorf("want one warning that the budget was exceeded")
+	}
+}
+
+func TestOutputLimit(t *testing.T) {
+	m := compile(t, probePkg, func(c *sandbox.Config) { c.MaxOutputBytes = 64 << 10 })
+	_, err := probe(t, m.NewPool(sandbox.PoolConfig{}), "big", nil)
+	var ce *sandbox.CallError
+	if !errors.As(err, &ce) || ce.Kind != sandbox.KindOutput {
+		t.Fatalf("err = %v, want an output CallError", err)
+	}
+}
+
+func TestRefusesOtherABIVersions(t *testing.T) {
+	wasm, err := os.ReadFile(wasmbuild.Module(t, "internal/testguests/abiv2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sandbox.Compile(context.Background(), sandbox.Config{Wasm: wasm})
+	if err == nil || !strings.Contains(err.Error(), "ABI version 2") {
+		t.Fatalf("err = %v, want a refusal naming ABI version 2", err)
+	}
+}
+
+func TestRefusesNonWasm(t *testing.T) {
+	_, err := sandbox.Compile(context.Background(), sandbox.Config{Wasm: []byte("#!/bin/sh\necho hi\n")})
+	if err == nil || !strings.Contains(err.Error(), "not a WebAssembly binary") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// cacheDir is shared by the tests so the probe compiles once per run, as it
+// would in a long-running host.
+var cacheDir string
+
+func TestMain(m *testing.M) {
+	d, err := os.MkdirTemp("", "sandbox-test-cache-")
+	if err != nil {
+		panic(err)
+	}
+	cacheDir = d
+	code := m.Run()
+	_ = os.RemoveAll(d)
+	os.Exit(code)
+}

@@ -1,0 +1,78 @@
+// Package tenant assembles what one tenant (one connector configuration
+// with its own API origin and secret) needs to run: an egress client holding
+// the secret, a pool of sandboxed guest instances bound to it, and the
+// baton-sdk connector in front of the pool.
+package tenant
+
+import (
+	"context"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/host/connector"
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+)
+
+// Config describes a tenant.
+type Config struct {
+	// Name identifies the tenant in logs and audit records.
+	Name string
+	// Egress holds the API origin, the secret and the network limits.
+	Egress egress.Config
+	// Settings are non-secret settings passed to the guest with every call.
+	Settings map[string]string
+	// Instances bounds concurrent guest calls (see sandbox.PoolConfig).
+	Instances int
+	// Logger receives the tenant's logs, guest logs included.
+	Logger *zap.Logger
+}
+
+// Tenant is a running tenant.
+type Tenant struct {
+	name      string
+	logger    *zap.Logger
+	pool      *sandbox.Pool
+	connector *connector.Connector
+}
+
+// New binds a tenant to a compiled guest module.
+func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	logger = logger.With(zap.String("tenant", cfg.Name))
+	hc, err := egress.New(cfg.Egress)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)
+	}
+	pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: hc, Logger: logger})
+	return &Tenant{
+		name:      cfg.Name,
+		logger:    logger,
+		pool:      pool,
+		connector: connector.New(pool, m.Metadata(), cfg.Settings),
+	}, nil
+}
+
+// Connector returns the tenant's baton-sdk connector.
+func (t *Tenant) Connector() *connector.Connector { return t.connector }
+
+// Stats returns the tenant's sandbox counters.
+func (t *Tenant) Stats() sandbox.Stats { return t.pool.Stats() }
+
+// Sync runs one full sync into opts.Path.
+func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
+	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{})
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	return localsync.Run(ctx, cc, opts)
+}
+
+// Close releases the tenant's instances.
+func (t *Tenant) Close(ctx context.Context) { t.pool.Close(ctx) }

@@ -1,0 +1,81 @@
+// Package wasmbuild builds guest modules for tests, once per test process.
+// `make test` builds them once for the whole run and points
+// BATON_TEST_WASM_DIR at them, so no test package compiles a guest itself.
+package wasmbuild
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+)
+
+var (
+	mu    sync.Mutex
+	built = map[string]string{}
+	dir   string
+)
+
+// Module returns the path of the guest module built from the main package
+// pkg (a path relative to the module root, e.g. "guest/segment/wasm"),
+// named <last element of pkg's parent>.wasm in BATON_TEST_WASM_DIR when that
+// is set, and built with the standard toolchain otherwise.
+func Module(t testing.TB, pkg string) string {
+	t.Helper()
+	name := Name(pkg)
+	if d := os.Getenv("BATON_TEST_WASM_DIR"); d != "" {
+		p := filepath.Join(d, name+".wasm")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	if dir == "" {
+		d, err := os.MkdirTemp("", "baton-runner-wasm-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir = d
+	}
+	out := filepath.Join(dir, name+".wasm")
+	if err := Build(root(), pkg, out); err != nil {
+		t.Fatal(err)
+	}
+	built[pkg] = out
+	return out
+}
+
+// Name is the module name used for pkg: "guest/segment/wasm" → "segment",
+// "internal/testguests/probe" → "probe".
+func Name(pkg string) string {
+	if path.Base(pkg) == "wasm" {
+		return path.Base(path.Dir(pkg))
+	}
+	return path.Base(pkg)
+}
+
+// Build compiles the main package pkg under moduleRoot into a WASI reactor
+// module at out, as `make build` does.
+func Build(moduleRoot, pkg, out string) error {
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", out, "./"+pkg)
+	cmd.Dir = moduleRoot
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building %s for wasip1: %v\n%s", pkg, err, b)
+	}
+	return nil
+}
+
+// root is the module root: two directories above this file.
+func root() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
