@@ -1,0 +1,69 @@
+package egress
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Record is one audit entry: one per guest request (written after all
+// retries and waits) and one per refused request.
+//
+// It never contains header values, bodies, the token or the query string
+// (queries can carry e-mail addresses): it says who was called and how it
+// went, not with what.
+type Record struct {
+	Time     time.Time // when Do started
+	Method   string
+	Host     string // host:port of the origin
+	Path     string // path without query or fragment
+	Status   int    // last upstream status; 0 if no response
+	Bytes    int64  // response body bytes read
+	Duration time.Duration
+	Attempts int // HTTP attempts made, including retries
+	// RateLimitWait is the total time spent waiting on 429 responses.
+	RateLimitWait time.Duration
+	// Denied is the reason when the egress rules refused the request.
+	Denied string
+	// Error describes any other failure; the token is scrubbed from it.
+	Error string
+}
+
+// maxAuditField bounds guest-controlled strings in a Record.
+const maxAuditField = 256
+
+// auditPath returns p without query or fragment, bounded and free of
+// control characters so a hostile guest cannot forge log lines.
+func auditPath(p string) string {
+	if i := strings.IndexAny(p, "?#"); i >= 0 {
+		p = p[:i]
+	}
+	return logSafe(p)
+}
+
+// logSafe truncates s and replaces control characters and invalid UTF-8.
+func logSafe(s string) string {
+	if len(s) > maxAuditField {
+		s = s[:maxAuditField]
+		for !utf8.ValidString(s) && len(s) > maxAuditField-utf8.UTFMax {
+			s = s[:len(s)-1]
+		}
+	}
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+}
+
+// scrub removes the token from a message bound for the guest or the audit
+// log. Messages are built without it, but net/http and resolvers format
+// their own errors, so this is the last line of defence.
+func scrub(msg string, tok Secret) string {
+	if t := tok.Reveal(); t != "" {
+		msg = strings.ReplaceAll(msg, t, redacted)
+	}
+	return msg
+}

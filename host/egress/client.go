@@ -1,0 +1,430 @@
+// Package egress is the host side of the sandbox's only network access: the
+// guest names a method, a path and headers, and a Client sends the request
+// to the tenant's one configured API origin.
+//
+// The Client enforces the egress rules (path-only requests, exact origin,
+// public IPs only, no redirects off the origin), injects the token after
+// every check so the guest never sees it, bounds time and response size,
+// absorbs rate limiting and transient failures, and writes an audit Record
+// per request that never holds headers, bodies, the token or the query.
+package egress
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/baton-runner/baton-runner/abi"
+)
+
+// Defaults for zero Config limits (documented on Config).
+const (
+	defaultDialTimeout           = 5 * time.Second
+	defaultTLSHandshakeTimeout   = 10 * time.Second
+	defaultResponseHeaderTimeout = 30 * time.Second
+	defaultRequestTimeout        = 60 * time.Second
+	defaultMaxResponseBytes      = 32 << 20
+	defaultMaxRateLimitWait      = 60 * time.Second
+	defaultMaxRetries            = 3
+)
+
+const (
+	maxRedirects = 5
+	retryBase    = 200 * time.Millisecond // back-off after 5xx/transport errors: 200ms, 400ms, 800ms, ...
+	userAgent    = "baton-runner"
+)
+
+// Config configures a Client for one tenant.
+type Config struct {
+	// BaseURL is the API origin: scheme://host[:port], no path other than
+	// "/". https is required unless the host is loopback (127.0.0.1, ::1 or
+	// localhost), where http is allowed for a local simulator.
+	BaseURL string
+	// Token is sent as "Authorization: Bearer <token>", added after all
+	// checks. A zero Token sends no Authorization header.
+	Token Secret
+
+	// Zero (or negative) durations and sizes mean the defaults: 5s, 10s,
+	// 30s, 60s and 32 MiB in field order.
+	DialTimeout           time.Duration // resolution + TCP connect
+	TLSHandshakeTimeout   time.Duration
+	ResponseHeaderTimeout time.Duration
+	RequestTimeout        time.Duration // whole attempt, including reading the body
+	MaxResponseBytes      int64         // larger bodies fail with CodeUnavailable
+
+	// MaxRateLimitWait is the longest single host-side wait on a 429;
+	// a longer wait is returned as CodeRateLimited with RetryAfter.
+	// Zero means the default; negative means never wait on the host.
+	MaxRateLimitWait time.Duration
+	// MaxRetries bounds retries of 5xx responses and transport errors for
+	// idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS). Zero means the
+	// default; negative means no retries.
+	MaxRetries int
+	// Redirects, when true, follows up to 5 redirects that stay on the
+	// origin. When false every 3xx is returned to the guest unfollowed.
+	Redirects bool
+
+	// Resolver resolves the origin's host name; nil means net.DefaultResolver.
+	Resolver Resolver
+	// Audit receives one Record per Do call (after retries and waits),
+	// including refused requests. It must be safe for concurrent use.
+	Audit func(Record)
+	// Sleep waits d or until ctx is done; nil means a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Client sends guest requests to one origin. It is safe for concurrent use
+// and reuses connections, so create one per tenant and keep it.
+type Client struct {
+	origin    origin
+	token     Secret
+	hc        *http.Client
+	transport *http.Transport
+	dialer    *dialer
+
+	requestTimeout time.Duration
+	maxBytes       int64
+	maxRLWait      time.Duration
+	maxRetries     int
+	redirects      bool
+
+	audit func(Record)
+	sleep func(ctx context.Context, d time.Duration) error
+	now   func() time.Time
+}
+
+// New validates cfg and returns a Client. Its errors name the offending
+// setting and how to fix it; they never contain the token.
+func New(cfg Config) (*Client, error) {
+	o, err := parseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.Token.IsZero() && !validHeaderValue(cfg.Token.Reveal()) {
+		return nil, errors.New("egress: Token contains control characters (CR, LF, NUL, ...) that cannot be sent in an HTTP header; check how it was loaded")
+	}
+	c := &Client{
+		origin:         o,
+		token:          cfg.Token,
+		requestTimeout: orDefault(cfg.RequestTimeout, defaultRequestTimeout),
+		maxBytes:       orDefault(cfg.MaxResponseBytes, defaultMaxResponseBytes),
+		maxRLWait:      cfg.MaxRateLimitWait,
+		maxRetries:     cfg.MaxRetries,
+		redirects:      cfg.Redirects,
+		audit:          cfg.Audit,
+		sleep:          cfg.Sleep,
+		now:            cfg.Now,
+	}
+	switch {
+	case c.maxRLWait == 0:
+		c.maxRLWait = defaultMaxRateLimitWait
+	case c.maxRLWait < 0:
+		c.maxRLWait = 0
+	}
+	switch {
+	case c.maxRetries == 0:
+		c.maxRetries = defaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.dialer = newDialer(o, cfg.Resolver, orDefault(cfg.DialTimeout, defaultDialTimeout))
+	c.transport = &http.Transport{
+		// No proxy: an environment proxy would connect on our behalf and
+		// bypass the IP checks in the dialer.
+		Proxy:                  nil,
+		DialContext:            c.dialer.DialContext,
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:    orDefault(cfg.TLSHandshakeTimeout, defaultTLSHandshakeTimeout),
+		ResponseHeaderTimeout:  orDefault(cfg.ResponseHeaderTimeout, defaultResponseHeaderTimeout),
+		ForceAttemptHTTP2:      true, // needed for HTTP/2 with a custom DialContext and TLS config
+		MaxIdleConns:           16,
+		MaxIdleConnsPerHost:    8,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	c.hc = &http.Client{Transport: c.transport, CheckRedirect: c.checkRedirect}
+	return c, nil
+}
+
+func orDefault[T time.Duration | int64](v, def T) T {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Origin returns the configured origin as "scheme://host:port".
+func (c *Client) Origin() string { return c.origin.String() }
+
+var allowedMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// idempotentMethods may be retried after a 5xx or after an error once the
+// request may have reached the server; POST and PATCH may not.
+var idempotentMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPut: true,
+	http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// Do performs one guest request. It never panics and never returns a Go
+// error: refusals come back as CodeEgressDenied, rate limits the host would
+// not wait out as CodeRateLimited, and failures as CodeUnavailable in
+// HTTPResponse.Error. Upstream 4xx and (after retries) 5xx responses are
+// returned as responses.
+func (c *Client) Do(ctx context.Context, req abi.HTTPRequest) (out abi.HTTPResponse) {
+	if c == nil {
+		return abi.HTTPResponse{Error: abi.Errorf(abi.CodeUnavailable, "egress: no client configured")}
+	}
+	start := c.now()
+	rec := Record{Time: start, Method: logSafe(req.Method), Host: c.origin.hostport, Path: auditPath(req.Path)}
+	defer func() {
+		if r := recover(); r != nil {
+			// A bug here must not take the host down; the panic value is
+			// not logged as it may hold request data.
+			out = abi.HTTPResponse{Error: abi.Errorf(abi.CodeUnknown, "egress: internal error")}
+			rec.Error = "internal error (panic)"
+		}
+		rec.Duration = c.now().Sub(start)
+		c.emit(rec)
+	}()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return c.do(ctx, req, &rec)
+}
+
+func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.HTTPResponse {
+	if !allowedMethods[req.Method] {
+		return c.deny(rec, fmt.Sprintf("method %q is not allowed; use one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", rec.Method))
+	}
+	u, err := buildURL(c.origin, req.Path)
+	if err != nil {
+		return c.deny(rec, err.Error())
+	}
+	hdr, err := c.requestHeaders(req.Headers, len(req.Body) > 0)
+	if err != nil {
+		return c.deny(rec, err.Error())
+	}
+	idempotent := idempotentMethods[req.Method]
+	fail := func(code abi.Code, msg string) abi.HTTPResponse {
+		if u.RawQuery != "" {
+			msg = strings.ReplaceAll(msg, u.RawQuery, "[QUERY]")
+		}
+		msg = scrub(msg, c.token)
+		rec.Error = msg
+		return abi.HTTPResponse{Error: &abi.Error{Code: code, Message: msg}}
+	}
+	canceled := func(err error) abi.HTTPResponse {
+		return fail(abi.CodeUnavailable, fmt.Sprintf("%s %s: request canceled: %v", req.Method, rec.Path, err))
+	}
+
+	var retries, limited int
+	for {
+		if err := ctx.Err(); err != nil {
+			return canceled(err)
+		}
+		rec.Attempts++
+		res := c.attempt(ctx, req.Method, u, hdr, req.Body)
+		rec.Status, rec.Bytes = res.status, int64(len(res.body))
+
+		if res.err != nil {
+			var d *denial
+			if errors.As(res.err, &d) {
+				return c.deny(rec, d.reason)
+			}
+			if ctx.Err() != nil {
+				return canceled(ctx.Err())
+			}
+			var de *dialError
+			var pe *permanentError
+			// Nothing was sent if the dial failed, so any method may retry.
+			retryable := !errors.As(res.err, &pe) && (idempotent || errors.As(res.err, &de))
+			if retryable && retries < c.maxRetries {
+				retries++
+				if err := c.sleep(ctx, backoff(retryBase, retries)); err != nil {
+					return canceled(err)
+				}
+				continue
+			}
+			return fail(abi.CodeUnavailable, fmt.Sprintf("%s %s: %v", req.Method, rec.Path, res.err))
+		}
+
+		switch {
+		case res.status == http.StatusTooManyRequests:
+			// A 429 means the request was not processed, so every method
+			// may be retried.
+			limited++
+			wait := rateLimitWait(res.body, res.header, c.now(), limited)
+			if limited > maxRateLimitRetries || wait > c.maxRLWait || pastDeadline(ctx, wait) {
+				resp := fail(abi.CodeRateLimited, fmt.Sprintf("%s %s: upstream rate limit (HTTP 429) after %d attempt(s); retry in %s", req.Method, rec.Path, rec.Attempts, wait))
+				at := c.now().Add(wait)
+				resp.Error.RetryAfter = &at
+				return resp
+			}
+			if err := c.sleep(ctx, wait); err != nil {
+				return canceled(err)
+			}
+			rec.RateLimitWait += wait
+			continue
+		case res.status >= 500 && idempotent && retries < c.maxRetries:
+			retries++
+			if err := c.sleep(ctx, backoff(retryBase, retries)); err != nil {
+				return canceled(err)
+			}
+			continue
+		}
+		return abi.HTTPResponse{Status: res.status, Headers: filterResponseHeaders(res.status, res.header), Body: res.body}
+	}
+}
+
+// pastDeadline reports whether waiting d would outlive ctx; then the guest
+// is better served by CodeRateLimited now than by a cancellation later.
+func pastDeadline(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < d
+}
+
+// permanentError is a failure that retrying cannot fix.
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string { return e.err.Error() }
+func (e *permanentError) Unwrap() error { return e.err }
+
+type result struct {
+	status int
+	header http.Header
+	body   []byte
+	err    error
+}
+
+// attempt sends one HTTP request under RequestTimeout and reads the body
+// with the size cap.
+func (c *Client) attempt(ctx context.Context, method string, u *url.URL, hdr http.Header, body []byte) result {
+	actx, cancel := context.WithTimeout(ctx, c.requestTimeout)
+	defer cancel()
+	// wrap explains a per-attempt timeout, which net/http reports only as
+	// "context deadline exceeded".
+	wrap := func(err error) error {
+		if actx.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("no complete response within %s: %w", c.requestTimeout, err)
+		}
+		return err
+	}
+
+	var rd io.Reader
+	if len(body) > 0 {
+		rd = bytes.NewReader(body) // sets ContentLength and GetBody, so 307/308 can replay it
+	}
+	hreq, err := http.NewRequestWithContext(actx, method, u.String(), rd)
+	if err != nil {
+		return result{err: &permanentError{err}}
+	}
+	if !c.origin.matches(hreq.URL) {
+		// buildURL guarantees this; checked again on the URL actually sent.
+		return result{err: &denial{fmt.Sprintf("path would leave the API origin %s", c.origin)}}
+	}
+	hreq.Header = hdr.Clone()
+
+	resp, err := c.hc.Do(hreq)
+	if err != nil {
+		// On a CheckRedirect error resp is non-nil with its body closed.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // drop the URL: it carries the query
+		}
+		return result{err: wrap(err)}
+	}
+	defer resp.Body.Close()
+
+	res := result{status: resp.StatusCode, header: resp.Header}
+	tooLarge := &permanentError{fmt.Errorf("response larger than %d bytes", c.maxBytes)}
+	// A HEAD response announces the GET body's length but carries none.
+	if resp.ContentLength > c.maxBytes && method != http.MethodHead {
+		res.err = tooLarge
+		return res
+	}
+	// The reader is the decompressed stream, so the cap also bounds gzip bombs.
+	res.body, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	switch {
+	case int64(len(res.body)) > c.maxBytes:
+		res.err = tooLarge
+	case err != nil:
+		res.err = wrap(fmt.Errorf("reading response body: %w", err))
+	}
+	if len(res.body) == 0 {
+		res.body = nil
+	}
+	return res
+}
+
+// checkRedirect applies the origin rule to every hop and re-injects the
+// token only on hops that pass it.
+func (c *Client) checkRedirect(r *http.Request, via []*http.Request) error {
+	if !c.redirects {
+		return http.ErrUseLastResponse
+	}
+	r.Header.Del("Authorization")
+	if len(via) > maxRedirects {
+		return &permanentError{fmt.Errorf("stopped after %d redirects", maxRedirects)}
+	}
+	if !c.origin.matches(r.URL) {
+		return &denial{fmt.Sprintf("redirect to %s://%s leaves the API origin %s", logSafe(r.URL.Scheme), logSafe(r.URL.Host), c.origin)}
+	}
+	c.setAuth(r.Header)
+	return nil
+}
+
+func (c *Client) setAuth(h http.Header) {
+	if !c.token.IsZero() {
+		h.Set("Authorization", "Bearer "+c.token.Reveal())
+	}
+}
+
+// deny records and returns a refusal under the egress rules.
+func (c *Client) deny(rec *Record, reason string) abi.HTTPResponse {
+	reason = scrub(reason, c.token)
+	rec.Denied = reason
+	return abi.HTTPResponse{Error: &abi.Error{Code: abi.CodeEgressDenied, Message: "egress denied: " + reason}}
+}
+
+// emit hands rec to the audit sink; a panicking sink must not escape Do.
+func (c *Client) emit(rec Record) {
+	if c.audit == nil {
+		return
+	}
+	defer func() { _ = recover() }()
+	c.audit(rec)
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}

@@ -1,0 +1,781 @@
+package egress
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/baton-runner/baton-runner/abi"
+)
+
+func TestNewRejectsBadBaseURL(t *testing.T) {
+	tests := []struct{ base, want string }{
+		{"", "BaseURL is empty"},
+		{"api.segmentapis.com", "no scheme and host"},
+		{"localhost:8080", "no scheme and host"},
+		{"ftp://api.segmentapis.com", `scheme "ftp" is not supported`},
+		{"https://api.segmentapis.com/v1", `has path "/v1"`},
+		{"https://api.segmentapis.com?x=1", "query or fragment"},
+		{"https://api.segmentapis.com#f", "query or fragment"},
+		{"https://user:hunter2@api.segmentapis.com", "contains user info"},
+		{"http://api.segmentapis.com", "use https://api.segmentapis.com"},
+		{"http://10.0.0.5:8080", "only for a loopback host"},
+		{"https://api.segmentapis.com:0", "out of range"},
+		{"https://api.segmentapis.com:70000", "out of range"},
+		{"https://[::1", "not a valid URL"},
+		{"https://:443", "empty host"},
+	}
+	for _, tt := range tests {
+		_, err := New(Config{BaseURL: tt.base})
+		if err == nil {
+			t.Errorf("New(%q) succeeded, want error containing %q", tt.base, tt.want)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("New(%q) = %q, want it to contain %q", tt.base, err, tt.want)
+		}
+		if strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("New(%q) error leaks the password: %q", tt.base, err)
+		}
+	}
+}
+
+func TestNewOrigin(t *testing.T) {
+	tests := []struct{ base, want string }{
+		{"https://api.segmentapis.com", "https://api.segmentapis.com:443"},
+		{"https://API.SegmentAPIs.com/", "https://api.segmentapis.com:443"},
+		{"https://eu1.api.segmentapis.com:8443", "https://eu1.api.segmentapis.com:8443"},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"http://localhost:9000", "http://localhost:9000"},
+		{"http://[::1]:8080", "http://[::1]:8080"},
+		{"http://127.0.0.1", "http://127.0.0.1:80"},
+		{"https://10.1.2.3", "https://10.1.2.3:443"},
+	}
+	for _, tt := range tests {
+		c, err := New(Config{BaseURL: tt.base})
+		if err != nil {
+			t.Errorf("New(%q): %v", tt.base, err)
+			continue
+		}
+		if got := c.Origin(); got != tt.want {
+			t.Errorf("New(%q).Origin() = %q, want %q", tt.base, got, tt.want)
+		}
+	}
+}
+
+func TestNewRejectsTokenWithControlChars(t *testing.T) {
+	_, err := New(Config{BaseURL: "https://api.segmentapis.com", Token: NewSecret(testToken + "\r\nX-Evil: 1")})
+	if err == nil || !strings.Contains(err.Error(), "Token contains control characters") {
+		t.Fatalf("New with CRLF token: err = %v", err)
+	}
+	noLeak(t, "New error", err.Error())
+}
+
+func TestTokenInjectionAndHeaderFiltering(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, nil)
+	resp := env.c.Do(context.Background(), abi.HTTPRequest{
+		Method: http.MethodPost,
+		Path:   "/users/u1/permissions?x=1",
+		Headers: map[string][]string{
+			"authorization":       {"Bearer guest-token"},
+			"AUTHORIZATION":       {"Basic Z3Vlc3Q="},
+			"Proxy-Authorization": {"Basic eA=="},
+			"Cookie":              {"session=1"},
+			"Host":                {"evil.test"},
+			"Connection":          {"keep-alive, X-Hop"},
+			"X-Hop":               {"1"},
+			"Keep-Alive":          {"timeout=5"},
+			"Transfer-Encoding":   {"chunked"},
+			"Upgrade":             {"h2c"},
+			"Te":                  {"trailers"},
+			"X-Echo":              {"prefix " + testToken + " suffix"},
+			"User-Agent":          {"guest/1.0"},
+			"Accept-Encoding":     {"br"},
+			"X-Request-Id":        {"r-1", "r-2"},
+		},
+		Body: []byte(`{"a":1}`),
+	})
+	wantStatus(t, resp, 200)
+
+	reqs := srv.requests()
+	if len(reqs) != 1 {
+		t.Fatalf("server saw %d requests, want 1", len(reqs))
+	}
+	got := reqs[0]
+	if v := got.Header.Values("Authorization"); len(v) != 1 || v[0] != "Bearer "+testToken {
+		t.Errorf("Authorization = %q, want the injected bearer token only", v)
+	}
+	for _, h := range []string{"Proxy-Authorization", "Cookie", "X-Hop", "Keep-Alive", "Upgrade", "X-Echo"} {
+		if v := got.Header.Values(h); len(v) != 0 {
+			t.Errorf("header %s reached the server: %q", h, v)
+		}
+	}
+	if got.Host != strings.TrimPrefix(srv.URL, "http://") {
+		t.Errorf("Host = %q, want the origin's", got.Host)
+	}
+	if v := got.Header.Get("User-Agent"); v != "baton-runner" {
+		t.Errorf("User-Agent = %q", v)
+	}
+	if v := got.Header.Get("Content-Type"); v != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json default for a body", v)
+	}
+	if v := got.Header.Get("Accept"); v != "application/json" {
+		t.Errorf("Accept = %q, want application/json default", v)
+	}
+	if v := got.Header.Values("X-Request-Id"); len(v) != 2 {
+		t.Errorf("X-Request-Id = %q, want both values passed through", v)
+	}
+	if v := got.Header.Get("Accept-Encoding"); v == "br" {
+		t.Errorf("guest Accept-Encoding reached the server")
+	}
+	if string(got.Body) != `{"a":1}` || got.RawQuery != "x=1" || got.Path != "/users/u1/permissions" {
+		t.Errorf("server saw %s ?%s body %q", got.Path, got.RawQuery, got.Body)
+	}
+}
+
+func TestGuestContentTypeAndAcceptKept(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, nil)
+	resp := env.c.Do(context.Background(), abi.HTTPRequest{
+		Method: http.MethodPut, Path: "/x",
+		Headers: map[string][]string{
+			"content-type": {"application/vnd.segment.v1+json"},
+			"accept":       {"application/vnd.segment.v1beta+json"},
+		},
+		Body: []byte(`{}`),
+	})
+	wantStatus(t, resp, 200)
+	h := srv.requests()[0].Header
+	if h.Get("Content-Type") != "application/vnd.segment.v1+json" || h.Get("Accept") != "application/vnd.segment.v1beta+json" {
+		t.Errorf("guest Content-Type/Accept replaced: %v", h)
+	}
+}
+
+func TestNoBodyNoContentType(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, nil)
+	wantStatus(t, env.c.Do(context.Background(), get("/users")), 200)
+	if v := srv.requests()[0].Header.Get("Content-Type"); v != "" {
+		t.Errorf("GET without body got Content-Type %q", v)
+	}
+}
+
+func TestZeroTokenSendsNoAuthorization(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, func(c *Config) { c.Token = Secret{} })
+	resp := env.c.Do(context.Background(), abi.HTTPRequest{
+		Method: http.MethodGet, Path: "/", Headers: map[string][]string{"Authorization": {"Bearer guest"}, "X-Ok": {"1"}},
+	})
+	wantStatus(t, resp, 200)
+	h := srv.requests()[0].Header
+	if h.Get("Authorization") != "" || h.Get("X-Ok") != "1" {
+		t.Errorf("headers = %v", h)
+	}
+}
+
+func TestMalformedHeadersDenied(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, nil)
+	for _, h := range []map[string][]string{
+		{"X-Inject": {"a\r\nHost: evil.test"}},
+		{"X-Nul": {"a\x00b"}},
+		{"Bad Name": {"1"}},
+		{"X-Colon:": {"1"}},
+		{"": {"1"}},
+	} {
+		resp := env.c.Do(context.Background(), abi.HTTPRequest{Method: "GET", Path: "/", Headers: h})
+		wantError(t, resp, abi.CodeEgressDenied, "header")
+	}
+	if n := len(srv.requests()); n != 0 {
+		t.Fatalf("server saw %d requests", n)
+	}
+}
+
+func TestMethodDenied(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, nil)
+	for _, m := range []string{"", "get", "TRACE", "CONNECT", "PROPFIND", "GET /evil HTTP/1.1\r\n"} {
+		resp := env.c.Do(context.Background(), abi.HTTPRequest{Method: m, Path: "/"})
+		wantError(t, resp, abi.CodeEgressDenied, "is not allowed")
+	}
+	for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"} {
+		wantStatus(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: m, Path: "/"}), 200)
+	}
+	if n := len(srv.requests()); n != 7 {
+		t.Fatalf("server saw %d requests, want 7", n)
+	}
+	for _, r := range env.audit.all()[:6] {
+		if r.Denied == "" || strings.ContainsAny(r.Method, "\r\n") {
+			t.Errorf("denial record = %+v", r)
+		}
+	}
+}
+
+func TestPathSmugglingDenied(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, nil)
+	paths := []string{
+		"//evil.test/x",
+		"http://evil.test/",
+		"https://evil.test",
+		"evil.test/x",
+		"/%2F%2Fevil.test",
+		"/%2fevil.test",
+		`\\evil`,
+		`/\evil`,
+		"/%5Cevil",
+		"/@evil",
+		"/users@evil.test/x",
+		"/%40evil",
+		"/x\r\nHost: evil.test",
+		"/x HTTP/1.1\r\nX: y",
+		"/x#frag",
+		"/../x",
+		"/a/%2e%2e/x",
+		"/%zz",
+		"",
+	}
+	for _, p := range paths {
+		resp := env.c.Do(context.Background(), get(p))
+		wantError(t, resp, abi.CodeEgressDenied, "path")
+	}
+	if n := len(srv.requests()); n != 0 {
+		t.Fatalf("server saw %d requests, want 0", n)
+	}
+	recs := env.audit.all()
+	if len(recs) != len(paths) {
+		t.Fatalf("got %d audit records, want one per denial (%d)", len(recs), len(paths))
+	}
+	for _, r := range recs {
+		if r.Denied == "" || r.Attempts != 0 || strings.ContainsAny(r.Path, "\r\n") {
+			t.Errorf("denial record = %+v", r)
+		}
+	}
+}
+
+func TestRedirectsNotFollowedByDefault(t *testing.T) {
+	other := newRecorder(t, nil)
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		http.Redirect(w, r, other.URL+"/steal", http.StatusFound)
+	})
+	env := newTestClient(t, srv.URL, nil)
+	resp := env.c.Do(context.Background(), get("/start"))
+	wantStatus(t, resp, http.StatusFound)
+	if loc := resp.Headers["Location"]; len(loc) != 1 || loc[0] != other.URL+"/steal" {
+		t.Errorf("Location = %q", loc)
+	}
+	if n := len(other.requests()); n != 0 {
+		t.Fatalf("redirect target saw %d requests", n)
+	}
+	if n := len(srv.requests()); n != 1 {
+		t.Fatalf("origin saw %d requests, want 1", n)
+	}
+}
+
+func TestRedirectsFollowedOnSameOrigin(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		switch r.URL.Path {
+		case "/start":
+			http.Redirect(w, r, "/middle", http.StatusFound)
+		case "/middle":
+			http.Redirect(w, r, "/final?p=1", http.StatusTemporaryRedirect)
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"data":"final"}`))
+		}
+	})
+	env := newTestClient(t, srv.URL, func(c *Config) { c.Redirects = true })
+	resp := env.c.Do(context.Background(), get("/start"))
+	wantStatus(t, resp, 200)
+	if string(resp.Body) != `{"data":"final"}` {
+		t.Errorf("body = %q", resp.Body)
+	}
+	reqs := srv.requests()
+	if len(reqs) != 3 {
+		t.Fatalf("origin saw %d requests, want 3", len(reqs))
+	}
+	for _, r := range reqs {
+		if r.Header.Get("Authorization") != "Bearer "+testToken {
+			t.Errorf("hop %s: Authorization = %q, want re-injected token", r.Path, r.Header.Get("Authorization"))
+		}
+	}
+	if rec := env.audit.one(t); rec.Attempts != 1 || rec.Status != 200 || rec.Path != "/start" {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestRedirectToOtherOriginDenied(t *testing.T) {
+	// Origin A and server B are both on 127.0.0.1 but on different ports:
+	// a different origin, so the hop must be refused before B is contacted.
+	b := newRecorder(t, nil)
+	a := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		http.Redirect(w, r, b.URL+"/steal?x=1", http.StatusTemporaryRedirect)
+	})
+	env := newTestClient(t, a.URL, func(c *Config) { c.Redirects = true })
+	resp := env.c.Do(context.Background(), abi.HTTPRequest{Method: http.MethodPost, Path: "/start", Body: []byte("{}")})
+	wantError(t, resp, abi.CodeEgressDenied, "leaves the API origin")
+	if !strings.Contains(resp.Error.Message, strings.TrimPrefix(b.URL, "http://")) {
+		t.Errorf("message %q does not name the redirect target", resp.Error.Message)
+	}
+	if n := len(b.requests()); n != 0 {
+		t.Fatalf("other origin saw %d requests", n)
+	}
+	rec := env.audit.one(t)
+	if rec.Denied == "" || rec.Attempts != 1 {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestRedirectSchemeChangeDenied(t *testing.T) {
+	a := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		http.Redirect(w, r, "https://"+r.Host+"/x", http.StatusFound)
+	})
+	env := newTestClient(t, a.URL, func(c *Config) { c.Redirects = true })
+	wantError(t, env.c.Do(context.Background(), get("/")), abi.CodeEgressDenied, "leaves the API origin")
+}
+
+func TestTooManyRedirects(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		http.Redirect(w, r, fmt.Sprintf("/hop%d", n), http.StatusFound)
+	})
+	env := newTestClient(t, srv.URL, func(c *Config) { c.Redirects = true })
+	wantError(t, env.c.Do(context.Background(), get("/")), abi.CodeUnavailable, "stopped after 5 redirects")
+	if n := len(srv.requests()); n != 6 {
+		t.Fatalf("server saw %d requests, want 6 (first + 5 hops)", n)
+	}
+	if s := env.clock.Sleeps(); len(s) != 0 {
+		t.Errorf("too many redirects was retried: sleeps %v", s)
+	}
+}
+
+func TestResponseSizeCap(t *testing.T) {
+	big := strings.Repeat("x", 2048)
+	for _, chunked := range []bool{false, true} {
+		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+			if chunked {
+				_, _ = w.Write([]byte(big[:100]))
+				w.(http.Flusher).Flush()
+				_, _ = w.Write([]byte(big[100:]))
+				return
+			}
+			w.Header().Set("Content-Length", fmt.Sprint(len(big)))
+			_, _ = w.Write([]byte(big))
+		})
+		env := newTestClient(t, srv.URL, func(c *Config) { c.MaxResponseBytes = 1024 })
+		wantError(t, env.c.Do(context.Background(), get("/")), abi.CodeUnavailable, "response larger than 1024 bytes")
+		if n := len(srv.requests()); n != 1 {
+			t.Errorf("chunked=%v: oversized response retried (%d requests)", chunked, n)
+		}
+		if rec := env.audit.one(t); rec.Error == "" || rec.Status != 200 {
+			t.Errorf("chunked=%v: record = %+v", chunked, rec)
+		}
+
+		// Exactly at the cap is fine.
+		env2 := newTestClient(t, srv.URL, func(c *Config) { c.MaxResponseBytes = 2048 })
+		resp := env2.c.Do(context.Background(), get("/"))
+		wantStatus(t, resp, 200)
+		if len(resp.Body) != 2048 {
+			t.Errorf("body length %d", len(resp.Body))
+		}
+	}
+}
+
+func TestHEADWithLargeContentLength(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Content-Length", "4096")
+	})
+	env := newTestClient(t, srv.URL, func(c *Config) { c.MaxResponseBytes = 1024 })
+	resp := env.c.Do(context.Background(), abi.HTTPRequest{Method: http.MethodHead, Path: "/big"})
+	wantStatus(t, resp, 200)
+	if resp.Body != nil {
+		t.Errorf("HEAD body = %q", resp.Body)
+	}
+}
+
+func TestResponseHeaderAllowlist(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("X-RateLimit-Consumed", "3")
+		h.Set("X-RateLimit-Remaining", "57")
+		h.Set("X-RateLimit-Reset", "Tue, 04 Mar 2025 05:07:00 GMT")
+		h.Set("Retry-After", "5")
+		h.Add("Link", `</users?cursor=a>; rel="next"`)
+		h.Set("Set-Cookie", "session=abc")
+		h.Set("X-Internal-Secret", "s")
+		h.Set("Location", "/elsewhere")
+		h.Set("Server", "upstream/1.2")
+		_, _ = w.Write([]byte(`{}`))
+	})
+	env := newTestClient(t, srv.URL, nil)
+	resp := env.c.Do(context.Background(), get("/"))
+	wantStatus(t, resp, 200)
+	want := map[string]string{
+		"Content-Type":          "application/json",
+		"X-Ratelimit-Consumed":  "3",
+		"X-Ratelimit-Remaining": "57",
+		"X-Ratelimit-Reset":     "Tue, 04 Mar 2025 05:07:00 GMT",
+		"Retry-After":           "5",
+		"Link":                  `</users?cursor=a>; rel="next"`,
+	}
+	if len(resp.Headers) != len(want) {
+		t.Errorf("headers = %v, want exactly %v", resp.Headers, want)
+	}
+	for k, v := range want {
+		if got := resp.Headers[k]; len(got) != 1 || got[0] != v {
+			t.Errorf("header %s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+func Test4xxReturnedAsResponse(t *testing.T) {
+	for _, status := range []int{400, 401, 403, 404, 409, 422} {
+		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			_, _ = fmt.Fprintf(w, `{"errors":[{"type":"E%d"}]}`, status)
+		})
+		env := newTestClient(t, srv.URL, nil)
+		resp := env.c.Do(context.Background(), get("/users/x"))
+		wantStatus(t, resp, status)
+		if want := fmt.Sprintf(`{"errors":[{"type":"E%d"}]}`, status); string(resp.Body) != want {
+			t.Errorf("body = %q", resp.Body)
+		}
+		if resp.Headers["Content-Type"][0] != "application/json" {
+			t.Errorf("headers = %v", resp.Headers)
+		}
+		if n := len(srv.requests()); n != 1 || len(env.clock.Sleeps()) != 0 {
+			t.Errorf("%d retried: %d requests", status, n)
+		}
+	}
+}
+
+// failing returns a handler that answers status for the first n requests
+// and 200 afterwards.
+func failing(status, n int) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, r *http.Request, i int) {
+		if i <= n {
+			w.WriteHeader(status)
+			_, _ = fmt.Fprintf(w, `{"errors":[{"status":%d}]}`, status)
+			return
+		}
+		_, _ = w.Write([]byte(`{"data":"ok"}`))
+	}
+}
+
+func Test5xxRetriedForIdempotentMethods(t *testing.T) {
+	for _, m := range []string{"GET", "HEAD", "PUT", "DELETE", "OPTIONS"} {
+		srv := newRecorder(t, failing(503, 2))
+		env := newTestClient(t, srv.URL, nil)
+		wantStatus(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: m, Path: "/"}), 200)
+		if got, want := env.clock.Sleeps(), []time.Duration{200 * time.Millisecond, 400 * time.Millisecond}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s: sleeps = %v, want %v", m, got, want)
+		}
+		if rec := env.audit.one(t); rec.Attempts != 3 || rec.Status != 200 || rec.Duration != 600*time.Millisecond {
+			t.Errorf("%s: record = %+v", m, rec)
+		}
+	}
+}
+
+func Test5xxExhaustedReturnedAsResponse(t *testing.T) {
+	srv := newRecorder(t, failing(500, 100))
+	env := newTestClient(t, srv.URL, nil)
+	resp := env.c.Do(context.Background(), get("/"))
+	wantStatus(t, resp, 500)
+	if string(resp.Body) != `{"errors":[{"status":500}]}` {
+		t.Errorf("body = %q", resp.Body)
+	}
+	if got := env.clock.Sleeps(); fmt.Sprint(got) != "[200ms 400ms 800ms]" {
+		t.Errorf("sleeps = %v", got)
+	}
+	if n := len(srv.requests()); n != 4 {
+		t.Errorf("requests = %d, want 1 + 3 retries", n)
+	}
+
+	srv2 := newRecorder(t, failing(502, 100))
+	env2 := newTestClient(t, srv2.URL, func(c *Config) { c.MaxRetries = -1 })
+	wantStatus(t, env2.c.Do(context.Background(), get("/")), 502)
+	if n := len(srv2.requests()); n != 1 {
+		t.Errorf("MaxRetries=-1: requests = %d, want 1", n)
+	}
+}
+
+func Test5xxNotRetriedForPOSTOrPATCH(t *testing.T) {
+	for _, m := range []string{"POST", "PATCH"} {
+		srv := newRecorder(t, failing(503, 1))
+		env := newTestClient(t, srv.URL, nil)
+		wantStatus(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: m, Path: "/", Body: []byte("{}")}), 503)
+		if n := len(srv.requests()); n != 1 || len(env.clock.Sleeps()) != 0 {
+			t.Errorf("%s retried: %d requests", m, n)
+		}
+	}
+}
+
+// hangUp is a handler that drops the connection after reading the request:
+// the request may have been processed, but no response arrives.
+func hangUp(w http.ResponseWriter, _ *http.Request, _ int) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err == nil {
+		_ = conn.Close()
+	}
+}
+
+func TestTransportErrorRetriedOnlyWhenIdempotent(t *testing.T) {
+	srv := newRecorder(t, hangUp)
+	env := newTestClient(t, srv.URL, nil)
+	wantError(t, env.c.Do(context.Background(), get("/users?email=a@b.test")), abi.CodeUnavailable, "GET /users")
+	if n := len(srv.requests()); n != 4 {
+		t.Errorf("GET: requests = %d, want 4", n)
+	}
+	rec := env.audit.one(t)
+	if rec.Attempts != 4 || rec.Error == "" || strings.Contains(rec.Error, "a@b.test") {
+		t.Errorf("GET record = %+v", rec)
+	}
+
+	srv2 := newRecorder(t, hangUp)
+	env2 := newTestClient(t, srv2.URL, nil)
+	wantError(t, env2.c.Do(context.Background(), abi.HTTPRequest{Method: "POST", Path: "/groups", Body: []byte("{}")}), abi.CodeUnavailable, "POST /groups")
+	if n := len(srv2.requests()); n != 1 {
+		t.Errorf("POST: requests = %d, want 1 (not retried once sent)", n)
+	}
+}
+
+func TestConnectErrorRetriedEvenForPOST(t *testing.T) {
+	// A refused connection means nothing was sent, so POST may retry too.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	env := newTestClient(t, "http://"+addr, nil)
+	wantError(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: "POST", Path: "/groups", Body: []byte("{}")}), abi.CodeUnavailable, "POST /groups")
+	if got := env.clock.Sleeps(); fmt.Sprint(got) != "[200ms 400ms 800ms]" {
+		t.Errorf("sleeps = %v", got)
+	}
+	if rec := env.audit.one(t); rec.Attempts != 4 || rec.Status != 0 {
+		t.Errorf("record = %+v", rec)
+	}
+}
+
+func TestContextCancellation(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	env := newTestClient(t, srv.URL, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	resp := env.c.Do(ctx, get("/slow"))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Do took %v after cancel", d)
+	}
+	wantError(t, resp, abi.CodeUnavailable, "context canceled")
+	if rec := env.audit.one(t); rec.Attempts != 1 || len(env.clock.Sleeps()) != 0 {
+		t.Errorf("canceled request retried: %+v", rec)
+	}
+
+	// Already canceled: nothing is sent.
+	wantError(t, env.c.Do(ctx, get("/slow")), abi.CodeUnavailable, "context canceled")
+	if n := len(srv.requests()); n != 1 {
+		t.Errorf("requests = %d, want 1", n)
+	}
+}
+
+func TestContextCanceledDuringRateLimitWait(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.WriteHeader(429)
+		_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":30000}}]}`))
+	})
+	// Real Sleep (nil): the wait must end when ctx does.
+	env := newTestClient(t, srv.URL, func(c *Config) { c.Sleep = nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	start := time.Now()
+	resp := env.c.Do(ctx, get("/"))
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Do took %v after cancel", d)
+	}
+	wantError(t, resp, abi.CodeUnavailable, "context canceled")
+}
+
+func TestRequestTimeout(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.WriteHeader(200)
+		w.(http.Flusher).Flush() // headers arrive, the body never completes
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	env := newTestClient(t, srv.URL, func(c *Config) {
+		c.RequestTimeout = 100 * time.Millisecond
+		c.MaxRetries = 1
+	})
+	resp := env.c.Do(context.Background(), get("/"))
+	wantError(t, resp, abi.CodeUnavailable, "no complete response within 100ms")
+	if rec := env.audit.one(t); rec.Attempts != 2 {
+		t.Errorf("record = %+v, want the timeout retried once", rec)
+	}
+}
+
+func TestResponseHeaderTimeout(t *testing.T) {
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	env := newTestClient(t, srv.URL, func(c *Config) {
+		c.ResponseHeaderTimeout = 50 * time.Millisecond
+		c.MaxRetries = -1
+	})
+	wantError(t, env.c.Do(context.Background(), get("/")), abi.CodeUnavailable, "timeout awaiting response headers")
+}
+
+func TestAuditRecord(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.WriteHeader(429)
+			_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":1500}}]}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"data":{"users":[]}}`))
+	})
+	env := newTestClient(t, srv.URL, nil)
+	start := env.clock.Now()
+	resp := env.c.Do(context.Background(), abi.HTTPRequest{
+		Method:  "GET",
+		Path:    "/users?email=jane.doe@example.test&pagination.count=200",
+		Headers: map[string][]string{"X-Trace": {"trace-value-123"}},
+	})
+	wantStatus(t, resp, 200)
+	rec := env.audit.one(t)
+	want := Record{
+		Time:          start,
+		Method:        "GET",
+		Host:          strings.TrimPrefix(srv.URL, "http://"),
+		Path:          "/users",
+		Status:        200,
+		Bytes:         int64(len(`{"data":{"users":[]}}`)),
+		Duration:      1500 * time.Millisecond,
+		Attempts:      2,
+		RateLimitWait: 1500 * time.Millisecond,
+	}
+	if rec != want {
+		t.Errorf("record =\n%+v\nwant\n%+v", rec, want)
+	}
+	b, _ := json.Marshal(rec)
+	for _, s := range []string{testToken, "jane.doe", "example.test", "pagination", "trace-value-123", "users\":"} {
+		if strings.Contains(string(b)+fmt.Sprintf("%+v", rec), s) {
+			t.Errorf("record contains %q: %s", s, b)
+		}
+	}
+}
+
+func TestAuditRecordOnDenial(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, nil)
+	env.c.Do(context.Background(), get("//evil.test/x?email=jane@example.test"))
+	rec := env.audit.one(t)
+	if rec.Denied == "" || rec.Error != "" || rec.Status != 0 || rec.Attempts != 0 || rec.Method != "GET" {
+		t.Errorf("record = %+v", rec)
+	}
+	if strings.Contains(fmt.Sprintf("%+v", rec), "jane") {
+		t.Errorf("record contains the query: %+v", rec)
+	}
+}
+
+func TestAuditPathSanitized(t *testing.T) {
+	long := "/" + strings.Repeat("é", 300)
+	if got := auditPath(long); len(got) > maxAuditField || !strings.HasPrefix(got, "/é") {
+		t.Errorf("auditPath(long) = %d bytes", len(got))
+	}
+	if got := auditPath("/a\r\nb\x00c?q=1#f"); got != "/a\uFFFD\uFFFDb\uFFFDc" {
+		t.Errorf("auditPath = %q", got)
+	}
+}
+
+func TestTokenScrubbedFromErrors(t *testing.T) {
+	// A resolver error that (absurdly) embeds the token: the last-line
+	// scrubbing must still keep it out of the guest's error and the log.
+	r := &fakeResolver{err: fmt.Errorf("lookup failed near %s", testToken)}
+	env := newTestClient(t, "https://api.segment.test", func(c *Config) { c.Resolver = r })
+	resp := env.c.Do(context.Background(), get("/users"))
+	wantError(t, resp, abi.CodeUnavailable, "[REDACTED]")
+	noLeak(t, "error message", resp.Error.Error())
+	rec := env.audit.one(t)
+	noLeak(t, "record", fmt.Sprintf("%+v", rec))
+	if rec.Attempts != 4 {
+		t.Errorf("resolution failure not retried: %+v", rec)
+	}
+	if got := scrub("a "+testToken+" b", NewSecret(testToken)); got != "a [REDACTED] b" {
+		t.Errorf("scrub = %q", got)
+	}
+	if got := scrub("unchanged", Secret{}); got != "unchanged" {
+		t.Errorf("scrub with zero token = %q", got)
+	}
+}
+
+func TestDoNeverPanics(t *testing.T) {
+	srv := newRecorder(t, nil)
+	env := newTestClient(t, srv.URL, func(c *Config) { c.Audit = func(Record) { panic("sink broke") } })
+	wantStatus(t, env.c.Do(context.Background(), get("/")), 200)
+	var nilCtx context.Context
+	wantStatus(t, env.c.Do(nilCtx, get("/")), 200)
+	var nilClient *Client
+	wantError(t, nilClient.Do(context.Background(), get("/")), abi.CodeUnavailable, "no client")
+}
+
+func TestConcurrentDo(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n%3 == 0 {
+			w.WriteHeader(503)
+			return
+		}
+		_, _ = w.Write([]byte(r.URL.Path))
+	})
+	env := newTestClient(t, srv.URL, nil)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			p := fmt.Sprintf("/item/%d", i)
+			resp := env.c.Do(context.Background(), get(p))
+			if resp.Error != nil || resp.Status != 200 || string(resp.Body) != p {
+				t.Errorf("Do(%s) = %+v", p, resp)
+			}
+		})
+	}
+	wg.Wait()
+	if n := len(env.audit.all()); n != 20 {
+		t.Errorf("audit records = %d, want 20", n)
+	}
+}
+
+func TestTransportIgnoresProxyEnvironment(t *testing.T) {
+	// An HTTP(S)_PROXY would connect on our behalf and bypass the dialer's
+	// IP checks; net/http caches the environment, so check the setting.
+	env := newTestClient(t, "https://api.segmentapis.com", nil)
+	if env.c.transport.Proxy != nil {
+		t.Fatal("Transport.Proxy is set")
+	}
+	if env.c.hc.Jar != nil {
+		t.Fatal("cookie jar set")
+	}
+}

@@ -1,0 +1,113 @@
+package egress
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	// maxRateLimitRetries bounds the host-side retries after a 429.
+	maxRateLimitRetries = 5
+	// maxWait caps parsed waits so absurd values cannot overflow a Duration.
+	maxWait = 24 * time.Hour
+)
+
+// rateLimitWait returns how long to wait after the n-th (1-based) 429 of a
+// request. Sources, most precise first (segment-api.md §1): the body's
+// errors[0].data.msBeforeNext, the X-RateLimit-Reset date, Retry-After
+// (seconds or a date), then exponential back-off 1s, 2s, 4s, ... A source
+// counts only if it parses to a positive wait; a reset date already in the
+// past (clock skew) falls through to the next source.
+func rateLimitWait(body []byte, h http.Header, now time.Time, n int) time.Duration {
+	if d, ok := msBeforeNext(body); ok {
+		return d
+	}
+	if t, ok := parseDate(h.Get("X-RateLimit-Reset")); ok {
+		if d := t.Sub(now); d > 0 {
+			return min(d, maxWait)
+		}
+	}
+	if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
+		return d
+	}
+	return backoff(time.Second, n)
+}
+
+// msBeforeNext reads Segment's 429 body:
+// {"errors":[{"data":{"msBeforeNext":41250}}]}.
+func msBeforeNext(body []byte) (time.Duration, bool) {
+	var v struct {
+		Errors []struct {
+			Data struct {
+				MsBeforeNext *float64 `json:"msBeforeNext"`
+			} `json:"data"`
+		} `json:"errors"`
+	}
+	if json.Unmarshal(body, &v) != nil || len(v.Errors) == 0 {
+		return 0, false
+	}
+	ms := v.Errors[0].Data.MsBeforeNext
+	if ms == nil || !(*ms > 0) {
+		return 0, false
+	}
+	if *ms >= float64(maxWait/time.Millisecond) {
+		return maxWait, true
+	}
+	return time.Duration(*ms * float64(time.Millisecond)), true
+}
+
+// retryAfter parses Retry-After as delay-seconds or an HTTP date.
+func retryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0, false
+		}
+		if secs >= int64(maxWait/time.Second) {
+			return maxWait, true
+		}
+		return time.Duration(secs) * time.Second, true
+	}
+	if t, ok := parseDate(v); ok {
+		if d := t.Sub(now); d > 0 {
+			return min(d, maxWait), true
+		}
+	}
+	return 0, false
+}
+
+// parseDate accepts the HTTP date forms plus RFC 5322's numeric zone
+// ("Mon, 02 Jan 2006 15:04:05 +0000"), which X-RateLimit-Reset may use.
+func parseDate(v string) (time.Time, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return time.Time{}, false
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return t, true
+	}
+	for _, layout := range []string{time.RFC1123Z, time.RFC1123, "Mon, 2 Jan 2006 15:04:05 -0700", time.RFC3339} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// backoff returns base * 2^(n-1) for n >= 1, capped at maxWait.
+func backoff(base time.Duration, n int) time.Duration {
+	if n < 1 {
+		n = 1
+	}
+	d := base
+	for i := 1; i < n && d < maxWait; i++ {
+		d *= 2
+	}
+	return min(d, maxWait)
+}

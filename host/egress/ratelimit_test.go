@@ -1,0 +1,182 @@
+package egress
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/baton-runner/baton-runner/abi"
+)
+
+var t0 = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func TestRateLimitWait(t *testing.T) {
+	segmentBody := `{"errors":[{"type":"RequestError","message":"Too many requests","data":{"remainingPoints":0,"msBeforeNext":41250,"consumedPoints":60}}]}`
+	tests := []struct {
+		name   string
+		body   string
+		header map[string]string
+		n      int
+		want   time.Duration
+	}{
+		{"body msBeforeNext", segmentBody, nil, 1, 41250 * time.Millisecond},
+		{"body wins over headers", segmentBody, map[string]string{"X-RateLimit-Reset": t0.Add(5 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 1, 41250 * time.Millisecond},
+		{"reset RFC1123", `{"errors":[{"type":"RateLimited"}]}`, map[string]string{"X-RateLimit-Reset": t0.Add(7 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 1, 7 * time.Second},
+		{"reset RFC5322 numeric zone", "", map[string]string{"X-RateLimit-Reset": t0.Add(9 * time.Second).In(time.FixedZone("", -5*3600)).Format(time.RFC1123Z)}, 1, 9 * time.Second},
+		{"reset in the past falls through", "", map[string]string{"X-RateLimit-Reset": t0.Add(-time.Minute).Format(http.TimeFormat), "Retry-After": "3"}, 1, 3 * time.Second},
+		{"retry-after seconds", "not json", map[string]string{"Retry-After": "3"}, 1, 3 * time.Second},
+		{"retry-after date", "", map[string]string{"Retry-After": t0.Add(11 * time.Second).Format(http.TimeFormat)}, 1, 11 * time.Second},
+		{"zero msBeforeNext falls through", `{"errors":[{"data":{"msBeforeNext":0}}]}`, map[string]string{"Retry-After": "2"}, 1, 2 * time.Second},
+		{"garbage falls through to backoff", `{"errors":[{"data":{"msBeforeNext":"soon"}}]}`, map[string]string{"X-RateLimit-Reset": "tomorrow", "Retry-After": "-1"}, 1, time.Second},
+		{"exponential 1", "", nil, 1, time.Second},
+		{"exponential 2", "", nil, 2, 2 * time.Second},
+		{"exponential 3", "", nil, 3, 4 * time.Second},
+		{"huge msBeforeNext capped", `{"errors":[{"data":{"msBeforeNext":1e300}}]}`, nil, 1, maxWait},
+		{"huge retry-after capped", "", map[string]string{"Retry-After": "99999999999"}, 1, maxWait},
+	}
+	for _, tt := range tests {
+		h := http.Header{}
+		for k, v := range tt.header {
+			h.Set(k, v)
+		}
+		if got := rateLimitWait([]byte(tt.body), h, t0, tt.n); got != tt.want {
+			t.Errorf("%s: wait = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	if got := backoff(time.Second, 1000); got != maxWait {
+		t.Errorf("backoff(1s, 1000) = %v, want cap %v", got, maxWait)
+	}
+}
+
+// limitedThenOK answers 429 (via set) for the first n requests, then 200.
+func limitedThenOK(n int, set func(w http.ResponseWriter)) func(http.ResponseWriter, *http.Request, int) {
+	return func(w http.ResponseWriter, r *http.Request, i int) {
+		if i <= n {
+			set(w)
+			return
+		}
+		_, _ = w.Write([]byte(`{"data":"ok"}`))
+	}
+}
+
+func TestDo429WaitsFromEachSource(t *testing.T) {
+	clock := newFakeClock()
+	now := clock.Now()
+	tests := []struct {
+		name string
+		set  func(w http.ResponseWriter)
+		want time.Duration
+	}{
+		{"msBeforeNext", func(w http.ResponseWriter) {
+			w.WriteHeader(429)
+			_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":41250}}]}`))
+		}, 41250 * time.Millisecond},
+		{"X-RateLimit-Reset", func(w http.ResponseWriter) {
+			w.Header().Set("X-RateLimit-Reset", now.Add(20*time.Second).Format(http.TimeFormat))
+			w.WriteHeader(429)
+		}, 20 * time.Second},
+		{"Retry-After", func(w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "7")
+			w.WriteHeader(429)
+		}, 7 * time.Second},
+		{"exponential", func(w http.ResponseWriter) { w.WriteHeader(429) }, time.Second},
+	}
+	for _, tt := range tests {
+		srv := newRecorder(t, limitedThenOK(1, tt.set))
+		env := newTestClient(t, srv.URL, nil)
+		resp := env.c.Do(context.Background(), get("/users"))
+		wantStatus(t, resp, 200)
+		if got := env.clock.Sleeps(); len(got) != 1 || got[0] != tt.want {
+			t.Errorf("%s: sleeps = %v, want [%v]", tt.name, got, tt.want)
+		}
+		if rec := env.audit.one(t); rec.RateLimitWait != tt.want || rec.Attempts != 2 {
+			t.Errorf("%s: record = %+v", tt.name, rec)
+		}
+	}
+}
+
+func TestDo429RetriedForEveryMethod(t *testing.T) {
+	// A 429 means the request was not processed, so even POST retries.
+	for _, m := range []string{"POST", "PATCH"} {
+		srv := newRecorder(t, limitedThenOK(2, func(w http.ResponseWriter) { w.WriteHeader(429) }))
+		env := newTestClient(t, srv.URL, nil)
+		wantStatus(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: m, Path: "/groups", Body: []byte(`{}`)}), 200)
+		if got := fmt.Sprint(env.clock.Sleeps()); got != "[1s 2s]" {
+			t.Errorf("%s: sleeps = %s, want exponential [1s 2s]", m, got)
+		}
+		reqs := srv.requests()
+		if len(reqs) != 3 || string(reqs[2].Body) != `{}` {
+			t.Errorf("%s: requests = %d, last body %q", m, len(reqs), reqs[len(reqs)-1].Body)
+		}
+	}
+}
+
+func TestDo429BeyondMaxWait(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.WriteHeader(429)
+		_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":120000}}]}`))
+	})
+	env := newTestClient(t, srv.URL, nil) // default MaxRateLimitWait 60s
+	start := env.clock.Now()
+	resp := env.c.Do(context.Background(), get("/users?email=x@y.test"))
+	wantError(t, resp, abi.CodeRateLimited, "HTTP 429")
+	if resp.Error.RetryAfter == nil || !resp.Error.RetryAfter.Equal(start.Add(120*time.Second)) {
+		t.Errorf("RetryAfter = %v, want %v", resp.Error.RetryAfter, start.Add(120*time.Second))
+	}
+	if len(env.clock.Sleeps()) != 0 || len(srv.requests()) != 1 {
+		t.Errorf("waited although the wait exceeds MaxRateLimitWait")
+	}
+	rec := env.audit.one(t)
+	if rec.Status != 429 || rec.Attempts != 1 || rec.Error == "" || rec.RateLimitWait != 0 {
+		t.Errorf("record = %+v", rec)
+	}
+
+	// A configured bound below the wait also refuses to wait.
+	env2 := newTestClient(t, srv.URL, func(c *Config) { c.MaxRateLimitWait = 10 * time.Second })
+	wantError(t, env2.c.Do(context.Background(), get("/")), abi.CodeRateLimited, "HTTP 429")
+
+	// Negative: never wait on the host, even for 1s.
+	srv3 := newRecorder(t, limitedThenOK(1, func(w http.ResponseWriter) { w.WriteHeader(429) }))
+	env3 := newTestClient(t, srv3.URL, func(c *Config) { c.MaxRateLimitWait = -1 })
+	resp3 := env3.c.Do(context.Background(), get("/"))
+	wantError(t, resp3, abi.CodeRateLimited, "HTTP 429")
+	if !resp3.Error.RetryAfter.Equal(env3.clock.Now().Add(time.Second)) {
+		t.Errorf("RetryAfter = %v", resp3.Error.RetryAfter)
+	}
+}
+
+func TestDo429WaitBeyondContextDeadline(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(429)
+	})
+	env := newTestClient(t, srv.URL, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	wantError(t, env.c.Do(ctx, get("/")), abi.CodeRateLimited, "HTTP 429")
+	if len(env.clock.Sleeps()) != 0 {
+		t.Errorf("slept past the caller's deadline")
+	}
+}
+
+func TestDo429FinalAfterFiveRetries(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		w.WriteHeader(429)
+		_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":1000}}]}`))
+	})
+	env := newTestClient(t, srv.URL, nil)
+	resp := env.c.Do(context.Background(), get("/"))
+	wantError(t, resp, abi.CodeRateLimited, "after 6 attempt(s)")
+	if got := fmt.Sprint(env.clock.Sleeps()); got != "[1s 1s 1s 1s 1s]" {
+		t.Errorf("sleeps = %s", got)
+	}
+	if resp.Error.RetryAfter == nil || !resp.Error.RetryAfter.Equal(env.clock.Now().Add(time.Second)) {
+		t.Errorf("RetryAfter = %v, want now+1s", resp.Error.RetryAfter)
+	}
+	rec := env.audit.one(t)
+	if rec.Attempts != 6 || rec.RateLimitWait != 5*time.Second || rec.Duration != 5*time.Second || rec.Status != 429 {
+		t.Errorf("record = %+v", rec)
+	}
+}

@@ -1,0 +1,165 @@
+package egress
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// origin is the one scheme+host+port a Client may talk to.
+type origin struct {
+	scheme   string // "http" or "https"
+	host     string // lower-case host name or IP literal, without brackets
+	port     string // always set, the scheme's default when the URL had none
+	hostport string // net.JoinHostPort(host, port)
+	base     string // scheme://host[:port] as configured; guest paths are appended to it
+}
+
+// String returns "scheme://host:port".
+func (o origin) String() string { return o.scheme + "://" + o.hostport }
+
+// matches reports whether u names exactly this origin and carries no user
+// info.
+func (o origin) matches(u *url.URL) bool {
+	if u == nil || u.User != nil || u.Opaque != "" {
+		return false
+	}
+	return strings.ToLower(u.Scheme) == o.scheme &&
+		strings.ToLower(u.Hostname()) == o.host &&
+		portOrDefault(u) == o.port
+}
+
+func portOrDefault(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		return "443"
+	case "http":
+		return "80"
+	}
+	return ""
+}
+
+// parseBaseURL validates Config.BaseURL. Its errors name the problem and the
+// fix, because operators read them at start-up.
+func parseBaseURL(raw string) (origin, error) {
+	const want = "want scheme://host[:port], e.g. https://api.segmentapis.com or http://127.0.0.1:8080 for a local simulator"
+	if raw == "" {
+		return origin{}, fmt.Errorf("egress: BaseURL is empty; %s", want)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse quotes the whole input, which may hold user:password;
+		// report only the cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return origin{}, fmt.Errorf("egress: BaseURL is not a valid URL (%v); %s", err, want)
+	}
+	shown := u.Redacted()
+	if u.User != nil {
+		return origin{}, fmt.Errorf("egress: BaseURL %q contains user info; remove it and pass the credential in Config.Token", shown)
+	}
+	if u.Scheme == "" || u.Opaque != "" || u.Host == "" {
+		return origin{}, fmt.Errorf("egress: BaseURL %q has no scheme and host; %s", shown, want)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return origin{}, fmt.Errorf("egress: BaseURL %q: scheme %q is not supported; use https (or http for a loopback simulator)", shown, u.Scheme)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawPath != "" {
+		return origin{}, fmt.Errorf("egress: BaseURL %q has path %q; give only scheme://host[:port], the guest supplies every path", shown, u.Path)
+	}
+	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.RawFragment != "" {
+		return origin{}, fmt.Errorf("egress: BaseURL %q has a query or fragment; give only scheme://host[:port]", shown)
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "" {
+		return origin{}, fmt.Errorf("egress: BaseURL %q has an empty host; %s", shown, want)
+	}
+	port := portOrDefault(u)
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return origin{}, fmt.Errorf("egress: BaseURL %q: port %q is out of range 1-65535", shown, port)
+	}
+	if u.Scheme == "http" && !isLoopbackHost(host) {
+		return origin{}, fmt.Errorf("egress: BaseURL %q uses plain http, which is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https://%s", shown, u.Host)
+	}
+	return origin{
+		scheme:   u.Scheme,
+		host:     host,
+		port:     port,
+		hostport: net.JoinHostPort(host, port),
+		base:     u.Scheme + "://" + strings.ToLower(u.Host),
+	}, nil
+}
+
+// isLoopbackHost reports whether host is "localhost" or a loopback IP
+// literal: the hosts an operator may reach over plain http.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+// buildURL appends the guest's path (and query) to the origin and proves the
+// result still names that origin. The guest may only name a path: anything
+// that a URL parser, a proxy or a server could read as a scheme, an
+// authority or user info is refused. Messages never quote the path, since
+// they reach the audit log and the query may hold personal data.
+func buildURL(o origin, p string) (*url.URL, error) {
+	if p == "" || p[0] != '/' {
+		return nil, errors.New(`path must start with "/" (the guest names only a path on the API origin, never a scheme or host)`)
+	}
+	if strings.HasPrefix(p, "//") {
+		return nil, errors.New(`path must not start with "//" (that names another host)`)
+	}
+	for i := 0; i < len(p); i++ {
+		switch b := p[i]; {
+		case b < 0x20 || b == 0x7f:
+			return nil, errors.New("path contains a control character (CR, LF, NUL, ...)")
+		case b == ' ':
+			return nil, errors.New("path contains an unencoded space; percent-encode it as %20")
+		case b == '\\':
+			return nil, errors.New(`path contains "\" (some parsers read it as "/")`)
+		case b == '#':
+			return nil, errors.New(`path contains "#"; fragments are never sent to a server`)
+		}
+	}
+	rawPath, _, _ := strings.Cut(p, "?")
+	if strings.Contains(rawPath, "@") {
+		return nil, errors.New(`path contains "@" (it can smuggle user info); percent-encode it in the query if it is data`)
+	}
+	decoded, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return nil, errors.New("path has an invalid percent-encoding")
+	}
+	if strings.HasPrefix(decoded, "//") {
+		return nil, errors.New(`path decodes to one starting with "//" (that names another host)`)
+	}
+	for i := 0; i < len(decoded); i++ {
+		if b := decoded[i]; b < 0x20 || b == 0x7f || b == '\\' || b == '@' {
+			return nil, errors.New(`path decodes to a control character, "\" or "@"`)
+		}
+	}
+	for seg := range strings.SplitSeq(decoded, "/") {
+		if seg == "." || seg == ".." {
+			return nil, errors.New(`path contains a "." or ".." segment`)
+		}
+	}
+	u, err := url.Parse(o.base + p)
+	if err != nil {
+		return nil, errors.New("path does not form a valid URL with the API origin")
+	}
+	if !o.matches(u) || u.Fragment != "" {
+		return nil, fmt.Errorf("path would leave the API origin %s", o)
+	}
+	return u, nil
+}
