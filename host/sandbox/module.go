@@ -106,7 +106,10 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 		cfg.Logger.Warn("ignoring EXTISM_ENABLE_WASI_OUTPUT: guest output is captured and capped by the sandbox")
 		_ = os.Unsetenv("EXTISM_ENABLE_WASI_OUTPUT")
 	}
-	extism.SetLogLevel(extism.LogLevelTrace) // filtered per instance in the logger
+	// The level is process-global in extism. Debug lets guest debug logs
+	// through to each instance's logger, which applies the host's level;
+	// it drops extism's own trace chatter.
+	extism.SetLogLevel(extism.LogLevelDebug)
 
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true).

@@ -1,0 +1,54 @@
+# baton-runner build, test and benchmark entry points. Everything runs from a
+# fresh clone with Go and make; see README.md.
+
+GO        ?= go
+BIN       := bin
+GUEST     := $(BIN)/segment.wasm
+HOST      := $(BIN)/baton-runner
+TESTGUESTS := $(BIN)/testguests
+# The guest is a WASI reactor: -buildmode=c-shared gives it _initialize and
+# lets //go:wasmexport functions be called repeatedly.
+WASMBUILD := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -ldflags="-s -w"
+
+.PHONY: all build guest host test demo bench lint clean FORCE
+
+all: build
+
+build: host
+
+guest: $(GUEST)
+
+$(GUEST): FORCE
+	@mkdir -p $(BIN)
+	$(WASMBUILD) -o $@ ./guest/segment/wasm
+
+# The host embeds the guest, so one binary works from any directory.
+host: $(GUEST)
+	cp $(GUEST) cmd/baton-runner/guests/segment.wasm
+	$(GO) build -o $(HOST) ./cmd/baton-runner
+
+# Test guests are built once per run and shared by every test package.
+testguests: FORCE
+	@mkdir -p $(TESTGUESTS)
+	$(WASMBUILD) -o $(TESTGUESTS)/segment.wasm ./guest/segment/wasm
+	$(WASMBUILD) -o $(TESTGUESTS)/probe.wasm ./internal/testguests/probe
+	$(WASMBUILD) -o $(TESTGUESTS)/abiv2.wasm ./internal/testguests/abiv2
+
+test: testguests
+	BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) $(GO) test -count=1 ./...
+
+demo: build
+	$(HOST) demo
+
+bench: build
+	$(GO) run ./bench/cmd/runbench -out BENCHMARKS.md
+
+lint:
+	@out=$$(gofmt -l abi guest host cmd config internal bench 2>/dev/null); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./guest/...
+
+clean:
+	rm -rf $(BIN) cmd/baton-runner/guests/*.wasm
+
+FORCE:

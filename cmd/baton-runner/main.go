@@ -1,0 +1,42 @@
+// Command baton-runner runs identity-governance connectors inside a
+// WebAssembly sandbox: it syncs a SaaS tenant's access data into a c1z file
+// with baton-sdk while the connector logic runs as a guest module that can
+// reach only the tenant's API origin and never holds its credentials.
+//
+// Run `baton-runner help` for the commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := &cli.App{
+		Name:    "baton-runner",
+		Usage:   "run baton connectors inside a WebAssembly sandbox",
+		Version: version,
+		Commands: []*cli.Command{
+			syncCommand(),
+			inspectCommand(),
+			simCommand(),
+			demoCommand(),
+		},
+		// Errors are printed once, by main, without a usage dump.
+		ExitErrHandler: func(*cli.Context, error) {},
+	}
+	if err := app.RunContext(ctx, os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "baton-runner: %v\n", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,93 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/host/sandbox"
+)
+
+// guests holds the guest modules `make build` embeds (see guests/README.md).
+//
+//go:embed guests
+var guests embed.FS
+
+const defaultModule = "segment.wasm"
+
+// runtimeFlags configure the sandbox; shared by every command that runs a
+// guest.
+func runtimeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "module", Usage: "guest module (.wasm) to run; default: the Segment guest embedded in this binary, else " + defaultModule + " next to it", EnvVars: []string{"BATON_MODULE"}},
+		&cli.StringFlag{Name: "cache-dir", Usage: "compilation cache directory (default: baton-runner/wazero under the user cache dir)", EnvVars: []string{"BATON_CACHE_DIR"}},
+		&cli.IntFlag{Name: "memory-limit-mib", Value: sandbox.DefaultMemoryLimitMiB, Usage: "memory limit of each guest instance, MiB"},
+		&cli.DurationFlag{Name: "call-timeout", Value: sandbox.DefaultCallTimeout, Usage: "time limit of each guest call"},
+		&cli.IntFlag{Name: "instances", Value: 2, Usage: "guest instances, i.e. concurrent guest calls"},
+	}
+}
+
+// loadModule reads the guest module: --module, else the embedded one, else
+// one next to the executable, so the binary works from any directory.
+func loadModule(path string) ([]byte, error) {
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading guest module: %w", err)
+		}
+		return b, nil
+	}
+	if b, err := fs.ReadFile(guests, "guests/"+defaultModule); err == nil {
+		return b, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		if b, err := os.ReadFile(filepath.Join(filepath.Dir(exe), defaultModule)); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("no guest module: this binary embeds none and there is no " + defaultModule +
+		" next to it; build with `make build` or pass --module path/to/" + defaultModule)
+}
+
+func defaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "baton-runner", "wazero")
+	}
+	return filepath.Join(os.TempDir(), "baton-runner-wazero")
+}
+
+// compileModule loads and compiles the guest with the runtime flags.
+func compileModule(ctx context.Context, c *cli.Context, logger *zap.Logger) (*sandbox.Module, error) {
+	wasm, err := loadModule(c.String("module"))
+	if err != nil {
+		return nil, err
+	}
+	dir := c.String("cache-dir")
+	if dir == "" {
+		dir = defaultCacheDir()
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating compilation cache %s: %w (set --cache-dir)", dir, err)
+	}
+	start := time.Now()
+	m, err := sandbox.Compile(ctx, sandbox.Config{
+		Wasm:           wasm,
+		CacheDir:       dir,
+		MemoryLimitMiB: c.Int("memory-limit-mib"),
+		CallTimeout:    c.Duration("call-timeout"),
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Debug("guest module ready", zap.String("sha256", m.SHA256()), zap.Duration("compile", time.Since(start)))
+	return m, nil
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/tenant"
+)
+
+const defaultBaseURL = "https://api.segmentapis.com"
+
+// tenantFlags say which API to reach and with what credential.
+func tenantFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "token", Usage: "Segment Public API token", EnvVars: []string{"BATON_TOKEN"}},
+		&cli.StringFlag{Name: "base-url", Value: defaultBaseURL, Usage: "Segment API origin (EU: https://eu1.api.segmentapis.com)", EnvVars: []string{"BATON_BASE_URL"}},
+		&cli.StringFlag{Name: "audit-log", Usage: "append a JSON line per outbound request to this file (default: debug log)", EnvVars: []string{"BATON_AUDIT_LOG"}},
+	}
+}
+
+func syncCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "sync",
+		Usage: "sync a Segment workspace into a c1z file through the sandboxed connector",
+		Flags: concat(tenantFlags(), []cli.Flag{
+			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "sync.c1z", Usage: "c1z file to write (replaced only if the sync succeeds)", EnvVars: []string{"BATON_FILE"}},
+		}, runtimeFlags(), logFlags()),
+		Action: func(c *cli.Context) error {
+			logger, err := newLogger(c)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = logger.Sync() }()
+			return runSync(c.Context, c, logger, c.String("token"), c.String("base-url"), c.String("file"))
+		},
+	}
+}
+
+// runSync syncs the tenant at baseURL into file; shared by sync and demo.
+func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL, file string) error {
+	if token == "" {
+		return errors.New("no Segment API token: pass --token or set BATON_TOKEN")
+	}
+	audit, closeAudit, err := auditSink(c.String("audit-log"), logger)
+	if err != nil {
+		return err
+	}
+	defer closeAudit()
+	m, err := compileModule(ctx, c, logger)
+	if err != nil {
+		return err
+	}
+	defer m.Close(context.WithoutCancel(ctx))
+	t, err := tenant.New(m, tenant.Config{
+		Name:      "default",
+		Egress:    egress.Config{BaseURL: baseURL, Token: egress.NewSecret(token), Audit: audit},
+		Instances: c.Int("instances"),
+		Logger:    logger,
+	})
+	if err != nil {
+		return err
+	}
+	defer t.Close(context.WithoutCancel(ctx))
+
+	start := time.Now()
+	opts := localsync.Options{Path: file}
+	var prog *progress
+	if isTerminal(os.Stderr) {
+		prog = newProgress(os.Stderr)
+		opts.OnProgress = prog.update
+	}
+	err = t.Sync(ctx, opts)
+	if prog != nil {
+		prog.done()
+	}
+	if err != nil {
+		return explainSyncError(err, file)
+	}
+	logger.Info("sync complete", zap.String("file", file), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
+	return nil
+}
+
+// explainSyncError turns a failed sync into a message that says what failed
+// and what to do.
+func explainSyncError(err error, file string) error {
+	kept := fmt.Sprintf("; %s was not modified", file)
+	st, ok := status.FromError(err)
+	if !ok {
+		return fmt.Errorf("sync failed: %v%s", err, kept)
+	}
+	switch st.Code() {
+	case codes.Unauthenticated:
+		return fmt.Errorf("Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)%s\n  detail: %s", kept, st.Message())
+	case codes.PermissionDenied:
+		return fmt.Errorf("sync refused: %s (a Segment 403 means the token lacks the Workspace Owner role; an egress refusal names the blocked address)%s", st.Message(), kept)
+	}
+	return fmt.Errorf("sync failed (%s): %s%s", st.Code(), st.Message(), kept)
+}
+
+// auditSink returns where egress audit records go: a JSON-lines file, or
+// the logger at debug level.
+func auditSink(path string, logger *zap.Logger) (func(egress.Record), func(), error) {
+	if path == "" {
+		return func(r egress.Record) {
+			logger.Debug("egress", zap.String("method", r.Method), zap.String("host", r.Host), zap.String("path", r.Path),
+				zap.Int("status", r.Status), zap.Int64("bytes", r.Bytes), zap.Duration("duration", r.Duration),
+				zap.Int("attempts", r.Attempts), zap.String("denied", r.Denied), zap.String("error", r.Error))
+		}, func() {}, nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening audit log: %w", err)
+	}
+	return jsonLines(f), func() { _ = f.Close() }, nil
+}
+
+func jsonLines(w io.Writer) func(egress.Record) {
+	enc := json.NewEncoder(w)
+	var mu sync.Mutex
+	return func(r egress.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = enc.Encode(r)
+	}
+}
+
+func concat(groups ...[]cli.Flag) []cli.Flag {
+	var out []cli.Flag
+	for _, g := range groups {
+		out = append(out, g...)
+	}
+	return out
+}

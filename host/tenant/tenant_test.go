@@ -1,0 +1,367 @@
+package tenant_test
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/annotations"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/inspect"
+	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/segmentsim"
+	"github.com/baton-runner/baton-runner/internal/wasmbuild"
+)
+
+var (
+	moduleOnce sync.Once
+	module     *sandbox.Module
+	moduleErr  error
+)
+
+// segmentModule compiles the real Segment guest once for the package.
+func segmentModule(t *testing.T) *sandbox.Module {
+	t.Helper()
+	path := wasmbuild.Module(t, "guest/segment/wasm")
+	moduleOnce.Do(func() {
+		wasm, err := os.ReadFile(path)
+		if err != nil {
+			moduleErr = err
+			return
+		}
+		module, moduleErr = sandbox.Compile(context.Background(), sandbox.Config{Wasm: wasm, CacheDir: os.TempDir() + "/baton-runner-test-cache"})
+	})
+	if moduleErr != nil {
+		t.Fatal(moduleErr)
+	}
+	return module
+}
+
+type env struct {
+	ws    *segmentsim.Workspace
+	sim   *segmentsim.Server
+	url   string
+	audit *auditLog
+}
+
+type auditLog struct {
+	mu      sync.Mutex
+	records []egress.Record
+}
+
+func (a *auditLog) add(r egress.Record) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.records = append(a.records, r)
+}
+
+func startSim(t *testing.T, cfg segmentsim.Config) *env {
+	t.Helper()
+	ws := segmentsim.Generate(cfg)
+	sim := segmentsim.NewServer(ws, segmentsim.Options{})
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	return &env{ws: ws.Clone(), sim: sim, url: ts.URL, audit: &auditLog{}}
+}
+
+// sync runs a sandboxed sync of e into path with the given token.
+func (e *env) sync(t *testing.T, token, path string) error {
+	t.Helper()
+	tn, err := tenant.New(segmentModule(t), tenant.Config{
+		Name: "test",
+		Egress: egress.Config{
+			BaseURL: e.url, Token: egress.NewSecret(token), Audit: e.audit.add,
+			// Keep host-side waits short and real: the simulator asks for
+			// waits of a few milliseconds in these tests.
+			Sleep: func(ctx context.Context, d time.Duration) error {
+				select {
+				case <-time.After(min(d, 50*time.Millisecond)):
+					return nil
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Close(context.Background())
+	return tn.Sync(context.Background(), localsync.Options{Path: path, TmpDir: t.TempDir()})
+}
+
+func load(t *testing.T, path string) *inspect.Snapshot {
+	t.Helper()
+	snap, err := inspect.Load(context.Background(), path, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+func grantIDs(s *inspect.Snapshot) map[string]*v2.Grant {
+	out := map[string]*v2.Grant{}
+	for _, g := range s.Grants {
+		out[g.GetId()] = g
+	}
+	return out
+}
+
+func TestSandboxedSyncMatchesTheWorkspace(t *testing.T) {
+	e := startSim(t, segmentsim.DefaultConfig(300))
+	path := filepath.Join(t.TempDir(), "sync.c1z")
+	if err := e.sync(t, segmentsim.DefaultToken, path); err != nil {
+		t.Fatal(err)
+	}
+	snap := load(t, path)
+
+	want := map[string]int{
+		"workspace": 1, "user": len(e.ws.Users), "group": len(e.ws.Groups), "role": len(e.ws.Roles),
+		"source": len(e.ws.Sources), "warehouse": len(e.ws.Warehouses), "space": len(e.ws.Spaces),
+		"function": len(e.ws.Functions),
+	}
+	for _, c := range snap.Counts() {
+		if c.Resources != want[c.ResourceType] {
+			t.Errorf("%s: %d resources in the c1z, %d in the workspace", c.ResourceType, c.Resources, want[c.ResourceType])
+		}
+		delete(want, c.ResourceType)
+	}
+	for rt, n := range want {
+		if n > 0 {
+			t.Errorf("%s: no resources in the c1z, %d in the workspace", rt, n)
+		}
+	}
+
+	names := map[string]string{}
+	for _, r := range snap.Resources {
+		names[r.GetId().GetResourceType()+":"+r.GetId().GetResource()] = r.GetDisplayName()
+		if rt := r.GetId().GetResourceType(); rt != "workspace" && r.GetParentResourceId().GetResource() != e.ws.ID {
+			t.Errorf("%s has parent %v, want the workspace", r.GetId(), r.GetParentResourceId())
+		}
+	}
+	for _, u := range e.ws.Users {
+		if u.Name == "" && names["user:"+u.ID] != u.Email {
+			t.Errorf("user %s without a name is shown as %q, want its email", u.ID, names["user:"+u.ID])
+		}
+	}
+	for _, w := range e.ws.Warehouses {
+		if names["warehouse:"+w.ID] != w.Name {
+			t.Errorf("warehouse %s is named %q, want settings.name %q", w.ID, names["warehouse:"+w.ID], w.Name)
+		}
+	}
+
+	grants := grantIDs(snap)
+	ents := map[string]bool{}
+	for _, en := range snap.Entitlements {
+		ents[en.GetId()] = true
+	}
+	for id, g := range grants {
+		if !ents[g.GetEntitlement().GetId()] {
+			t.Errorf("grant %s names entitlement %s, which the sync did not list", id, g.GetEntitlement().GetId())
+		}
+	}
+	for _, u := range e.ws.Users {
+		if grants["workspace:"+e.ws.ID+":member:user:"+u.ID] == nil {
+			t.Errorf("user %s has no workspace membership grant", u.ID)
+		}
+	}
+	checkedGroupRole := false
+	for _, g := range e.ws.Groups {
+		for _, m := range g.MemberIDs {
+			if grants["group:"+g.ID+":member:user:"+m] == nil {
+				t.Errorf("member %s of group %s has no membership grant", m, g.ID)
+			}
+		}
+		for _, p := range g.Permissions {
+			for _, r := range p.Resources {
+				if r.Type != segmentsim.ResourceWorkspace || len(r.Labels) > 0 || len(p.Labels) > 0 {
+					continue
+				}
+				gr := grants["role:"+p.RoleID+":member:group:"+g.ID]
+				if gr == nil {
+					t.Fatalf("group %s's role %s on the workspace was not synced", g.ID, p.RoleID)
+				}
+				var exp v2.GrantExpandable
+				annos := annotations.Annotations(gr.GetAnnotations())
+				if ok, _ := annos.Pick(&exp); !ok ||
+					len(exp.GetEntitlementIds()) != 1 || exp.GetEntitlementIds()[0] != "group:"+g.ID+":member" {
+					t.Errorf("group grant %s is not expandable through group:%s:member", gr.GetId(), g.ID)
+				}
+				// baton-sdk's expansion gives every member the role.
+				for _, m := range g.MemberIDs {
+					if grants["role:"+p.RoleID+":member:user:"+m] == nil {
+						t.Errorf("member %s of group %s did not get the group's role %s by expansion", m, g.ID, p.RoleID)
+					}
+				}
+				checkedGroupRole = true
+			}
+		}
+	}
+	if !checkedGroupRole {
+		t.Fatal("the generated workspace has no group role on the workspace to check")
+	}
+
+	checked := map[string]bool{}
+	for _, u := range e.ws.Users {
+		for _, p := range u.Permissions {
+			for _, r := range p.Resources {
+				var ids []string
+				switch {
+				case r.Type == segmentsim.ResourceWorkspace && len(r.Labels) == 0 && len(p.Labels) == 0:
+					ids = []string{"role:" + p.RoleID + ":member:user:" + u.ID}
+				case r.Type == segmentsim.ResourceWorkspace:
+					for _, s := range e.ws.Sources {
+						if hasLabels(s.Labels, append(append([]segmentsim.Label(nil), r.Labels...), p.Labels...)) {
+							ids = append(ids, "source:"+s.ID+":"+p.RoleID+":user:"+u.ID)
+						}
+					}
+					checked["labels"] = checked["labels"] || len(ids) > 0
+				default:
+					ids = []string{strings.ToLower(r.Type) + ":" + r.ID + ":" + p.RoleID + ":user:" + u.ID}
+					checked[r.Type] = true
+				}
+				for _, id := range ids {
+					if grants[id] == nil {
+						t.Errorf("user %s's permission %s on %s %s: grant %s missing", u.ID, p.RoleID, r.Type, r.ID, id)
+					}
+				}
+			}
+		}
+	}
+	for _, k := range []string{"labels", segmentsim.ResourceSource, segmentsim.ResourceSpace, segmentsim.ResourceFunction} {
+		if !checked[k] {
+			t.Errorf("the generated workspace exercised no %s permission", k)
+		}
+	}
+}
+
+func hasLabels(have, want []segmentsim.Label) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			found = found || (h.Key == w.Key && h.Value == w.Value)
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func TestEgressIsAuditedAndTokenInjected(t *testing.T) {
+	e := startSim(t, segmentsim.DefaultConfig(50))
+	if err := e.sync(t, segmentsim.DefaultToken, filepath.Join(t.TempDir(), "sync.c1z")); err != nil {
+		t.Fatal(err)
+	}
+	reqs := e.sim.Requests()
+	if len(reqs) == 0 || len(e.audit.records) != len(reqs) {
+		t.Fatalf("%d audit records for %d requests", len(e.audit.records), len(reqs))
+	}
+	for _, r := range reqs {
+		if r.Authorization != "Bearer "+segmentsim.DefaultToken {
+			t.Fatalf("request %s %s carried Authorization %q", r.Method, r.Path, r.Authorization)
+		}
+	}
+	for _, r := range e.audit.records {
+		if strings.Contains(r.Path, "?") || r.Status != 200 {
+			t.Errorf("audit record %+v", r)
+		}
+	}
+}
+
+func TestRequestBudget(t *testing.T) {
+	e := startSim(t, segmentsim.DefaultConfig(400))
+	if err := e.sync(t, segmentsim.DefaultToken, filepath.Join(t.TempDir(), "sync.c1z")); err != nil {
+		t.Fatal(err)
+	}
+	perUser := 0
+	for _, r := range e.sim.Requests() {
+		if strings.HasPrefix(r.Path, "/users/") {
+			perUser++
+		}
+		if strings.HasPrefix(r.Path, "/groups/") && !strings.HasSuffix(r.Path, "/users") {
+			t.Errorf("per-group request %s %s: group permissions come from the list", r.Method, r.Path)
+		}
+	}
+	if perUser != len(e.ws.Users) {
+		t.Errorf("%d GET /users/{id} for %d users, want exactly one each", perUser, len(e.ws.Users))
+	}
+}
+
+func TestBadTokenFailsAndKeepsThePreviousFile(t *testing.T) {
+	e := startSim(t, segmentsim.DefaultConfig(20))
+	path := filepath.Join(t.TempDir(), "sync.c1z")
+	old := []byte("the previous good c1z")
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := e.sync(t, "wrong-token", path)
+	if status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "token was rejected") {
+		t.Fatalf("err = %v, want Unauthenticated naming the rejected token", err)
+	}
+	got, _ := os.ReadFile(path)
+	if !bytes.Equal(got, old) {
+		t.Fatal("a failed sync modified the previous c1z")
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".*partial")); len(leftovers) != 0 {
+		t.Errorf("failed sync left %v behind", leftovers)
+	}
+}
+
+// TestUpstreamFaults: each fault is absorbed by the host's retries, the
+// host-side 429 wait or baton-sdk's retry of Unavailable, and the sync
+// still holds every user.
+func TestUpstreamFaults(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		inject func(*segmentsim.Server)
+	}{
+		{"5xx burst", func(s *segmentsim.Server) { s.InjectStatus("GET", "/users", 503, 3) }},
+		{"429s", func(s *segmentsim.Server) { s.InjectRateLimit("GET", "/groups", 3, 20) }},
+		{"malformed JSON", func(s *segmentsim.Server) { s.InjectMalformed("GET", "/roles", 1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := startSim(t, segmentsim.DefaultConfig(60))
+			tc.inject(e.sim)
+			path := filepath.Join(t.TempDir(), "sync.c1z")
+			if err := e.sync(t, segmentsim.DefaultToken, path); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range load(t, path).Counts() {
+				if c.ResourceType == "user" && c.Resources != len(e.ws.Users) {
+					t.Errorf("%d users synced, want %d", c.Resources, len(e.ws.Users))
+				}
+				if c.ResourceType == "role" && c.Resources != len(e.ws.Roles) {
+					t.Errorf("%d roles synced, want %d", c.Resources, len(e.ws.Roles))
+				}
+			}
+		})
+	}
+}
+
+func TestFeaturesOff(t *testing.T) {
+	cfg := segmentsim.DefaultConfig(40)
+	cfg.SpacesEnabled, cfg.FunctionsEnabled = false, false
+	e := startSim(t, cfg)
+	path := filepath.Join(t.TempDir(), "sync.c1z")
+	if err := e.sync(t, segmentsim.DefaultToken, path); err != nil {
+		t.Fatalf("a workspace without spaces and functions must still sync: %v", err)
+	}
+	for _, c := range load(t, path).Counts() {
+		if (c.ResourceType == "space" || c.ResourceType == "function") && c.Resources != 0 {
+			t.Errorf("%d %s resources in a workspace without the feature", c.Resources, c.ResourceType)
+		}
+	}
+}
