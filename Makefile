@@ -34,8 +34,9 @@ testguests: FORCE
 	$(WASMBUILD) -o $(TESTGUESTS)/probe.wasm ./internal/testguests/probe
 	$(WASMBUILD) -o $(TESTGUESTS)/abiv2.wasm ./internal/testguests/abiv2
 
-test: testguests
-	BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) $(GO) test -count=1 ./...
+# The CLI tests run the real binary, with the guest embedded.
+test: testguests host
+	BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) BATON_TEST_BINARY=$(CURDIR)/$(HOST) $(GO) test -count=1 ./...
 
 demo: build
 	$(HOST) demo

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bytes"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/baton-runner/baton-runner/internal/segmentsim"
+	"github.com/baton-runner/baton-runner/internal/wasmbuild"
+)
+
+// binary returns the baton-runner binary under test: the one `make test`
+// built (with the guest embedded), or one built here with the guest placed
+// next to it.
+func binary(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("BATON_TEST_BINARY"); b != "" {
+		return b
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "baton-runner")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	wasm, err := os.ReadFile(wasmbuild.Module(t, "guest/segment/wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "segment.wasm"), wasm, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs the binary in dir with args and extra environment; the
+// environment is otherwise cleared of BATON_ variables.
+func run(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(binary(t), args...)
+	cmd.Dir = dir
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BATON_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "BATON_CACHE_DIR="+filepath.Join(os.TempDir(), "baton-runner-cli-test-cache"))
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	res := result{stdout: out.String(), stderr: errb.String()}
+	if ee, ok := err.(*exec.ExitError); ok {
+		res.code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func simURL(t *testing.T, users int) string {
+	t.Helper()
+	ts := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(users)), segmentsim.Options{}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+func TestSyncThenInspectFromAnyDirectory(t *testing.T) {
+	url := simURL(t, 40)
+	dir := t.TempDir()
+	res := run(t, dir, nil, "sync", "--base-url", url, "--token", segmentsim.DefaultToken, "-f", "out.c1z")
+	if res.code != 0 {
+		t.Fatalf("sync exited %d: %s", res.code, res.stderr)
+	}
+	res = run(t, dir, nil, "inspect", "--file", "out.c1z")
+	if res.code != 0 {
+		t.Fatalf("inspect exited %d: %s", res.code, res.stderr)
+	}
+	for _, want := range []string{"user", "group", "workspace", "total"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+	if !strings.Contains(res.stdout, " 40 ") {
+		t.Errorf("inspect output does not show the 40 users:\n%s", res.stdout)
+	}
+}
+
+func TestEnvironmentContract(t *testing.T) {
+	url := simURL(t, 10)
+	dir := t.TempDir()
+	res := run(t, dir, []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url, "BATON_FILE=env.c1z"}, "sync")
+	if res.code != 0 {
+		t.Fatalf("sync exited %d: %s", res.code, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "env.c1z")); err != nil {
+		t.Fatalf("BATON_FILE not honoured: %v", err)
+	}
+}
+
+func TestRejectedTokenKeepsThePreviousFile(t *testing.T) {
+	url := simURL(t, 10)
+	dir := t.TempDir()
+	prev := []byte("previous good sync")
+	if err := os.WriteFile(filepath.Join(dir, "sync.c1z"), prev, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, dir, []string{"BATON_TOKEN=not-the-token"}, "sync", "--base-url", url)
+	if res.code == 0 {
+		t.Fatal("sync with a rejected token exited 0")
+	}
+	for _, want := range []string{"rejected the API token", "BATON_TOKEN", "sync.c1z was not modified"} {
+		if !strings.Contains(res.stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, res.stderr)
+		}
+	}
+	if strings.Contains(res.stderr, "not-the-token") {
+		t.Error("the token appears in the output")
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "sync.c1z")); !bytes.Equal(got, prev) {
+		t.Error("the previous c1z was modified")
+	}
+}
+
+func TestClearErrors(t *testing.T) {
+	dir := t.TempDir()
+	notWasm := filepath.Join(dir, "evil.wasm")
+	if err := os.WriteFile(notWasm, []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no token", []string{"sync", "--base-url", "http://127.0.0.1:1"}, "pass --token or set BATON_TOKEN"},
+		{"not wasm", []string{"sync", "--token", "x", "--module", notWasm}, "not a WebAssembly binary"},
+		{"plain http to a remote host", []string{"sync", "--token", "x", "--base-url", "http://api.segmentapis.com"}, "https"},
+		{"bad log level", []string{"sync", "--token", "x", "--log-level", "loud"}, "--log-level"},
+		{"missing c1z", []string{"inspect", "--file", "nope.c1z"}, "nope.c1z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := run(t, dir, nil, tc.args...)
+			if res.code == 0 || !strings.Contains(res.stderr, tc.want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant non-zero and %q", res.code, res.stderr, tc.want)
+			}
+		})
+	}
+}
