@@ -22,6 +22,10 @@ const (
 	ExportListResources    = "baton_list_resources"
 	ExportListEntitlements = "baton_list_entitlements"
 	ExportListGrants       = "baton_list_grants"
+	// ExportGrant and ExportRevoke are optional: a guest that declares no
+	// provisionable resource type need not define them.
+	ExportGrant  = "baton_grant"
+	ExportRevoke = "baton_revoke"
 )
 
 // Host functions, imported by the guest from the extism user namespace
@@ -56,6 +60,10 @@ type Metadata struct {
 	DisplayName   string         `json:"displayName"`
 	Description   string         `json:"description,omitempty"`
 	ResourceTypes []ResourceType `json:"resourceTypes"`
+	// WritesPerMinute, when positive, asks the host to space the guest's
+	// mutating HTTP requests (POST, PUT, PATCH, DELETE) so that at most
+	// this many are sent per minute, the API's own write limit.
+	WritesPerMinute int `json:"writesPerMinute,omitempty"`
 }
 
 // Trait is a baton resource-type trait.
@@ -75,6 +83,9 @@ type ResourceType struct {
 	DisplayName string  `json:"displayName"`
 	Description string  `json:"description,omitempty"`
 	Traits      []Trait `json:"traits,omitempty"`
+	// Provisionable says that entitlements on resources of this type can
+	// be granted and revoked through ExportGrant and ExportRevoke.
+	Provisionable bool `json:"provisionable,omitempty"`
 }
 
 // ResourceID names a resource: its type and its id within that type.
@@ -180,6 +191,46 @@ type ListGrantsRequest struct {
 type GrantPage struct {
 	Grants        []Grant `json:"grants"`
 	NextPageToken string  `json:"nextPageToken,omitempty"`
+}
+
+// EntitlementOn names an entitlement together with the resource it is on,
+// as provisioning requests carry it.
+type EntitlementOn struct {
+	Resource Resource `json:"resource"`
+	Slug     string   `json:"slug"`
+}
+
+// GrantRequest is the input of ExportGrant: give Principal the entitlement.
+// The principal is the resource as the last sync recorded it (for a user,
+// with its emails).
+type GrantRequest struct {
+	Call
+	Entitlement EntitlementOn `json:"entitlement"`
+	Principal   Resource      `json:"principal"`
+}
+
+// GrantResult is the output of ExportGrant.
+type GrantResult struct {
+	// Grants are the grants that now exist because of the call.
+	Grants []Grant `json:"grants,omitempty"`
+	// AlreadyExists is set when the principal already held the
+	// entitlement and nothing was written.
+	AlreadyExists bool `json:"alreadyExists,omitempty"`
+}
+
+// RevokeRequest is the input of ExportRevoke: take the entitlement away
+// from Principal.
+type RevokeRequest struct {
+	Call
+	Entitlement EntitlementOn `json:"entitlement"`
+	Principal   Resource      `json:"principal"`
+}
+
+// RevokeResult is the output of ExportRevoke.
+type RevokeResult struct {
+	// AlreadyRevoked is set when the principal did not hold the
+	// entitlement and nothing was written.
+	AlreadyRevoked bool `json:"alreadyRevoked,omitempty"`
 }
 
 // Empty is the output of exports that return nothing but success.

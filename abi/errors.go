@@ -18,8 +18,14 @@ const (
 	CodePermissionDenied Code = "permission_denied"
 	CodeNotFound         Code = "not_found"
 	CodeInvalidArgument  Code = "invalid_argument"
-	CodeRateLimited      Code = "rate_limited"
-	CodeUnavailable      Code = "unavailable"
+	// CodeFailedPrecondition: the request is valid but the current state
+	// does not allow it (e.g. revoking access that comes from a broader
+	// permission the guest will not change).
+	CodeFailedPrecondition Code = "failed_precondition"
+	// CodeUnimplemented: the guest does not support the operation.
+	CodeUnimplemented Code = "unimplemented"
+	CodeRateLimited   Code = "rate_limited"
+	CodeUnavailable   Code = "unavailable"
 	// CodeEgressDenied is returned by the host's HTTP function when a
 	// request breaks the sandbox's egress rules.
 	CodeEgressDenied Code = "egress_denied"

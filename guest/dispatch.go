@@ -32,6 +32,17 @@ func Dispatch(ctx context.Context, c Connector, env Env, export string, input []
 		return serve(input, func(req abi.ListGrantsRequest) (abi.GrantPage, error) {
 			return c.ListGrants(ctx, env, req)
 		})
+	case abi.ExportGrant, abi.ExportRevoke:
+		p, ok := c.(Provisioner)
+		if !ok {
+			return serve(input, func(abi.Call) (abi.Empty, error) {
+				return abi.Empty{}, abi.Errorf(abi.CodeUnimplemented, "this connector does not provision")
+			})
+		}
+		if export == abi.ExportGrant {
+			return serve(input, func(req abi.GrantRequest) (abi.GrantResult, error) { return p.Grant(ctx, env, req) })
+		}
+		return serve(input, func(req abi.RevokeRequest) (abi.RevokeResult, error) { return p.Revoke(ctx, env, req) })
 	}
 	return nil, fmt.Errorf("unknown export %q", export)
 }

@@ -56,3 +56,10 @@ type Connector interface {
 	ListEntitlements(ctx context.Context, env Env, req abi.ListEntitlementsRequest) (abi.EntitlementPage, error)
 	ListGrants(ctx context.Context, env Env, req abi.ListGrantsRequest) (abi.GrantPage, error)
 }
+
+// Provisioner is implemented by connectors that can change access. Only
+// entitlements on resource types declared Provisionable are sent to it.
+type Provisioner interface {
+	Grant(ctx context.Context, env Env, req abi.GrantRequest) (abi.GrantResult, error)
+	Revoke(ctx context.Context, env Env, req abi.RevokeRequest) (abi.RevokeResult, error)
+}

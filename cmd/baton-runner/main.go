@@ -28,6 +28,8 @@ func main() {
 		Version: version,
 		Commands: []*cli.Command{
 			syncCommand(),
+			grantCommand(),
+			revokeCommand(),
 			inspectCommand(),
 			simCommand(),
 			demoCommand(),

@@ -156,3 +156,43 @@ func TestClearErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestGrantAndRevoke(t *testing.T) {
+	ws := segmentsim.Generate(segmentsim.DefaultConfig(20))
+	ts := httptest.NewServer(segmentsim.NewServer(ws, segmentsim.Options{WriteLimitPerMinute: -1}))
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	env := []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + ts.URL}
+	if res := run(t, dir, env, "sync"); res.code != 0 {
+		t.Fatalf("sync exited %d: %s", res.code, res.stderr)
+	}
+	g := ws.Groups[0]
+	var user string
+	for _, u := range ws.Users {
+		member := false
+		for _, m := range g.MemberIDs {
+			member = member || m == u.ID
+		}
+		if !member {
+			user = u.ID
+		}
+	}
+	args := []string{"grant", "--entitlement", "group:" + g.ID + ":member", "--principal-type", "user", "--principal", user}
+	if res := run(t, dir, env, args...); res.code != 0 || !strings.Contains(res.stdout, "done") {
+		t.Fatalf("grant: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	if res := run(t, dir, env, args...); res.code != 0 || !strings.Contains(res.stdout, "already held") {
+		t.Fatalf("second grant: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	res := run(t, dir, env, "grant", "--entitlement", "workspace:"+ws.ID+":member", "--principal-type", "user", "--principal", user)
+	if res.code == 0 || !strings.Contains(res.stderr, "not supported") {
+		t.Fatalf("workspace grant: exit %d, stderr: %s", res.code, res.stderr)
+	}
+	res = run(t, dir, env, "revoke", "--grant", "group:"+g.ID+":member:user:nobody")
+	if res.code == 0 {
+		t.Fatalf("revoking an unknown grant exited 0: %s", res.stdout)
+	}
+	if res := run(t, dir, env, "grant", "--entitlement", "x", "--principal-type", "robot", "--principal", "p"); res.code == 0 || !strings.Contains(res.stderr, "user or group") {
+		t.Fatalf("bad principal type: exit %d, stderr %s", res.code, res.stderr)
+	}
+}

@@ -49,31 +49,46 @@ func syncCommand() *cli.Command {
 	}
 }
 
-// runSync syncs the tenant at baseURL into file; shared by sync and demo.
-func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL, file string) error {
+// openTenant compiles the guest and binds it to the tenant at baseURL;
+// close releases everything.
+func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string) (t *tenant.Tenant, close func(), err error) {
 	if token == "" {
-		return errors.New("no Segment API token: pass --token or set BATON_TOKEN")
+		return nil, nil, errors.New("no Segment API token: pass --token or set BATON_TOKEN")
 	}
 	audit, closeAudit, err := auditSink(c.String("audit-log"), logger)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer closeAudit()
 	m, err := compileModule(ctx, c, logger)
 	if err != nil {
-		return err
+		closeAudit()
+		return nil, nil, err
 	}
-	defer m.Close(context.WithoutCancel(ctx))
-	t, err := tenant.New(m, tenant.Config{
+	t, err = tenant.New(m, tenant.Config{
 		Name:      "default",
 		Egress:    egress.Config{BaseURL: baseURL, Token: egress.NewSecret(token), Audit: audit},
 		Instances: c.Int("instances"),
 		Logger:    logger,
 	})
 	if err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		closeAudit()
+		return nil, nil, err
+	}
+	return t, func() {
+		t.Close(context.WithoutCancel(ctx))
+		_ = m.Close(context.WithoutCancel(ctx))
+		closeAudit()
+	}, nil
+}
+
+// runSync syncs the tenant at baseURL into file; shared by sync and demo.
+func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL, file string) error {
+	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL)
+	if err != nil {
 		return err
 	}
-	defer t.Close(context.WithoutCancel(ctx))
+	defer closeTenant()
 
 	start := time.Now()
 	opts := localsync.Options{Path: file}

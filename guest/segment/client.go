@@ -377,3 +377,92 @@ const (
 	groupCount = 100
 	listCount  = 200
 )
+
+// jsonBody are the headers of a request that carries a JSON body.
+var jsonBody = map[string][]string{"Accept": {"application/json"}, "Content-Type": {"application/json"}}
+
+// send makes a write request: method on path with body encoded as JSON
+// (no body when nil), decoding a 2xx response into out when out is not
+// nil. Every non-2xx status is an error, so a refused write can never pass
+// for a successful one. Errors name the request as "<METHOD> <path>"
+// without the query, which for DELETE /group/{id}/users holds emails.
+func (c *client) send(ctx context.Context, method, path string, body, out any) error {
+	at := method + " " + stripQuery(path)
+	req := abi.HTTPRequest{Method: method, Path: path, Headers: acceptJSON}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return abi.Errorf(abi.CodeUnknown, "%s: encoding the request body: %v", at, err)
+		}
+		req.Body, req.Headers = b, jsonBody
+	}
+	resp, err := c.http.Do(ctx, req)
+	if err != nil {
+		return transportError(at, err)
+	}
+	if resp.Error != nil {
+		return transportError(at, resp.Error)
+	}
+	if resp.Status == 0 {
+		return abi.Errorf(abi.CodeUnavailable, "%s: response without an HTTP status", at)
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return c.writeError(at, resp)
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			// The write may well have been applied; a retry re-reads the
+			// state first, so it finds out rather than repeating blindly.
+			return abi.Errorf(abi.CodeUnavailable, "%s: malformed JSON in %d response (the change may have been applied): %v", at, resp.Status, err)
+		}
+	}
+	return nil
+}
+
+// stripQuery drops the query of a path.
+func stripQuery(path string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		return path[:i]
+	}
+	return path
+}
+
+// writeError is statusError with Segment's error types and fields in the
+// message ("422 ValidationFailure: unknown roleId … (field
+// permissions.0.roleId)"): for a refused write they say what was wrong
+// with the request, which the operator has to fix.
+func (c *client) writeError(at string, resp abi.HTTPResponse) error {
+	err := c.statusError(at, resp)
+	var ae *apiError
+	var env errorEnvelope
+	if !errors.As(err, &ae) || json.Unmarshal(resp.Body, &env) != nil {
+		return err
+	}
+	var parts []string
+	for _, e := range env.Errors {
+		typ, msg := strings.TrimSpace(e.Type), strings.TrimSpace(e.Message)
+		part := msg
+		switch {
+		case typ != "" && msg != "":
+			part = typ + ": " + msg
+		case msg == "":
+			part = typ
+		}
+		if part == "" {
+			continue
+		}
+		if f := strings.TrimSpace(e.Field); f != "" {
+			part += " (field " + f + ")"
+		}
+		parts = append(parts, part)
+	}
+	if len(parts) == 0 {
+		return err
+	}
+	msg := fmt.Sprintf("%s: %d %s", at, resp.Status, strings.Join(parts, "; "))
+	if resp.Status == 401 {
+		msg += " (the Segment API token was rejected)"
+	}
+	ae.err = &abi.Error{Code: ae.err.Code, Message: msg, RetryAfter: ae.err.RetryAfter}
+	return ae
+}

@@ -1,6 +1,7 @@
 // Package segment is the connector logic for Segment (Twilio Segment) access
 // reviews: the workspace, its IAM users, groups and roles, and the sources,
-// warehouses, spaces and functions that roles can be scoped to.
+// warehouses, spaces and functions that roles can be scoped to. It also
+// grants and revokes group membership and roles (provision.go).
 //
 // It speaks the Segment Public API through the host's HTTP function and
 // uses only the standard library, so it builds both natively and for
@@ -43,7 +44,13 @@ var _ guest.Connector = (*Connector)(nil)
 // New returns a Segment connector.
 func New() *Connector { return &Connector{} }
 
-// Metadata describes the connector and its resource types.
+// writesPerMinute is Segment's documented limit of the IAM write endpoints
+// (reference/segment-api.md §1).
+const writesPerMinute = 60
+
+// Metadata describes the connector and its resource types. The workspace
+// and users are not provisionable: accounts are created by invitation in
+// Segment, which access reviews do not drive.
 func (*Connector) Metadata() abi.Metadata {
 	return abi.Metadata{
 		ABIVersion:  abi.Version,
@@ -52,13 +59,17 @@ func (*Connector) Metadata() abi.Metadata {
 		ResourceTypes: []abi.ResourceType{
 			{ID: typeWorkspace, DisplayName: "Workspace", Traits: []abi.Trait{abi.TraitApp}},
 			{ID: typeUser, DisplayName: "User", Traits: []abi.Trait{abi.TraitUser}},
-			{ID: typeGroup, DisplayName: "Group", Traits: []abi.Trait{abi.TraitGroup}},
-			{ID: typeRole, DisplayName: "Role", Traits: []abi.Trait{abi.TraitRole}},
-			{ID: typeSource, DisplayName: "Source"},
-			{ID: typeWarehouse, DisplayName: "Warehouse"},
-			{ID: typeSpace, DisplayName: "Space"},
-			{ID: typeFunction, DisplayName: "Function"},
+			{ID: typeGroup, DisplayName: "Group", Traits: []abi.Trait{abi.TraitGroup}, Provisionable: true},
+			{ID: typeRole, DisplayName: "Role", Traits: []abi.Trait{abi.TraitRole}, Provisionable: true},
+			{ID: typeSource, DisplayName: "Source", Provisionable: true},
+			{ID: typeWarehouse, DisplayName: "Warehouse", Provisionable: true},
+			{ID: typeSpace, DisplayName: "Space", Provisionable: true},
+			{ID: typeFunction, DisplayName: "Function", Provisionable: true},
 		},
+		// Segment documents 60 requests a minute for every IAM write
+		// endpoint (permissions and group membership), far below the
+		// read limit; the host paces writes so grants are not refused.
+		WritesPerMinute: writesPerMinute,
 	}
 }
 

@@ -8,19 +8,19 @@ import (
 )
 
 func TestHasLabels(t *testing.T) {
-	have := []label{{"env", "prod"}, {"team", "web"}}
+	have := []label{{Key: "env", Value: "prod"}, {Key: "team", Value: "web"}}
 	cases := []struct {
 		want []label
 		ok   bool
 	}{
 		{nil, true},
-		{[]label{{"env", "prod"}}, true},
-		{[]label{{"env", "prod"}, {"team", "web"}}, true},
-		{[]label{{"env", "dev"}}, false},                   // value must match
-		{[]label{{"Env", "prod"}}, false},                  // key is exact
-		{[]label{{"env", "prod"}, {"team", "api"}}, false}, // all labels
-		{[]label{{"region", "prod"}}, false},               // key must exist
-		{[]label{{"env", "prod"}, {"env", "prod"}}, true},  // duplicates fine
+		{[]label{{Key: "env", Value: "prod"}}, true},
+		{[]label{{Key: "env", Value: "prod"}, {Key: "team", Value: "web"}}, true},
+		{[]label{{Key: "env", Value: "dev"}}, false},                               // value must match
+		{[]label{{Key: "Env", Value: "prod"}}, false},                              // key is exact
+		{[]label{{Key: "env", Value: "prod"}, {Key: "team", Value: "api"}}, false}, // all labels
+		{[]label{{Key: "region", Value: "prod"}}, false},                           // key must exist
+		{[]label{{Key: "env", Value: "prod"}, {Key: "env", Value: "prod"}}, true},  // duplicates fine
 	}
 	for _, c := range cases {
 		if got := hasLabels(have, c.want); got != c.ok {
@@ -30,9 +30,9 @@ func TestHasLabels(t *testing.T) {
 }
 
 var testSources = []source{
-	{ID: "s1", Labels: []label{{"env", "prod"}, {"team", "web"}}},
-	{ID: "s2", Labels: []label{{"env", "prod"}}},
-	{ID: "s3", Labels: []label{{"env", "dev"}, {"team", "web"}}},
+	{ID: "s1", Labels: []label{{Key: "env", Value: "prod"}, {Key: "team", Value: "web"}}},
+	{ID: "s2", Labels: []label{{Key: "env", Value: "prod"}}},
+	{ID: "s3", Labels: []label{{Key: "env", Value: "dev"}, {Key: "team", Value: "web"}}},
 	{ID: "s4"},
 }
 
@@ -41,14 +41,14 @@ func TestResolveTargets(t *testing.T) {
 		{RoleID: "rOwner", RoleName: "Workspace Owner", Resources: []permResource{{ID: "ws1", Type: "WORKSPACE", Labels: []label{}}}},
 		{RoleID: "rSrc", RoleName: "Source Admin", Resources: []permResource{
 			{ID: "s9", Type: "SOURCE"},
-			{ID: "ws1", Type: "WORKSPACE", Labels: []label{{"env", "prod"}}},
+			{ID: "ws1", Type: "WORKSPACE", Labels: []label{{Key: "env", Value: "prod"}}},
 		}},
 		// Permission-level labels combine with resource-level ones.
-		{RoleID: "rRO", RoleName: "Source Read-only", Labels: []label{{"team", "web"}}, Resources: []permResource{
-			{ID: "ws1", Type: "WORKSPACE", Labels: []label{{"env", "dev"}}},
+		{RoleID: "rRO", RoleName: "Source Read-only", Labels: []label{{Key: "team", Value: "web"}}, Resources: []permResource{
+			{ID: "ws1", Type: "WORKSPACE", Labels: []label{{Key: "env", Value: "dev"}}},
 		}},
 		{RoleID: "rNone", RoleName: "Source Read-only", Resources: []permResource{
-			{ID: "ws1", Type: "WORKSPACE", Labels: []label{{"env", "staging"}}},
+			{ID: "ws1", Type: "WORKSPACE", Labels: []label{{Key: "env", Value: "staging"}}},
 		}},
 		{RoleID: "rWh", RoleName: "Warehouse Admin", Resources: []permResource{{ID: "w1", Type: "WAREHOUSE"}}},
 		{RoleID: "rSp", RoleName: "Engage User", Resources: []permResource{{ID: "spa_1", Type: "space"}}},

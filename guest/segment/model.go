@@ -39,10 +39,13 @@ type workspace struct {
 }
 
 // label is a key/value label of a source, or a label restricting a
-// WORKSPACE-scoped permission.
+// WORKSPACE-scoped permission. Description is informational, but it is
+// kept so that a revoke, which writes back every label it read, does not
+// strip it.
 type label struct {
-	Key   string `json:"key"`
-	Value string `json:"value"`
+	Key         string `json:"key"`
+	Value       string `json:"value"`
+	Description string `json:"description,omitempty"`
 }
 
 // permResource is one resource a permission entry applies to.

@@ -45,6 +45,12 @@ func exportListEntitlements() int32 { return run(abi.ExportListEntitlements) }
 //go:wasmexport baton_list_grants
 func exportListGrants() int32 { return run(abi.ExportListGrants) }
 
+//go:wasmexport baton_grant
+func exportGrant() int32 { return run(abi.ExportGrant) }
+
+//go:wasmexport baton_revoke
+func exportRevoke() int32 { return run(abi.ExportRevoke) }
+
 // run serves one export. Connector errors travel in the output envelope
 // with return code 0, so the host can tell them from a broken guest (1).
 func run(export string) int32 {

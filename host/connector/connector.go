@@ -33,6 +33,7 @@ type Connector struct {
 	md     abi.Metadata
 	config map[string]string
 	types  map[string]*v2.ResourceType
+	locks  principalLocks
 }
 
 var _ connectorbuilder.ConnectorBuilderV2 = (*Connector)(nil)
@@ -66,7 +67,12 @@ func (c *Connector) Validate(ctx context.Context) (annotations.Annotations, erro
 func (c *Connector) ResourceSyncers(context.Context) []connectorbuilder.ResourceSyncerV2 {
 	out := make([]connectorbuilder.ResourceSyncerV2, 0, len(c.md.ResourceTypes))
 	for _, rt := range c.md.ResourceTypes {
-		out = append(out, &resourceSyncer{c: c, rt: c.types[rt.ID]})
+		s := &resourceSyncer{c: c, rt: c.types[rt.ID]}
+		if rt.Provisionable {
+			out = append(out, provisioningSyncer{s})
+		} else {
+			out = append(out, s)
+		}
 	}
 	return out
 }

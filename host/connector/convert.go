@@ -45,8 +45,8 @@ func idToV2(id abi.ResourceID) *v2.ResourceId {
 }
 
 // fromResource is the guest's view of a resource it listed earlier: its
-// identity and names, which is all a guest needs to list entitlements and
-// grants.
+// identity, names and, for users, emails and login, which is what a guest
+// needs to list entitlements and grants and to provision.
 func fromResource(r *v2.Resource) abi.Resource {
 	out := abi.Resource{
 		DisplayName: r.GetDisplayName(),
@@ -55,6 +55,13 @@ func fromResource(r *v2.Resource) abi.Resource {
 	}
 	if id := idFromV2(r.GetId()); id != nil {
 		out.ID = *id
+	}
+	if ut, err := resource.GetUserTrait(r); err == nil {
+		u := &abi.UserTrait{Login: ut.GetLogin()}
+		for _, e := range ut.GetEmails() {
+			u.Emails = append(u.Emails, e.GetAddress())
+		}
+		out.User = u
 	}
 	return out
 }

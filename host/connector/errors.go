@@ -17,13 +17,15 @@ import (
 // codeOf maps the ABI's error codes to gRPC codes. baton-sdk retries
 // Unavailable and DeadlineExceeded with back-off and gives up on the rest.
 var codeOf = map[abi.Code]codes.Code{
-	abi.CodeUnauthenticated:  codes.Unauthenticated,
-	abi.CodePermissionDenied: codes.PermissionDenied,
-	abi.CodeNotFound:         codes.NotFound,
-	abi.CodeInvalidArgument:  codes.InvalidArgument,
-	abi.CodeRateLimited:      codes.Unavailable,
-	abi.CodeUnavailable:      codes.Unavailable,
-	abi.CodeEgressDenied:     codes.PermissionDenied,
+	abi.CodeUnauthenticated:    codes.Unauthenticated,
+	abi.CodePermissionDenied:   codes.PermissionDenied,
+	abi.CodeNotFound:           codes.NotFound,
+	abi.CodeInvalidArgument:    codes.InvalidArgument,
+	abi.CodeFailedPrecondition: codes.FailedPrecondition,
+	abi.CodeUnimplemented:      codes.Unimplemented,
+	abi.CodeRateLimited:        codes.Unavailable,
+	abi.CodeUnavailable:        codes.Unavailable,
+	abi.CodeEgressDenied:       codes.PermissionDenied,
 }
 
 // guestError converts an error the guest returned into a gRPC status error.

@@ -21,7 +21,8 @@ type Record struct {
 	Bytes    int64  // response body bytes read
 	Duration time.Duration
 	Attempts int // HTTP attempts made, including retries
-	// RateLimitWait is the total time spent waiting on 429 responses.
+	// RateLimitWait is the total time spent waiting on 429 responses and
+	// for write pacing (Config.WritesPerMinute).
 	RateLimitWait time.Duration
 	// Denied is the reason when the egress rules refused the request.
 	Denied string

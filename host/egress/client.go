@@ -67,6 +67,10 @@ type Config struct {
 	// idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS). Zero means the
 	// default; negative means no retries.
 	MaxRetries int
+	// WritesPerMinute, when positive, spaces mutating requests (POST, PUT,
+	// PATCH, DELETE, every attempt) evenly so that at most this many are
+	// sent per minute.
+	WritesPerMinute int
 	// Redirects, when true, follows up to 5 redirects that stay on the
 	// origin. When false every 3xx is returned to the guest unfollowed.
 	Redirects bool
@@ -97,6 +101,8 @@ type Client struct {
 	maxRetries     int
 	redirects      bool
 
+	writes *pacer
+
 	audit func(Record)
 	sleep func(ctx context.Context, d time.Duration) error
 	now   func() time.Time
@@ -120,6 +126,7 @@ func New(cfg Config) (*Client, error) {
 		maxRLWait:      cfg.MaxRateLimitWait,
 		maxRetries:     cfg.MaxRetries,
 		redirects:      cfg.Redirects,
+		writes:         newPacer(cfg.WritesPerMinute),
 		audit:          cfg.Audit,
 		sleep:          cfg.Sleep,
 		now:            cfg.Now,
@@ -240,6 +247,13 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 	for {
 		if err := ctx.Err(); err != nil {
 			return canceled(err)
+		}
+		if writeMethods[req.Method] {
+			waited, err := c.writes.wait(ctx, c.now(), c.sleep)
+			if err != nil {
+				return canceled(err)
+			}
+			rec.RateLimitWait += waited
 		}
 		rec.Attempts++
 		res := c.attempt(ctx, req.Method, u, hdr, req.Body)

@@ -779,3 +779,23 @@ func TestTransportIgnoresProxyEnvironment(t *testing.T) {
 		t.Fatal("cookie jar set")
 	}
 }
+
+func TestWritesArePaced(t *testing.T) {
+	srv := newRecorder(t, nil)
+	clock := newFakeClock()
+	c, err := New(Config{BaseURL: srv.URL, WritesPerMinute: 60, Sleep: clock.Sleep, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, m := range []string{"POST", "GET", "PUT", "DELETE", "GET"} {
+		if resp := c.Do(ctx, abi.HTTPRequest{Method: m, Path: "/x"}); resp.Error != nil {
+			t.Fatal(resp.Error)
+		}
+	}
+	// Three writes at 60/min: the second and third wait one second each
+	// (the fake clock advances by what is slept); reads never wait.
+	if got := clock.Sleeps(); len(got) != 2 || got[0] != time.Second || got[1] != time.Second {
+		t.Errorf("sleeps = %v, want [1s 1s]", got)
+	}
+}

@@ -178,6 +178,16 @@ func (m *Module) probe(ctx context.Context) error {
 	if res.OK.ABIVersion != abi.Version {
 		return fmt.Errorf("guest module speaks ABI version %d; this host speaks version %d only: rebuild the guest against a matching baton-runner", res.OK.ABIVersion, abi.Version)
 	}
+	for _, rt := range res.OK.ResourceTypes {
+		if !rt.Provisionable {
+			continue
+		}
+		for _, name := range []string{abi.ExportGrant, abi.ExportRevoke} {
+			if !inst.plugin.FunctionExists(name) {
+				return fmt.Errorf("guest module declares resource type %q provisionable but does not export %q", rt.ID, name)
+			}
+		}
+	}
 	m.metadata = *res.OK
 	return nil
 }

@@ -21,6 +21,8 @@ type Config struct {
 	// Name identifies the tenant in logs and audit records.
 	Name string
 	// Egress holds the API origin, the secret and the network limits.
+	// A zero Egress.WritesPerMinute takes the guest's declared write rate;
+	// a negative one disables write pacing.
 	Egress egress.Config
 	// Settings are non-secret settings passed to the guest with every call.
 	Settings map[string]string
@@ -45,6 +47,9 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 		logger = zap.NewNop()
 	}
 	logger = logger.With(zap.String("tenant", cfg.Name))
+	if cfg.Egress.WritesPerMinute == 0 {
+		cfg.Egress.WritesPerMinute = m.Metadata().WritesPerMinute
+	}
 	hc, err := egress.New(cfg.Egress)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)

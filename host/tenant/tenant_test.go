@@ -71,9 +71,15 @@ func startSim(t *testing.T, cfg segmentsim.Config) *env {
 	t.Helper()
 	ws := segmentsim.Generate(cfg)
 	sim := segmentsim.NewServer(ws, segmentsim.Options{})
+	return &env{ws: ws.Clone(), sim: sim, url: serve(t, sim), audit: &auditLog{}}
+}
+
+// serve serves sim on loopback for the test and returns its URL.
+func serve(t *testing.T, sim *segmentsim.Server) string {
+	t.Helper()
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
-	return &env{ws: ws.Clone(), sim: sim, url: ts.URL, audit: &auditLog{}}
+	return ts.URL
 }
 
 // sync runs a sandboxed sync of e into path with the given token.

@@ -1,0 +1,85 @@
+package tenant
+
+import (
+	"context"
+	"errors"
+
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/annotations"
+	"github.com/conductorone/baton-sdk/pkg/provisioner"
+	"github.com/conductorone/baton-sdk/pkg/types"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/baton-runner/baton-runner/host/connector"
+)
+
+// Outcome says whether a grant or revoke changed anything upstream.
+type Outcome int
+
+// The outcomes of a successful provisioning call.
+const (
+	Changed        Outcome = iota // the access was granted or revoked
+	AlreadyGranted                // the principal already held it; nothing was written
+	AlreadyRevoked                // the principal did not hold it; nothing was written
+)
+
+// Grant gives the principal the entitlement, looking both up in the c1z of
+// an earlier sync, as baton-sdk's one-shot provisioning does.
+func (t *Tenant) Grant(ctx context.Context, c1zPath, entitlementID, principalType, principalID string) (Outcome, error) {
+	return t.provision(ctx, func(cc types.ConnectorClient) *provisioner.Provisioner {
+		return provisioner.NewGranter(cc, c1zPath, entitlementID, principalID, principalType)
+	})
+}
+
+// Revoke removes the grant, looked up in the c1z of an earlier sync.
+func (t *Tenant) Revoke(ctx context.Context, c1zPath, grantID string) (Outcome, error) {
+	return t.provision(ctx, func(cc types.ConnectorClient) *provisioner.Provisioner {
+		return provisioner.NewRevoker(cc, c1zPath, grantID)
+	})
+}
+
+func (t *Tenant) provision(ctx context.Context, newProvisioner func(types.ConnectorClient) *provisioner.Provisioner) (Outcome, error) {
+	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Provisioning: true})
+	if err != nil {
+		return Changed, err
+	}
+	defer cc.Close()
+	rc := &outcomeClient{ConnectorClient: cc}
+	p := newProvisioner(rc)
+	runErr := p.Run(ctx)
+	closeErr := p.Close(ctx)
+	if err := errors.Join(runErr, closeErr); err != nil {
+		return Changed, err
+	}
+	return rc.outcome, nil
+}
+
+// outcomeClient notes the already-granted/already-revoked annotations that
+// baton-sdk's provisioner does not pass on.
+type outcomeClient struct {
+	types.ConnectorClient
+	outcome Outcome
+}
+
+func (c *outcomeClient) Grant(ctx context.Context, in *v2.GrantManagerServiceGrantRequest, opts ...grpc.CallOption) (*v2.GrantManagerServiceGrantResponse, error) {
+	resp, err := c.ConnectorClient.Grant(ctx, in, opts...)
+	if err == nil && has(resp.GetAnnotations(), &v2.GrantAlreadyExists{}) {
+		c.outcome = AlreadyGranted
+	}
+	return resp, err
+}
+
+func (c *outcomeClient) Revoke(ctx context.Context, in *v2.GrantManagerServiceRevokeRequest, opts ...grpc.CallOption) (*v2.GrantManagerServiceRevokeResponse, error) {
+	resp, err := c.ConnectorClient.Revoke(ctx, in, opts...)
+	if err == nil && has(resp.GetAnnotations(), &v2.GrantAlreadyRevoked{}) {
+		c.outcome = AlreadyRevoked
+	}
+	return resp, err
+}
+
+func has(annos []*anypb.Any, msg proto.Message) bool {
+	a := annotations.Annotations(annos)
+	return a.Contains(msg)
+}
