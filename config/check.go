@@ -1,0 +1,558 @@
+package config
+
+import (
+	"maps"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// checker walks the decoded TOML tree. Decoding into a generic map rather
+// than into structs lets it report every problem (a struct decode stops at
+// the first wrong type), name keys with their array index, and never echo a
+// wrongly typed secret; it also makes unknown-key detection exact, which
+// toml.MetaData.Undecoded cannot be for arrays of tables.
+type checker struct {
+	problems
+	dir string // the config file's directory, absolute
+}
+
+// table is one TOML table being checked; it remembers which keys were
+// asked for, so that the rest can be reported as unknown.
+type table struct {
+	ck    *checker
+	key   string
+	m     map[string]any
+	known []string
+}
+
+func (ck *checker) table(key string, m map[string]any) *table {
+	return &table{ck: ck, key: key, m: m}
+}
+
+func (t *table) child(name string) string { return joinKey(t.key, name) }
+
+// get returns the value of name and records name as a known key.
+func (t *table) get(name string) (any, bool) {
+	t.known = append(t.known, name)
+	v, ok := t.m[name]
+	return v, ok
+}
+
+// allow records names as known keys without reading them, for keys that
+// are read only in some cases but must always be listed as valid.
+func (t *table) allow(names ...string) { t.known = append(t.known, names...) }
+
+// unknown reports every key that was not asked for, listing the known
+// ones, since a misspelt key is the usual cause.
+func (t *table) unknown(what string) {
+	var bad []string
+	for k := range t.m {
+		if !slices.Contains(t.known, k) {
+			bad = append(bad, k)
+		}
+	}
+	slices.Sort(bad)
+	known := slices.Clone(t.known)
+	slices.Sort(known)
+	known = slices.Compact(known)
+	for _, k := range bad {
+		t.ck.add(t.child(k), "unknown key; the keys of %s are %s", what, strings.Join(known, ", "))
+	}
+}
+
+// typeName names a decoded value's TOML type for messages; it never shows
+// the value itself.
+func typeName(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case map[string]any:
+		return "a table"
+	case []map[string]any:
+		return "an array of tables"
+	case []any:
+		return "an array"
+	}
+	return "a date/time"
+}
+
+func (t *table) str(name string) (string, bool) {
+	v, ok := t.get(name)
+	if !ok {
+		return "", false
+	}
+	s, ok := v.(string)
+	if !ok {
+		t.ck.add(t.child(name), "must be a string, not %s", typeName(v))
+	}
+	return s, ok
+}
+
+func (t *table) integer(name string) (int64, bool) {
+	v, ok := t.get(name)
+	if !ok {
+		return 0, false
+	}
+	n, ok := v.(int64)
+	if !ok {
+		t.ck.add(t.child(name), "must be an integer, not %s", typeName(v))
+	}
+	return n, ok
+}
+
+func (t *table) boolean(name string) (bool, bool) {
+	v, ok := t.get(name)
+	if !ok {
+		return false, false
+	}
+	b, ok := v.(bool)
+	if !ok {
+		t.ck.add(t.child(name), "must be true or false, not %s", typeName(v))
+	}
+	return b, ok
+}
+
+// intRange reads an optional integer in [lo, hi] into *dst.
+func (t *table) intRange(name string, lo, hi int64, dst *int) {
+	n, ok := t.integer(name)
+	if !ok {
+		return
+	}
+	if n < lo || n > hi {
+		t.ck.add(t.child(name), "must be between %d and %d, not %d", lo, hi, n)
+		return
+	}
+	*dst = int(n)
+}
+
+// duration reads an optional Go duration string ("90s", "1h30m").
+func (t *table) duration(name string) (time.Duration, bool) {
+	s, ok := t.str(name)
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.ck.add(t.child(name), `must be a duration such as "90s", "5m" or "1h", not %q`, s)
+		return 0, false
+	}
+	return d, true
+}
+
+// sub returns the table name, or nil if it is absent or not a table.
+func (t *table) sub(name string) *table {
+	v, ok := t.get(name)
+	if !ok {
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		t.ck.add(t.child(name), "must be a table ([%s]), not %s", t.child(name), typeName(v))
+		return nil
+	}
+	return t.ck.table(t.child(name), m)
+}
+
+// path makes a configured path absolute relative to the config file, so
+// that the daemon's working directory does not matter.
+func (ck *checker) path(p string) string {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(ck.dir, p)
+	}
+	return filepath.Clean(p)
+}
+
+func (ck *checker) config(c *Config, raw map[string]any) {
+	root := ck.table("", raw)
+	ck.runtime(&c.Runtime, root.sub("runtime"))
+	c.Connectors = ck.connectors(root)
+	c.Tenants = ck.tenants(root, c.Connectors)
+	root.unknown("the file")
+}
+
+func (ck *checker) runtime(r *Runtime, t *table) {
+	*r = Runtime{
+		MemoryLimitMiB:     DefaultMemoryLimitMiB,
+		CallTimeout:        DefaultCallTimeout,
+		InstancesPerTenant: DefaultInstancesPerTenant,
+	}
+	r.CacheDir = DefaultCacheDir()
+	if t == nil {
+		return
+	}
+	if s, ok := t.str("cache_dir"); ok {
+		if s == "" {
+			ck.add(t.child("cache_dir"), "must not be empty; leave it out for the default")
+		} else {
+			r.CacheDir = ck.path(s)
+		}
+	}
+	t.intRange("memory_limit_mib", MinMemoryLimitMiB, MaxMemoryLimitMiB, &r.MemoryLimitMiB)
+	if d, ok := t.duration("call_timeout"); ok {
+		if d <= 0 {
+			ck.add(t.child("call_timeout"), "must be greater than 0")
+		} else {
+			r.CallTimeout = d
+		}
+	}
+	t.intRange("instances_per_tenant", MinInstancesPerTenant, MaxInstancesPerTenant, &r.InstancesPerTenant)
+	if s, ok := t.str("listen"); ok && s != "" {
+		if msg := checkListen(s); msg != "" {
+			ck.add(t.child("listen"), "%s", msg)
+		} else {
+			r.Listen = s
+		}
+	}
+	t.unknown("[runtime]")
+}
+
+// DefaultCacheDir is the compiled-module cache used when [runtime] sets no
+// cache_dir: the same directory as the CLI's --cache-dir default, so the
+// daemon and one-shot commands share compiled modules.
+func DefaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "baton-runner", "wazero")
+	}
+	return filepath.Join(os.TempDir(), "baton-runner-wazero")
+}
+
+func checkListen(s string) string {
+	const want = `must be host:port such as "127.0.0.1:9090" (or "" for no health and metrics server)`
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return want
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return want + "; the port must be a number up to 65535"
+	}
+	return ""
+}
+
+func (ck *checker) connectors(root *table) map[string]Connector {
+	out := map[string]Connector{}
+	t := root.sub("connectors")
+	if t == nil {
+		return out
+	}
+	for _, name := range slices.Sorted(maps.Keys(t.m)) {
+		v, _ := t.get(name)
+		key := t.child(name)
+		m, ok := v.(map[string]any)
+		if !ok {
+			ck.add(key, "must be a table ([%s]), not %s", key, typeName(v))
+			continue
+		}
+		if !namePattern.MatchString(name) {
+			ck.add(key, "connector name must be 1-63 of a-z, 0-9 and - (not starting with -)")
+		}
+		ct := ck.table(key, m)
+		c := Connector{Name: name}
+		if s, ok := ct.str("wasm"); ok {
+			if mod, ok := strings.CutPrefix(s, EmbeddedPrefix); ok {
+				if !namePattern.MatchString(mod) {
+					ck.add(ct.child("wasm"), `must be "embedded:<name>" with a module name of a-z, 0-9 and -, or a path to a .wasm file`)
+				}
+				c.Wasm = s
+			} else if s == "" {
+				ck.add(ct.child("wasm"), `must not be empty; use "embedded:%s" or a path to a .wasm file`, name)
+			} else {
+				c.Wasm = ck.path(s)
+			}
+		} else if _, present := m["wasm"]; !present {
+			ck.add(ct.child("wasm"), `is required: "embedded:<name>" or a path to a .wasm file`)
+		}
+		if s, ok := ct.str("sha256"); ok {
+			if !isHex64(s) {
+				ck.add(ct.child("sha256"), "must be 64 hexadecimal digits (a SHA-256 as printed by sha256sum)")
+			} else {
+				c.SHA256 = strings.ToLower(s)
+			}
+		}
+		ct.unknown("a connector")
+		out[name] = c
+	}
+	return out
+}
+
+func isHex64(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func (ck *checker) tenants(root *table, connectors map[string]Connector) []Tenant {
+	v, ok := root.get("tenants")
+	var list []map[string]any
+	switch x := v.(type) {
+	case nil:
+	case []map[string]any:
+		list = x
+	case []any: // tenants = [{...}, ...], an inline array of tables
+		for i, e := range x {
+			if m, ok := e.(map[string]any); ok {
+				list = append(list, m)
+			} else {
+				ck.add(indexKey("tenants", i), "must be a table, not %s", typeName(e))
+			}
+		}
+		if len(list) != len(x) {
+			return nil
+		}
+	default:
+		ck.add("tenants", "must be an array of tables, each starting with [[tenants]], not %s", typeName(v))
+		return nil
+	}
+	if len(list) == 0 {
+		key := ""
+		if ok {
+			key = "tenants"
+		}
+		ck.add(key, "no tenants: add at least one [[tenants]] table")
+		return nil
+	}
+	var out []Tenant
+	names := map[string]int{}   // name -> index of first use
+	outputs := map[string]int{} // sync output -> index of first use
+	for i, m := range list {
+		key := indexKey("tenants", i)
+		tn := ck.tenant(ck.table(key, m), connectors)
+		if tn.Name != "" {
+			if j, dup := names[tn.Name]; dup {
+				ck.add(joinKey(key, "name"), "duplicate tenant name %q (also tenants[%d], line %d)", tn.Name, j, ck.pos.line(joinKey(indexKey("tenants", j), "name")))
+			} else {
+				names[tn.Name] = i
+			}
+		}
+		if tn.Sync != nil && tn.Sync.Output != "" {
+			if j, dup := outputs[tn.Sync.Output]; dup {
+				ck.add(joinKey(joinKey(key, "sync"), "output"), "same output file as tenants[%d]; each tenant needs its own", j)
+			} else {
+				outputs[tn.Sync.Output] = i
+			}
+		}
+		out = append(out, tn)
+	}
+	return out
+}
+
+func (ck *checker) tenant(t *table, connectors map[string]Connector) Tenant {
+	var tn Tenant
+	t.allow(string(ModeSync), string(ModeService))
+	required := func(name, what string) {
+		if _, ok := t.m[name]; !ok {
+			ck.add(t.child(name), "is required: %s", what)
+		}
+	}
+
+	if s, ok := t.str("name"); ok {
+		if namePattern.MatchString(s) {
+			tn.Name = s
+		} else {
+			ck.add(t.child("name"), "must be 1-63 of a-z, 0-9 and - (not starting with -), e.g. \"acme-prod\"")
+		}
+	}
+	required("name", `a unique name such as "acme-prod"`)
+
+	var conn Connector
+	if s, ok := t.str("connector"); ok {
+		if c, found := connectors[s]; found {
+			tn.Connector, conn = s, c
+		} else if namePattern.MatchString(s) {
+			ck.add(t.child("connector"), "names no connector: declare [connectors.%s]%s", s, declared(connectors))
+		} else {
+			ck.add(t.child("connector"), "names no connector%s", declared(connectors))
+		}
+	}
+	required("connector", "the name of a [connectors.X] table"+declared(connectors))
+
+	if s, ok := t.str("base_url"); ok {
+		if msg := checkBaseURL(s); msg != "" {
+			ck.add(t.child("base_url"), "%s", msg)
+		} else {
+			tn.BaseURL = s
+		}
+	} else if _, present := t.m["base_url"]; !present && tn.Connector != "" {
+		tn.BaseURL = defaultBaseURL(conn)
+		if tn.BaseURL == "" {
+			ck.add(t.child("base_url"), "is required: connector %q has no default API origin", tn.Connector)
+		}
+	}
+
+	if s, ok := t.str("token"); ok {
+		if r, msg := parseRef(s, ck.dir, false); msg != "" {
+			ck.add(t.child("token"), "%s", msg)
+		} else {
+			tn.Token = r
+		}
+	}
+	required("token", `a reference to the API token, "env:VAR" or "file:/path"`)
+
+	if s, ok := t.str("mode"); ok {
+		switch Mode(s) {
+		case ModeSync, ModeService:
+			tn.Mode = Mode(s)
+		default:
+			ck.add(t.child("mode"), `must be "sync" or "service", not %q`, s)
+		}
+	}
+	required("mode", `"sync" or "service"`)
+
+	tn.Provisioning, _ = t.boolean("provisioning")
+	t.intRange("requests_per_minute", 0, 1<<31-1, &tn.RequestsPerMinute)
+	t.intRange("request_budget", 0, 1<<31-1, &tn.RequestBudget)
+
+	for _, sec := range []Mode{ModeSync, ModeService} {
+		_, present := t.m[string(sec)]
+		switch {
+		case tn.Mode == "" && !present:
+			// Unknown or missing mode, already reported; nothing to check.
+		case tn.Mode == sec && !present:
+			ck.add(t.child(string(sec)), "is required when mode = %q: add a [tenants.%s] table", sec, sec)
+		case tn.Mode != "" && tn.Mode != sec && present:
+			ck.add(t.child(string(sec)), "is not allowed when mode = %q: remove [tenants.%s] or set mode = %q", tn.Mode, sec, sec)
+		}
+	}
+	// Check a section's contents whenever it is there, unless the mode
+	// rules it out, so that a file with a missing mode still gets checked.
+	if tn.Mode != ModeService {
+		if st := t.sub(string(ModeSync)); st != nil {
+			s := ck.syncSettings(st)
+			if tn.Mode == ModeSync {
+				tn.Sync = s
+			}
+		}
+	}
+	if tn.Mode != ModeSync {
+		if st := t.sub(string(ModeService)); st != nil {
+			s := ck.serviceSettings(st)
+			if tn.Mode == ModeService {
+				tn.Service = s
+			}
+		}
+	}
+	t.unknown("a tenant")
+	return tn
+}
+
+func declared(connectors map[string]Connector) string {
+	if len(connectors) == 0 {
+		return " (the file declares none)"
+	}
+	return " (declared: " + strings.Join(slices.Sorted(maps.Keys(connectors)), ", ") + ")"
+}
+
+func defaultBaseURL(c Connector) string {
+	if u, ok := defaultBaseURLs[c.Name]; ok {
+		return u
+	}
+	if mod, ok := c.Embedded(); ok {
+		return defaultBaseURLs[mod]
+	}
+	return ""
+}
+
+// checkBaseURL applies the egress client's origin rules here, so that
+// `config check` catches what the tenant would fail on at start. Messages
+// never quote the URL: it could carry user:password.
+func checkBaseURL(raw string) string {
+	const want = "must be scheme://host[:port], e.g. https://api.segmentapis.com (or http://127.0.0.1:8765 for the simulator)"
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return want
+	case u.User != nil:
+		return "must not contain user info (user:password@); credentials belong in token"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return want
+	case u.Opaque != "" || u.Hostname() == "":
+		return want
+	case (u.Path != "" && u.Path != "/") || u.RawPath != "":
+		return "must not have a path: give only scheme://host[:port]; the connector supplies every path"
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "must not have a query or fragment: give only scheme://host[:port]"
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return "port must be between 1 and 65535"
+		}
+	}
+	if u.Scheme == "http" && !isLoopbackHost(strings.ToLower(u.Hostname())) {
+		return "must use https: plain http is allowed only for a loopback host (127.0.0.1, ::1, localhost)"
+	}
+	return ""
+}
+
+// isLoopbackHost matches host/egress: "localhost" or a loopback IP literal.
+func isLoopbackHost(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
+}
+
+func (ck *checker) syncSettings(t *table) *SyncSettings {
+	s := &SyncSettings{}
+	if d, ok := t.duration("interval"); ok {
+		if d < MinSyncInterval {
+			ck.add(t.child("interval"), "must be at least 1m")
+		} else {
+			s.Interval = d
+		}
+	} else if _, present := t.m["interval"]; !present {
+		ck.add(t.child("interval"), `is required: the time between syncs, e.g. "1h" (at least 1m)`)
+	}
+	if p, ok := t.str("output"); ok {
+		if p == "" {
+			ck.add(t.child("output"), "must not be empty")
+		} else {
+			s.Output = ck.path(p)
+		}
+	} else if _, present := t.m["output"]; !present {
+		ck.add(t.child("output"), `is required: the c1z file to write, e.g. "out/acme-prod.c1z"`)
+	}
+	t.unknown("[tenants.sync]")
+	return s
+}
+
+func (ck *checker) serviceSettings(t *table) *ServiceSettings {
+	s := &ServiceSettings{}
+	ref := func(name string, literal bool, what string) SecretRef {
+		v, ok := t.str(name)
+		if !ok {
+			if _, present := t.m[name]; !present {
+				ck.add(t.child(name), "is required: %s", what)
+			}
+			return SecretRef{}
+		}
+		r, msg := parseRef(v, ck.dir, literal)
+		if msg != "" {
+			ck.add(t.child(name), "%s", msg)
+		}
+		return r
+	}
+	s.ClientID = ref("client_id", true, `the ConductorOne client id, or a reference "env:VAR" or "file:/path"`)
+	s.ClientSecret = ref("client_secret", false, `a reference to the ConductorOne client secret, "env:VAR" or "file:/path"`)
+	t.unknown("[tenants.service]")
+	return s
+}

@@ -1,0 +1,56 @@
+// Package config reads the multi-tenant daemon's configuration file,
+// runner.toml, used by `baton-runner serve --config runner.toml` and checked
+// by `baton-runner config check runner.toml`.
+//
+// # Format
+//
+//	[runtime]                               # optional; every key has a default
+//	cache_dir = "/var/cache/baton-runner"   # compiled-module cache; default: the user cache dir's baton-runner/wazero
+//	memory_limit_mib = 256                  # per guest instance, 16..4096 (default 256)
+//	call_timeout = "2m"                     # per guest call, > 0 (default 2m)
+//	instances_per_tenant = 2                # concurrent guest calls per tenant, 1..64 (default 2)
+//	listen = "127.0.0.1:9090"               # health + metrics address; "" or absent = off
+//
+//	[connectors.segment]                    # name: [a-z0-9][a-z0-9-]{0,62}
+//	wasm = "embedded:segment"               # a module built into the binary, or a path to a .wasm
+//	sha256 = "…64 hex…"                     # optional pin, checked when the module is loaded
+//
+//	[[tenants]]                             # at least one
+//	name = "acme-prod"                      # unique, [a-z0-9][a-z0-9-]{0,62}
+//	connector = "segment"                   # must name a [connectors.X]
+//	base_url = "https://api.segmentapis.com"  # default per connector (segment: https://api.segmentapis.com)
+//	token = "env:ACME_SEGMENT_TOKEN"        # a reference ONLY: env:VAR or file:/path
+//	mode = "sync"                           # "sync" or "service"
+//	provisioning = false                    # allow grant and revoke (default false)
+//	requests_per_minute = 600               # API request rate; 0 or absent = unlimited
+//	request_budget = 100000                 # API requests per sync; 0 or absent = unlimited
+//	  [tenants.sync]                        # required when mode = "sync", forbidden otherwise
+//	  interval = "1h"                       # time between syncs, at least 1m
+//	  output = "/var/lib/baton-runner/acme-prod.c1z"
+//	  [tenants.service]                     # required when mode = "service", forbidden otherwise
+//	  client_id = "env:ACME_C1_CLIENT_ID"   # a reference, or the id itself (it is not secret)
+//	  client_secret = "env:ACME_C1_SECRET"  # a reference only
+//
+// Durations are Go duration strings ("90s", "5m", "1h30m"). Relative paths
+// (cache_dir, wasm, output, file: references) are relative to the directory
+// of the configuration file, not to the daemon's working directory. base_url
+// must be scheme://host[:port] with no path; plain http is accepted only for
+// a loopback host (127.0.0.1, ::1, localhost), as the egress client requires.
+//
+// # Secrets
+//
+// Secrets are never written in the file: token and client_secret must be
+// references, "env:VAR" (an environment variable) or "file:/path" (a file's
+// contents, without one trailing newline). An inline value is an error,
+// and the error does not repeat it. Load keeps references as SecretRef,
+// which never holds a value; SecretRef.Resolve reads the value when a
+// tenant starts, and Config.CheckSecrets resolves them all up front.
+//
+// # Errors
+//
+// Load and Parse report every problem at once, each an *Error printed as
+// "runner.toml:14: tenants[2].sync.interval: must be at least 1m", joined
+// with errors.Join. Unknown keys, wrong types, syntax errors and invalid
+// values all give the line of the key concerned; problems about something
+// missing point at the table that lacks it.
+package config
