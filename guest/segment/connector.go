@@ -37,7 +37,11 @@ const memberSlug = "member"
 // Connector is the Segment connector. It holds no state: everything that
 // must outlive a call goes through the host session, because the host pools
 // and discards instances freely.
-type Connector struct{}
+type Connector struct {
+	// memo keeps the sync-wide lists decoded once per instance (see
+	// syncMemo); it is the only state kept between calls.
+	memo syncMemo
+}
 
 var _ guest.Connector = (*Connector)(nil)
 
@@ -74,8 +78,8 @@ func (*Connector) Metadata() abi.Metadata {
 }
 
 // Validate checks the credentials: GET / must answer 200 with a workspace.
-func (*Connector) Validate(ctx context.Context, env guest.Env, _ abi.Call) error {
-	c := newCall(env)
+func (conn *Connector) Validate(ctx context.Context, env guest.Env, _ abi.Call) error {
+	c := conn.newCall(env, "")
 	var doc envelope[struct {
 		Workspace *workspace `json:"workspace"`
 	}]
@@ -89,8 +93,8 @@ func (*Connector) Validate(ctx context.Context, env guest.Env, _ abi.Call) error
 }
 
 // ListResources lists one page of resources of one type.
-func (*Connector) ListResources(ctx context.Context, env guest.Env, req abi.ListResourcesRequest) (abi.ResourcePage, error) {
-	c := newCall(env)
+func (conn *Connector) ListResources(ctx context.Context, env guest.Env, req abi.ListResourcesRequest) (abi.ResourcePage, error) {
+	c := conn.newCall(env, req.SyncID)
 	tok, err := parseToken(req.PageToken)
 	if err != nil {
 		return abi.ResourcePage{}, err
@@ -106,8 +110,8 @@ func (*Connector) ListResources(ctx context.Context, env guest.Env, req abi.List
 }
 
 // ListEntitlements lists the entitlements of one resource.
-func (*Connector) ListEntitlements(ctx context.Context, env guest.Env, req abi.ListEntitlementsRequest) (abi.EntitlementPage, error) {
-	c := newCall(env)
+func (conn *Connector) ListEntitlements(ctx context.Context, env guest.Env, req abi.ListEntitlementsRequest) (abi.EntitlementPage, error) {
+	c := conn.newCall(env, req.SyncID)
 	ents, err := c.entitlements(ctx, req.Resource)
 	if err != nil {
 		return abi.EntitlementPage{}, err
@@ -121,8 +125,8 @@ func (*Connector) ListEntitlements(ctx context.Context, env guest.Env, req abi.L
 // ListGrants lists one page of grants of one resource. Segment keeps
 // permissions on principals, so only users and groups have grants; a group
 // lists its members page by page.
-func (*Connector) ListGrants(ctx context.Context, env guest.Env, req abi.ListGrantsRequest) (abi.GrantPage, error) {
-	c := newCall(env)
+func (conn *Connector) ListGrants(ctx context.Context, env guest.Env, req abi.ListGrantsRequest) (abi.GrantPage, error) {
+	c := conn.newCall(env, req.SyncID)
 	tok, err := parseToken(req.PageToken)
 	if err != nil {
 		return abi.GrantPage{}, err
@@ -154,11 +158,13 @@ type call struct {
 	sourceList []source
 }
 
-func newCall(env guest.Env) *call {
+// newCall prepares one call; syncID scopes the memo ("" outside a sync,
+// where nothing is memoised).
+func (conn *Connector) newCall(env guest.Env, syncID string) *call {
 	l := logger(env.Log)
 	return &call{
 		api:   &client{http: env.HTTP, now: time.Now},
-		cache: cache{s: env.Session, log: l},
+		cache: cache{s: env.Session, log: l, memo: &conn.memo, syncID: syncID},
 		log:   l,
 	}
 }

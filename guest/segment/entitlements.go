@@ -84,8 +84,12 @@ func (c *call) storeExtrasPage(ctx context.Context, kind string, page int, extra
 // (an evicted session) only cost the custom-role entitlements, with a
 // warning: the table still yields every documented one.
 func (c *call) loadExtras(ctx context.Context) []scopedRole {
+	if all, ok := recall[[]scopedRole](c.cache, extrasAllKey); ok {
+		return all
+	}
 	var all []scopedRole
 	if c.cache.load(ctx, extrasAllKey, &all) && all != nil {
+		c.cache.remember(extrasAllKey, all)
 		return all
 	}
 	all = []scopedRole{}
@@ -108,6 +112,7 @@ func (c *call) loadExtras(ctx context.Context) []scopedRole {
 	all = dedupExtras(all)
 	if len(missing) == 0 {
 		c.cache.store(ctx, extrasAllKey, all)
+		c.cache.remember(extrasAllKey, all)
 		return all
 	}
 	// Every scoped resource comes through here: warn once per sync, not

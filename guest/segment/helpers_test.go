@@ -16,14 +16,19 @@ type memSession struct {
 	mu   sync.Mutex
 	data map[string][]byte
 	gets int
+	// getsOf counts reads per key.
+	getsOf map[string]int
 }
 
-func newMemSession() *memSession { return &memSession{data: map[string][]byte{}} }
+func newMemSession() *memSession {
+	return &memSession{data: map[string][]byte{}, getsOf: map[string]int{}}
+}
 
 func (s *memSession) Get(_ context.Context, key string) ([]byte, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gets++
+	s.getsOf[key]++
 	v, ok := s.data[key]
 	return append([]byte(nil), v...), ok, nil
 }

@@ -40,12 +40,12 @@ var segmentTypeOf = map[string]string{
 
 // Grant gives the principal the entitlement. It reports AlreadyExists,
 // writing nothing, when Segment already shows exactly that grant.
-func (*Connector) Grant(ctx context.Context, env guest.Env, req abi.GrantRequest) (abi.GrantResult, error) {
+func (conn *Connector) Grant(ctx context.Context, env guest.Env, req abi.GrantRequest) (abi.GrantResult, error) {
 	ch := &change{verb: "grant", ent: req.Entitlement, principal: req.Principal}
 	if err := ch.parse(); err != nil {
 		return abi.GrantResult{}, ch.fail(err)
 	}
-	c := newCall(env)
+	c := conn.newCall(env, "")
 	var res abi.GrantResult
 	var err error
 	if ch.member {
@@ -63,12 +63,12 @@ func (*Connector) Grant(ctx context.Context, env guest.Env, req abi.GrantRequest
 // AlreadyRevoked, writing nothing, when Segment shows no such grant, and
 // fails with CodeFailedPrecondition when the access comes only from a
 // broader permission that revoking this entitlement would not change.
-func (*Connector) Revoke(ctx context.Context, env guest.Env, req abi.RevokeRequest) (abi.RevokeResult, error) {
+func (conn *Connector) Revoke(ctx context.Context, env guest.Env, req abi.RevokeRequest) (abi.RevokeResult, error) {
 	ch := &change{verb: "revoke", ent: req.Entitlement, principal: req.Principal}
 	if err := ch.parse(); err != nil {
 		return abi.RevokeResult{}, ch.fail(err)
 	}
-	c := newCall(env)
+	c := conn.newCall(env, "")
 	var res abi.RevokeResult
 	var err error
 	if ch.member {

@@ -300,6 +300,10 @@ func (c *call) roles(ctx context.Context) ([]role, error) {
 	if c.roleList != nil {
 		return c.roleList, nil
 	}
+	if roles, ok := recall[[]role](c.cache, rolesKey); ok {
+		c.roleList = roles
+		return roles, nil
+	}
 	var roles []role
 	if !c.cache.load(ctx, rolesKey, &roles) || roles == nil {
 		var err error
@@ -312,6 +316,7 @@ func (c *call) roles(ctx context.Context) ([]role, error) {
 		}
 		c.cache.store(ctx, rolesKey, roles)
 	}
+	c.cache.remember(rolesKey, roles)
 	c.roleList = roles
 	return roles, nil
 }
@@ -321,6 +326,10 @@ func (c *call) roles(ctx context.Context) ([]role, error) {
 func (c *call) sources(ctx context.Context) ([]source, error) {
 	if c.sourceList != nil {
 		return c.sourceList, nil
+	}
+	if sources, ok := recall[[]source](c.cache, sourcesKey); ok {
+		c.sourceList = sources
+		return sources, nil
 	}
 	var sources []source
 	if !c.cache.load(ctx, sourcesKey, &sources) || sources == nil {
@@ -334,6 +343,7 @@ func (c *call) sources(ctx context.Context) ([]source, error) {
 		}
 		c.cache.store(ctx, sourcesKey, sources)
 	}
+	c.cache.remember(sourcesKey, sources)
 	c.sourceList = sources
 	return sources, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"sync"
 
 	"github.com/baton-runner/baton-runner/guest"
 )
@@ -42,8 +43,50 @@ func extrasPagesKey(kind string) string { return "extras:" + kind + ":pages" }
 // cache wraps the host session. Failures of the session itself are logged
 // and treated as misses: the cache only saves requests.
 type cache struct {
-	s   guest.Session
-	log logger
+	s      guest.Session
+	log    logger
+	memo   *syncMemo
+	syncID string
+}
+
+// syncMemo keeps the decoded values of the session keys that do not change
+// during a sync (the role, source and extras lists), for the sync that
+// last used this connector instance. Decoding the source list for every
+// user with a label-scoped permission dominated sandboxed syncs: JSON is
+// slow in WebAssembly. Values are shared read-only.
+type syncMemo struct {
+	mu     sync.Mutex
+	syncID string
+	values map[string]any
+}
+
+// recall returns the value memoised for key in the current sync.
+func recall[T any](c cache, key string) (T, bool) {
+	var zero T
+	if c.memo == nil || c.syncID == "" {
+		return zero, false
+	}
+	c.memo.mu.Lock()
+	defer c.memo.mu.Unlock()
+	if c.memo.syncID != c.syncID {
+		return zero, false
+	}
+	v, ok := c.memo.values[key].(T)
+	return v, ok
+}
+
+// remember memoises v for key in the current sync, forgetting any other
+// sync's values.
+func (c cache) remember(key string, v any) {
+	if c.memo == nil || c.syncID == "" {
+		return
+	}
+	c.memo.mu.Lock()
+	defer c.memo.mu.Unlock()
+	if c.memo.syncID != c.syncID {
+		c.memo.syncID, c.memo.values = c.syncID, map[string]any{}
+	}
+	c.memo.values[key] = v
 }
 
 // load decodes the value of key into out and reports whether it did.

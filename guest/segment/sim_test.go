@@ -734,3 +734,44 @@ func sumMemberPages(ws *segmentsim.Workspace) int {
 	}
 	return n
 }
+
+// TestSyncWideListsDecodedOncePerSync: the source list that label-scoped
+// grants need is read from the session once per sync and connector
+// instance, not once per user (decoding it per user dominated sandboxed
+// syncs); outside a sync nothing is memoised.
+func TestSyncWideListsDecodedOncePerSync(t *testing.T) {
+	e := startSim(t, segmentsim.DefaultConfig(200))
+	conn := New()
+	ctx := context.Background()
+	users, _ := listAll(t, e.env, typeUser, nil)
+	labelUsers := 0
+	for _, u := range e.ws.Users {
+		for _, p := range u.Permissions {
+			for _, r := range p.Resources {
+				if r.Type == segmentsim.ResourceWorkspace && (len(r.Labels) > 0 || len(p.Labels) > 0) {
+					labelUsers++
+				}
+			}
+		}
+	}
+	if labelUsers < 2 {
+		t.Fatalf("only %d label-scoped permissions generated; the test needs several", labelUsers)
+	}
+	for _, syncID := range []string{"s1", ""} {
+		e.session.mu.Lock()
+		e.session.getsOf[sourcesKey] = 0
+		e.session.mu.Unlock()
+		for _, u := range users {
+			if _, err := conn.ListGrants(ctx, e.env, abi.ListGrantsRequest{Call: abi.Call{SyncID: syncID}, Resource: u}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := e.session.getsOf[sourcesKey]
+		if syncID != "" && got > 1 {
+			t.Errorf("sync %q: the source list was read %d times, want at most once", syncID, got)
+		}
+		if syncID == "" && got < 2 {
+			t.Errorf("outside a sync the source list was read %d times: the memo must not apply", got)
+		}
+	}
+}
