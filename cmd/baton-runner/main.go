@@ -19,6 +19,16 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
+func defaultAction(c *cli.Context) error {
+	if c.Args().Present() {
+		return fmt.Errorf("unknown command %q: run `baton-runner help`", c.Args().First())
+	}
+	if c.String("client-id") != "" {
+		return runService(c)
+	}
+	return syncAction(c)
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -26,8 +36,13 @@ func main() {
 		Name:    "baton-runner",
 		Usage:   "run baton connectors inside a WebAssembly sandbox",
 		Version: version,
+		// Like a baton connector binary: with BATON_CLIENT_ID set, the bare
+		// command runs service mode; otherwise it syncs.
+		Flags:  concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), logFlags()),
+		Action: defaultAction,
 		Commands: []*cli.Command{
 			syncCommand(),
+			serviceCommand(),
 			grantCommand(),
 			revokeCommand(),
 			inspectCommand(),

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -88,16 +87,8 @@ func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outc
 }
 
 func explainProvisionError(what string, err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("%s: %v", what, err)
-		}
-		return fmt.Errorf("%s failed: %v", what, err)
-	}
+	st, _ := status.FromError(err)
 	switch st.Code() {
-	case codes.Unauthenticated:
-		return fmt.Errorf("%s: Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token\n  detail: %s", what, st.Message())
 	case codes.Unimplemented:
 		return fmt.Errorf("%s: not supported: the connector provisions group membership (group:<id>:member, users only), "+
 			"workspace roles (role:<roleId>:member) and roles on sources, warehouses, spaces and functions; "+
@@ -105,5 +96,5 @@ func explainProvisionError(what string, err error) error {
 	case codes.NotFound:
 		return fmt.Errorf("%s: not found: %s (is the ID in the c1z? `baton-runner inspect` lists counts; re-sync if it is new)", what, st.Message())
 	}
-	return fmt.Errorf("%s failed (%s): %s", what, st.Code(), st.Message())
+	return explain(what, err)
 }

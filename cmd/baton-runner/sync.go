@@ -33,20 +33,24 @@ func tenantFlags() []cli.Flag {
 
 func syncCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "sync",
-		Usage: "sync a Segment workspace into a c1z file through the sandboxed connector",
-		Flags: concat(tenantFlags(), []cli.Flag{
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "sync.c1z", Usage: "c1z file to write (replaced only if the sync succeeds)", EnvVars: []string{"BATON_FILE"}},
-		}, runtimeFlags(), logFlags()),
-		Action: func(c *cli.Context) error {
-			logger, err := newLogger(c)
-			if err != nil {
-				return err
-			}
-			defer func() { _ = logger.Sync() }()
-			return runSync(c.Context, c, logger, c.String("token"), c.String("base-url"), c.String("file"))
-		},
+		Name:   "sync",
+		Usage:  "sync a Segment workspace into a c1z file through the sandboxed connector",
+		Flags:  concat(tenantFlags(), []cli.Flag{fileFlag()}, runtimeFlags(), logFlags()),
+		Action: syncAction,
 	}
+}
+
+func fileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "sync.c1z", Usage: "c1z file to write (replaced only if the sync succeeds)", EnvVars: []string{"BATON_FILE"}}
+}
+
+func syncAction(c *cli.Context) error {
+	logger, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+	return runSync(c.Context, c, logger, c.String("token"), c.String("base-url"), c.String("file"))
 }
 
 // openTenant compiles the guest and binds it to the tenant at baseURL;
@@ -108,21 +112,26 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	return nil
 }
 
-// explainSyncError turns a failed sync into a message that says what failed
-// and what to do.
+// explainSyncError turns a failed sync into a message that says what failed,
+// what to do, and that the previous file is intact.
 func explainSyncError(err error, file string) error {
-	kept := fmt.Sprintf("; %s was not modified", file)
+	return fmt.Errorf("%w; %s was not modified", explain("sync", err), file)
+}
+
+// explain turns a failure of a connector operation into a message that says
+// what failed and what to do.
+func explain(op string, err error) error {
 	st, ok := status.FromError(err)
 	if !ok {
-		return fmt.Errorf("sync failed: %v%s", err, kept)
+		return fmt.Errorf("%s failed: %v", op, err)
 	}
 	switch st.Code() {
 	case codes.Unauthenticated:
-		return fmt.Errorf("Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)%s\n  detail: %s", kept, st.Message())
+		return fmt.Errorf("Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)\n  detail: %s", st.Message())
 	case codes.PermissionDenied:
-		return fmt.Errorf("sync refused: %s (a Segment 403 means the token lacks the Workspace Owner role; an egress refusal names the blocked address)%s", st.Message(), kept)
+		return fmt.Errorf("%s refused: %s (a Segment 403 means the token lacks the Workspace Owner role; an egress refusal names the blocked address)", op, st.Message())
 	}
-	return fmt.Errorf("sync failed (%s): %s%s", st.Code(), st.Message(), kept)
+	return fmt.Errorf("%s failed (%s): %s", op, st.Code(), st.Message())
 }
 
 // auditSink returns where egress audit records go: a JSON-lines file, or

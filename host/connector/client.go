@@ -10,7 +10,9 @@ import (
 	"github.com/conductorone/baton-sdk/pkg/connectorclient"
 	"github.com/conductorone/baton-sdk/pkg/types"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/baton-runner/baton-runner/host/sessionstore"
@@ -33,7 +35,7 @@ type Client struct {
 // ClientOptions configures NewClient.
 type ClientOptions struct {
 	// Provisioning exposes the grant and revoke services. When false they
-	// answer Unimplemented.
+	// fail with FailedPrecondition and say how to turn provisioning on.
 	Provisioning bool
 	// SessionMaxBytes bounds the sync-scoped session cache.
 	SessionMaxBytes int
@@ -77,7 +79,26 @@ func register(gs *grpc.Server, srv types.ConnectorServer, provisioning bool) {
 	v2.RegisterActionServiceServer(gs, srv)
 	if provisioning {
 		v2.RegisterGrantManagerServiceServer(gs, srv)
+	} else {
+		v2.RegisterGrantManagerServiceServer(gs, provisioningDisabled{})
 	}
+}
+
+// provisioningDisabled answers grant and revoke requests when provisioning
+// is off, as baton-sdk's connectors do, with a hint.
+type provisioningDisabled struct {
+	v2.UnimplementedGrantManagerServiceServer
+}
+
+var errProvisioningDisabled = status.Error(codes.FailedPrecondition,
+	"provisioning is disabled: set BATON_PROVISIONING=true (--provisioning) to let this connector grant and revoke access")
+
+func (provisioningDisabled) Grant(context.Context, *v2.GrantManagerServiceGrantRequest) (*v2.GrantManagerServiceGrantResponse, error) {
+	return nil, errProvisioningDisabled
+}
+
+func (provisioningDisabled) Revoke(context.Context, *v2.GrantManagerServiceRevokeRequest) (*v2.GrantManagerServiceRevokeResponse, error) {
+	return nil, errProvisioningDisabled
 }
 
 // Close shuts the in-process server and connection down.

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+	"gopkg.in/yaml.v3"
+)
+
+// manifest is the part of a Kubernetes object the test reads.
+type manifest struct {
+	Kind     string `yaml:"kind"`
+	Metadata struct {
+		Name   string            `yaml:"name"`
+		Labels map[string]string `yaml:"labels"`
+	} `yaml:"metadata"`
+	StringData map[string]string `yaml:"stringData"`
+	Spec       struct {
+		Template struct {
+			Metadata struct {
+				Labels map[string]string `yaml:"labels"`
+			} `yaml:"metadata"`
+			Spec struct {
+				Containers []struct {
+					Args    []string `yaml:"args"`
+					EnvFrom []struct {
+						SecretRef struct {
+							Name string `yaml:"name"`
+						} `yaml:"secretRef"`
+					} `yaml:"envFrom"`
+					Env []struct {
+						Name string `yaml:"name"`
+					} `yaml:"env"`
+				} `yaml:"containers"`
+			} `yaml:"spec"`
+		} `yaml:"template"`
+	} `yaml:"spec"`
+}
+
+// envVarsRead is every environment variable the image's entry point (the
+// bare command) reads through its flags.
+func envVarsRead() map[string]bool {
+	app := &cli.App{Flags: concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), logFlags())}
+	out := map[string]bool{}
+	for _, f := range app.Flags {
+		if ev, ok := f.(interface{ GetEnvVars() []string }); ok {
+			for _, v := range ev.GetEnvVars() {
+				out[v] = true
+			}
+		}
+	}
+	return out
+}
+
+func TestKubernetesManifestsUseOnlyVariablesTheBinaryReads(t *testing.T) {
+	read := envVarsRead()
+	docs := map[string]manifest{}
+	for _, name := range []string{"baton-segment-secrets.yaml", "baton-segment.yaml"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m manifest
+		if err := yaml.Unmarshal(b, &m); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		docs[m.Kind] = m
+	}
+	secret, deploy := docs["Secret"], docs["Deployment"]
+	if len(secret.StringData) == 0 || len(deploy.Spec.Template.Spec.Containers) != 1 {
+		t.Fatal("want one Secret with stringData and one Deployment with one container")
+	}
+	for k := range secret.StringData {
+		if !read[k] {
+			t.Errorf("the Secret sets %s, which baton-runner does not read", k)
+		}
+	}
+	for _, k := range []string{"BATON_CLIENT_ID", "BATON_CLIENT_SECRET", "BATON_TOKEN", "BATON_PROVISIONING"} {
+		if _, ok := secret.StringData[k]; !ok {
+			t.Errorf("the Secret lacks %s, which ConductorOne's documentation sets", k)
+		}
+	}
+	c := deploy.Spec.Template.Spec.Containers[0]
+	for _, e := range c.Env {
+		if !read[e.Name] {
+			t.Errorf("the Deployment sets %s, which baton-runner does not read", e.Name)
+		}
+	}
+	if len(c.Args) != 0 {
+		t.Errorf("the container passes args %v; like ConductorOne's image it must run the bare command", c.Args)
+	}
+	if len(c.EnvFrom) != 1 || c.EnvFrom[0].SecretRef.Name != secret.Metadata.Name {
+		t.Errorf("the container must take its environment from the Secret %q", secret.Metadata.Name)
+	}
+	labels := deploy.Spec.Template.Metadata.Labels
+	if labels["app"] != "baton-segment" || labels["baton"] != "true" || labels["baton-app"] != "segment" {
+		t.Errorf("pod labels %v, want app/baton/baton-app as in ConductorOne's manifests", labels)
+	}
+}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/service"
+)
+
+// serviceFlags are ConductorOne's service-mode settings, with the
+// environment names of ConductorOne's connector images.
+func serviceFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "client-id", Usage: "ConductorOne client ID (service mode)", EnvVars: []string{"BATON_CLIENT_ID"}},
+		&cli.StringFlag{Name: "client-secret", Usage: "ConductorOne client secret (service mode)", EnvVars: []string{"BATON_CLIENT_SECRET"}},
+		&cli.BoolFlag{Name: "provisioning", Aliases: []string{"p"}, Usage: "let ConductorOne grant and revoke access", EnvVars: []string{"BATON_PROVISIONING"}},
+		&cli.IntFlag{Name: "task-concurrency", Value: 3, Usage: "tasks processed at once", EnvVars: []string{"BATON_TASK_CONCURRENCY"}},
+		&cli.StringFlag{Name: "c1z-temp-dir", Usage: "directory for c1z files being built and uploaded (default: system temp dir)", EnvVars: []string{"BATON_C1Z_TEMP_DIR"}},
+		&cli.IntFlag{Name: "health-port", Usage: "serve /healthz and /readyz on this port (0: off)", EnvVars: []string{"BATON_HEALTH_PORT"}},
+		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
+	}
+}
+
+func serviceCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "service",
+		Usage:  "run in ConductorOne service mode: take sync, grant and revoke tasks and upload the results",
+		Flags:  concat(tenantFlags(), serviceFlags(), runtimeFlags(), logFlags()),
+		Action: runService,
+	}
+}
+
+func runService(c *cli.Context) error {
+	logger, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+	ctx := c.Context
+	t, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"))
+	if err != nil {
+		return err
+	}
+	defer closeTenant()
+
+	svc := service.New(service.Config{
+		ClientID:        c.String("client-id"),
+		ClientSecret:    egress.NewSecret(c.String("client-secret")),
+		Provisioning:    c.Bool("provisioning"),
+		TaskConcurrency: c.Int("task-concurrency"),
+		TempDir:         c.String("c1z-temp-dir"),
+		ShutdownTimeout: c.Duration("shutdown-timeout"),
+		Logger:          logger,
+	})
+	if port := c.Int("health-port"); port != 0 {
+		stop, err := serveHealth(port, svc.Ready, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	err = svc.Run(ctx, t.Connector())
+	if err != nil && !errors.Is(err, service.ErrCredentials) {
+		return explain("service", err)
+	}
+	return err
+}
+
+// serveHealth serves /healthz (the process is alive) and /readyz
+// (ConductorOne accepted the connector).
+func serveHealth(port int, ready func() bool, logger *zap.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not connected to ConductorOne yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	lis, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
+	if err != nil {
+		return nil, fmt.Errorf("health endpoint cannot listen on port %d: %w (set --health-port)", port, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("health endpoint stopped", zap.Error(err))
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}

@@ -1,0 +1,177 @@
+// Package service runs a tenant in ConductorOne service mode: it connects
+// with the connector's client credentials, takes tasks (full sync, grant,
+// revoke, …) and processes them with baton-sdk's own c1api task manager,
+// which uploads c1z files and reports results. The connector it serves is
+// the tenant's sandboxed guest, reached in-process.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
+	"github.com/conductorone/baton-sdk/pkg/tasks"
+	"github.com/conductorone/baton-sdk/pkg/tasks/c1api"
+	"github.com/conductorone/baton-sdk/pkg/types"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/baton-runner/baton-runner/host/connector"
+	"github.com/baton-runner/baton-runner/host/egress"
+)
+
+// Config configures service mode.
+type Config struct {
+	ClientID     string
+	ClientSecret egress.Secret
+	// Provisioning lets grant and revoke tasks through; without it they
+	// fail with a message saying how to enable it.
+	Provisioning bool
+	// TaskConcurrency bounds the tasks processed at once (default 1).
+	TaskConcurrency int
+	// TempDir holds c1z files while they are built and uploaded.
+	TempDir string
+	// ShutdownTimeout is how long tasks in flight may run after the
+	// context is cancelled before they are cancelled too (and reported as
+	// failed); default 30s, Kubernetes' default grace period.
+	ShutdownTimeout time.Duration
+	Logger          *zap.Logger
+}
+
+// Service is a running service-mode loop.
+type Service struct {
+	cfg   Config
+	ready atomic.Bool
+}
+
+// New returns a Service; Run starts it.
+func New(cfg Config) *Service {
+	if cfg.TaskConcurrency <= 0 {
+		cfg.TaskConcurrency = 1
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 30 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &Service{cfg: cfg}
+}
+
+// Ready reports whether ConductorOne accepted the connector's Hello.
+func (s *Service) Ready() bool { return s.ready.Load() }
+
+// ErrCredentials marks a failure to authenticate to ConductorOne.
+var ErrCredentials = errors.New("ConductorOne rejected the client credentials: check BATON_CLIENT_ID and BATON_CLIENT_SECRET")
+
+// Run validates the connector's upstream credentials, says Hello to
+// ConductorOne and processes tasks until ctx is cancelled; then it stops
+// taking tasks and lets those in flight finish (or be reported failed)
+// within ShutdownTimeout.
+func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
+	cfg := s.cfg
+	if cfg.ClientID == "" || cfg.ClientSecret.IsZero() {
+		return errors.New("service mode needs BATON_CLIENT_ID and BATON_CLIENT_SECRET (--client-id, --client-secret)")
+	}
+	// Tasks run on their own context so that a shutdown signal stops the
+	// polling at once but gives work in flight its grace period.
+	taskCtx, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelTasks()
+
+	cc, err := connector.NewClient(taskCtx, c, connector.ClientOptions{Provisioning: cfg.Provisioning})
+	if err != nil {
+		return err
+	}
+	defer cc.Close()
+	if _, err := cc.Validate(ctx, &v2.ConnectorServiceValidateRequest{}); err != nil {
+		return fmt.Errorf("validating the connector's credentials: %w", err)
+	}
+
+	dir := cfg.TempDir
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	tm, err := c1api.NewC1TaskManager(taskCtx, cfg.ClientID, cfg.ClientSecret.Reveal(), dir,
+		false, "", "", nil, nil, nil, 0, c1zstore.EnginePebble, cfg.TaskConcurrency, false)
+	if err != nil {
+		return fmt.Errorf("configuring ConductorOne client: %w", err)
+	}
+	if err := tm.Bootstrap(ctx, cc); err != nil {
+		if code := status.Code(err); code == codes.Unauthenticated || code == codes.PermissionDenied {
+			return fmt.Errorf("%w (%v)", ErrCredentials, err)
+		}
+		return fmt.Errorf("saying hello to ConductorOne: %w", err)
+	}
+	s.ready.Store(true)
+	cfg.Logger.Info("connected to ConductorOne; waiting for tasks")
+
+	var inflight sync.WaitGroup
+	err = s.loop(ctx, taskCtx, tm, cc, &inflight)
+
+	done := make(chan struct{})
+	go func() { inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.ShutdownTimeout):
+		cfg.Logger.Warn("tasks still running at the end of the shutdown grace period; cancelling them", zap.Duration("grace", cfg.ShutdownTimeout))
+		cancelTasks()
+		<-done
+	}
+	return err
+}
+
+// loop claims tasks while ctx lives, processing up to TaskConcurrency of
+// them at once, as baton-sdk's connector runner does.
+func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.ConnectorClient, inflight *sync.WaitGroup) error {
+	log := s.cfg.Logger
+	slots := make(chan struct{}, s.cfg.TaskConcurrency)
+	wait, failures := time.Duration(0), 0
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: no new tasks will be taken")
+			return nil
+		case <-time.After(wait):
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil
+		}
+		task, next, err := tm.Next(ctx)
+		if err != nil {
+			<-slots
+			if ctx.Err() != nil {
+				return nil
+			}
+			failures++
+			wait = min(time.Duration(failures)*time.Second, time.Minute)
+			log.Warn("asking ConductorOne for a task failed", zap.Error(err), zap.Duration("retry_in", wait))
+			continue
+		}
+		failures, wait = 0, next
+		if task == nil {
+			<-slots
+			continue
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-slots }()
+			l := log.With(zap.String("task_id", task.GetId()), zap.String("task_type", tasks.GetType(task).String()))
+			l.Info("processing task")
+			if err := tm.Process(taskCtx, task, cc); err != nil {
+				l.Error("task failed", zap.Error(err))
+				return
+			}
+			l.Info("task done")
+		}()
+	}
+}
