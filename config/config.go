@@ -150,25 +150,6 @@ type ServiceSettings struct {
 	ClientSecret SecretRef
 }
 
-// Equal reports whether t and o are configured identically, so that a
-// reload restarts only the tenants whose settings changed. Secrets are
-// compared as references: a rotated value behind an unchanged reference is
-// not a change.
-func (t Tenant) Equal(o Tenant) bool {
-	if t.Name != o.Name || t.Connector != o.Connector || t.BaseURL != o.BaseURL ||
-		t.Token != o.Token || t.Mode != o.Mode || t.Provisioning != o.Provisioning ||
-		t.RequestsPerMinute != o.RequestsPerMinute || t.RequestBudget != o.RequestBudget {
-		return false
-	}
-	if (t.Sync == nil) != (o.Sync == nil) || t.Sync != nil && *t.Sync != *o.Sync {
-		return false
-	}
-	if (t.Service == nil) != (o.Service == nil) || t.Service != nil && *t.Service != *o.Service {
-		return false
-	}
-	return true
-}
-
 // Tenant returns the tenant called name.
 func (c *Config) Tenant(name string) (Tenant, bool) {
 	for _, t := range c.Tenants {

@@ -490,66 +490,6 @@ func TestTenantLookup(t *testing.T) {
 	}
 }
 
-func TestTenantEqual(t *testing.T) {
-	base := func() Tenant {
-		return Tenant{
-			Name: "a", Connector: "segment", BaseURL: "https://api.segmentapis.com", Token: EnvRef("A"),
-			Mode: ModeSync, RequestsPerMinute: 60, RequestBudget: 10,
-			Sync: &SyncSettings{Interval: time.Hour, Output: "/o/a.c1z"},
-		}
-	}
-	if !base().Equal(base()) {
-		t.Error("identical tenants differ")
-	}
-	svc := base()
-	svc.Mode, svc.Sync = ModeService, nil
-	svc.Service = &ServiceSettings{ClientID: LiteralRef("id"), ClientSecret: EnvRef("S")}
-	svc2 := svc
-	svc2.Service = &ServiceSettings{ClientID: LiteralRef("id"), ClientSecret: EnvRef("S")}
-	if !svc.Equal(svc2) {
-		t.Error("equal service settings behind different pointers differ")
-	}
-	changes := map[string]func(*Tenant){
-		"name":          func(t *Tenant) { t.Name = "b" },
-		"connector":     func(t *Tenant) { t.Connector = "x" },
-		"base url":      func(t *Tenant) { t.BaseURL = "https://eu1.api.segmentapis.com" },
-		"token ref":     func(t *Tenant) { t.Token = EnvRef("B") },
-		"token kind":    func(t *Tenant) { t.Token = FileRef("A") },
-		"mode":          func(t *Tenant) { t.Mode = ModeService },
-		"provisioning":  func(t *Tenant) { t.Provisioning = true },
-		"rate":          func(t *Tenant) { t.RequestsPerMinute = 61 },
-		"budget":        func(t *Tenant) { t.RequestBudget = 11 },
-		"interval":      func(t *Tenant) { t.Sync.Interval = time.Minute },
-		"output":        func(t *Tenant) { t.Sync.Output = "/o/b.c1z" },
-		"sync removed":  func(t *Tenant) { t.Sync = nil },
-		"service added": func(t *Tenant) { t.Service = &ServiceSettings{} },
-	}
-	for name, change := range changes {
-		b := base()
-		change(&b)
-		if base().Equal(b) || b.Equal(base()) {
-			t.Errorf("%s: change not detected", name)
-		}
-	}
-	s2 := svc
-	s2.Service = &ServiceSettings{ClientID: LiteralRef("other"), ClientSecret: EnvRef("S")}
-	if svc.Equal(s2) {
-		t.Error("client id change not detected")
-	}
-	// Reloading the same file gives equal tenants.
-	a, err := Parse("/etc/br/runner.toml", []byte(minimal))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := Parse("/etc/br/runner.toml", []byte(strings.ReplaceAll(minimal, "  ", "\t")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !a.Tenants[0].Equal(b.Tenants[0]) {
-		t.Error("same file, different tenants")
-	}
-}
-
 func TestCheckSecrets(t *testing.T) {
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "c1-secret")

@@ -47,13 +47,6 @@ func FileRef(path string) SecretRef { return SecretRef{kind: kindFile, name: pat
 // values that are not secret (a client id); secrets must be references.
 func LiteralRef(v string) SecretRef { return SecretRef{kind: kindLiteral, name: v} }
 
-// IsZero reports whether r is unset.
-func (r SecretRef) IsZero() bool { return r.kind == kindNone }
-
-// IsLiteral reports whether r holds its value inline rather than naming
-// where to read it.
-func (r SecretRef) IsLiteral() bool { return r.kind == kindLiteral }
-
 // String returns the reference, "env:VAR" or "file:/path", and never a
 // value: even a literal shows as "(inline value)", so that printing a
 // SecretRef is always safe.

@@ -43,6 +43,8 @@ func main() {
 		Commands: []*cli.Command{
 			syncCommand(),
 			serviceCommand(),
+			serveCommand(),
+			configCommand(),
 			grantCommand(),
 			revokeCommand(),
 			inspectCommand(),

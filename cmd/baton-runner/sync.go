@@ -33,10 +33,20 @@ func tenantFlags() []cli.Flag {
 
 func syncCommand() *cli.Command {
 	return &cli.Command{
-		Name:   "sync",
-		Usage:  "sync a Segment workspace into a c1z file through the sandboxed connector",
-		Flags:  concat(tenantFlags(), []cli.Flag{fileFlag()}, runtimeFlags(), logFlags()),
-		Action: syncAction,
+		Name:  "sync",
+		Usage: "sync a Segment workspace into a c1z file through the sandboxed connector",
+		Flags: concat(tenantFlags(), []cli.Flag{
+			fileFlag(),
+			configFlag(false),
+			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)"},
+			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant"},
+		}, runtimeFlags(), logFlags()),
+		Action: func(c *cli.Context) error {
+			if c.String("config") != "" {
+				return syncFromConfig(c)
+			}
+			return syncAction(c)
+		},
 	}
 }
 

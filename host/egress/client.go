@@ -71,6 +71,9 @@ type Config struct {
 	// PATCH, DELETE, every attempt) evenly so that at most this many are
 	// sent per minute.
 	WritesPerMinute int
+	// RequestsPerMinute, when positive, does the same for every request:
+	// an operator's per-tenant budget of the API's shared rate limit.
+	RequestsPerMinute int
 	// Redirects, when true, follows up to 5 redirects that stay on the
 	// origin. When false every 3xx is returned to the guest unfollowed.
 	Redirects bool
@@ -101,7 +104,7 @@ type Client struct {
 	maxRetries     int
 	redirects      bool
 
-	writes *pacer
+	writes, requests *pacer
 
 	audit func(Record)
 	sleep func(ctx context.Context, d time.Duration) error
@@ -127,6 +130,7 @@ func New(cfg Config) (*Client, error) {
 		maxRetries:     cfg.MaxRetries,
 		redirects:      cfg.Redirects,
 		writes:         newPacer(cfg.WritesPerMinute),
+		requests:       newPacer(cfg.RequestsPerMinute),
 		audit:          cfg.Audit,
 		sleep:          cfg.Sleep,
 		now:            cfg.Now,
@@ -248,8 +252,8 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		if err := ctx.Err(); err != nil {
 			return canceled(err)
 		}
-		if writeMethods[req.Method] {
-			waited, err := c.writes.wait(ctx, c.now(), c.sleep)
+		for _, p := range []*pacer{c.requests, c.writerFor(req.Method)} {
+			waited, err := p.wait(ctx, c.now(), c.sleep)
 			if err != nil {
 				return canceled(err)
 			}

@@ -799,3 +799,20 @@ func TestWritesArePaced(t *testing.T) {
 		t.Errorf("sleeps = %v, want [1s 1s]", got)
 	}
 }
+
+func TestRequestsArePaced(t *testing.T) {
+	srv := newRecorder(t, nil)
+	clock := newFakeClock()
+	c, err := New(Config{BaseURL: srv.URL, RequestsPerMinute: 120, Sleep: clock.Sleep, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if resp := c.Do(context.Background(), abi.HTTPRequest{Method: "GET", Path: "/x"}); resp.Error != nil {
+			t.Fatal(resp.Error)
+		}
+	}
+	if got := clock.Sleeps(); len(got) != 2 || got[0] != 500*time.Millisecond || got[1] != 500*time.Millisecond {
+		t.Errorf("sleeps = %v, want [500ms 500ms] at 120 requests a minute", got)
+	}
+}

@@ -10,6 +10,14 @@ import (
 // separately (Segment: 60 IAM writes a minute).
 var writeMethods = map[string]bool{"POST": true, "PUT": true, "PATCH": true, "DELETE": true}
 
+// writerFor returns the write pacer for mutating methods, nil otherwise.
+func (c *Client) writerFor(method string) *pacer {
+	if writeMethods[method] {
+		return c.writes
+	}
+	return nil
+}
+
 // pacer spaces requests evenly, at most one per interval, so a burst of
 // provisioning calls is sent at the API's write rate instead of tripping
 // its limit and waiting out 429s.

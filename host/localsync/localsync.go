@@ -35,6 +35,9 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 		return errors.New("no output file given (--file)")
 	}
 	dir := filepath.Dir(opts.Path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("cannot create %s: %w", dir, err)
+	}
 	// The new file is written beside the target so the final rename is
 	// atomic (same filesystem) and a crash leaves the old file in place.
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(opts.Path)+".*.partial")

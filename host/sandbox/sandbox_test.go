@@ -185,17 +185,21 @@ func TestErrorsAreValues(t *testing.T) {
 // right kind, that its instance is discarded, and that the pool keeps
 // serving.
 func TestContainment(t *testing.T) {
-	m := compile(t, probePkg, func(c *sandbox.Config) { c.CallTimeout = 500 * time.Millisecond })
+	// Only the loop should meet the deadline; the others get a generous one
+	// so a loaded machine cannot turn their trap into a timeout.
+	short := compile(t, probePkg, func(c *sandbox.Config) { c.CallTimeout = 500 * time.Millisecond })
+	long := compile(t, probePkg, func(c *sandbox.Config) { c.CallTimeout = time.Minute })
 	for _, tc := range []struct {
-		probe string
-		kind  sandbox.ErrorKind
+		probe  string
+		kind   sandbox.ErrorKind
+		module *sandbox.Module
 	}{
-		{"loop", sandbox.KindTimeout},
-		{"panic", sandbox.KindTrap},
-		{"memory", sandbox.KindTrap},
+		{"loop", sandbox.KindTimeout, short},
+		{"panic", sandbox.KindTrap, long},
+		{"memory", sandbox.KindTrap, long},
 	} {
 		t.Run(tc.probe, func(t *testing.T) {
-			p := m.NewPool(sandbox.PoolConfig{Instances: 1})
+			p := tc.module.NewPool(sandbox.PoolConfig{Instances: 1})
 			start := time.Now()
 			_, err := probe(t, p, tc.probe, nil)
 			var ce *sandbox.CallError

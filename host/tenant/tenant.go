@@ -7,9 +7,11 @@ package tenant
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
+	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
@@ -28,6 +30,9 @@ type Config struct {
 	Settings map[string]string
 	// Instances bounds concurrent guest calls (see sandbox.PoolConfig).
 	Instances int
+	// RequestBudget, when positive, bounds the API requests of one sync;
+	// the request past it fails, and so does the sync.
+	RequestBudget int
 	// Logger receives the tenant's logs, guest logs included.
 	Logger *zap.Logger
 }
@@ -38,6 +43,7 @@ type Tenant struct {
 	logger    *zap.Logger
 	pool      *sandbox.Pool
 	connector *connector.Connector
+	budget    *budget
 }
 
 // New binds a tenant to a compiled guest module.
@@ -54,12 +60,14 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)
 	}
-	pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: hc, Logger: logger})
+	b := &budget{next: hc, limit: int64(cfg.RequestBudget)}
+	pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: b, Logger: logger})
 	return &Tenant{
 		name:      cfg.Name,
 		logger:    logger,
 		pool:      pool,
 		connector: connector.New(pool, m.Metadata(), cfg.Settings),
+		budget:    b,
 	}, nil
 }
 
@@ -71,12 +79,30 @@ func (t *Tenant) Stats() sandbox.Stats { return t.pool.Stats() }
 
 // Sync runs one full sync into opts.Path.
 func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
+	t.budget.reset()
 	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{})
 	if err != nil {
 		return err
 	}
 	defer cc.Close()
 	return localsync.Run(ctx, cc, opts)
+}
+
+// budget counts a sync's API requests and refuses those past its limit.
+type budget struct {
+	next  sandbox.HTTPDoer
+	limit int64
+	used  atomic.Int64
+}
+
+func (b *budget) reset() { b.used.Store(0) }
+
+func (b *budget) Do(ctx context.Context, req abi.HTTPRequest) abi.HTTPResponse {
+	if n := b.used.Add(1); b.limit > 0 && n > b.limit {
+		return abi.HTTPResponse{Error: abi.Errorf(abi.CodeEgressDenied,
+			"request budget of %d API requests per sync exhausted (request_budget in runner.toml)", b.limit)}
+	}
+	return b.next.Do(ctx, req)
 }
 
 // Close releases the tenant's instances.

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/config"
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/runner"
+)
+
+func configFlag(required bool) cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Required: required, Usage: "runner.toml describing the tenants", EnvVars: []string{"BATON_CONFIG"}}
+}
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "run every tenant of runner.toml in one process; SIGHUP reloads the file",
+		Flags: concat([]cli.Flag{
+			configFlag(true),
+			&cli.IntFlag{Name: "shard-index", Value: -1, Usage: "this process's shard (default: the StatefulSet pod ordinal from HOSTNAME, else 0)", EnvVars: []string{"BATON_SHARD_INDEX"}},
+			&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards tenants are spread over", EnvVars: []string{"BATON_SHARD_COUNT"}},
+		}, logFlags()),
+		Action: runServe,
+	}
+}
+
+func configCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "config",
+		Usage: "work with runner.toml",
+		Subcommands: []*cli.Command{{
+			Name:      "check",
+			Usage:     "validate runner.toml without running it: syntax, keys, values, secret references and modules",
+			ArgsUsage: "runner.toml",
+			Action: func(c *cli.Context) error {
+				if c.NArg() != 1 {
+					return errors.New("usage: baton-runner config check runner.toml")
+				}
+				cfg, err := config.Load(c.Args().First())
+				if err != nil {
+					return err
+				}
+				if _, err := specFromConfig(cfg); err != nil {
+					return err
+				}
+				fmt.Printf("%s: ok, %d tenant(s)\n", c.Args().First(), len(cfg.Tenants))
+				return nil
+			},
+		}},
+	}
+}
+
+// specFromConfig turns a validated configuration into what the runner
+// runs: it resolves secret references and loads (and checks the pins of)
+// the modules. Errors name the tenant, key and reference, never a value.
+func specFromConfig(cfg *config.Config) (runner.Spec, error) {
+	spec := runner.Spec{Runtime: runner.Runtime{
+		CacheDir: cfg.Runtime.CacheDir, MemoryLimitMiB: cfg.Runtime.MemoryLimitMiB, CallTimeout: cfg.Runtime.CallTimeout,
+	}}
+	var errs []error
+	if err := cfg.CheckSecrets(); err != nil {
+		errs = append(errs, err)
+	}
+	for _, c := range cfg.Connectors {
+		wasm, err := loadConnector(c)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: connector %s: %w", cfg.Path, c.Name, err))
+			continue
+		}
+		spec.Modules = append(spec.Modules, runner.Module{Name: c.Name, Wasm: wasm})
+	}
+	for _, t := range cfg.Tenants {
+		ts := runner.TenantSpec{
+			Name: t.Name, Module: t.Connector, BaseURL: t.BaseURL, RequestsPerMinute: t.RequestsPerMinute,
+			RequestBudget: t.RequestBudget, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
+		}
+		token, err := t.Token.Resolve()
+		if err != nil {
+			continue // reported by CheckSecrets
+		}
+		ts.Token = egress.NewSecret(token)
+		switch t.Mode {
+		case config.ModeSync:
+			ts.Mode, ts.Interval, ts.Output = runner.ModeSync, t.Sync.Interval, t.Sync.Output
+		case config.ModeService:
+			ts.Mode = runner.ModeService
+			id, err1 := t.Service.ClientID.Resolve()
+			secret, err2 := t.Service.ClientSecret.Resolve()
+			if err1 != nil || err2 != nil {
+				continue // reported by CheckSecrets
+			}
+			ts.ClientID, ts.ClientSecret = id, egress.NewSecret(secret)
+		}
+		spec.Tenants = append(spec.Tenants, ts)
+	}
+	return spec, errors.Join(errs...)
+}
+
+// loadConnector reads a connector's module and checks its pin.
+func loadConnector(c config.Connector) ([]byte, error) {
+	var wasm []byte
+	var err error
+	if name, ok := c.Embedded(); ok {
+		wasm, err = fs.ReadFile(guests, "guests/"+name+".wasm")
+		if err != nil {
+			return nil, fmt.Errorf("this binary embeds no module %q (build with `make build`, or give a path)", name)
+		}
+	} else if wasm, err = os.ReadFile(c.Wasm); err != nil {
+		return nil, err
+	}
+	if c.SHA256 != "" {
+		sum := sha256.Sum256(wasm)
+		if got := hex.EncodeToString(sum[:]); got != c.SHA256 {
+			return nil, fmt.Errorf("module %s has sha256 %s but the configuration pins %s; refusing to run it", c.Wasm, got, c.SHA256)
+		}
+	}
+	return wasm, nil
+}
+
+// shardIndex is --shard-index, or the ordinal of a StatefulSet pod
+// (HOSTNAME "name-N"), or 0.
+func shardIndex(c *cli.Context) (int, error) {
+	idx, count := c.Int("shard-index"), c.Int("shard-count")
+	if count < 1 {
+		return 0, fmt.Errorf("--shard-count must be at least 1, not %d", count)
+	}
+	if idx < 0 {
+		idx = 0
+		if host := os.Getenv("HOSTNAME"); count > 1 && host != "" {
+			if i := strings.LastIndexByte(host, '-'); i >= 0 {
+				if n, err := strconv.Atoi(host[i+1:]); err == nil {
+					idx = n
+				}
+			}
+		}
+	}
+	if idx >= count {
+		return 0, fmt.Errorf("shard index %d is not below --shard-count %d", idx, count)
+	}
+	return idx, nil
+}
+
+func runServe(c *cli.Context) error {
+	logger, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+	idx, err := shardIndex(c)
+	if err != nil {
+		return err
+	}
+	path := c.String("config")
+	cfg, err := config.Load(path)
+	if err != nil {
+		return err
+	}
+	spec, err := specFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	metrics := runner.NewMetrics()
+	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count")})
+	var ready atomic.Bool // set once every tenant has started
+	if cfg.Runtime.Listen != "" {
+		stop, err := serveOps(cfg.Runtime.Listen, metrics.Handler(), ready.Load, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	ctx := c.Context
+	if err := r.Apply(ctx, spec); err != nil {
+		return err
+	}
+	ready.Store(true)
+	defer r.Stop(context.WithoutCancel(ctx))
+	logger.Info("serving tenants", zap.Strings("tenants", r.Tenants()), zap.Int("shard", idx), zap.Int("shards", c.Int("shard-count")))
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("stopping every tenant")
+			return nil
+		case <-hup:
+			reload(ctx, r, path, logger)
+		}
+	}
+}
+
+// reload applies the configuration file anew; an invalid file is logged
+// and the running configuration stays.
+func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logger) {
+	cfg, err := config.Load(path)
+	var spec runner.Spec
+	if err == nil {
+		spec, err = specFromConfig(cfg)
+	}
+	if err == nil {
+		err = r.Apply(ctx, spec)
+	}
+	if err != nil {
+		logger.Error("reload rejected; the previous configuration keeps running", zap.Error(err))
+		return
+	}
+	logger.Info("configuration reloaded", zap.Strings("tenants", r.Tenants()))
+}
+
+// serveOps serves /healthz, /readyz and /metrics.
+func serveOps(addr string, metrics http.Handler, ready func() bool, logger *zap.Logger) (stop func(), err error) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	})
+	mux.Handle("/metrics", metrics)
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s for health and metrics: %w (runtime.listen)", addr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error("health and metrics endpoint stopped", zap.Error(err))
+		}
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}, nil
+}
+
+// syncFromConfig runs one sync of the named tenants (or all sync-mode
+// tenants) of runner.toml, concurrently, each into its configured output.
+func syncFromConfig(c *cli.Context) error {
+	logger, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+	cfg, err := config.Load(c.String("config"))
+	if err != nil {
+		return err
+	}
+	spec, err := specFromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	names := c.StringSlice("tenant")
+	if c.Bool("all") == (len(names) > 0) {
+		return errors.New("with --config, name tenants with --tenant NAME (repeatable) or pass --all")
+	}
+	var chosen []runner.TenantSpec
+	for _, t := range spec.Tenants {
+		if (c.Bool("all") && t.Mode == runner.ModeSync) || contains(names, t.Name) {
+			chosen = append(chosen, t)
+		}
+	}
+	for _, n := range names {
+		if !containsTenant(chosen, n) {
+			return fmt.Errorf("%s has no tenant %q", cfg.Path, n)
+		}
+	}
+	results := runner.SyncOnce(c.Context, spec, chosen, logger)
+	var errs []error
+	for _, t := range chosen {
+		if err := results[t.Name]; err != nil {
+			errs = append(errs, explain("sync of tenant "+t.Name, err))
+		} else {
+			fmt.Printf("%s: wrote %s\n", t.Name, t.Output)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func containsTenant(ts []runner.TenantSpec, name string) bool {
+	for _, t := range ts {
+		if t.Name == name {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/baton-runner/baton-runner/internal/segmentsim"
+)
+
+func tenantTOML(name, url string) string {
+	return fmt.Sprintf(`
+[[tenants]]
+name = %q
+connector = "segment"
+base_url = %q
+token = "env:SIM_TOKEN"
+mode = "sync"
+  [tenants.sync]
+  interval = "1h"
+  output = "out/%s.c1z"
+`, name, url, name)
+}
+
+func writeConfig(t *testing.T, dir string, port int, tenants ...string) string {
+	t.Helper()
+	body := fmt.Sprintf("[runtime]\nlisten = \"127.0.0.1:%d\"\n[connectors.segment]\nwasm = \"embedded:segment\"\n%s", port, strings.Join(tenants, ""))
+	path := filepath.Join(dir, "runner.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func get(url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, ""
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestServeReloads: serve runs the file's tenants and exposes their
+// metrics; SIGHUP adds a tenant; an invalid file on SIGHUP is rejected and
+// the running tenants carry on.
+func TestServeReloads(t *testing.T) {
+	_, _, url := writableSim(t, 15, 0)
+	dir := t.TempDir()
+	port := freePort(t)
+	path := writeConfig(t, dir, port, tenantTOML("alpha", url))
+	p := start(t, []string{"SIM_TOKEN=" + segmentsim.DefaultToken}, "serve", "--config", path)
+	metrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", port)
+	synced := func(tenant string) bool {
+		_, body := get(metrics)
+		return strings.Contains(body, `baton_runner_syncs_total{result="success",tenant="`+tenant+`"} 1`)
+	}
+	waitUntil(t, 90*time.Second, "alpha's first sync", func() bool { return synced("alpha") })
+	if code, _ := get(fmt.Sprintf("http://127.0.0.1:%d/readyz", port)); code != 200 {
+		t.Errorf("/readyz = %d", code)
+	}
+
+	writeConfig(t, dir, port, tenantTOML("alpha", url), tenantTOML("beta", url))
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 90*time.Second, "beta's first sync after the reload", func() bool { return synced("beta") })
+
+	if err := os.WriteFile(path, []byte("[runtime]\nbogus = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 30*time.Second, "the rejected reload to be logged", func() bool {
+		return strings.Contains(p.stderr.String(), "reload rejected")
+	})
+	if !strings.Contains(p.stderr.String(), "runner.toml:2: runtime.bogus") {
+		t.Errorf("the rejection does not name the file, line and key:\n%s", p.stderr)
+	}
+	if code, _ := get(metrics); code != 200 {
+		t.Fatal("the process stopped serving after a rejected reload")
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 30*time.Second); code != 0 {
+		t.Errorf("exit %d after SIGTERM:\n%s", code, p.stderr)
+	}
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestConfigCheckAndOneShotSync(t *testing.T) {
+	_, _, url := writableSim(t, 10, 0)
+	dir := t.TempDir()
+	path := writeConfig(t, dir, freePort(t), tenantTOML("alpha", url), tenantTOML("beta", url))
+
+	res := run(t, dir, nil, "config", "check", path)
+	if res.code == 0 || !strings.Contains(res.stderr, "SIM_TOKEN") {
+		t.Fatalf("config check without the secret: exit %d, stderr %s", res.code, res.stderr)
+	}
+	env := []string{"SIM_TOKEN=" + segmentsim.DefaultToken}
+	if res := run(t, dir, env, "config", "check", path); res.code != 0 || !strings.Contains(res.stdout, "ok, 2 tenant") {
+		t.Fatalf("config check: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if res := run(t, dir, env, "sync", "--config", path, "--tenant", "beta"); res.code != 0 {
+		t.Fatalf("sync --tenant beta: exit %d\n%s", res.code, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "beta.c1z")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "alpha.c1z")); err == nil {
+		t.Error("--tenant beta also synced alpha")
+	}
+	if res := run(t, dir, env, "sync", "--config", path, "--all"); res.code != 0 {
+		t.Fatalf("sync --all: exit %d\n%s", res.code, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "out", "alpha.c1z")); err != nil {
+		t.Error(err)
+	}
+	if res := run(t, dir, env, "sync", "--config", path, "--tenant", "gamma"); res.code == 0 || !strings.Contains(res.stderr, "gamma") {
+		t.Errorf("unknown tenant: exit %d, %s", res.code, res.stderr)
+	}
+}

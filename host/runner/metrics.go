@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+)
+
+// Metrics is the runner's Prometheus registry of per-tenant metrics. A nil
+// *Metrics records nothing.
+type Metrics struct {
+	registry     *prometheus.Registry
+	syncs        *prometheus.CounterVec
+	syncDuration *prometheus.HistogramVec
+	requests     *prometheus.CounterVec
+	denials      *prometheus.CounterVec
+	rateWait     *prometheus.CounterVec
+	guestErrors  *prometheus.CounterVec
+	instances    *prometheus.CounterVec
+	restarts     *prometheus.CounterVec
+}
+
+// NewMetrics returns a registry with the runner's metrics and the Go
+// runtime's.
+func NewMetrics() *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_runner_syncs_total", Help: "Syncs by tenant and result (success, failure).",
+		}, []string{"tenant", "result"}),
+		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "baton_runner_sync_duration_seconds", Help: "Duration of syncs, successful or not.",
+			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
+		}, []string{"tenant"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_runner_api_requests_total", Help: "Guest API requests by tenant and HTTP status (0: no response).",
+		}, []string{"tenant", "status"}),
+		denials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_runner_egress_denials_total", Help: "Guest requests refused by the egress rules.",
+		}, []string{"tenant"}),
+		rateWait: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_runner_rate_limit_wait_seconds_total", Help: "Time spent waiting on 429s and pacing.",
+		}, []string{"tenant"}),
+		guestErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_runner_guest_traps_total", Help: "Guest calls stopped by the sandbox, by kind (trap, timeout, output).",
+		}, []string{"tenant", "kind"}),
+		instances: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_runner_guest_instances_created_total", Help: "Guest instances created (a trap or timeout discards one).",
+		}, []string{"tenant"}),
+		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "baton_runner_tenant_restarts_total", Help: "Tenant restarts after a failure.",
+		}, []string{"tenant"}),
+	}
+	m.registry.MustRegister(m.syncs, m.syncDuration, m.requests, m.denials, m.rateWait, m.guestErrors,
+		m.instances, m.restarts, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// Registry exposes the registry (tests read it).
+func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
+
+func (m *Metrics) sync(tenant string, d time.Duration, err error) {
+	if m == nil {
+		return
+	}
+	result := "success"
+	if err != nil {
+		result = "failure"
+	}
+	m.syncs.WithLabelValues(tenant, result).Inc()
+	m.syncDuration.WithLabelValues(tenant).Observe(d.Seconds())
+}
+
+func (m *Metrics) restart(tenant string) {
+	if m != nil {
+		m.restarts.WithLabelValues(tenant).Inc()
+	}
+}
+
+// sandbox adds the pool activity between two readings of its stats.
+func (m *Metrics) sandbox(tenant string, now, before sandbox.Stats) {
+	if m == nil {
+		return
+	}
+	m.guestErrors.WithLabelValues(tenant, string(sandbox.KindTrap)).Add(float64(now.Traps - before.Traps))
+	m.guestErrors.WithLabelValues(tenant, string(sandbox.KindTimeout)).Add(float64(now.Timeouts - before.Timeouts))
+	m.guestErrors.WithLabelValues(tenant, string(sandbox.KindOutput)).Add(float64(now.OutputErrors - before.OutputErrors))
+	m.instances.WithLabelValues(tenant).Add(float64(now.InstancesCreated - before.InstancesCreated))
+}
+
+// auditFor returns the egress audit sink of a tenant, which feeds the
+// request metrics.
+func (m *Metrics) auditFor(tenant string) func(egress.Record) {
+	if m == nil {
+		return nil
+	}
+	return func(r egress.Record) {
+		m.requests.WithLabelValues(tenant, strconv.Itoa(r.Status)).Inc()
+		if r.Denied != "" {
+			m.denials.WithLabelValues(tenant).Inc()
+		}
+		if r.RateLimitWait > 0 {
+			m.rateWait.WithLabelValues(tenant).Add(r.RateLimitWait.Seconds())
+		}
+	}
+}

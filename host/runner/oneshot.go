@@ -1,0 +1,61 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/host/localsync"
+)
+
+// SyncOnce syncs each of tenants once, concurrently, into its Output, with
+// the modules of spec compiled once for all of them. It returns each
+// tenant's error (nil on success) by name.
+func SyncOnce(ctx context.Context, spec Spec, tenants []TenantSpec, logger *zap.Logger) map[string]error {
+	r := New(Options{Logger: logger})
+	out := map[string]error{}
+	modules, err := r.compileAll(ctx, spec)
+	if err != nil {
+		for _, t := range tenants {
+			out[t.Name] = err
+		}
+		return out
+	}
+	defer func() {
+		for _, m := range modules {
+			_ = m.module.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for _, spec := range tenants {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := r.syncOnce(ctx, spec, modules)
+			mu.Lock()
+			out[spec.Name] = err
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func (r *Runner) syncOnce(ctx context.Context, spec TenantSpec, modules map[string]*compiled) error {
+	m, ok := modules[spec.Module]
+	if !ok {
+		return errors.New("unknown module " + spec.Module)
+	}
+	if spec.Output == "" {
+		return errors.New("tenant " + spec.Name + " has no sync output (it is in service mode)")
+	}
+	t, err := r.newTenant(spec, m.module, r.log.With(zap.String("tenant", spec.Name)))
+	if err != nil {
+		return err
+	}
+	defer t.Close(context.WithoutCancel(ctx))
+	return t.Sync(ctx, localsync.Options{Path: spec.Output})
+}

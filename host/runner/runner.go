@@ -1,0 +1,259 @@
+// Package runner runs many tenants in one process: each tenant is a
+// connector configuration (its own API origin, secret and schedule or
+// ConductorOne credentials) on a guest module compiled once and shared.
+// Tenants are isolated by the sandbox; a tenant that fails (a guest that
+// traps, times out, exhausts its memory or its API budget) is restarted
+// with back-off while the others keep their schedules. Apply reconciles the
+// running tenants with a new Spec, which is how configuration reloads work.
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"reflect"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+)
+
+// Runtime holds the sandbox settings every module is compiled with.
+type Runtime struct {
+	CacheDir       string
+	MemoryLimitMiB int
+	CallTimeout    time.Duration
+}
+
+// Module is a guest module tenants refer to by name.
+type Module struct {
+	Name string
+	Wasm []byte
+}
+
+// Mode says what a tenant does.
+type Mode int
+
+// The modes of a tenant.
+const (
+	// ModeSync syncs into a c1z file every interval.
+	ModeSync Mode = iota
+	// ModeService serves ConductorOne tasks.
+	ModeService
+)
+
+// TenantSpec describes one tenant. Two specs are the same tenant
+// configuration when they are deeply equal.
+type TenantSpec struct {
+	Name   string
+	Module string
+	// Egress configures the API origin, the secret and the rates; its Audit
+	// and Sleep fields are set by the runner.
+	BaseURL           string
+	Token             egress.Secret
+	RequestsPerMinute int
+	RequestBudget     int
+	Instances         int
+	Mode              Mode
+	// Sync mode.
+	Interval time.Duration
+	Output   string
+	// Service mode.
+	ClientID     string
+	ClientSecret egress.Secret
+	Provisioning bool
+	// Settings are non-secret settings passed to the guest.
+	Settings map[string]string
+}
+
+// Spec is everything the runner should be running.
+type Spec struct {
+	Runtime Runtime
+	Modules []Module
+	Tenants []TenantSpec
+}
+
+// Options tune the runner; zero values are the defaults.
+type Options struct {
+	Logger *zap.Logger
+	// Metrics records per-tenant activity; nil records nothing.
+	Metrics *Metrics
+	// RestartBackoff is the first wait after a failure (default 5s);
+	// it doubles up to MaxRestartBackoff (default 5m).
+	RestartBackoff, MaxRestartBackoff time.Duration
+	// ShardIndex and ShardCount select the tenants of this process: a
+	// tenant runs where ShardOf(name, count) == index. Count 0 or 1 runs
+	// every tenant.
+	ShardIndex, ShardCount int
+}
+
+// Runner runs tenants. It is safe for concurrent use.
+type Runner struct {
+	opts Options
+	log  *zap.Logger
+
+	mu      sync.Mutex
+	runtime Runtime
+	modules map[string]*compiled
+	tenants map[string]*running
+}
+
+type compiled struct {
+	sha    string
+	module *sandbox.Module
+}
+
+type running struct {
+	spec   TenantSpec
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// New returns a runner with nothing running.
+func New(opts Options) *Runner {
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.RestartBackoff <= 0 {
+		opts.RestartBackoff = 5 * time.Second
+	}
+	if opts.MaxRestartBackoff <= 0 {
+		opts.MaxRestartBackoff = 5 * time.Minute
+	}
+	return &Runner{opts: opts, log: opts.Logger, modules: map[string]*compiled{}, tenants: map[string]*running{}}
+}
+
+// ShardOf returns the shard of a tenant: a stable hash of its name, so that
+// every process of a StatefulSet agrees without coordination.
+func ShardOf(name string, count int) int {
+	if count <= 1 {
+		return 0
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(name))
+	return int(h.Sum32() % uint32(count))
+}
+
+// Apply makes the runner run spec: it compiles modules that are new or
+// changed, stops tenants that are gone or changed, and starts those that
+// are new or changed. Tenants whose spec is unchanged keep running
+// untouched. If a module fails to compile, nothing is changed.
+func (r *Runner) Apply(ctx context.Context, spec Spec) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	modules, err := r.compileAll(ctx, spec)
+	if err != nil {
+		return err
+	}
+	want := map[string]TenantSpec{}
+	for _, t := range spec.Tenants {
+		if _, ok := modules[t.Module]; !ok {
+			return fmt.Errorf("tenant %s: unknown module %q", t.Name, t.Module)
+		}
+		if ShardOf(t.Name, r.opts.ShardCount) != r.opts.ShardIndex%max(r.opts.ShardCount, 1) {
+			continue
+		}
+		want[t.Name] = t
+	}
+	runtimeChanged := spec.Runtime != r.runtime
+
+	for name, rt := range r.tenants {
+		w, keep := want[name]
+		moduleChanged := modules[rt.spec.Module] != r.modules[rt.spec.Module]
+		if keep && reflect.DeepEqual(w, rt.spec) && !moduleChanged && !runtimeChanged {
+			continue
+		}
+		r.log.Info("stopping tenant", zap.String("tenant", name), zap.Bool("removed", !keep))
+		rt.stop()
+		delete(r.tenants, name)
+	}
+	old := r.modules
+	r.modules, r.runtime = modules, spec.Runtime
+	for name, m := range old {
+		if modules[name] != m {
+			_ = m.module.Close(context.WithoutCancel(ctx))
+		}
+	}
+	for name, t := range want {
+		if _, ok := r.tenants[name]; ok {
+			continue
+		}
+		r.log.Info("starting tenant", zap.String("tenant", name))
+		r.tenants[name] = r.start(t, modules[t.Module].module)
+	}
+	return nil
+}
+
+// compileAll returns the modules of spec, reusing compiled ones whose
+// bytes and runtime settings are unchanged.
+func (r *Runner) compileAll(ctx context.Context, spec Spec) (map[string]*compiled, error) {
+	out := map[string]*compiled{}
+	var errs []error
+	for _, m := range spec.Modules {
+		sum := sha256.Sum256(m.Wasm)
+		sha := hex.EncodeToString(sum[:])
+		if c, ok := r.modules[m.Name]; ok && c.sha == sha && spec.Runtime == r.runtime {
+			out[m.Name] = c
+			continue
+		}
+		mod, err := sandbox.Compile(ctx, sandbox.Config{
+			Wasm: m.Wasm, CacheDir: spec.Runtime.CacheDir, MemoryLimitMiB: spec.Runtime.MemoryLimitMiB,
+			CallTimeout: spec.Runtime.CallTimeout, Logger: r.log.With(zap.String("module", m.Name)),
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("module %s: %w", m.Name, err))
+			continue
+		}
+		out[m.Name] = &compiled{sha: sha, module: mod}
+	}
+	if err := errors.Join(errs...); err != nil {
+		for name, c := range out {
+			if r.modules[name] != c {
+				_ = c.module.Close(ctx)
+			}
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// Stop stops every tenant, letting each finish or abandon its current work
+// as its mode does on cancellation, and releases the modules.
+func (r *Runner) Stop(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var wg sync.WaitGroup
+	for name, rt := range r.tenants {
+		wg.Add(1)
+		go func() { defer wg.Done(); rt.stop() }()
+		delete(r.tenants, name)
+	}
+	wg.Wait()
+	for name, m := range r.modules {
+		_ = m.module.Close(ctx)
+		delete(r.modules, name)
+	}
+}
+
+// Tenants returns the names of the tenants this process runs.
+func (r *Runner) Tenants() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.tenants))
+	for name := range r.tenants {
+		out = append(out, name)
+	}
+	return out
+}
+
+func (rt *running) stop() {
+	rt.cancel()
+	<-rt.done
+}

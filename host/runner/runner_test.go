@@ -1,0 +1,287 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/inspect"
+	"github.com/baton-runner/baton-runner/internal/segmentsim"
+	"github.com/baton-runner/baton-runner/internal/wasmbuild"
+)
+
+func modules(t *testing.T) []Module {
+	t.Helper()
+	var out []Module
+	for name, pkg := range map[string]string{"segment": "guest/segment/wasm", "probe": "internal/testguests/probe"} {
+		b, err := os.ReadFile(wasmbuild.Module(t, pkg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, Module{Name: name, Wasm: b})
+	}
+	return out
+}
+
+var testRuntime = Runtime{CacheDir: filepath.Join(os.TempDir(), "baton-runner-runner-test-cache"), MemoryLimitMiB: 64, CallTimeout: 8 * time.Second}
+
+func simURL(t *testing.T) string {
+	t.Helper()
+	ts := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
+	t.Cleanup(ts.Close)
+	return ts.URL
+}
+
+func syncTenant(name, url, dir string) TenantSpec {
+	return TenantSpec{Name: name, Module: "segment", BaseURL: url, Token: egress.NewSecret(segmentsim.DefaultToken),
+		Mode: ModeSync, Interval: 100 * time.Millisecond, Output: filepath.Join(dir, name+".c1z")}
+}
+
+func hostile(name, probe, url, dir string) TenantSpec {
+	t := syncTenant(name, url, dir)
+	t.Module, t.Settings = "probe", map[string]string{"probe": probe}
+	return t
+}
+
+// counter reads a counter of the registry, 0 when absent.
+func counter(t *testing.T, m *Metrics, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, metric := range f.GetMetric() {
+			if matches(metric, labels) {
+				total += metric.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
+}
+
+func matches(m *dto.Metric, labels map[string]string) bool {
+	n := 0
+	for _, lp := range m.GetLabel() {
+		if v, ok := labels[lp.GetName()]; ok {
+			if v != lp.GetValue() {
+				return false
+			}
+			n++
+		}
+	}
+	return n == len(labels)
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestMisbehavingTenantsAreContained runs healthy tenants next to guests
+// that spin, crash, exhaust memory and flood logs: the bad ones are
+// restarted with back-off and counted, the healthy ones keep syncing.
+func TestMisbehavingTenantsAreContained(t *testing.T) {
+	url, dir := simURL(t), t.TempDir()
+	core, logs := observer.New(zap.InfoLevel)
+	m := NewMetrics()
+	r := New(Options{Logger: zap.New(core), Metrics: m, RestartBackoff: 50 * time.Millisecond, MaxRestartBackoff: 200 * time.Millisecond})
+	defer r.Stop(context.Background())
+	spec := Spec{Runtime: testRuntime, Modules: modules(t), Tenants: []TenantSpec{
+		syncTenant("healthy-a", url, dir), syncTenant("healthy-b", url, dir),
+		hostile("spinner", "loop", url, dir), hostile("crasher", "panic", url, dir),
+		hostile("bomber", "memory", url, dir), hostile("flooder", "logflood", url, dir),
+	}}
+	if err := r.Apply(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	success := func(name string) float64 {
+		return counter(t, m, "baton_runner_syncs_total", map[string]string{"tenant": name, "result": "success"})
+	}
+	waitFor(t, 2*time.Minute, "three syncs of each healthy tenant and two restarts of each crashing one", func() bool {
+		for _, name := range []string{"spinner", "crasher", "bomber"} {
+			if counter(t, m, "baton_runner_tenant_restarts_total", map[string]string{"tenant": name}) < 2 {
+				return false
+			}
+		}
+		return success("healthy-a") >= 3 && success("healthy-b") >= 3
+	})
+	for name, kind := range map[string]string{"spinner": "timeout", "crasher": "trap", "bomber": "trap"} {
+		if n := counter(t, m, "baton_runner_guest_traps_total", map[string]string{"tenant": name, "kind": kind}); n < 1 {
+			t.Errorf("%s: %v %s events counted", name, n, kind)
+		}
+	}
+	for _, name := range []string{"healthy-a", "healthy-b"} {
+		if n := counter(t, m, "baton_runner_syncs_total", map[string]string{"tenant": name, "result": "failure"}); n != 0 {
+			t.Errorf("%s failed %v times next to the misbehaving tenants", name, n)
+		}
+		snap, err := inspect.Load(context.Background(), filepath.Join(dir, name+".c1z"), t.TempDir())
+		if err != nil || len(snap.Resources) == 0 {
+			t.Errorf("%s: c1z unreadable or empty: %v", name, err)
+		}
+	}
+	// The flood is capped per instance and attributed to its tenant.
+	flood := 0
+	for _, e := range logs.FilterField(zap.String("tenant", "flooder")).All() {
+		flood += len(e.Message)
+	}
+	if flood > 4<<20 {
+		t.Errorf("the flooding tenant logged %d bytes", flood)
+	}
+}
+
+func TestApplyReconcilesTenants(t *testing.T) {
+	url, dir := simURL(t), t.TempDir()
+	r := New(Options{RestartBackoff: 50 * time.Millisecond})
+	defer r.Stop(context.Background())
+	mods := modules(t)
+	a, b, c := syncTenant("a", url, dir), syncTenant("b", url, dir), syncTenant("c", url, dir)
+	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: mods, Tenants: []TenantSpec{a, b}}); err != nil {
+		t.Fatal(err)
+	}
+	beforeA, beforeB := r.tenants["a"], r.tenants["b"]
+
+	// Reloading the same configuration, with secrets read anew, changes
+	// nothing.
+	a2 := a
+	a2.Token = egress.NewSecret(segmentsim.DefaultToken)
+	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: mods, Tenants: []TenantSpec{a2, b}}); err != nil {
+		t.Fatal(err)
+	}
+	if r.tenants["a"] != beforeA || r.tenants["b"] != beforeB {
+		t.Fatal("an unchanged reload restarted tenants")
+	}
+
+	changedB := b
+	changedB.Interval = time.Hour
+	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: mods, Tenants: []TenantSpec{changedB, c}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-beforeA.done:
+	default:
+		t.Error("removed tenant a is still running")
+	}
+	select {
+	case <-beforeB.done:
+	default:
+		t.Error("changed tenant b was not restarted")
+	}
+	if got := strings.Join(sorted(r.Tenants()), ","); got != "b,c" {
+		t.Errorf("running %s, want b,c", got)
+	}
+	if r.tenants["b"].spec.Interval != time.Hour {
+		t.Error("tenant b runs its old configuration")
+	}
+
+	// A configuration whose module does not compile changes nothing.
+	bad := append([]Module(nil), mods...)
+	bad[0] = Module{Name: bad[0].Name, Wasm: []byte("not wasm")}
+	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: bad, Tenants: []TenantSpec{a}}); err == nil {
+		t.Fatal("a module that is not wasm was accepted")
+	}
+	if got := strings.Join(sorted(r.Tenants()), ","); got != "b,c" {
+		t.Errorf("after a rejected reload running %s, want b,c", got)
+	}
+}
+
+func sorted(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+func TestShardsPartitionTenants(t *testing.T) {
+	const shards = 3
+	seen := map[string]int{}
+	for i := range 300 {
+		name := fmt.Sprintf("tenant-%d", i)
+		s := ShardOf(name, shards)
+		if s < 0 || s >= shards || ShardOf(name, shards) != s {
+			t.Fatalf("%s: shard %d", name, s)
+		}
+		seen[name]++
+	}
+	counts := map[int]int{}
+	for name := range seen {
+		counts[ShardOf(name, shards)]++
+	}
+	for s := range shards {
+		if counts[s] < 50 {
+			t.Errorf("shard %d got %d of 300 tenants", s, counts[s])
+		}
+	}
+
+	url, dir := simURL(t), t.TempDir()
+	var specs []TenantSpec
+	for i := range 6 {
+		ts := syncTenant(fmt.Sprintf("t%d", i), url, dir)
+		ts.Interval = time.Hour
+		specs = append(specs, ts)
+	}
+	owner := map[string]int{}
+	for idx := range shards {
+		r := New(Options{ShardIndex: idx, ShardCount: shards})
+		if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: modules(t), Tenants: specs}); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range r.Tenants() {
+			if prev, dup := owner[name]; dup {
+				t.Errorf("%s runs on shards %d and %d", name, prev, idx)
+			}
+			owner[name] = idx
+		}
+		r.Stop(context.Background())
+	}
+	if len(owner) != len(specs) {
+		t.Errorf("%d of %d tenants run on some shard", len(owner), len(specs))
+	}
+}
+
+func TestRequestBudget(t *testing.T) {
+	url, dir := simURL(t), t.TempDir()
+	m := NewMetrics()
+	r := New(Options{Metrics: m, RestartBackoff: time.Hour})
+	defer r.Stop(context.Background())
+	ts := syncTenant("thrifty", url, dir)
+	ts.RequestBudget = 5
+	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: modules(t), Tenants: []TenantSpec{ts}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, time.Minute, "the over-budget sync to fail", func() bool {
+		return counter(t, m, "baton_runner_syncs_total", map[string]string{"tenant": "thrifty", "result": "failure"}) >= 1
+	})
+	if n := counter(t, m, "baton_runner_api_requests_total", map[string]string{"tenant": "thrifty"}); n > 5 {
+		t.Errorf("%v requests sent on a budget of 5", n)
+	}
+	if _, err := os.Stat(ts.Output); err == nil {
+		t.Error("a sync that ran out of budget wrote its c1z")
+	}
+}

@@ -1,0 +1,134 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/service"
+	"github.com/baton-runner/baton-runner/host/tenant"
+)
+
+// start runs a tenant under supervision until stopped.
+func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
+	ctx, cancel := context.WithCancel(context.Background())
+	rt := &running{spec: spec, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(rt.done)
+		r.supervise(ctx, spec, m)
+	}()
+	return rt
+}
+
+// supervise runs the tenant, and after each failure builds it anew (fresh
+// guest instances) after a back-off that doubles while failures continue.
+func (r *Runner) supervise(ctx context.Context, spec TenantSpec, m *sandbox.Module) {
+	log := r.log.With(zap.String("tenant", spec.Name))
+	backoff := r.opts.RestartBackoff
+	for {
+		ok, err := r.runTenant(ctx, spec, m, log)
+		if ctx.Err() != nil {
+			return
+		}
+		if ok {
+			backoff = r.opts.RestartBackoff
+		}
+		r.opts.Metrics.restart(spec.Name)
+		log.Error("tenant failed; restarting", zap.Error(err), zap.Duration("backoff", backoff))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, r.opts.MaxRestartBackoff)
+	}
+}
+
+// audit records a tenant's egress in the metrics and, at debug level, the
+// log.
+func (r *Runner) audit(name string, log *zap.Logger) func(egress.Record) {
+	metrics := r.opts.Metrics.auditFor(name)
+	return func(rec egress.Record) {
+		if metrics != nil {
+			metrics(rec)
+		}
+		log.Debug("egress", zap.Any("request", rec))
+	}
+}
+
+// newTenant binds a tenant's spec to its module.
+func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) (*tenant.Tenant, error) {
+	return tenant.New(m, tenant.Config{
+		Name: spec.Name,
+		Egress: egress.Config{
+			BaseURL: spec.BaseURL, Token: spec.Token, RequestsPerMinute: spec.RequestsPerMinute,
+			Audit: r.audit(spec.Name, log),
+		},
+		Settings:      spec.Settings,
+		Instances:     spec.Instances,
+		RequestBudget: spec.RequestBudget,
+		Logger:        r.log,
+	})
+}
+
+// runTenant builds the tenant and runs it until it fails or ctx ends; ok
+// reports that it did useful work before failing (which resets the
+// back-off).
+func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Module, log *zap.Logger) (ok bool, err error) {
+	t, err := r.newTenant(spec, m, log)
+	if err != nil {
+		return false, err
+	}
+	// Pool statistics count from the tenant's creation; report the
+	// difference since the last report.
+	var reported sandbox.Stats
+	report := func() {
+		now := t.Stats()
+		r.opts.Metrics.sandbox(spec.Name, now, reported)
+		reported = now
+	}
+	defer func() {
+		report()
+		t.Close(context.WithoutCancel(ctx))
+	}()
+
+	if spec.Mode == ModeService {
+		svc := service.New(service.Config{
+			ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, Provisioning: spec.Provisioning,
+			Logger: log,
+		})
+		err := svc.Run(ctx, t.Connector())
+		return svc.Ready(), err
+	}
+
+	if spec.Interval <= 0 {
+		return false, errors.New("sync interval must be positive")
+	}
+	next := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return ok, ctx.Err()
+		case <-time.After(time.Until(next)):
+		}
+		next = time.Now().Add(spec.Interval)
+		start := time.Now()
+		err := t.Sync(ctx, localsync.Options{Path: spec.Output})
+		r.opts.Metrics.sync(spec.Name, time.Since(start), err)
+		report()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ok, ctx.Err()
+			}
+			return ok, fmt.Errorf("sync into %s: %w", spec.Output, err)
+		}
+		ok = true
+		log.Info("sync complete", zap.String("file", spec.Output), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
+	}
+}
