@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/urfave/cli/v2"
 	"gopkg.in/yaml.v3"
+
+	"github.com/baton-runner/baton-runner/config"
 )
 
 // manifest is the part of a Kubernetes object the test reads.
@@ -97,5 +100,62 @@ func TestKubernetesManifestsUseOnlyVariablesTheBinaryReads(t *testing.T) {
 	labels := deploy.Spec.Template.Metadata.Labels
 	if labels["app"] != "baton-segment" || labels["baton"] != "true" || labels["baton-app"] != "segment" {
 		t.Errorf("pod labels %v, want app/baton/baton-app as in ConductorOne's manifests", labels)
+	}
+}
+
+// TestStatefulSetConfigIsValid: the runner.toml embedded in the StatefulSet
+// example passes the same validation as `config check`, and the variables
+// the pods set are ones serve reads.
+func TestStatefulSetConfigIsValid(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "baton-runner-statefulset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var toml string
+	var env []string
+	for {
+		var doc struct {
+			Kind string            `yaml:"kind"`
+			Data map[string]string `yaml:"data"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Env []struct {
+								Name string `yaml:"name"`
+							} `yaml:"env"`
+						} `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if doc.Kind == "ConfigMap" {
+			toml = doc.Data["runner.toml"]
+		}
+		for _, c := range doc.Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				env = append(env, e.Name)
+			}
+		}
+	}
+	if _, err := config.Parse("runner.toml", []byte(toml)); err != nil {
+		t.Fatalf("the StatefulSet's runner.toml is invalid: %v", err)
+	}
+	read := map[string]bool{}
+	for _, f := range serveCommand().Flags {
+		if ev, ok := f.(interface{ GetEnvVars() []string }); ok {
+			for _, v := range ev.GetEnvVars() {
+				read[v] = true
+			}
+		}
+	}
+	for _, e := range env {
+		if !read[e] {
+			t.Errorf("the StatefulSet sets %s, which serve does not read", e)
+		}
 	}
 }

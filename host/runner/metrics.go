@@ -23,6 +23,7 @@ type Metrics struct {
 	rateWait     *prometheus.CounterVec
 	guestErrors  *prometheus.CounterVec
 	instances    *prometheus.CounterVec
+	memory       *prometheus.GaugeVec
 	restarts     *prometheus.CounterVec
 }
 
@@ -53,12 +54,15 @@ func NewMetrics() *Metrics {
 		instances: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_runner_guest_instances_created_total", Help: "Guest instances created (a trap or timeout discards one).",
 		}, []string{"tenant"}),
+		memory: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "baton_runner_guest_memory_bytes", Help: "Linear memory held by the tenant's guest instances at the last report.",
+		}, []string{"tenant"}),
 		restarts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_runner_tenant_restarts_total", Help: "Tenant restarts after a failure.",
 		}, []string{"tenant"}),
 	}
 	m.registry.MustRegister(m.syncs, m.syncDuration, m.requests, m.denials, m.rateWait, m.guestErrors,
-		m.instances, m.restarts, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		m.instances, m.memory, m.restarts, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -97,6 +101,7 @@ func (m *Metrics) sandbox(tenant string, now, before sandbox.Stats) {
 	m.guestErrors.WithLabelValues(tenant, string(sandbox.KindTimeout)).Add(float64(now.Timeouts - before.Timeouts))
 	m.guestErrors.WithLabelValues(tenant, string(sandbox.KindOutput)).Add(float64(now.OutputErrors - before.OutputErrors))
 	m.instances.WithLabelValues(tenant).Add(float64(now.InstancesCreated - before.InstancesCreated))
+	m.memory.WithLabelValues(tenant).Set(float64(now.MemoryBytes))
 }
 
 // auditFor returns the egress audit sink of a tenant, which feeds the

@@ -127,6 +127,14 @@ func TestMisbehavingTenantsAreContained(t *testing.T) {
 		}
 		return success("healthy-a") >= 3 && success("healthy-b") >= 3
 	})
+	families, _ := m.Registry().Gather()
+	memorySeen := false
+	for _, f := range families {
+		memorySeen = memorySeen || (f.GetName() == "baton_runner_guest_memory_bytes" && len(f.GetMetric()) > 0)
+	}
+	if !memorySeen {
+		t.Error("no guest memory gauge reported")
+	}
 	for name, kind := range map[string]string{"spinner": "timeout", "crasher": "trap", "bomber": "trap"} {
 		if n := counter(t, m, "baton_runner_guest_traps_total", map[string]string{"tenant": name, "kind": kind}); n < 1 {
 			t.Errorf("%s: %v %s events counted", name, n, kind)

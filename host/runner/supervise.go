@@ -94,8 +94,8 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		reported = now
 	}
 	defer func() {
-		report()
 		t.Close(context.WithoutCancel(ctx))
+		report() // after Close: the tenant's memory is released
 	}()
 
 	if spec.Mode == ModeService {

@@ -8,6 +8,7 @@ import (
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
 	"go.uber.org/zap"
 )
 
@@ -41,7 +42,7 @@ type instance struct {
 	logs   *logSink
 }
 
-func (m *Module) newInstance(ctx context.Context, logger *zap.Logger) (*instance, error) {
+func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *memoryMeter) (*instance, error) {
 	sink := newLogSink(logger, m.cfg.MaxLogBytes)
 	// wazero's defaults are a fake clock that starts in 2022 and a
 	// deterministic "random" source: wrong for TLS-free but time-aware
@@ -54,6 +55,9 @@ func (m *Module) newInstance(ctx context.Context, logger *zap.Logger) (*instance
 		WithRandSource(rand.Reader).
 		WithStdout(sink.stream("stdout")).
 		WithStderr(sink.stream("stderr"))
+	if meter != nil {
+		ctx = experimental.WithMemoryAllocator(ctx, meter.allocator())
+	}
 	p, err := m.compiled.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
 	if err != nil {
 		return nil, fmt.Errorf("instantiating guest module: %w", err)

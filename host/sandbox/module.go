@@ -151,7 +151,7 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 
 // probe checks the exports and ABI version on a throw-away instance.
 func (m *Module) probe(ctx context.Context) error {
-	inst, err := m.newInstance(ctx, m.cfg.Logger)
+	inst, err := m.newInstance(ctx, m.cfg.Logger, nil)
 	if err != nil {
 		return err
 	}

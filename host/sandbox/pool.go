@@ -33,6 +33,9 @@ type PoolConfig struct {
 // Stats counts a pool's activity since it was created.
 type Stats struct {
 	Calls, Traps, Timeouts, OutputErrors, InstancesCreated uint64
+	// MemoryBytes is the linear memory its live instances hold now
+	// (guest and extism kernel).
+	MemoryBytes int64
 }
 
 // Pool runs calls for one tenant on instances of a shared Module. It is safe
@@ -47,6 +50,7 @@ type Pool struct {
 	closed bool
 
 	calls, traps, timeouts, outputErrors, created atomic.Uint64
+	memory                                        memoryMeter
 }
 
 // NewPool returns a pool of instances of m bound to cfg's egress.
@@ -118,7 +122,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		return inst, nil
 	}
 	p.mu.Unlock()
-	inst, err := p.module.newInstance(ctx, p.cfg.Logger)
+	inst, err := p.module.newInstance(ctx, p.cfg.Logger, &p.memory)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +145,7 @@ func (p *Pool) Stats() Stats {
 	return Stats{
 		Calls: p.calls.Load(), Traps: p.traps.Load(), Timeouts: p.timeouts.Load(),
 		OutputErrors: p.outputErrors.Load(), InstancesCreated: p.created.Load(),
+		MemoryBytes: p.memory.bytes.Load(),
 	}
 }
 

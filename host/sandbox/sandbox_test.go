@@ -279,3 +279,27 @@ func TestMain(m *testing.M) {
 	_ = os.RemoveAll(d)
 	os.Exit(code)
 }
+
+// TestMemoryIsMetered: the pool reports the linear memory its instances
+// hold, it grows when a guest allocates, and it is released with the
+// instance.
+func TestMemoryIsMetered(t *testing.T) {
+	p := compile(t, probePkg, nil).NewPool(sandbox.PoolConfig{Instances: 1})
+	if _, err := probe(t, p, "clock", nil); err != nil {
+		t.Fatal(err)
+	}
+	idle := p.Stats().MemoryBytes
+	if idle < 2<<20 {
+		t.Fatalf("an initialised Go guest holds %d bytes of linear memory, want at least its 2.7 MiB minimum", idle)
+	}
+	if _, err := probe(t, p, "big", nil); err != nil {
+		t.Fatal(err)
+	}
+	if grown := p.Stats().MemoryBytes; grown <= idle {
+		t.Errorf("memory %d after building a 1 MiB result, %d before", grown, idle)
+	}
+	p.Close(context.Background())
+	if left := p.Stats().MemoryBytes; left != 0 {
+		t.Errorf("%d bytes still counted after Close", left)
+	}
+}

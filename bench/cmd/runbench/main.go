@@ -1,0 +1,195 @@
+// Command runbench measures what the WebAssembly sandbox costs a Segment
+// sync, against the bundled simulator: wall time, CPU and peak RSS of a
+// native and a sandboxed sync per workspace size and API latency, cold
+// start of the sandboxed CLI with an empty and a warm compilation cache,
+// and the guest module's size. It writes a Markdown report (BENCHMARKS.md
+// via `make bench`).
+//
+// Every sync runs in a child process (this binary re-executed as
+// `runbench worker …`), so CPU time and peak RSS are those of one run and
+// not of the simulator, which the parent serves.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/baton-runner/baton-runner/host/sandbox"
+)
+
+func main() {
+	log.SetFlags(0)
+	log.SetPrefix("runbench: ")
+	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		if err := runWorker(os.Args[2:]); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if err := run(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// config is the parsed command line.
+type config struct {
+	users      []int
+	latencies  []time.Duration
+	modes      []string
+	coldRuns   int
+	out        string
+	wasm, cli  string
+	profileDir string
+}
+
+func parseFlags() (config, error) {
+	users := flag.String("users", "1000,10000", "comma-separated workspace sizes (users)")
+	latency := flag.String("latency", "0ms,20ms", "comma-separated simulated API latencies")
+	modes := flag.String("modes", "native,sandboxed", "comma-separated modes: native, sandboxed")
+	coldRuns := flag.Int("coldstart-runs", 5, "CLI cold-start runs per cache state (0 skips cold start)")
+	out := flag.String("out", "", "write the Markdown report to this file (default: stdout)")
+	quick := flag.Bool("quick", false, "smoke run: 1000 users only, latencies 0ms and 20ms")
+	wasm := flag.String("wasm", "bin/segment.wasm", "guest module (built by make build)")
+	cli := flag.String("cli", "bin/baton-runner", "baton-runner binary for the cold-start runs (built by make build)")
+	profileDir := flag.String("cpuprofile-dir", "", "have each worker write a CPU profile <mode>-<users>-<latency>.pprof here")
+	flag.Parse()
+
+	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir}
+	if *quick {
+		*users, *latency = "1000", "0ms,20ms"
+	}
+	for _, s := range splitList(*users) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= 0 {
+			return c, fmt.Errorf("-users: %q is not a positive number", s)
+		}
+		c.users = append(c.users, n)
+	}
+	for _, s := range splitList(*latency) {
+		d, err := time.ParseDuration(s)
+		if err != nil || d < 0 {
+			return c, fmt.Errorf("-latency: %q is not a duration such as 20ms", s)
+		}
+		c.latencies = append(c.latencies, d)
+	}
+	for _, m := range splitList(*modes) {
+		if m != "native" && m != "sandboxed" {
+			return c, fmt.Errorf("-modes: %q is neither native nor sandboxed", m)
+		}
+		c.modes = append(c.modes, m)
+	}
+	return c, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func run() error {
+	cfg, err := parseFlags()
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	wasm, err := os.ReadFile(cfg.wasm)
+	if err != nil {
+		return fmt.Errorf("%w (run `make build` first)", err)
+	}
+	workDir, err := os.MkdirTemp("", "runbench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(workDir)
+	if cfg.profileDir != "" {
+		if cfg.profileDir, err = filepath.Abs(cfg.profileDir); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(cfg.profileDir, 0o755); err != nil {
+			return err
+		}
+	}
+	env := &benchEnv{self: self, wasm: cfg.wasm, cacheDir: filepath.Join(workDir, "cache"), workDir: workDir, profileDir: cfg.profileDir}
+
+	// Sync scenarios measure steady state, so the compilation cache is
+	// warmed here first; what an empty cache costs is the cold-start
+	// section's business.
+	if err := warmCache(wasm, env.cacheDir); err != nil {
+		return err
+	}
+
+	rep := &report{started: time.Now(), cfg: cfg, moduleBytes: len(wasm), moduleGzip: gzipSize(wasm)}
+	total := len(cfg.users) * len(cfg.latencies) * len(cfg.modes)
+	for _, users := range cfg.users {
+		for _, lat := range cfg.latencies {
+			for _, mode := range cfg.modes {
+				r, err := env.runScenario(scenario{Mode: mode, Users: users, Latency: lat})
+				if err != nil {
+					return err
+				}
+				rep.syncs = append(rep.syncs, r)
+				fmt.Fprintf(os.Stderr, "[%d/%d] %-9s users=%-5d latency=%-4s wall=%6.1fs cpu=%6.1fs rss=%5.0fMiB requests=%d grants=%d other-cpu=%.1fs\n",
+					len(rep.syncs), total, mode, users, latencyLabel(lat), r.Wall.Seconds(),
+					(r.User + r.Sys).Seconds(), mib(r.MaxRSSKiB*1024), r.Requests, r.Grants, r.OtherCPU.Seconds())
+			}
+		}
+	}
+
+	if cfg.coldRuns > 0 {
+		for _, warm := range []bool{false, true} {
+			runs, err := env.coldStart(cfg.cli, cfg.coldRuns, warm)
+			if err != nil {
+				return err
+			}
+			cs := summarizeCold(warm, runs)
+			rep.cold = append(rep.cold, cs)
+			fmt.Fprintf(os.Stderr, "cold start (%s cache, %d runs): first request median %s min %s; exit median %s\n",
+				cs.label(), len(runs), ms(cs.FirstMedian), ms(cs.FirstMin), ms(cs.ExitMedian))
+		}
+	}
+	rep.finished = time.Now()
+
+	var w io.Writer = os.Stdout
+	if cfg.out != "" {
+		f, err := os.Create(cfg.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := rep.write(w); err != nil {
+		return err
+	}
+	if cfg.out != "" {
+		fmt.Fprintf(os.Stderr, "wrote %s\n", cfg.out)
+	}
+	return nil
+}
+
+// warmCache compiles the guest once so every sandboxed worker finds it in
+// the persistent compilation cache.
+func warmCache(wasm []byte, dir string) error {
+	ctx := context.Background()
+	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm, CacheDir: dir})
+	if err != nil {
+		return fmt.Errorf("compiling the guest to warm the cache: %w", err)
+	}
+	return m.Close(ctx)
+}

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"time"
+
+	"github.com/baton-runner/baton-runner/guest/segment"
+	"github.com/baton-runner/baton-runner/host/connector"
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/native"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/segmentsim"
+)
+
+// workerResult is what a worker prints on stdout (one JSON line) so the
+// parent can split the child's wall time into setup and sync.
+type workerResult struct {
+	SetupSeconds float64 `json:"setup_seconds"` // compile/instantiate (sandboxed) or client setup (native)
+	SyncSeconds  float64 `json:"sync_seconds"`  // localsync.Run, i.e. the baton-sdk sync itself
+	PeakRSSKiB   int64   `json:"peak_rss_kib"`  // VmHWM of this process; 0 where /proc is missing
+}
+
+// runWorker performs exactly one sync and exits. It runs in its own process
+// so the parent can read that process's CPU time and peak RSS from rusage,
+// undisturbed by the simulator and by earlier runs. It can also be run by
+// hand against `bin/baton-runner sim` (see BENCHMARKS.md).
+func runWorker(args []string) error {
+	fs := flag.NewFlagSet("worker", flag.ExitOnError)
+	mode := fs.String("mode", "", "native or sandboxed")
+	baseURL := fs.String("base-url", "", "Segment API origin (the simulator)")
+	token := fs.String("token", segmentsim.DefaultToken, "API token")
+	file := fs.String("file", "", "c1z file to write")
+	cacheDir := fs.String("cache-dir", "", "wazero compilation cache (sandboxed)")
+	wasmPath := fs.String("wasm", "bin/segment.wasm", "guest module (sandboxed)")
+	tmpDir := fs.String("tmp-dir", "", "baton-sdk scratch directory (default: system temp)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole worker to this file")
+	_ = fs.Parse(args)
+	if *baseURL == "" || *file == "" {
+		return errors.New("worker: --base-url and --file are required")
+	}
+
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	ctx := context.Background()
+	eg := egress.Config{BaseURL: *baseURL, Token: egress.NewSecret(*token)}
+	opts := localsync.Options{Path: *file, TmpDir: *tmpDir}
+	start := time.Now()
+	var setup time.Duration
+	var err error
+	switch *mode {
+	case "sandboxed":
+		setup, err = syncSandboxed(ctx, *wasmPath, *cacheDir, eg, opts, start)
+	case "native":
+		setup, err = syncNative(ctx, eg, opts, start)
+	default:
+		return fmt.Errorf("worker: --mode must be native or sandboxed, not %q", *mode)
+	}
+	if err != nil {
+		return fmt.Errorf("worker %s: %w", *mode, err)
+	}
+	total := time.Since(start)
+	return json.NewEncoder(os.Stdout).Encode(workerResult{
+		SetupSeconds: setup.Seconds(),
+		SyncSeconds:  (total - setup).Seconds(),
+		PeakRSSKiB:   peakRSSKiB(),
+	})
+}
+
+// peakRSSKiB is the high-water RSS of this process's own address space.
+// The parent cannot use the child's rusage ru_maxrss for this: Go starts
+// children with clone(CLONE_VM|CLONE_VFORK), and at execve Linux folds the
+// shared (parent's) address space's high-water mark into the child's
+// maxrss, so a 10 MiB child of a 500 MiB parent reports 500 MiB. VmHWM is
+// per address space and starts afresh at execve.
+func peakRSSKiB() int64 {
+	var kib int64
+	_, _ = fmt.Sscanf(procField("/proc/self/status", "VmHWM"), "%d kB", &kib)
+	return kib
+}
+
+// syncSandboxed is what `baton-runner sync` does: compile the guest (through
+// the persistent cache), bind a tenant to it and sync.
+func syncSandboxed(ctx context.Context, wasmPath, cacheDir string, eg egress.Config, opts localsync.Options, start time.Time) (time.Duration, error) {
+	wasm, err := os.ReadFile(wasmPath)
+	if err != nil {
+		return 0, err
+	}
+	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm, CacheDir: cacheDir})
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close(ctx)
+	// Two instances, as the CLI's --instances default.
+	t, err := tenant.New(m, tenant.Config{Name: "bench", Egress: eg, Instances: 2})
+	if err != nil {
+		return 0, err
+	}
+	defer t.Close(ctx)
+	setup := time.Since(start)
+	return setup, t.Sync(ctx, opts)
+}
+
+// syncNative runs the same connector logic in-process behind the same
+// connector.Caller seam, so the difference to syncSandboxed is the sandbox.
+func syncNative(ctx context.Context, eg egress.Config, opts localsync.Options, start time.Time) (time.Duration, error) {
+	hc, err := egress.New(eg)
+	if err != nil {
+		return 0, err
+	}
+	seg := segment.New()
+	runner := &native.Runner{Connector: seg, HTTP: hc}
+	cc, err := connector.NewClient(ctx, connector.New(runner, seg.Metadata(), nil), connector.ClientOptions{})
+	if err != nil {
+		return 0, err
+	}
+	defer cc.Close()
+	setup := time.Since(start)
+	return setup, localsync.Run(ctx, cc, opts)
+}
