@@ -52,15 +52,9 @@ func where(op, path string) string {
 // non-2xx status becomes an error; so does a 2xx body that is not JSON.
 func (c *client) get(ctx context.Context, op, path string, out any) error {
 	at := where(op, path)
-	resp, err := c.http.Do(ctx, abi.HTTPRequest{Method: "GET", Path: path, Headers: acceptJSON})
+	resp, err := c.do(ctx, at, abi.HTTPRequest{Method: "GET", Path: path, Headers: acceptJSON})
 	if err != nil {
-		return transportError(at, err)
-	}
-	if resp.Error != nil {
-		return transportError(at, resp.Error)
-	}
-	if resp.Status == 0 {
-		return abi.Errorf(abi.CodeUnavailable, "%s: response without an HTTP status", at)
+		return err
 	}
 	if resp.Status < 200 || resp.Status > 299 {
 		return c.statusError(at, resp)
@@ -69,6 +63,22 @@ func (c *client) get(ctx context.Context, op, path string, out any) error {
 		return abi.Errorf(abi.CodeUnavailable, "%s: malformed JSON in %d response: %v", at, resp.Status, err)
 	}
 	return nil
+}
+
+// do sends req through the host and returns the response of any status; an
+// error means there is no response (refused, failed, or without a status).
+func (c *client) do(ctx context.Context, at string, req abi.HTTPRequest) (abi.HTTPResponse, error) {
+	resp, err := c.http.Do(ctx, req)
+	if err != nil {
+		return resp, transportError(at, err)
+	}
+	if resp.Error != nil {
+		return resp, transportError(at, resp.Error)
+	}
+	if resp.Status == 0 {
+		return resp, abi.Errorf(abi.CodeUnavailable, "%s: response without an HTTP status", at)
+	}
+	return resp, nil
 }
 
 // transportError adds context to a failure of the host's HTTP function,
@@ -396,15 +406,9 @@ func (c *client) send(ctx context.Context, method, path string, body, out any) e
 		}
 		req.Body, req.Headers = b, jsonBody
 	}
-	resp, err := c.http.Do(ctx, req)
+	resp, err := c.do(ctx, at, req)
 	if err != nil {
-		return transportError(at, err)
-	}
-	if resp.Error != nil {
-		return transportError(at, resp.Error)
-	}
-	if resp.Status == 0 {
-		return abi.Errorf(abi.CodeUnavailable, "%s: response without an HTTP status", at)
+		return err
 	}
 	if resp.Status < 200 || resp.Status > 299 {
 		return c.writeError(at, resp)
