@@ -86,6 +86,13 @@ type ResourceType struct {
 	// Provisionable says that entitlements on resources of this type can
 	// be granted and revoked through ExportGrant and ExportRevoke.
 	Provisionable bool `json:"provisionable,omitempty"`
+	// NoEntitlements and NoGrants say that resources of this type never
+	// have entitlements or grants listed on them, so the host need not
+	// call ExportListEntitlements or ExportListGrants for them (one call
+	// saved per resource: users have no entitlements of their own in a
+	// connector whose API keeps permissions on the principal).
+	NoEntitlements bool `json:"noEntitlements,omitempty"`
+	NoGrants       bool `json:"noGrants,omitempty"`
 }
 
 // ResourceID names a resource: its type and its id within that type.

@@ -61,14 +61,16 @@ func (*Connector) Metadata() abi.Metadata {
 		DisplayName: "Segment",
 		Description: "Segment workspace access: users, groups, roles and role grants on sources, warehouses, spaces and functions.",
 		ResourceTypes: []abi.ResourceType{
-			{ID: typeWorkspace, DisplayName: "Workspace", Traits: []abi.Trait{abi.TraitApp}},
-			{ID: typeUser, DisplayName: "User", Traits: []abi.Trait{abi.TraitUser}},
+			// Segment keeps permissions on principals: only users and
+			// groups list grants, and users have no entitlements.
+			{ID: typeWorkspace, DisplayName: "Workspace", Traits: []abi.Trait{abi.TraitApp}, NoGrants: true},
+			{ID: typeUser, DisplayName: "User", Traits: []abi.Trait{abi.TraitUser}, NoEntitlements: true},
 			{ID: typeGroup, DisplayName: "Group", Traits: []abi.Trait{abi.TraitGroup}, Provisionable: true},
-			{ID: typeRole, DisplayName: "Role", Traits: []abi.Trait{abi.TraitRole}, Provisionable: true},
-			{ID: typeSource, DisplayName: "Source", Provisionable: true},
-			{ID: typeWarehouse, DisplayName: "Warehouse", Provisionable: true},
-			{ID: typeSpace, DisplayName: "Space", Provisionable: true},
-			{ID: typeFunction, DisplayName: "Function", Provisionable: true},
+			{ID: typeRole, DisplayName: "Role", Traits: []abi.Trait{abi.TraitRole}, Provisionable: true, NoGrants: true},
+			{ID: typeSource, DisplayName: "Source", Provisionable: true, NoGrants: true},
+			{ID: typeWarehouse, DisplayName: "Warehouse", Provisionable: true, NoGrants: true},
+			{ID: typeSpace, DisplayName: "Space", Provisionable: true, NoGrants: true},
+			{ID: typeFunction, DisplayName: "Function", Provisionable: true, NoGrants: true},
 		},
 		// Segment documents 60 requests a minute for every IAM write
 		// endpoint (permissions and group membership), far below the

@@ -33,7 +33,9 @@ type Connector struct {
 	md     abi.Metadata
 	config map[string]string
 	types  map[string]*v2.ResourceType
-	locks  principalLocks
+	// noGrants holds the types whose resources are marked SkipGrants.
+	noGrants map[string]bool
+	locks    principalLocks
 }
 
 var _ connectorbuilder.ConnectorBuilderV2 = (*Connector)(nil)
@@ -41,9 +43,10 @@ var _ connectorbuilder.ConnectorBuilderV2 = (*Connector)(nil)
 // New returns the connector for a guest whose metadata is md. config holds
 // the tenant's non-secret settings, passed to the guest with every call.
 func New(caller Caller, md abi.Metadata, config map[string]string) *Connector {
-	c := &Connector{caller: caller, md: md, config: config, types: map[string]*v2.ResourceType{}}
+	c := &Connector{caller: caller, md: md, config: config, types: map[string]*v2.ResourceType{}, noGrants: map[string]bool{}}
 	for _, rt := range md.ResourceTypes {
 		c.types[rt.ID] = resourceType(rt)
+		c.noGrants[rt.ID] = rt.NoGrants
 	}
 	return c
 }

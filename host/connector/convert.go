@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/annotations"
 	"github.com/conductorone/baton-sdk/pkg/types/entitlement"
 	"github.com/conductorone/baton-sdk/pkg/types/grant"
 	"github.com/conductorone/baton-sdk/pkg/types/resource"
@@ -25,11 +26,16 @@ func resourceType(rt abi.ResourceType) *v2.ResourceType {
 			traits = append(traits, v)
 		}
 	}
+	var annos annotations.Annotations
+	if rt.NoEntitlements {
+		annos.Append(&v2.SkipEntitlements{})
+	}
 	return v2.ResourceType_builder{
 		Id:          rt.ID,
 		DisplayName: rt.DisplayName,
 		Description: rt.Description,
 		Traits:      traits,
+		Annotations: annos,
 	}.Build()
 }
 
@@ -88,6 +94,11 @@ func (c *Connector) toResource(r abi.Resource) (*v2.Resource, error) {
 	}
 	if r.Description != "" {
 		opts = append(opts, resource.WithDescription(r.Description))
+	}
+	// baton-sdk skips grants per resource only (there is no type-level
+	// annotation for it).
+	if c.noGrants[r.ID.Type] {
+		opts = append(opts, resource.WithAnnotation(&v2.SkipGrants{}))
 	}
 	for _, child := range r.ChildTypes {
 		opts = append(opts, resource.WithAnnotation(v2.ChildResourceType_builder{ResourceTypeId: child}.Build()))

@@ -371,3 +371,26 @@ func TestFeaturesOff(t *testing.T) {
 		}
 	}
 }
+
+// TestGuestCallsAreNotWasted: the Segment guest declares that users have no
+// entitlements and that only users and groups list grants, so baton-sdk
+// makes one grants call per user and none of the others.
+func TestGuestCallsAreNotWasted(t *testing.T) {
+	e := startSim(t, segmentsim.DefaultConfig(200))
+	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: "calls",
+		Egress: egress.Config{BaseURL: e.url, Token: egress.NewSecret(segmentsim.DefaultToken)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Close(context.Background())
+	if err := tn.Sync(context.Background(), localsync.Options{Path: filepath.Join(t.TempDir(), "s.c1z")}); err != nil {
+		t.Fatal(err)
+	}
+	users := len(e.ws.Users)
+	others := len(e.ws.Groups) + len(e.ws.Roles) + len(e.ws.Sources) + len(e.ws.Warehouses) + len(e.ws.Spaces) + len(e.ws.Functions) + 1
+	// Listing pages, one grants call per user, and at most two calls
+	// (entitlements and grants) per other resource.
+	if calls := int(tn.Stats().Calls); calls > users+2*others+50 {
+		t.Errorf("%d guest calls for %d users and %d other resources", calls, users, others)
+	}
+}
