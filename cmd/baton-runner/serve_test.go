@@ -139,3 +139,18 @@ func TestConfigCheckAndOneShotSync(t *testing.T) {
 		t.Errorf("unknown tenant: exit %d, %s", res.code, res.stderr)
 	}
 }
+
+func TestModulePinMismatchIsRefused(t *testing.T) {
+	_, _, url := writableSim(t, 5, 0)
+	dir := t.TempDir()
+	pin := strings.Repeat("ab", 32)
+	body := fmt.Sprintf("[connectors.segment]\nwasm = \"embedded:segment\"\nsha256 = %q\n%s", pin, tenantTOML("alpha", url))
+	path := filepath.Join(dir, "runner.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, dir, []string{"SIM_TOKEN=" + segmentsim.DefaultToken}, "config", "check", path)
+	if res.code == 0 || !strings.Contains(res.stderr, pin) || !strings.Contains(res.stderr, "has sha256 ") {
+		t.Fatalf("exit %d, stderr:\n%s\nwant a refusal naming both hashes", res.code, res.stderr)
+	}
+}

@@ -150,6 +150,18 @@ func TestServiceMode(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	memberships := map[string]bool{}
+	for _, gr := range snap.Grants {
+		memberships[gr.GetId()] = true
+	}
+	for _, g := range ws.Groups {
+		for _, m := range g.MemberIDs {
+			if !memberships["group:"+g.ID+":member:user:"+m] {
+				t.Errorf("the uploaded c1z lacks the membership of %s in %s", m, g.ID)
+			}
+		}
+	}
+
 	// Grant a membership the c1z says does not exist, as ConductorOne would:
 	// with the entitlement and principal from the uploaded c1z.
 	g := ws.Groups[0]
