@@ -188,6 +188,7 @@ func (ck *checker) runtime(r *Runtime, t *table) {
 		MemoryLimitMiB:     DefaultMemoryLimitMiB,
 		CallTimeout:        DefaultCallTimeout,
 		InstancesPerTenant: DefaultInstancesPerTenant,
+		MaxConcurrentSyncs: DefaultMaxConcurrentSyncs,
 	}
 	r.CacheDir = DefaultCacheDir()
 	if t == nil {
@@ -209,6 +210,7 @@ func (ck *checker) runtime(r *Runtime, t *table) {
 		}
 	}
 	t.intRange("instances_per_tenant", MinInstancesPerTenant, MaxInstancesPerTenant, &r.InstancesPerTenant)
+	t.intRange("max_concurrent_syncs", 1, MaxConcurrentSyncs, &r.MaxConcurrentSyncs)
 	if s, ok := t.str("listen"); ok && s != "" {
 		if msg := checkListen(s); msg != "" {
 			ck.add(t.child("listen"), "%s", msg)

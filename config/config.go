@@ -18,6 +18,11 @@ const (
 	DefaultMemoryLimitMiB     = 256
 	DefaultCallTimeout        = 2 * time.Minute
 	DefaultInstancesPerTenant = 2
+	// DefaultMaxConcurrentSyncs matches a small machine: each running sync
+	// holds baton-sdk's c1z store (well over 100 MiB for a 1k-user
+	// workspace), so running every tenant's sync at once costs memory
+	// without finishing sooner on two cores.
+	DefaultMaxConcurrentSyncs = 2
 )
 
 // Limits enforced on the configuration. The memory bounds keep a guest
@@ -29,6 +34,7 @@ const (
 	MaxMemoryLimitMiB     = 4096
 	MinInstancesPerTenant = 1
 	MaxInstancesPerTenant = 64
+	MaxConcurrentSyncs    = 256
 	MinSyncInterval       = time.Minute
 )
 
@@ -74,6 +80,9 @@ type Runtime struct {
 	// InstancesPerTenant bounds each tenant's concurrent guest calls
 	// (1..64, default 2).
 	InstancesPerTenant int
+	// MaxConcurrentSyncs bounds the scheduled syncs running at once across
+	// all tenants (1..256, default 2); the others wait their turn.
+	MaxConcurrentSyncs int
 	// Listen is the health and metrics address, host:port; "" serves none.
 	Listen string
 }

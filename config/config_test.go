@@ -88,7 +88,7 @@ func TestExampleFileLoads(t *testing.T) {
 	if c.Path != filepath.Join(root, "runner.toml") {
 		t.Errorf("Path = %q", c.Path)
 	}
-	if c.Runtime.Listen != "127.0.0.1:9090" || c.Runtime.MemoryLimitMiB != 256 || c.Runtime.CallTimeout != 2*time.Minute || c.Runtime.InstancesPerTenant != 2 {
+	if c.Runtime.Listen != "127.0.0.1:9090" || c.Runtime.MemoryLimitMiB != 256 || c.Runtime.CallTimeout != 2*time.Minute || c.Runtime.InstancesPerTenant != 2 || c.Runtime.MaxConcurrentSyncs != 2 {
 		t.Errorf("Runtime = %+v", c.Runtime)
 	}
 	if got := c.Connectors["segment"]; got != (Connector{Name: "segment", Wasm: "embedded:segment"}) {
@@ -141,7 +141,7 @@ func TestExampleServiceTenantIsValid(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := mustParse(t, minimal)
-	want := Runtime{CacheDir: DefaultCacheDir(), MemoryLimitMiB: 256, CallTimeout: 2 * time.Minute, InstancesPerTenant: 2}
+	want := Runtime{CacheDir: DefaultCacheDir(), MemoryLimitMiB: 256, CallTimeout: 2 * time.Minute, InstancesPerTenant: 2, MaxConcurrentSyncs: 2}
 	if c.Runtime != want {
 		t.Errorf("Runtime = %+v, want %+v", c.Runtime, want)
 	}
@@ -208,7 +208,7 @@ instances_per_tenant = 4
 listen = ":9090"
 `+minimal)
 	dir := filepath.Dir(c.Path)
-	want := Runtime{CacheDir: filepath.Join(dir, "cache"), MemoryLimitMiB: 512, CallTimeout: 90 * time.Second, InstancesPerTenant: 4, Listen: ":9090"}
+	want := Runtime{CacheDir: filepath.Join(dir, "cache"), MemoryLimitMiB: 512, CallTimeout: 90 * time.Second, InstancesPerTenant: 4, MaxConcurrentSyncs: 2, Listen: ":9090"}
 	if c.Runtime != want {
 		t.Errorf("Runtime = %+v, want %+v", c.Runtime, want)
 	}
@@ -247,7 +247,7 @@ func TestRules(t *testing.T) {
 		{"unknown top-level key", "[runtme]\nlisten = \"\"\n" + minimal,
 			[]string{"runner.toml:1: runtme: unknown key; the keys of the file are connectors, runtime, tenants"}},
 		{"unknown runtime key", "[runtime]\nmemory_limit = 5\n" + minimal,
-			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, memory_limit_mib"}},
+			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_concurrent_syncs, memory_limit_mib"}},
 		{"unknown connector key", strings.Replace(minimal, "wasm =", "sha = 1\nwasm =", 1),
 			[]string{"runner.toml:2: connectors.segment.sha: unknown key; the keys of a connector are sha256, wasm"}},
 		{"unknown tenant key", minimal + "[[tenants]]\nname = \"b\"\nconnector = \"segment\"\ntokn = \"env:B\"\nmode = \"sync\"\n",
@@ -348,6 +348,8 @@ func TestRules(t *testing.T) {
 			[]string{`runner.toml:2: runtime.instances_per_tenant: must be between 1 and 64, not 0`}},
 		{"too many instances", "[runtime]\ninstances_per_tenant = 65\n" + minimal,
 			[]string{`runner.toml:2: runtime.instances_per_tenant: must be between 1 and 64, not 65`}},
+		{"no syncs at all", "[runtime]\nmax_concurrent_syncs = 0\n" + minimal,
+			[]string{`runner.toml:2: runtime.max_concurrent_syncs: must be between 1 and 256, not 0`}},
 		{"bad listen", "[runtime]\nlisten = \"9090\"\n" + minimal,
 			[]string{`runner.toml:2: runtime.listen: must be host:port such as "127.0.0.1:9090" (or "" for no health and metrics server)`}},
 		{"negative rate", strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nrequests_per_minute = -1", 1),

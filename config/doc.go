@@ -9,6 +9,7 @@
 //	memory_limit_mib = 256                  # per guest instance, 16..4096 (default 256)
 //	call_timeout = "2m"                     # per guest call, > 0 (default 2m)
 //	instances_per_tenant = 2                # concurrent guest calls per tenant, 1..64 (default 2)
+//	max_concurrent_syncs = 2                # scheduled syncs running at once, all tenants, 1..256 (default 2)
 //	listen = "127.0.0.1:9090"               # health + metrics address; "" or absent = off
 //
 //	[connectors.segment]                    # name: [a-z0-9][a-z0-9-]{0,62}

@@ -72,9 +72,12 @@ func configCommand() *cli.Command {
 // runs: it resolves secret references and loads (and checks the pins of)
 // the modules. Errors name the tenant, key and reference, never a value.
 func specFromConfig(cfg *config.Config) (runner.Spec, error) {
-	spec := runner.Spec{Runtime: runner.Runtime{
-		CacheDir: cfg.Runtime.CacheDir, MemoryLimitMiB: cfg.Runtime.MemoryLimitMiB, CallTimeout: cfg.Runtime.CallTimeout,
-	}}
+	spec := runner.Spec{
+		Runtime: runner.Runtime{
+			CacheDir: cfg.Runtime.CacheDir, MemoryLimitMiB: cfg.Runtime.MemoryLimitMiB, CallTimeout: cfg.Runtime.CallTimeout,
+		},
+		MaxConcurrentSyncs: cfg.Runtime.MaxConcurrentSyncs,
+	}
 	var errs []error
 	if err := cfg.CheckSecrets(); err != nil {
 		errs = append(errs, err)

@@ -10,11 +10,13 @@ import (
 	"github.com/baton-runner/baton-runner/host/localsync"
 )
 
-// SyncOnce syncs each of tenants once, concurrently, into its Output, with
-// the modules of spec compiled once for all of them. It returns each
+// SyncOnce syncs each of tenants once into its Output, at most
+// spec.MaxConcurrentSyncs at a time, with the modules of spec compiled once
+// for all of them. It returns each
 // tenant's error (nil on success) by name.
 func SyncOnce(ctx context.Context, spec Spec, tenants []TenantSpec, logger *zap.Logger) map[string]error {
 	r := New(Options{Logger: logger})
+	r.syncs.setLimit(spec.MaxConcurrentSyncs)
 	out := map[string]error{}
 	modules, err := r.compileAll(ctx, spec)
 	if err != nil {
@@ -52,6 +54,11 @@ func (r *Runner) syncOnce(ctx context.Context, spec TenantSpec, modules map[stri
 	if spec.Output == "" {
 		return errors.New("tenant " + spec.Name + " has no sync output (it is in service mode)")
 	}
+	leave, err := r.syncs.enter(ctx)
+	if err != nil {
+		return err
+	}
+	defer leave()
 	t, err := r.newTenant(spec, m.module, r.log.With(zap.String("tenant", spec.Name)))
 	if err != nil {
 		return err

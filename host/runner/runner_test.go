@@ -293,3 +293,43 @@ func TestRequestBudget(t *testing.T) {
 		t.Error("a sync that ran out of budget wrote its c1z")
 	}
 }
+
+func TestGateBoundsConcurrentWork(t *testing.T) {
+	g := newGate(2)
+	ctx := context.Background()
+	var leaves []func()
+	for range 2 {
+		leave, err := g.enter(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, leave)
+	}
+	entered := make(chan func())
+	go func() {
+		leave, err := g.enter(ctx)
+		if err == nil {
+			entered <- leave
+		}
+	}()
+	select {
+	case <-entered:
+		t.Fatal("a third holder entered a gate of two")
+	case <-time.After(50 * time.Millisecond):
+	}
+	leaves[0]()
+	third := <-entered
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if _, err := g.enter(short); err == nil {
+		t.Fatal("entered a full gate")
+	}
+	g.setLimit(3)
+	if leave, err := g.enter(ctx); err != nil {
+		t.Fatal(err)
+	} else {
+		leave()
+	}
+	third()
+	leaves[1]()
+}

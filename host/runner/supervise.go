@@ -118,10 +118,18 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		case <-time.After(time.Until(next)):
 		}
 		next = time.Now().Add(spec.Interval)
+		leave, err := r.syncs.enter(ctx)
+		if err != nil {
+			return ok, err
+		}
 		start := time.Now()
-		err := t.Sync(ctx, localsync.Options{Path: spec.Output})
+		err = t.Sync(ctx, localsync.Options{Path: spec.Output})
+		leave()
 		r.opts.Metrics.sync(spec.Name, time.Since(start), err)
 		report()
+		// An idle tenant keeps no guest instance: creating one from the
+		// compiled module takes milliseconds, keeping it costs megabytes.
+		t.ReleaseIdle(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ok, ctx.Err()

@@ -149,6 +149,18 @@ func (p *Pool) Stats() Stats {
 	}
 }
 
+// ReleaseIdle closes the idle instances, returning their memory; the pool
+// stays usable and creates instances again as calls need them.
+func (p *Pool) ReleaseIdle(ctx context.Context) {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	for _, inst := range idle {
+		inst.close(ctx)
+	}
+}
+
 // Close discards the idle instances; busy ones are discarded when their
 // call returns.
 func (p *Pool) Close(ctx context.Context) {

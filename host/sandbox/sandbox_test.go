@@ -303,3 +303,20 @@ func TestMemoryIsMetered(t *testing.T) {
 		t.Errorf("%d bytes still counted after Close", left)
 	}
 }
+
+func TestReleaseIdle(t *testing.T) {
+	p := compile(t, probePkg, nil).NewPool(sandbox.PoolConfig{Instances: 1})
+	if _, err := probe(t, p, "clock", nil); err != nil {
+		t.Fatal(err)
+	}
+	p.ReleaseIdle(context.Background())
+	if s := p.Stats(); s.MemoryBytes != 0 {
+		t.Errorf("%d bytes held after releasing the idle instance", s.MemoryBytes)
+	}
+	if _, err := probe(t, p, "clock", nil); err != nil {
+		t.Fatalf("pool unusable after ReleaseIdle: %v", err)
+	}
+	if s := p.Stats(); s.InstancesCreated != 2 {
+		t.Errorf("instances created = %d, want 2", s.InstancesCreated)
+	}
+}

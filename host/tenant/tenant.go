@@ -88,6 +88,10 @@ func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
 	return localsync.Run(ctx, cc, opts)
 }
 
+// ReleaseIdle closes the tenant's idle guest instances; the next call
+// creates new ones from the compiled module.
+func (t *Tenant) ReleaseIdle(ctx context.Context) { t.pool.ReleaseIdle(ctx) }
+
 // budget counts a sync's API requests and refuses those past its limit.
 type budget struct {
 	next  sandbox.HTTPDoer
