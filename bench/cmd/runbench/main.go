@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,6 +49,9 @@ type config struct {
 	out        string
 	wasm, cli  string
 	profileDir string
+	// -multitenant: one process with many tenants against as many processes.
+	multitenant bool
+	tenants     int
 }
 
 func parseFlags() (config, error) {
@@ -60,11 +64,26 @@ func parseFlags() (config, error) {
 	wasm := flag.String("wasm", "bin/segment.wasm", "guest module (built by make build)")
 	cli := flag.String("cli", "bin/baton-runner", "baton-runner binary for the cold-start runs (built by make build)")
 	profileDir := flag.String("cpuprofile-dir", "", "have each worker write a CPU profile <mode>-<users>-<latency>.pprof here")
+	multitenant := flag.Bool("multitenant", false, "run the multi-tenant benchmark instead (one `sync --config --all` process vs one process per tenant); -users and -latency default to 1000 and 0ms")
+	tenants := flag.Int("tenants", 50, "with -multitenant: number of tenants (workspaces)")
 	flag.Parse()
 
-	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir}
+	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, multitenant: *multitenant, tenants: *tenants}
 	if *quick {
 		*users, *latency = "1000", "0ms,20ms"
+	}
+	if *multitenant {
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["users"] {
+			*users = "1000"
+		}
+		if !set["latency"] {
+			*latency = "0ms"
+		}
+		if *tenants < 1 || len(splitList(*users)) != 1 || len(splitList(*latency)) != 1 {
+			return c, errors.New("-multitenant takes -tenants ≥ 1 and one -users and one -latency value")
+		}
 	}
 	for _, s := range splitList(*users) {
 		n, err := strconv.Atoi(s)
@@ -103,6 +122,9 @@ func run() error {
 	cfg, err := parseFlags()
 	if err != nil {
 		return err
+	}
+	if cfg.multitenant {
+		return runMultitenant(cfg)
 	}
 	self, err := os.Executable()
 	if err != nil {

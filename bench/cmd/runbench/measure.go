@@ -35,7 +35,12 @@ type sim struct {
 }
 
 func startSim(users int, latency time.Duration) (*sim, error) {
-	s := &sim{Server: segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(users)), segmentsim.Options{Latency: latency})}
+	return startSimWorkspace(segmentsim.DefaultConfig(users), latency)
+}
+
+// startSimWorkspace serves a workspace generated from cfg.
+func startSimWorkspace(cfg segmentsim.Config, latency time.Duration) (*sim, error) {
+	s := &sim{Server: segmentsim.NewServer(segmentsim.Generate(cfg), segmentsim.Options{Latency: latency})}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
