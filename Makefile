@@ -33,6 +33,7 @@ testguests: FORCE
 	$(WASMBUILD) -o $(TESTGUESTS)/segment.wasm ./guest/segment/wasm
 	$(WASMBUILD) -o $(TESTGUESTS)/probe.wasm ./internal/testguests/probe
 	$(WASMBUILD) -o $(TESTGUESTS)/abiv2.wasm ./internal/testguests/abiv2
+	$(WASMBUILD) -o $(TESTGUESTS)/hostile.wasm ./internal/testguests/hostile
 
 # The CLI tests run the real binary, with the guest embedded.
 test: testguests host

@@ -63,7 +63,9 @@ func parseBaseURL(raw string) (origin, error) {
 		}
 		return origin{}, fmt.Errorf("egress: BaseURL is not a valid URL (%v); %s", err, want)
 	}
-	shown := u.Redacted()
+	// Only the scheme and host are ever quoted: a credential pasted into
+	// the user info, path or query of the URL must not reach the log.
+	shown := u.Scheme + "://" + u.Host
 	if u.User != nil {
 		return origin{}, fmt.Errorf("egress: BaseURL %q contains user info; remove it and pass the credential in Config.Token", shown)
 	}
@@ -74,7 +76,7 @@ func parseBaseURL(raw string) (origin, error) {
 		return origin{}, fmt.Errorf("egress: BaseURL %q: scheme %q is not supported; use https (or http for a loopback simulator)", shown, u.Scheme)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawPath != "" {
-		return origin{}, fmt.Errorf("egress: BaseURL %q has path %q; give only scheme://host[:port], the guest supplies every path", shown, u.Path)
+		return origin{}, fmt.Errorf("egress: BaseURL %q has a path; give only scheme://host[:port], the guest supplies every path", shown)
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.RawFragment != "" {
 		return origin{}, fmt.Errorf("egress: BaseURL %q has a query or fragment; give only scheme://host[:port]", shown)
