@@ -10,7 +10,7 @@ TESTGUESTS := $(BIN)/testguests
 # lets //go:wasmexport functions be called repeatedly.
 WASMBUILD := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -ldflags="-s -w"
 
-.PHONY: all build guest host test demo bench lint clean FORCE
+.PHONY: all build guest host test fuzz demo bench lint clean FORCE
 
 all: build
 
@@ -38,6 +38,15 @@ testguests: FORCE
 # The CLI tests run the real binary, with the guest embedded.
 test: testguests host
 	BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) BATON_TEST_BINARY=$(CURDIR)/$(HOST) $(GO) test -count=1 ./...
+
+# Each fuzz target for a bounded time (CI runs this too); seeds also run in
+# make test.
+FUZZTIME ?= 10s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzBuildURL$$' -fuzztime $(FUZZTIME) ./host/egress
+	$(GO) test -run '^$$' -fuzz '^FuzzSegmentResponses$$' -fuzztime $(FUZZTIME) ./guest/segment
+	$(GO) test -run '^$$' -fuzz '^FuzzGuestOutput$$' -fuzztime $(FUZZTIME) ./host/connector
 
 demo: build
 	$(HOST) demo

@@ -8,19 +8,11 @@
 package main
 
 import (
-	"runtime/debug"
-
 	"github.com/baton-runner/baton-runner/guest/segment"
 	"github.com/baton-runner/baton-runner/guest/wasmguest"
 )
 
-func init() {
-	// WebAssembly runs the guest's garbage collector inline on its single
-	// thread; collecting a quarter as often trades a few MiB of heap,
-	// well inside the instance's memory limit, for CPU time.
-	debug.SetGCPercent(400)
-	wasmguest.Register(segment.New())
-}
+func init() { wasmguest.Register(segment.New()) }
 
 // main is never called in a c-shared (reactor) module; the host calls
 // _initialize and then the exports.
