@@ -37,15 +37,13 @@ type ClientOptions struct {
 	// Provisioning exposes the grant and revoke services. When false they
 	// fail with FailedPrecondition and say how to turn provisioning on.
 	Provisioning bool
-	// SessionMaxBytes bounds the sync-scoped session cache.
-	SessionMaxBytes int
 }
 
 // NewClient wraps c with baton-sdk's connector builder and serves it to a
 // ConnectorClient in this process. Close the Client when done.
 func NewClient(ctx context.Context, c *Connector, opts ClientOptions) (*Client, error) {
 	srv, err := connectorbuilder.NewConnector(ctx, c,
-		connectorbuilder.WithSessionStore(sessionstore.New(opts.SessionMaxBytes)))
+		connectorbuilder.WithSessionStore(sessionstore.New(0)))
 	if err != nil {
 		return nil, fmt.Errorf("building connector: %w", err)
 	}

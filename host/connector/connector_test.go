@@ -126,3 +126,22 @@ func TestGrantsUseBatonIDsAndExpansion(t *testing.T) {
 		t.Errorf("expansion annotation = %v", exp.GetEntitlementIds())
 	}
 }
+
+func TestChildTypesBecomeChildResourceTypeAnnotations(t *testing.T) {
+	parent := abi.Resource{ID: abi.ResourceID{Type: "group", ID: "g1"}, DisplayName: "g", ChildTypes: []string{"user"}}
+	s := syncerFor(t, abi.Result[abi.ResourcePage]{OK: &abi.ResourcePage{Resources: []abi.Resource{parent}}}, nil)
+	got, _, err := s.List(context.Background(), nil, resource.SyncOpAttrs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var child v2.ChildResourceType
+	found := false
+	for _, a := range got[0].GetAnnotations() {
+		if a.MessageIs(&child) {
+			found = a.UnmarshalTo(&child) == nil && child.GetResourceTypeId() == "user"
+		}
+	}
+	if !found {
+		t.Errorf("annotations %v lack ChildResourceType user", got[0].GetAnnotations())
+	}
+}
