@@ -36,14 +36,33 @@ type Connector struct {
 	// noGrants holds the types whose resources are marked SkipGrants.
 	noGrants map[string]bool
 	locks    principalLocks
+	failures failureCounts
 }
 
 var _ connectorbuilder.ConnectorBuilderV2 = (*Connector)(nil)
 
+// Option tunes a Connector.
+type Option func(*Connector)
+
+// WithMaxAttempts sets how many consecutive retryable failures of one call
+// baton-sdk may see before the host makes the error final (default
+// MaxAttempts).
+func WithMaxAttempts(n int) Option {
+	return func(c *Connector) {
+		if n > 0 {
+			c.failures.max = n
+		}
+	}
+}
+
 // New returns the connector for a guest whose metadata is md. config holds
 // the tenant's non-secret settings, passed to the guest with every call.
-func New(caller Caller, md abi.Metadata, config map[string]string) *Connector {
-	c := &Connector{caller: caller, md: md, config: config, types: map[string]*v2.ResourceType{}, noGrants: map[string]bool{}}
+func New(caller Caller, md abi.Metadata, config map[string]string, opts ...Option) *Connector {
+	c := &Connector{caller: caller, md: md, config: config, types: map[string]*v2.ResourceType{}, noGrants: map[string]bool{},
+		failures: failureCounts{max: MaxAttempts}}
+	for _, o := range opts {
+		o(c)
+	}
 	for _, rt := range md.ResourceTypes {
 		c.types[rt.ID] = resourceType(rt)
 		c.noGrants[rt.ID] = rt.NoGrants
@@ -90,17 +109,18 @@ func call[Res any](ctx context.Context, c *Connector, export string, req any, se
 	}
 	out, err := c.caller.Call(ctx, export, in, sess)
 	if err != nil {
-		return zero, callFailed(export, err)
+		return zero, c.failures.bound(export, in, callFailed(export, err))
 	}
 	var res abi.Result[Res]
 	if err := json.Unmarshal(out, &res); err != nil {
 		return zero, malformed(export, err)
 	}
 	if res.Error != nil {
-		return zero, guestError(export, res.Error)
+		return zero, c.failures.bound(export, in, guestError(export, res.Error))
 	}
 	if res.OK == nil {
 		return zero, malformed(export, fmt.Errorf("result has neither ok nor error"))
 	}
+	c.failures.succeeded(export, in)
 	return *res.OK, nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/pagination"
 	"github.com/conductorone/baton-sdk/pkg/types/resource"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -143,5 +144,26 @@ func TestChildTypesBecomeChildResourceTypeAnnotations(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("annotations %v lack ChildResourceType user", got[0].GetAnnotations())
+	}
+}
+
+// TestPersistentFailuresStopRetries: baton-sdk retries Unavailable without
+// limit; after MaxAttempts consecutive failures of the same call the host
+// turns the error into Aborted so the sync ends.
+func TestPersistentFailuresStopRetries(t *testing.T) {
+	s := syncerFor(t, abi.Result[abi.ResourcePage]{Error: &abi.Error{Code: abi.CodeUnavailable, Message: "503 from upstream"}}, nil)
+	for i := 1; i <= MaxAttempts; i++ {
+		_, _, err := s.List(context.Background(), nil, resource.SyncOpAttrs{})
+		want := codes.Unavailable
+		if i == MaxAttempts {
+			want = codes.Aborted
+		}
+		if got := status.Code(err); got != want {
+			t.Fatalf("attempt %d: %s (%v), want %s", i, got, err, want)
+		}
+	}
+	// Another call (another page token) has its own count.
+	if _, _, err := s.List(context.Background(), nil, resource.SyncOpAttrs{PageToken: pagination.Token{Token: "p2"}}); status.Code(err) != codes.Unavailable {
+		t.Errorf("a different call was cut short: %v", err)
 	}
 }

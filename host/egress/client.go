@@ -60,7 +60,8 @@ type Config struct {
 	MaxResponseBytes      int64         // larger bodies fail with CodeUnavailable
 
 	// MaxRateLimitWait is the longest single host-side wait on a 429;
-	// a longer wait is returned as CodeRateLimited with RetryAfter.
+	// a longer wait, or waits adding up to five times it, is returned as
+	// CodeRateLimited with RetryAfter.
 	// Zero means the default; negative means never wait on the host.
 	MaxRateLimitWait time.Duration
 	// MaxRetries bounds retries of 5xx responses and transport errors for
@@ -291,7 +292,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			// may be retried.
 			limited++
 			wait := rateLimitWait(res.body, res.header, c.now(), limited)
-			if limited > maxRateLimitRetries || wait > c.maxRLWait || pastDeadline(ctx, wait) {
+			if limited > maxRateLimitRetries || wait > c.maxRLWait || rec.RateLimitWait+wait > rateLimitWaits*c.maxRLWait || pastDeadline(ctx, wait) {
 				resp := fail(abi.CodeRateLimited, fmt.Sprintf("%s %s: upstream rate limit (HTTP 429) after %d attempt(s); retry in %s", req.Method, rec.Path, rec.Attempts, wait))
 				at := c.now().Add(wait)
 				resp.Error.RetryAfter = &at

@@ -9,8 +9,15 @@ import (
 )
 
 const (
-	// maxRateLimitRetries bounds the host-side retries after a 429.
-	maxRateLimitRetries = 5
+	// maxRateLimitRetries bounds the host-side retries after a 429; the
+	// real bound is the total wait (rateLimitWaits × MaxRateLimitWait), this
+	// only stops a server that asks for no wait at all from looping.
+	maxRateLimitRetries = 100
+	// rateLimitWaits is how many single waits of MaxRateLimitWait a
+	// request may spend waiting out 429s in total: a storm of short waits
+	// is ridden out, a limit that keeps resetting far ahead is handed back
+	// to the guest (and baton-sdk) as rate_limited.
+	rateLimitWaits = 5
 	// maxWait caps parsed waits so absurd values cannot overflow a Duration.
 	maxWait = 24 * time.Hour
 )

@@ -161,22 +161,37 @@ func TestDo429WaitBeyondContextDeadline(t *testing.T) {
 	}
 }
 
-func TestDo429FinalAfterFiveRetries(t *testing.T) {
+// TestDo429FinalAfterTotalWait: 429s are waited out until the waits add up
+// to five times MaxRateLimitWait (default 60s); then the request comes back
+// rate limited.
+func TestDo429FinalAfterTotalWait(t *testing.T) {
 	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		w.WriteHeader(429)
-		_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":1000}}]}`))
+		_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":50000}}]}`))
 	})
 	env := newTestClient(t, srv.URL, nil)
 	resp := env.c.Do(context.Background(), get("/"))
-	wantError(t, resp, abi.CodeRateLimited, "after 6 attempt(s)")
-	if got := fmt.Sprint(env.clock.Sleeps()); got != "[1s 1s 1s 1s 1s]" {
+	wantError(t, resp, abi.CodeRateLimited, "after 7 attempt(s)")
+	if got := fmt.Sprint(env.clock.Sleeps()); got != "[50s 50s 50s 50s 50s 50s]" {
 		t.Errorf("sleeps = %s", got)
 	}
-	if resp.Error.RetryAfter == nil || !resp.Error.RetryAfter.Equal(env.clock.Now().Add(time.Second)) {
-		t.Errorf("RetryAfter = %v, want now+1s", resp.Error.RetryAfter)
+	if resp.Error.RetryAfter == nil || !resp.Error.RetryAfter.Equal(env.clock.Now().Add(50*time.Second)) {
+		t.Errorf("RetryAfter = %v, want now+50s", resp.Error.RetryAfter)
 	}
 	rec := env.audit.one(t)
-	if rec.Attempts != 6 || rec.RateLimitWait != 5*time.Second || rec.Duration != 5*time.Second || rec.Status != 429 {
+	if rec.Attempts != 7 || rec.RateLimitWait != 300*time.Second || rec.Status != 429 {
 		t.Errorf("record = %+v", rec)
 	}
+}
+
+// TestDo429StormOfShortWaits: many 429s with short waits are ridden out.
+func TestDo429StormOfShortWaits(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n <= 40 {
+			w.WriteHeader(429)
+			_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":5}}]}`))
+		}
+	})
+	env := newTestClient(t, srv.URL, nil)
+	wantStatus(t, env.c.Do(context.Background(), get("/")), 200)
 }

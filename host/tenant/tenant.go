@@ -33,6 +33,9 @@ type Config struct {
 	// RequestBudget, when positive, bounds the API requests of one sync;
 	// the request past it fails, and so does the sync.
 	RequestBudget int
+	// MaxCallAttempts bounds consecutive retryable failures of one guest
+	// call (default connector.MaxAttempts).
+	MaxCallAttempts int
 	// Logger receives the tenant's logs, guest logs included.
 	Logger *zap.Logger
 }
@@ -66,7 +69,7 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 		name:      cfg.Name,
 		logger:    logger,
 		pool:      pool,
-		connector: connector.New(pool, m.Metadata(), cfg.Settings),
+		connector: connector.New(pool, m.Metadata(), cfg.Settings, connector.WithMaxAttempts(cfg.MaxCallAttempts)),
 		budget:    b,
 	}, nil
 }

@@ -85,7 +85,13 @@ func serve(t *testing.T, sim *segmentsim.Server) string {
 // sync runs a sandboxed sync of e into path with the given token.
 func (e *env) sync(t *testing.T, token, path string) error {
 	t.Helper()
-	tn, err := tenant.New(segmentModule(t), tenant.Config{
+	return e.syncWith(t, token, path, nil)
+}
+
+// syncWith is sync with the tenant's configuration adjusted by mod.
+func (e *env) syncWith(t *testing.T, token, path string, mod func(*tenant.Config)) error {
+	t.Helper()
+	cfg := tenant.Config{
 		Name: "test",
 		Egress: egress.Config{
 			BaseURL: e.url, Token: egress.NewSecret(token), Audit: e.audit.add,
@@ -100,7 +106,11 @@ func (e *env) sync(t *testing.T, token, path string) error {
 				}
 			},
 		},
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	tn, err := tenant.New(segmentModule(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,19 +340,24 @@ func TestBadTokenFailsAndKeepsThePreviousFile(t *testing.T) {
 // host-side 429 wait or baton-sdk's retry of Unavailable, and the sync
 // still holds every user.
 func TestUpstreamFaults(t *testing.T) {
+	shortTimeout := func(c *tenant.Config) { c.Egress.RequestTimeout = 300 * time.Millisecond }
 	for _, tc := range []struct {
 		name   string
 		inject func(*segmentsim.Server)
+		mod    func(*tenant.Config)
 	}{
-		{"5xx burst", func(s *segmentsim.Server) { s.InjectStatus("GET", "/users", 503, 3) }},
-		{"429s", func(s *segmentsim.Server) { s.InjectRateLimit("GET", "/groups", 3, 20) }},
-		{"malformed JSON", func(s *segmentsim.Server) { s.InjectMalformed("GET", "/roles", 1) }},
+		{"5xx burst", func(s *segmentsim.Server) { s.InjectStatus("GET", "/users", 503, 3) }, nil},
+		{"429s", func(s *segmentsim.Server) { s.InjectRateLimit("GET", "/groups", 3, 20) }, nil},
+		{"429 storm", func(s *segmentsim.Server) { s.InjectRateLimit("", "/", 40, 5) }, nil},
+		{"malformed JSON", func(s *segmentsim.Server) { s.InjectMalformed("GET", "/roles", 1) }, nil},
+		{"connection resets", func(s *segmentsim.Server) { s.InjectReset("GET", "/groups", 2) }, nil},
+		{"slow past the timeout", func(s *segmentsim.Server) { s.InjectDelay("GET", "/sources", 2, 5*time.Second) }, shortTimeout},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := startSim(t, segmentsim.DefaultConfig(60))
 			tc.inject(e.sim)
 			path := filepath.Join(t.TempDir(), "sync.c1z")
-			if err := e.sync(t, segmentsim.DefaultToken, path); err != nil {
+			if err := e.syncWith(t, segmentsim.DefaultToken, path, tc.mod); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range load(t, path).Counts() {
@@ -354,6 +369,26 @@ func TestUpstreamFaults(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPersistentFailureFailsClearly: an endpoint that keeps failing ends
+// the sync with an error naming it (instead of baton-sdk retrying forever),
+// and the previous c1z stays.
+func TestPersistentFailureFailsClearly(t *testing.T) {
+	e := startSim(t, segmentsim.DefaultConfig(20))
+	e.sim.InjectStatus("GET", "/groups", 503, 1<<20)
+	path := filepath.Join(t.TempDir(), "sync.c1z")
+	old := []byte("previous good c1z")
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := e.syncWith(t, segmentsim.DefaultToken, path, func(c *tenant.Config) { c.MaxCallAttempts = 2 })
+	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "/groups") || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("err = %v, want Aborted naming GET /groups and the 503", err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, old) {
+		t.Fatal("the failed sync replaced the previous c1z")
 	}
 }
 

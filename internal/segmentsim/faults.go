@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 type faultKind int
@@ -13,6 +14,8 @@ const (
 	faultStatus faultKind = iota
 	faultRateLimit
 	faultMalformed
+	faultReset
+	faultDelay
 )
 
 // fault is one armed fault; remaining counts the requests it still hits.
@@ -22,6 +25,7 @@ type fault struct {
 	pathPrefix   string
 	status       int
 	msBeforeNext int
+	delay        time.Duration
 	remaining    int
 }
 
@@ -83,6 +87,19 @@ func (s *Server) InjectRateLimit(method, pathPrefix string, count int, msBeforeN
 // effect), modelling a response cut off on the way back.
 func (s *Server) InjectMalformed(method, pathPrefix string, count int) {
 	s.faults.add(&fault{kind: faultMalformed, method: method, pathPrefix: pathPrefix, remaining: count})
+}
+
+// InjectReset makes the next count matching requests end with the
+// connection dropped before any response, as a crashing proxy would. The
+// request is not executed.
+func (s *Server) InjectReset(method, pathPrefix string, count int) {
+	s.faults.add(&fault{kind: faultReset, method: method, pathPrefix: pathPrefix, remaining: count})
+}
+
+// InjectDelay makes the next count matching requests wait d (or until the
+// client gives up) before they are served normally: a slow upstream.
+func (s *Server) InjectDelay(method, pathPrefix string, count int, d time.Duration) {
+	s.faults.add(&fault{kind: faultDelay, method: method, pathPrefix: pathPrefix, delay: d, remaining: count})
 }
 
 // ClearFaults disarms every injected fault.

@@ -3,8 +3,10 @@ package segmentsim
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestInjectStatus(t *testing.T) {
@@ -126,5 +128,35 @@ func TestFailureRate(t *testing.T) {
 		if st := all.get("/").status; st < 500 {
 			t.Fatalf("status %d with FailureRate 1", st)
 		}
+	}
+}
+
+func TestInjectResetAndDelay(t *testing.T) {
+	srv := NewServer(Generate(DefaultConfig(5)), Options{})
+	ts := httptest.NewServer(srv)
+	defer ts.Close()
+	get := func(c *http.Client) (int, error) {
+		req, _ := http.NewRequest("GET", ts.URL+"/roles", nil)
+		req.Header.Set("Authorization", "Bearer "+DefaultToken)
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	srv.InjectReset("GET", "/roles", 1)
+	if _, err := get(http.DefaultClient); err == nil {
+		t.Error("a reset request got a response")
+	}
+	if code, err := get(http.DefaultClient); err != nil || code != 200 {
+		t.Errorf("after the reset: %d, %v", code, err)
+	}
+	srv.InjectDelay("GET", "/roles", 1, time.Hour)
+	if _, err := get(&http.Client{Timeout: 100 * time.Millisecond}); err == nil {
+		t.Error("a delayed request answered within 100ms")
+	}
+	if code, err := get(http.DefaultClient); err != nil || code != 200 {
+		t.Errorf("after the delay: %d, %v", code, err)
 	}
 }

@@ -199,6 +199,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			setRateHeaders(sw.Header(), consumed, 0, now.Add(time.Duration(ms)*time.Millisecond))
 			writeTooManyRequests(sw, ms, consumed)
 			return
+		case faultReset:
+			// net/http drops the connection without a response.
+			panic(http.ErrAbortHandler)
+		case faultDelay:
+			t := time.NewTimer(f.delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
 		case faultMalformed:
 			buf := &bufferWriter{header: http.Header{}}
 			s.route(buf, r, segs, ok)
