@@ -375,3 +375,65 @@ func TestCapabilitiesMatchWhatWorks(t *testing.T) {
 		t.Errorf("capabilities for %d resource types, want %d", seen, len(want))
 	}
 }
+
+// TestRevokeUnderFaults: a revoke is one PUT of the principal's whole set,
+// so a failing PUT leaves the set exactly as it was and a PUT cut off by a
+// connection reset is retried (PUT is idempotent) to exactly the intended
+// set. The provisioner is called directly, without baton-sdk's 15-second
+// retry of Unavailable.
+func TestRevokeUnderFaults(t *testing.T) {
+	e := startWritableSim(t, manySources(), segmentsim.Options{WriteLimitPerMinute: -1})
+	tn := e.newTenant(t, 1, func(c *egress.Config) {
+		c.Sleep = func(context.Context, time.Duration) error { return nil }
+	})
+	cc := provisioningClient(t, tn)
+	m := provmodel.New(e.sim.Snapshot())
+	u := e.ws.Users[2]
+	role := e.ws.RoleByName(segmentsim.RoleSourceAdmin).ID
+	exec := sandboxedExec(t, cc)
+	for _, s := range e.ws.Sources[:2] {
+		if _, err := exec(provmodel.Op{Grant: true, Entitlement: m.Entitlement("source", s.ID, role), Principal: m.UserResource(u)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var prov interface {
+		Revoke(context.Context, *v2.Grant) (annotations.Annotations, error)
+	}
+	for _, s := range tn.Connector().ResourceSyncers(context.Background()) {
+		if s.ResourceType(context.Background()).GetId() == "source" {
+			prov = s.(interface {
+				Revoke(context.Context, *v2.Grant) (annotations.Annotations, error)
+			})
+		}
+	}
+	principal, ent := toV2(t, provmodel.Op{Entitlement: m.Entitlement("source", e.ws.Sources[0].ID, role), Principal: m.UserResource(u)})
+	grant := v2.Grant_builder{Entitlement: ent, Principal: principal}.Build()
+	before := provmodel.Tuples(e.sim.Snapshot().UserByID(u.ID).Permissions)
+
+	e.sim.InjectStatus("PUT", "/users/", 500, 100)
+	if _, err := prov.Revoke(context.Background(), grant); err == nil {
+		t.Fatal("revoke succeeded while every PUT failed")
+	}
+	after := provmodel.Tuples(e.sim.Snapshot().UserByID(u.ID).Permissions)
+	if len(after) != len(before) {
+		t.Fatalf("a failed revoke changed the permission set: %v -> %v", before, after)
+	}
+	for tu := range before {
+		if !after[tu] {
+			t.Fatalf("a failed revoke removed %+v", tu)
+		}
+	}
+
+	e.sim.ClearFaults()
+	e.sim.InjectReset("PUT", "/users/", 1)
+	if _, err := prov.Revoke(context.Background(), grant); err != nil {
+		t.Fatalf("revoke after one connection reset: %v", err)
+	}
+	final := provmodel.Tuples(e.sim.Snapshot().UserByID(u.ID).Permissions)
+	for tu := range before {
+		gone := tu.RoleID == role && tu.Type == "SOURCE" && tu.ID == e.ws.Sources[0].ID && tu.Labels == "" && tu.EntryLabels == ""
+		if final[tu] == gone {
+			t.Errorf("%+v: held=%v after the revoke", tu, final[tu])
+		}
+	}
+}
