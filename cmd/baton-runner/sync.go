@@ -137,7 +137,7 @@ func explain(op string, err error) error {
 	}
 	switch st.Code() {
 	case codes.Unauthenticated:
-		return fmt.Errorf("Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)\n  detail: %s", st.Message())
+		return fmt.Errorf("%s: Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)\n  detail: %s", op, st.Message())
 	case codes.PermissionDenied:
 		return fmt.Errorf("%s refused: %s (a Segment 403 means the token lacks the Workspace Owner role; an egress refusal names the blocked address)", op, st.Message())
 	}

@@ -598,7 +598,7 @@ func toInputs(perms []permission) []permissionInput {
 	for _, p := range perms {
 		in := permissionInput{RoleID: p.RoleID, Labels: p.Labels, Resources: make([]resourceInput, 0, len(p.Resources))}
 		for _, r := range p.Resources {
-			in.Resources = append(in.Resources, resourceInput{ID: r.ID, Type: r.Type, Labels: r.Labels})
+			in.Resources = append(in.Resources, resourceInput(r))
 		}
 		out = append(out, in)
 	}

@@ -727,14 +727,6 @@ func TestSimListWithoutParent(t *testing.T) {
 	}
 }
 
-func sumMemberPages(ws *segmentsim.Workspace) int {
-	n := 0
-	for _, g := range ws.Groups {
-		n += ceilDiv(len(g.MemberIDs), listCount)
-	}
-	return n
-}
-
 // TestSyncWideListsDecodedOncePerSync: the source list that label-scoped
 // grants need is read from the session once per sync and connector
 // instance, not once per user (decoding it per user dominated sandboxed

@@ -107,6 +107,9 @@ func (c *Connector) toResource(r abi.Resource) (*v2.Resource, error) {
 	for k, v := range r.Profile {
 		profile[k] = v
 	}
+	// The trait helpers' profile and status options are deprecated in
+	// favour of resource-level ones, but they fill both places, so readers
+	// of either (older ConductorOne versions, the baton CLI) see them.
 	traits := rt.GetTraits()
 	switch {
 	case has(traits, v2.ResourceType_TRAIT_USER):

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/baton-runner/baton-runner/host/egress"
@@ -62,7 +63,7 @@ func NewMetrics() *Metrics {
 		}, []string{"tenant"}),
 	}
 	m.registry.MustRegister(m.syncs, m.syncDuration, m.requests, m.denials, m.rateWait, m.guestErrors,
-		m.instances, m.memory, m.restarts, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		m.instances, m.memory, m.restarts, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
