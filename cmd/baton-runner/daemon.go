@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -281,12 +282,12 @@ func syncFromConfig(c *cli.Context) error {
 	}
 	var chosen []runner.TenantSpec
 	for _, t := range spec.Tenants {
-		if (c.Bool("all") && t.Mode == runner.ModeSync) || contains(names, t.Name) {
+		if (c.Bool("all") && t.Mode == runner.ModeSync) || slices.Contains(names, t.Name) {
 			chosen = append(chosen, t)
 		}
 	}
 	for _, n := range names {
-		if !containsTenant(chosen, n) {
+		if !slices.ContainsFunc(chosen, func(t runner.TenantSpec) bool { return t.Name == n }) {
 			return fmt.Errorf("%s has no tenant %q", cfg.Path, n)
 		}
 	}
@@ -300,22 +301,4 @@ func syncFromConfig(c *cli.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func containsTenant(ts []runner.TenantSpec, name string) bool {
-	for _, t := range ts {
-		if t.Name == name {
-			return true
-		}
-	}
-	return false
 }

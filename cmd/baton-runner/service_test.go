@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -167,7 +168,7 @@ func TestServiceMode(t *testing.T) {
 	g := ws.Groups[0]
 	var user *v2.Resource
 	for _, r := range snap.Resources {
-		if r.GetId().GetResourceType() == "user" && !containsID(g.MemberIDs, r.GetId().GetResource()) {
+		if r.GetId().GetResourceType() == "user" && !slices.Contains(g.MemberIDs, r.GetId().GetResource()) {
 			user = r
 		}
 	}
@@ -184,7 +185,7 @@ func TestServiceMode(t *testing.T) {
 	if fin, err := c1.WaitFinished(ctxTimeout(t, 60*time.Second), grantID); err != nil || fin.GetSuccess() == nil {
 		t.Fatalf("grant task: %v %v\n%s", err, fin, p.stderr)
 	}
-	if !containsID(sim.Snapshot().GroupByID(g.ID).MemberIDs, user.GetId().GetResource()) {
+	if !slices.Contains(sim.Snapshot().GroupByID(g.ID).MemberIDs, user.GetId().GetResource()) {
 		t.Fatal("after the grant task the user is not a member")
 	}
 	grant := v2.Grant_builder{Id: ent.GetId() + ":user:" + user.GetId().GetResource(), Entitlement: ent, Principal: user}.Build()
@@ -192,7 +193,7 @@ func TestServiceMode(t *testing.T) {
 	if fin, err := c1.WaitFinished(ctxTimeout(t, 60*time.Second), revokeID); err != nil || fin.GetSuccess() == nil {
 		t.Fatalf("revoke task: %v %v\n%s", err, fin, p.stderr)
 	}
-	if containsID(sim.Snapshot().GroupByID(g.ID).MemberIDs, user.GetId().GetResource()) {
+	if slices.Contains(sim.Snapshot().GroupByID(g.ID).MemberIDs, user.GetId().GetResource()) {
 		t.Fatal("after the revoke task the user is still a member")
 	}
 
@@ -214,15 +215,6 @@ func TestServiceMode(t *testing.T) {
 	for _, e := range c1.Errors() {
 		t.Errorf("protocol violation seen by the fake ConductorOne: %v", e)
 	}
-}
-
-func containsID(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 func TestServiceProvisioningDisabled(t *testing.T) {

@@ -2,6 +2,7 @@ package connector
 
 import (
 	"fmt"
+	"slices"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/annotations"
@@ -112,7 +113,7 @@ func (c *Connector) toResource(r abi.Resource) (*v2.Resource, error) {
 	// of either (older ConductorOne versions, the baton CLI) see them.
 	traits := rt.GetTraits()
 	switch {
-	case has(traits, v2.ResourceType_TRAIT_USER):
+	case slices.Contains(traits, v2.ResourceType_TRAIT_USER):
 		u := r.User
 		if u == nil {
 			u = &abi.UserTrait{}
@@ -125,11 +126,11 @@ func (c *Connector) toResource(r abi.Resource) (*v2.Resource, error) {
 			uopts = append(uopts, resource.WithUserLogin(u.Login))
 		}
 		return resource.NewUserResource(r.DisplayName, rt, r.ID.ID, uopts, opts...)
-	case has(traits, v2.ResourceType_TRAIT_GROUP):
+	case slices.Contains(traits, v2.ResourceType_TRAIT_GROUP):
 		return resource.NewGroupResource(r.DisplayName, rt, r.ID.ID, []resource.GroupTraitOption{resource.WithGroupProfile(profile)}, opts...)
-	case has(traits, v2.ResourceType_TRAIT_ROLE):
+	case slices.Contains(traits, v2.ResourceType_TRAIT_ROLE):
 		return resource.NewRoleResource(r.DisplayName, rt, r.ID.ID, []resource.RoleTraitOption{resource.WithRoleProfile(profile)}, opts...)
-	case has(traits, v2.ResourceType_TRAIT_APP):
+	case slices.Contains(traits, v2.ResourceType_TRAIT_APP):
 		return resource.NewAppResource(r.DisplayName, rt, r.ID.ID, []resource.AppTraitOption{resource.WithAppProfile(profile)}, opts...)
 	default:
 		if len(profile) > 0 {
@@ -137,15 +138,6 @@ func (c *Connector) toResource(r abi.Resource) (*v2.Resource, error) {
 		}
 		return resource.NewResource(r.DisplayName, rt, r.ID.ID, opts...)
 	}
-}
-
-func has(traits []v2.ResourceType_Trait, t v2.ResourceType_Trait) bool {
-	for _, x := range traits {
-		if x == t {
-			return true
-		}
-	}
-	return false
 }
 
 // toEntitlement builds an assignment entitlement on r, which must be the

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -205,7 +206,7 @@ func TestApplyReconcilesTenants(t *testing.T) {
 	default:
 		t.Error("changed tenant b was not restarted")
 	}
-	if got := strings.Join(sorted(r.Tenants()), ","); got != "b,c" {
+	if got := strings.Join(slices.Sorted(slices.Values(r.Tenants())), ","); got != "b,c" {
 		t.Errorf("running %s, want b,c", got)
 	}
 	if r.tenants["b"].spec.Interval != time.Hour {
@@ -218,21 +219,9 @@ func TestApplyReconcilesTenants(t *testing.T) {
 	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: bad, Tenants: []TenantSpec{a}}); err == nil {
 		t.Fatal("a module that is not wasm was accepted")
 	}
-	if got := strings.Join(sorted(r.Tenants()), ","); got != "b,c" {
+	if got := strings.Join(slices.Sorted(slices.Values(r.Tenants())), ","); got != "b,c" {
 		t.Errorf("after a rejected reload running %s, want b,c", got)
 	}
-}
-
-func sorted(s []string) []string {
-	out := append([]string(nil), s...)
-	for i := range out {
-		for j := i + 1; j < len(out); j++ {
-			if out[j] < out[i] {
-				out[i], out[j] = out[j], out[i]
-			}
-		}
-	}
-	return out
 }
 
 func TestShardsPartitionTenants(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -193,7 +194,7 @@ func TestConcurrentRevokesOnOnePrincipal(t *testing.T) {
 	after := provmodel.Tuples(e.sim.Snapshot().UserByID(u.ID).Permissions)
 	for tu := range provmodel.Tuples(before) {
 		revoked := tu.RoleID == role && tu.Type == "SOURCE" && tu.Labels == "" && tu.EntryLabels == "" &&
-			isOneOf(tu.ID, e.ws.Sources[:6])
+			slices.ContainsFunc(e.ws.Sources[:6], func(s *segmentsim.Source) bool { return s.ID == tu.ID })
 		if revoked {
 			if after[tu] {
 				t.Errorf("revoked %s on %s is still held: a concurrent update was lost", tu.RoleID, tu.ID)
@@ -210,15 +211,6 @@ func manySources() segmentsim.Config {
 	cfg := segmentsim.DefaultConfig(30)
 	cfg.Sources = 8
 	return cfg
-}
-
-func isOneOf(id string, sources []*segmentsim.Source) bool {
-	for _, s := range sources {
-		if s.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // TestWritesRideOut429s: with Segment's write limit far below the burst,
@@ -291,7 +283,7 @@ func TestGrantAndRevokeThroughTheC1Z(t *testing.T) {
 	var u *segmentsim.User
 	for _, cand := range e.ws.Groups {
 		for _, cu := range e.ws.Users {
-			if !contains(cand.MemberIDs, cu.ID) {
+			if !slices.Contains(cand.MemberIDs, cu.ID) {
 				g, u = cand, cu
 			}
 		}
@@ -301,7 +293,7 @@ func TestGrantAndRevokeThroughTheC1Z(t *testing.T) {
 	if out, err := tn.Grant(ctx, c1z, ent, "user", u.ID); err != nil || out != tenant.Changed {
 		t.Fatalf("grant: %v, %v", out, err)
 	}
-	if !contains(e.sim.Snapshot().GroupByID(g.ID).MemberIDs, u.ID) {
+	if !slices.Contains(e.sim.Snapshot().GroupByID(g.ID).MemberIDs, u.ID) {
 		t.Fatal("the simulator does not show the new member")
 	}
 	if out, err := tn.Grant(ctx, c1z, ent, "user", u.ID); err != nil || out != tenant.AlreadyGranted {
@@ -316,7 +308,7 @@ func TestGrantAndRevokeThroughTheC1Z(t *testing.T) {
 	if out, err := tn.Revoke(ctx, c1z, grantID); err != nil || out != tenant.Changed {
 		t.Fatalf("revoke: %v, %v", out, err)
 	}
-	if contains(e.sim.Snapshot().GroupByID(g.ID).MemberIDs, u.ID) {
+	if slices.Contains(e.sim.Snapshot().GroupByID(g.ID).MemberIDs, u.ID) {
 		t.Fatal("the member is still in the group")
 	}
 	if out, err := tn.Revoke(ctx, c1z, grantID); err != nil || out != tenant.AlreadyRevoked {
@@ -337,15 +329,6 @@ func TestGrantAndRevokeThroughTheC1Z(t *testing.T) {
 		t.Errorf("workspace membership grant: %v, want a clear not-supported error", err)
 	}
 	t.Logf("workspace membership grant: %v", err)
-}
-
-func contains(ids []string, id string) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 // TestCapabilitiesMatchWhatWorks: exactly the types whose entitlements the
