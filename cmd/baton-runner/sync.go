@@ -149,9 +149,7 @@ func explain(op string, err error) error {
 func auditSink(path string, logger *zap.Logger) (func(egress.Record), func(), error) {
 	if path == "" {
 		return func(r egress.Record) {
-			logger.Debug("egress", zap.String("method", r.Method), zap.String("host", r.Host), zap.String("path", r.Path),
-				zap.Int("status", r.Status), zap.Int64("bytes", r.Bytes), zap.Duration("duration", r.Duration),
-				zap.Int("attempts", r.Attempts), zap.String("denied", r.Denied), zap.String("error", r.Error))
+			logger.Debug("egress", zap.Any("request", r))
 		}, func() {}, nil
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
