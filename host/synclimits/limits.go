@@ -1,0 +1,63 @@
+// Package synclimits bounds one whole sync, whatever the guest does: its
+// wall time, the pages and items it lists, how deep child resources nest,
+// the API requests it makes and the disk its c1z store takes. Each call of
+// a single export is bounded by the sandbox; these limits bound the sum.
+package synclimits
+
+import "time"
+
+// Limits of one sync. A zero field takes its default (WithDefaults); a
+// negative one disables that limit.
+type Limits struct {
+	// Timeout bounds the sync's wall time (runner.toml sync_timeout,
+	// --sync-timeout).
+	Timeout time.Duration
+	// MaxPages bounds the guest list calls (pages of resources,
+	// entitlements or grants) of one sync (max_pages, --max-pages).
+	MaxPages int64
+	// MaxItems bounds the resources, entitlements and grants one sync
+	// lists (max_items, --max-items).
+	MaxItems int64
+	// MaxDepth bounds how deep child resources nest below a top-level
+	// resource (max_depth, --max-depth).
+	MaxDepth int
+	// MaxC1ZBytes bounds the disk the sync's c1z store and its working
+	// files take (max_c1z_mib, --max-c1z-mib).
+	MaxC1ZBytes int64
+	// RequestBudget bounds the API requests of one sync (request_budget,
+	// --request-budget). Zero means unlimited, for compatibility with
+	// runner.toml files written before the other limits existed.
+	RequestBudget int64
+}
+
+// Defaults: a 100k-user Segment workspace takes about 250k guest calls,
+// 2M items and well under 2 GiB of c1z store, and at Segment's documented
+// 600 requests a minute about three hours; each default leaves several
+// times that headroom while still ending a runaway sync.
+const (
+	DefaultTimeout     = 12 * time.Hour
+	DefaultMaxPages    = 2_000_000
+	DefaultMaxItems    = 20_000_000
+	DefaultMaxDepth    = 8
+	DefaultMaxC1ZBytes = 8 << 30
+)
+
+// WithDefaults returns l with its zero fields set to the defaults.
+func (l Limits) WithDefaults() Limits {
+	if l.Timeout == 0 {
+		l.Timeout = DefaultTimeout
+	}
+	if l.MaxPages == 0 {
+		l.MaxPages = DefaultMaxPages
+	}
+	if l.MaxItems == 0 {
+		l.MaxItems = DefaultMaxItems
+	}
+	if l.MaxDepth == 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxC1ZBytes == 0 {
+		l.MaxC1ZBytes = DefaultMaxC1ZBytes
+	}
+	return l
+}
