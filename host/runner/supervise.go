@@ -12,6 +12,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/service"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
@@ -70,10 +71,10 @@ func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) 
 			BaseURL: spec.BaseURL, Token: spec.Token, RequestsPerMinute: spec.RequestsPerMinute,
 			Audit: r.audit(spec.Name, log),
 		},
-		Settings:      spec.Settings,
-		Instances:     spec.Instances,
-		RequestBudget: spec.RequestBudget,
-		Logger:        r.log,
+		Settings:  spec.Settings,
+		Instances: spec.Instances,
+		Limits:    synclimits.Limits{RequestBudget: int64(spec.RequestBudget)},
+		Logger:    r.log,
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // Config describes a tenant.
@@ -30,9 +31,9 @@ type Config struct {
 	Settings map[string]string
 	// Instances bounds concurrent guest calls (see sandbox.PoolConfig).
 	Instances int
-	// RequestBudget, when positive, bounds the API requests of one sync;
-	// the request past it fails, and so does the sync.
-	RequestBudget int
+	// Limits bound each whole sync (wall time, pages, items, depth, disk,
+	// API requests); zero fields take synclimits' defaults.
+	Limits synclimits.Limits
 	// MaxCallAttempts bounds consecutive retryable failures of one guest
 	// call (default connector.MaxAttempts).
 	MaxCallAttempts int
@@ -63,7 +64,7 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)
 	}
-	b := &budget{next: hc, limit: int64(cfg.RequestBudget)}
+	b := &budget{next: hc, limit: cfg.Limits.RequestBudget}
 	pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: b, Logger: logger})
 	return &Tenant{
 		name:      cfg.Name,
