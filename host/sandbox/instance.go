@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
@@ -40,10 +42,14 @@ func (e *CallError) Unwrap() error { return e.Err }
 type instance struct {
 	plugin *extism.Plugin
 	logs   *logSink
+	// callDone is the Done channel of the call running on the instance, nil
+	// between calls: the guest's sleeps end when it closes.
+	callDone atomic.Pointer[<-chan struct{}]
 }
 
 func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *memoryMeter) (*instance, error) {
 	sink := newLogSink(logger, m.cfg.MaxLogBytes)
+	inst := &instance{logs: sink}
 	// wazero's defaults are a fake clock that starts in 2022 and a
 	// deterministic "random" source: wrong for TLS-free but time-aware
 	// connector code and for anything that needs unpredictable values.
@@ -51,7 +57,7 @@ func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *mem
 	mc := wazero.NewModuleConfig().
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
+		WithNanosleep(inst.nanosleep).
 		WithRandSource(rand.Reader).
 		WithStdout(sink.stream("stdout")).
 		WithStderr(sink.stream("stderr"))
@@ -63,7 +69,29 @@ func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *mem
 		return nil, fmt.Errorf("instantiating guest module: %w", err)
 	}
 	p.SetLogger(sink.guestLog)
-	return &instance{plugin: p, logs: sink}, nil
+	inst.plugin = p
+	return inst, nil
+}
+
+// nanosleep is the guest's sleep (WASI poll_oneoff with a clock
+// subscription). wazero calls it with no context and close-on-done only
+// stops running wasm, so a guest asleep in poll_oneoff would outlive its
+// deadline by as long as it asked to sleep. Waking at the end of the call
+// hands control back to wasm, where close-on-done stops it.
+func (i *instance) nanosleep(ns int64) {
+	if ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	var done <-chan struct{} // nil (never ready) between calls
+	if d := i.callDone.Load(); d != nil {
+		done = *d
+	}
+	select {
+	case <-t.C:
+	case <-done:
+	}
 }
 
 // call runs one export under the call deadline. A returned *CallError means
@@ -71,6 +99,9 @@ func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *mem
 func (i *instance) call(ctx context.Context, cfg Config, export string, input []byte) ([]byte, error) {
 	callCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
+	done := callCtx.Done()
+	i.callDone.Store(&done)
+	defer i.callDone.Store(nil)
 	rc, out, err := i.plugin.CallWithContext(callCtx, export, input)
 	switch {
 	case err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:

@@ -1,0 +1,89 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+)
+
+const hostilePkg = "internal/testguests/hostile"
+
+// attack runs the hostile guest's attack with settings cfg and returns the
+// raw output of the call.
+func attack(ctx context.Context, t *testing.T, p *sandbox.Pool, cfg map[string]string) ([]byte, error) {
+	t.Helper()
+	in, err := json.Marshal(abi.ListResourcesRequest{Call: abi.Call{Config: cfg}, ResourceType: "thing"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.Call(ctx, abi.ExportListResources, in, memSession{})
+}
+
+// wakeMargin is how long a stopped guest may take past its deadline or its
+// caller's cancellation: waking from the sleep, returning to wasm, meeting
+// close-on-done's check, and the scheduling noise of a loaded 2-core
+// machine under -race. Without the deadline-aware sleep the overrun is the
+// whole sleep (30 s here, 10 min by default).
+const wakeMargin = 3 * time.Second
+
+// TestSleepEndsAtTheDeadline: a guest asleep in poll_oneoff is stopped at
+// its call deadline, not when its sleep ends.
+func TestSleepEndsAtTheDeadline(t *testing.T) {
+	const timeout = time.Second
+	m := compile(t, hostilePkg, func(c *sandbox.Config) { c.CallTimeout = timeout })
+	p := m.NewPool(sandbox.PoolConfig{Instances: 1})
+	start := time.Now()
+	_, err := attack(context.Background(), t, p, map[string]string{"attack": "sleep", "sleep": "30s"})
+	took := time.Since(start)
+	var ce *sandbox.CallError
+	if !errors.As(err, &ce) || ce.Kind != sandbox.KindTimeout {
+		t.Fatalf("err = %v, want a timeout CallError", err)
+	}
+	if took > timeout+wakeMargin {
+		t.Errorf("the sleeping guest was stopped after %s, want at most %s + %s", took, timeout, wakeMargin)
+	}
+	if s := p.Stats(); s.Timeouts != 1 {
+		t.Errorf("stats %+v, want one timeout", s)
+	}
+	assertReplaced(t, p)
+}
+
+// TestSleepEndsWhenTheCallerCancels: a guest asleep when its caller gives
+// up is stopped then, and its instance discarded.
+func TestSleepEndsWhenTheCallerCancels(t *testing.T) {
+	m := compile(t, hostilePkg, func(c *sandbox.Config) { c.CallTimeout = time.Minute })
+	p := m.NewPool(sandbox.PoolConfig{Instances: 1})
+	ctx, cancel := context.WithCancel(context.Background())
+	const after = 500 * time.Millisecond
+	timer := time.AfterFunc(after, cancel)
+	defer timer.Stop()
+	start := time.Now()
+	_, err := attack(ctx, t, p, map[string]string{"attack": "sleep", "sleep": "30s"})
+	took := time.Since(start)
+	var ce *sandbox.CallError
+	if !errors.As(err, &ce) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want a CallError wrapping context.Canceled", err)
+	}
+	if took > after+wakeMargin {
+		t.Errorf("the sleeping guest was stopped %s after its call began, want at most %s + %s", took, after, wakeMargin)
+	}
+	assertReplaced(t, p)
+}
+
+// assertReplaced checks that the pool's one instance was discarded: the
+// next call runs on a new one.
+func assertReplaced(t *testing.T, p *sandbox.Pool) {
+	t.Helper()
+	before := p.Stats().InstancesCreated
+	if _, err := attack(context.Background(), t, p, map[string]string{"attack": "env"}); err != nil {
+		t.Fatalf("pool unusable after the attack: %v", err)
+	}
+	if s := p.Stats(); s.InstancesCreated != before+1 {
+		t.Errorf("instances created %d → %d: the stopped instance must be replaced, not reused", before, s.InstancesCreated)
+	}
+}
