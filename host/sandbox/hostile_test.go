@@ -66,13 +66,35 @@ func TestSleepEndsWhenTheCallerCancels(t *testing.T) {
 	_, err := attack(ctx, t, p, map[string]string{"attack": "sleep", "sleep": "30s"})
 	took := time.Since(start)
 	var ce *sandbox.CallError
-	if !errors.As(err, &ce) || !errors.Is(err, context.Canceled) {
-		t.Fatalf("err = %v, want a CallError wrapping context.Canceled", err)
+	if !errors.As(err, &ce) || ce.Kind != sandbox.KindCanceled || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want a canceled CallError wrapping context.Canceled", err)
 	}
 	if took > after+wakeMargin {
 		t.Errorf("the sleeping guest was stopped %s after its call began, want at most %s + %s", took, after, wakeMargin)
 	}
+	if s := p.Stats(); s.Canceled != 1 || s.Timeouts+s.Traps+s.OutputErrors != 0 {
+		t.Errorf("stats %+v: a cancellation is counted as such, not as a guest failure", s)
+	}
 	assertReplaced(t, p)
+}
+
+// TestCallerDeadlineIsNotATimeout: a caller whose own deadline ends first
+// gets a canceled CallError (wrapping DeadlineExceeded), not the sandbox's
+// timeout, which is the guest's fault.
+func TestCallerDeadlineIsNotATimeout(t *testing.T) {
+	m := compile(t, probePkg, func(c *sandbox.Config) { c.CallTimeout = time.Minute })
+	p := m.NewPool(sandbox.PoolConfig{Instances: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	in, _ := json.Marshal(abi.ListResourcesRequest{Call: abi.Call{Config: map[string]string{"probe": "loop"}}})
+	_, err := p.Call(ctx, abi.ExportListResources, in, nil)
+	var ce *sandbox.CallError
+	if !errors.As(err, &ce) || ce.Kind != sandbox.KindCanceled || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want a canceled CallError wrapping the caller's DeadlineExceeded", err)
+	}
+	if s := p.Stats(); s.Canceled != 1 || s.Timeouts != 0 {
+		t.Errorf("stats %+v: the caller's deadline is not a guest timeout", s)
+	}
 }
 
 // assertReplaced checks that the pool's one instance was discarded: the

@@ -22,6 +22,12 @@ const (
 	KindTrap    ErrorKind = "trap"    // the guest crashed (panic, unreachable, out of memory)
 	KindTimeout ErrorKind = "timeout" // the call overran Config.CallTimeout
 	KindOutput  ErrorKind = "output"  // the guest's output broke the ABI (too large, failed rc)
+	// KindCanceled: the caller's context ended (cancelled, or the caller's
+	// own deadline) while the guest ran. Not the guest's fault, so callers
+	// must not count or log it as a guest failure; Err is the context's
+	// error. The instance is discarded all the same: close-on-done stopped
+	// it mid-call.
+	KindCanceled ErrorKind = "canceled"
 )
 
 // CallError is a failure of the sandboxed call itself, as opposed to an
@@ -104,12 +110,13 @@ func (i *instance) call(ctx context.Context, cfg Config, export string, input []
 	defer i.callDone.Store(nil)
 	rc, out, err := i.plugin.CallWithContext(callCtx, export, input)
 	switch {
-	case err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+	case err != nil && ctx.Err() != nil:
+		// The caller gave up first (its own deadline included); the
+		// instance was closed mid-call.
+		return nil, &CallError{Export: export, Kind: KindCanceled, Err: ctx.Err()}
+	case err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded):
 		return nil, &CallError{Export: export, Kind: KindTimeout,
 			Err: fmt.Errorf("exceeded the call time limit of %s", cfg.CallTimeout)}
-	case err != nil && ctx.Err() != nil:
-		// The caller gave up; the instance was closed mid-call.
-		return nil, &CallError{Export: export, Kind: KindTimeout, Err: ctx.Err()}
 	case err != nil:
 		return nil, &CallError{Export: export, Kind: KindTrap, Err: err}
 	case rc != 0:

@@ -33,6 +33,10 @@ type PoolConfig struct {
 // Stats counts a pool's activity since it was created.
 type Stats struct {
 	Calls, Traps, Timeouts, OutputErrors, InstancesCreated uint64
+	// Canceled counts calls whose caller gave up while the guest ran
+	// (KindCanceled): their instances were discarded, but they are not
+	// guest failures.
+	Canceled uint64
 	// MemoryBytes is the linear memory its live instances hold now
 	// (guest and extism kernel).
 	MemoryBytes int64
@@ -49,8 +53,8 @@ type Pool struct {
 	idle   []*instance
 	closed bool
 
-	calls, traps, timeouts, outputErrors, created atomic.Uint64
-	memory                                        memoryMeter
+	calls, traps, timeouts, outputErrors, canceled, created atomic.Uint64
+	memory                                                  memoryMeter
 }
 
 // NewPool returns a pool of instances of m bound to cfg's egress.
@@ -89,8 +93,13 @@ func (p *Pool) Call(ctx context.Context, export string, input []byte, sess guest
 	var ce *CallError
 	if errors.As(err, &ce) {
 		p.count(ce.Kind)
-		p.cfg.Logger.Warn("guest call failed; discarding its instance",
-			zap.String("export", export), zap.String("kind", string(ce.Kind)), zap.Error(ce.Err))
+		if ce.Kind == KindCanceled {
+			p.cfg.Logger.Debug("guest call canceled by its caller; discarding its instance",
+				zap.String("export", export), zap.Error(ce.Err))
+		} else {
+			p.cfg.Logger.Warn("guest call failed; discarding its instance",
+				zap.String("export", export), zap.String("kind", string(ce.Kind)), zap.Error(ce.Err))
+		}
 		inst.close(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -106,6 +115,8 @@ func (p *Pool) count(k ErrorKind) {
 		p.timeouts.Add(1)
 	case KindOutput:
 		p.outputErrors.Add(1)
+	case KindCanceled:
+		p.canceled.Add(1)
 	}
 }
 
@@ -144,7 +155,7 @@ func (p *Pool) release(ctx context.Context, inst *instance) {
 func (p *Pool) Stats() Stats {
 	return Stats{
 		Calls: p.calls.Load(), Traps: p.traps.Load(), Timeouts: p.timeouts.Load(),
-		OutputErrors: p.outputErrors.Load(), InstancesCreated: p.created.Load(),
+		OutputErrors: p.outputErrors.Load(), InstancesCreated: p.created.Load(), Canceled: p.canceled.Load(),
 		MemoryBytes: p.memory.bytes.Load(),
 	}
 }
