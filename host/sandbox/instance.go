@@ -67,9 +67,8 @@ func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *mem
 		WithRandSource(rand.Reader).
 		WithStdout(sink.stream("stdout")).
 		WithStderr(sink.stream("stderr"))
-	if meter != nil {
-		ctx = experimental.WithMemoryAllocator(ctx, meter.allocator())
-	}
+	budget := newMemoryBudget(uint64(m.cfg.MemoryLimitMiB)<<20, meter)
+	ctx = experimental.WithMemoryAllocator(ctx, budget.allocator())
 	p, err := m.compiled.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
 	if err != nil {
 		return nil, fmt.Errorf("instantiating guest module: %w", err)

@@ -44,7 +44,8 @@ type Config struct {
 	// CacheDir holds wazero's compilation cache; "" disables the
 	// persistent cache (every process then compiles from scratch).
 	CacheDir string
-	// MemoryLimitMiB caps each linear memory of an instance.
+	// MemoryLimitMiB caps the memory of an instance: its guest's linear
+	// memory and the extism kernel's together.
 	MemoryLimitMiB int
 	// CallTimeout bounds each export call; a guest that overruns it is
 	// stopped and its instance discarded.
@@ -113,6 +114,9 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true).
+		// The page limit caps each memory (and refuses a module whose
+		// declared minimum is over it); each instance's memory budget
+		// (memory.go) caps the guest's and the kernel's together.
 		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16) // 64 KiB pages
 	m := &Module{cfg: cfg}
 	if cfg.CacheDir != "" {

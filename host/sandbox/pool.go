@@ -38,8 +38,9 @@ type Stats struct {
 	// guest failures.
 	Canceled uint64
 	// MemoryBytes is the linear memory its live instances hold now
-	// (guest and extism kernel).
-	MemoryBytes int64
+	// (guest and extism kernel), and PeakMemoryBytes the most they held at
+	// once. Each instance holds at most Config.MemoryLimitMiB.
+	MemoryBytes, PeakMemoryBytes int64
 }
 
 // Pool runs calls for one tenant on instances of a shared Module. It is safe
@@ -156,7 +157,7 @@ func (p *Pool) Stats() Stats {
 	return Stats{
 		Calls: p.calls.Load(), Traps: p.traps.Load(), Timeouts: p.timeouts.Load(),
 		OutputErrors: p.outputErrors.Load(), InstancesCreated: p.created.Load(), Canceled: p.canceled.Load(),
-		MemoryBytes: p.memory.bytes.Load(),
+		MemoryBytes: p.memory.bytes.Load(), PeakMemoryBytes: p.memory.peak.Load(),
 	}
 }
 
