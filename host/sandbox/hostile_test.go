@@ -4,8 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/sandbox"
@@ -107,5 +112,42 @@ func assertReplaced(t *testing.T, p *sandbox.Pool) {
 	}
 	if s := p.Stats(); s.InstancesCreated != before+1 {
 		t.Errorf("instances created %d → %d: the stopped instance must be replaced, not reused", before, s.InstancesCreated)
+	}
+}
+
+// TestGuestTextIsClipped: a huge error_set message or trap text reaches the
+// caller and the log clipped to abi.MaxTextBytes.
+func TestGuestTextIsClipped(t *testing.T) {
+	m := compile(t, hostilePkg, func(c *sandbox.Config) { c.CallTimeout = time.Minute })
+	for _, tc := range []struct {
+		attack, marker string
+	}{
+		{"huge-error-set", "EEEE"},
+		{"huge-trap", "http://refused.test/uuuu"},
+	} {
+		t.Run(tc.attack, func(t *testing.T) {
+			core, logs := observer.New(zap.DebugLevel)
+			p := m.NewPool(sandbox.PoolConfig{Instances: 1, Logger: zap.New(core)})
+			_, err := attack(context.Background(), t, p, map[string]string{"attack": tc.attack, "bytes": "4194304"})
+			var ce *sandbox.CallError
+			if !errors.As(err, &ce) || ce.Kind != sandbox.KindTrap {
+				t.Fatalf("err = %.200v, want a trap CallError", err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tc.marker) || !strings.Contains(msg, "more bytes cut") {
+				t.Errorf("err = %.200q…, want the guest's text, clipped", msg)
+			}
+			if len(msg) > abi.MaxTextBytes+200 {
+				t.Errorf("the error holds %d bytes of guest text, want at most about %d", len(msg), abi.MaxTextBytes)
+			}
+			for _, e := range logs.All() {
+				if n := len(e.Message) + len(fmt.Sprint(e.ContextMap())); n > abi.MaxTextBytes+500 {
+					t.Errorf("a %d-byte log line %.100q…", n, e.Message)
+				}
+			}
+			if logs.FilterMessageSnippet("discarding").Len() != 1 {
+				t.Errorf("want the discarded instance logged once")
+			}
+		})
 	}
 }

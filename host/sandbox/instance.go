@@ -12,6 +12,8 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
 	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/abi"
 )
 
 // ErrorKind says how a guest call failed inside the sandbox.
@@ -117,15 +119,28 @@ func (i *instance) call(ctx context.Context, cfg Config, export string, input []
 		return nil, &CallError{Export: export, Kind: KindTimeout,
 			Err: fmt.Errorf("exceeded the call time limit of %s", cfg.CallTimeout)}
 	case err != nil:
-		return nil, &CallError{Export: export, Kind: KindTrap, Err: err}
+		// A trap, or text the guest set with error_set (extism returns it
+		// as the error, whatever rc is).
+		return nil, &CallError{Export: export, Kind: KindTrap, Err: guestText(err)}
 	case rc != 0:
+		// extism returned error_set's text as err when there was any, so
+		// there is nothing more to read.
 		return nil, &CallError{Export: export, Kind: KindOutput,
-			Err: fmt.Errorf("export returned %d: %s", rc, i.plugin.GetError())}
+			Err: fmt.Errorf("export returned %d", rc)}
 	case len(out) > cfg.MaxOutputBytes:
 		return nil, &CallError{Export: export, Kind: KindOutput,
 			Err: fmt.Errorf("output of %d bytes exceeds the limit of %d", len(out), cfg.MaxOutputBytes)}
 	}
 	return out, nil
+}
+
+// guestText replaces an error whose text the guest controls (a trap that
+// quotes a guest-made URL, error_set's message) with its text clipped to
+// abi.MaxTextBytes. The original is dropped, so the guest's full text is
+// not kept alive by the CallError, and logging or wrapping it costs the
+// host a few KiB at most.
+func guestText(err error) error {
+	return errors.New(abi.ClipText(err.Error()))
 }
 
 func (i *instance) close(ctx context.Context) {
