@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/baton-runner/baton-runner/abi"
@@ -149,5 +152,81 @@ func TestGuestTextIsClipped(t *testing.T) {
 				t.Errorf("want the discarded instance logged once")
 			}
 		})
+	}
+}
+
+// countingWriter counts the bytes the host's logger writes.
+type countingWriter struct {
+	n     atomic.Int64
+	mu    sync.Mutex
+	lines []string
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n.Add(int64(len(p)))
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.lines) < 1000 {
+		w.lines = append(w.lines, string(p))
+	}
+	return len(p), nil
+}
+
+func (w *countingWriter) Sync() error { return nil }
+
+// TestLogBudgetChargesWhatTheHostWrites floods a pool's log with empty and
+// one-byte lines, at error level too, through a production JSON logger
+// that adds stack traces to error lines, twice, with the instance
+// discarded in between. The bytes the logger writes stay within the
+// pool's budget plus one line (and what refills while the test runs).
+func TestLogBudgetChargesWhatTheHostWrites(t *testing.T) {
+	const budget = 64 << 10
+	m := compile(t, hostilePkg, func(c *sandbox.Config) { c.MaxLogBytes = budget; c.CallTimeout = time.Minute })
+	w := &countingWriter{}
+	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), w, zapcore.DebugLevel)
+	logger := zap.New(core, zap.AddStacktrace(zapcore.ErrorLevel), zap.AddCaller()).
+		With(zap.String("tenant", strings.Repeat("t", 63)))
+	p := m.NewPool(sandbox.PoolConfig{Instances: 1, Logger: logger})
+	start := time.Now()
+	flood := map[string]string{"attack": "log-flood-short", "lines": "20000"}
+	if _, err := attack(context.Background(), t, p, flood); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := attack(context.Background(), t, p, map[string]string{"attack": "huge-trap", "bytes": "10"}); err == nil {
+		t.Fatal("huge-trap: want the instance discarded")
+	}
+	if _, err := attack(context.Background(), t, p, flood); err != nil {
+		t.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	// The host's own lines (the warning, the discarded instance) are not
+	// charged; leave them 2 KiB.
+	const oneLine, hostLines = 512, 2 << 10
+	refilled := int64(elapsed.Seconds()*budget/3600) + 1
+	written := w.n.Load()
+	t.Logf("40,000 log calls and 40,000 stderr lines: %d bytes written in %s; stats %+v", written, elapsed, p.Stats())
+	if limit := budget + oneLine + hostLines + refilled; written > limit {
+		t.Errorf("the host wrote %d bytes of guest logs, want at most %d", written, limit)
+	}
+	if written < budget/2 {
+		t.Errorf("the host wrote %d bytes: the budget should have been used", written)
+	}
+	if s := p.Stats(); s.LogBytesDropped == 0 {
+		t.Errorf("stats %+v: want dropped bytes counted", s)
+	}
+	warnings, guest := 0, 0
+	for _, l := range w.lines {
+		if strings.Contains(l, "log budget") {
+			warnings++
+		}
+		if strings.Contains(l, `"guest":true`) {
+			guest++
+			if strings.Contains(l, "stacktrace") || strings.Contains(l, "caller") {
+				t.Errorf("a guest line carries the host's stack or caller: %.300s", l)
+			}
+		}
+	}
+	if warnings != 1 || guest == 0 {
+		t.Errorf("%d budget warnings and %d guest lines; want one warning", warnings, guest)
 	}
 }

@@ -11,7 +11,6 @@ import (
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
-	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/abi"
 )
@@ -46,18 +45,17 @@ func (e *CallError) Error() string {
 
 func (e *CallError) Unwrap() error { return e.Err }
 
-// instance is one instantiated guest with its own memory and log budget.
+// instance is one instantiated guest with its own memory budget; it logs
+// through its pool's log budget.
 type instance struct {
 	plugin *extism.Plugin
-	logs   *logSink
 	// callDone is the Done channel of the call running on the instance, nil
 	// between calls: the guest's sleeps end when it closes.
 	callDone atomic.Pointer[<-chan struct{}]
 }
 
-func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *memoryMeter) (*instance, error) {
-	sink := newLogSink(logger, m.cfg.MaxLogBytes)
-	inst := &instance{logs: sink}
+func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memoryMeter) (*instance, error) {
+	inst := &instance{}
 	// wazero's defaults are a fake clock that starts in 2022 and a
 	// deterministic "random" source: wrong for TLS-free but time-aware
 	// connector code and for anything that needs unpredictable values.
@@ -67,15 +65,15 @@ func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *mem
 		WithSysNanotime().
 		WithNanosleep(inst.nanosleep).
 		WithRandSource(rand.Reader).
-		WithStdout(sink.stream("stdout")).
-		WithStderr(sink.stream("stderr"))
+		WithStdout(logs.stream("stdout")).
+		WithStderr(logs.stream("stderr"))
 	budget := newMemoryBudget(uint64(m.cfg.MemoryLimitMiB)<<20, meter)
 	ctx = experimental.WithMemoryAllocator(ctx, budget.allocator())
 	p, err := m.compiled.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
 	if err != nil {
 		return nil, fmt.Errorf("instantiating guest module: %w", err)
 	}
-	p.SetLogger(sink.guestLog)
+	p.SetLogger(logs.guestLog)
 	inst.plugin = p
 	return inst, nil
 }

@@ -52,8 +52,13 @@ type Config struct {
 	CallTimeout time.Duration
 	// MaxOutputBytes bounds the output document of one call.
 	MaxOutputBytes int
-	// MaxLogBytes bounds what one instance may write to stdout, stderr and
-	// the log functions together; the rest is dropped and counted.
+	// MaxLogBytes bounds what the guests of one pool (one tenant) may
+	// write to stdout, stderr and the log functions together, charged as
+	// the host writes it: each line costs its message (clipped to
+	// abi.MaxTextBytes, as escaped in JSON) plus a fixed overhead for the
+	// fields the host adds. The budget refills at MaxLogBytes per hour, so
+	// a sync's guest logs are bounded by MaxLogBytes × (1 + hours); lines
+	// over it are dropped and counted (Stats.LogBytesDropped).
 	MaxLogBytes int
 	// Logger receives guest logs and sandbox events. Nil means no logging.
 	Logger *zap.Logger
@@ -155,7 +160,7 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 
 // probe checks the exports and ABI version on a throw-away instance.
 func (m *Module) probe(ctx context.Context) error {
-	inst, err := m.newInstance(ctx, m.cfg.Logger, nil)
+	inst, err := m.newInstance(ctx, newGuestLogs(m.cfg.Logger, m.cfg.MaxLogBytes), nil)
 	if err != nil {
 		return err
 	}

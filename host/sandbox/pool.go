@@ -37,6 +37,9 @@ type Stats struct {
 	// (KindCanceled): their instances were discarded, but they are not
 	// guest failures.
 	Canceled uint64
+	// LogBytesDropped is what the guests' dropped log lines would have
+	// cost (Config.MaxLogBytes).
+	LogBytesDropped uint64
 	// MemoryBytes is the linear memory its live instances hold now
 	// (guest and extism kernel), and PeakMemoryBytes the most they held at
 	// once. Each instance holds at most Config.MemoryLimitMiB.
@@ -49,6 +52,8 @@ type Pool struct {
 	module *Module
 	cfg    PoolConfig
 	slots  chan struct{}
+
+	logs *guestLogs
 
 	mu     sync.Mutex
 	idle   []*instance
@@ -66,7 +71,8 @@ func (m *Module) NewPool(cfg PoolConfig) *Pool {
 	if cfg.Logger == nil {
 		cfg.Logger = m.cfg.Logger
 	}
-	return &Pool{module: m, cfg: cfg, slots: make(chan struct{}, cfg.Instances)}
+	return &Pool{module: m, cfg: cfg, slots: make(chan struct{}, cfg.Instances),
+		logs: newGuestLogs(cfg.Logger, m.cfg.MaxLogBytes)}
 }
 
 // ErrPoolClosed is returned by Call after Close.
@@ -134,7 +140,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		return inst, nil
 	}
 	p.mu.Unlock()
-	inst, err := p.module.newInstance(ctx, p.cfg.Logger, &p.memory)
+	inst, err := p.module.newInstance(ctx, p.logs, &p.memory)
 	if err != nil {
 		return nil, err
 	}
@@ -158,6 +164,7 @@ func (p *Pool) Stats() Stats {
 		Calls: p.calls.Load(), Traps: p.traps.Load(), Timeouts: p.timeouts.Load(),
 		OutputErrors: p.outputErrors.Load(), InstancesCreated: p.created.Load(), Canceled: p.canceled.Load(),
 		MemoryBytes: p.memory.bytes.Load(), PeakMemoryBytes: p.memory.peak.Load(),
+		LogBytesDropped: p.logs.dropped.Load(),
 	}
 }
 

@@ -221,7 +221,9 @@ func TestContainment(t *testing.T) {
 
 func TestLogFloodIsCapped(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
-	m := compile(t, probePkg, func(c *sandbox.Config) { c.MaxLogBytes = 64 << 10 })
+	// 20,000 lines of 1,000 bytes take about 2 s under -race: the call
+	// timeout is not what this test is about.
+	m := compile(t, probePkg, func(c *sandbox.Config) { c.MaxLogBytes = 64 << 10; c.CallTimeout = time.Minute })
 	p := m.NewPool(sandbox.PoolConfig{Logger: zap.New(core)})
 	if _, err := probe(t, p, "logflood", nil); err != nil {
 		t.Fatal(err)
