@@ -230,3 +230,19 @@ func TestLogBudgetChargesWhatTheHostWrites(t *testing.T) {
 		t.Errorf("%d budget warnings and %d guest lines; want one warning", warnings, guest)
 	}
 }
+
+// TestProcExitDiscardsTheInstance: a guest that calls proc_exit(0) in a
+// call (which extism reports as success) fails the call, and its closed
+// instance is not put back into the pool.
+func TestProcExitDiscardsTheInstance(t *testing.T) {
+	p := compile(t, hostilePkg, nil).NewPool(sandbox.PoolConfig{Instances: 1})
+	_, err := attack(context.Background(), t, p, map[string]string{"attack": "proc-exit"})
+	var ce *sandbox.CallError
+	if !errors.As(err, &ce) || ce.Kind != sandbox.KindTrap || !strings.Contains(err.Error(), "exited") {
+		t.Fatalf("err = %v, want a trap CallError saying the guest exited", err)
+	}
+	if s := p.Stats(); s.Traps != 1 || s.MemoryBytes != 0 {
+		t.Errorf("stats %+v: want one trap and the instance's memory released", s)
+	}
+	assertReplaced(t, p)
+}

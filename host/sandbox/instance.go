@@ -52,6 +52,9 @@ type instance struct {
 	// callDone is the Done channel of the call running on the instance, nil
 	// between calls: the guest's sleeps end when it closes.
 	callDone atomic.Pointer[<-chan struct{}]
+	// exited is set when one of the instance's modules closes: the guest
+	// called proc_exit, close-on-done stopped it, or the host closed it.
+	exited atomic.Bool
 }
 
 func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memoryMeter) (*instance, error) {
@@ -69,6 +72,9 @@ func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memory
 		WithStderr(logs.stream("stderr"))
 	budget := newMemoryBudget(uint64(m.cfg.MemoryLimitMiB)<<20, meter)
 	ctx = experimental.WithMemoryAllocator(ctx, budget.allocator())
+	ctx = experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) {
+		inst.exited.Store(true)
+	}))
 	p, err := m.compiled.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
 	if err != nil {
 		return nil, fmt.Errorf("instantiating guest module: %w", err)
@@ -120,6 +126,11 @@ func (i *instance) call(ctx context.Context, cfg Config, export string, input []
 		// A trap, or text the guest set with error_set (extism returns it
 		// as the error, whatever rc is).
 		return nil, &CallError{Export: export, Kind: KindTrap, Err: guestText(err)}
+	case i.exited.Load():
+		// proc_exit(0): extism reports exit code 0 as success, but the
+		// module is closed and every later call would fail.
+		return nil, &CallError{Export: export, Kind: KindTrap,
+			Err: errors.New("the guest exited (WASI proc_exit) during the call")}
 	case rc != 0:
 		// extism returned error_set's text as err when there was any, so
 		// there is nothing more to read.

@@ -133,11 +133,16 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		p.mu.Unlock()
 		return nil, ErrPoolClosed
 	}
-	if n := len(p.idle); n > 0 {
+	for n := len(p.idle); n > 0; n = len(p.idle) {
 		inst := p.idle[n-1]
 		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
-		return inst, nil
+		if !inst.exited.Load() {
+			p.mu.Unlock()
+			return inst, nil
+		}
+		// Closed while idle (close-on-done racing the end of its last
+		// call): never hand out a dead instance.
+		inst.close(context.WithoutCancel(ctx))
 	}
 	p.mu.Unlock()
 	inst, err := p.module.newInstance(ctx, p.logs, &p.memory)
