@@ -246,3 +246,29 @@ func TestProcExitDiscardsTheInstance(t *testing.T) {
 	}
 	assertReplaced(t, p)
 }
+
+// TestAmplifiedOutputIsRefused: an output that is cheap to write and
+// expensive to decode ({},{},… in a list) is refused before the host
+// decodes it, by its size or by its count of values.
+func TestAmplifiedOutputIsRefused(t *testing.T) {
+	m := compile(t, hostilePkg, func(c *sandbox.Config) { c.CallTimeout = time.Minute; c.MemoryLimitMiB = 128 })
+	for _, tc := range []struct {
+		bytes, want string
+	}{
+		{"", "exceeds the limit"},                  // the default 16 MiB: over MaxOutputBytes
+		{"1048576", "more than 50000 JSON values"}, // 350,000 values in 1 MiB
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			p := m.NewPool(sandbox.PoolConfig{Instances: 1})
+			cfg := map[string]string{"attack": "amplify"}
+			if tc.bytes != "" {
+				cfg["bytes"] = tc.bytes
+			}
+			_, err := attack(context.Background(), t, p, cfg)
+			var ce *sandbox.CallError
+			if !errors.As(err, &ce) || ce.Kind != sandbox.KindOutput || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want an output CallError saying %q", err, tc.want)
+			}
+		})
+	}
+}

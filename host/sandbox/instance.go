@@ -140,6 +140,10 @@ func (i *instance) call(ctx context.Context, cfg Config, export string, input []
 		return nil, &CallError{Export: export, Kind: KindOutput,
 			Err: fmt.Errorf("output of %d bytes exceeds the limit of %d", len(out), cfg.MaxOutputBytes)}
 	}
+	if _, over := countJSONValues(out, cfg.MaxOutputValues); over {
+		return nil, &CallError{Export: export, Kind: KindOutput,
+			Err: fmt.Errorf("output holds more than %d JSON values", cfg.MaxOutputValues)}
+	}
 	return out, nil
 }
 

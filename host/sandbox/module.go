@@ -32,8 +32,18 @@ import (
 const (
 	DefaultMemoryLimitMiB = 256
 	DefaultCallTimeout    = 2 * time.Minute
-	DefaultMaxOutputBytes = 16 << 20
 	DefaultMaxLogBytes    = 1 << 20
+	// DefaultMaxOutputBytes: a Segment page (100 items, the API allows at
+	// most 1000) is tens of KiB and well under 1 MiB; 8 MiB leaves ample
+	// headroom while keeping what one call's output costs the host to
+	// decode small (see DefaultMaxOutputValues).
+	DefaultMaxOutputBytes = 8 << 20
+	// DefaultMaxOutputValues: a legitimate page has at most 1000 items of
+	// about 10 values each; 50,000 is five times that. The worst document
+	// we know under both defaults (empty resources plus one long escaped
+	// string) costs 37 MiB of heap to decode into abi documents, against
+	// 63 MiB at 100,000 values (TestWorstOutputDecodeCost).
+	DefaultMaxOutputValues = 50_000
 )
 
 // Config configures the compilation of a guest module and the limits every
@@ -52,6 +62,11 @@ type Config struct {
 	CallTimeout time.Duration
 	// MaxOutputBytes bounds the output document of one call.
 	MaxOutputBytes int
+	// MaxOutputValues bounds the JSON values (objects, arrays, strings
+	// including keys, numbers, literals) in the output document of one
+	// call. Decoding costs the host per value far more than the value's
+	// bytes cost the guest, so the output is counted before it is decoded.
+	MaxOutputValues int
 	// MaxLogBytes bounds what the guests of one pool (one tenant) may
 	// write to stdout, stderr and the log functions together, charged as
 	// the host writes it: each line costs its message (clipped to
@@ -73,6 +88,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxOutputBytes <= 0 {
 		c.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if c.MaxOutputValues <= 0 {
+		c.MaxOutputValues = DefaultMaxOutputValues
 	}
 	if c.MaxLogBytes <= 0 {
 		c.MaxLogBytes = DefaultMaxLogBytes
