@@ -22,7 +22,7 @@ type ErrorKind string
 const (
 	KindTrap    ErrorKind = "trap"    // the guest crashed (panic, unreachable, out of memory)
 	KindTimeout ErrorKind = "timeout" // the call overran Config.CallTimeout
-	KindOutput  ErrorKind = "output"  // the guest's output broke the ABI (too large, failed rc)
+	KindOutput  ErrorKind = "output"  // the guest's output broke the ABI (too large, too many values, failed rc)
 	// KindCanceled: the caller's context ended (cancelled, or the caller's
 	// own deadline) while the guest ran. Not the guest's fault, so callers
 	// must not count or log it as a guest failure; Err is the context's

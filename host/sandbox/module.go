@@ -6,9 +6,25 @@
 // each tenant gets a Pool of instances of it, bound to that tenant's egress
 // client. The guest's only ways out of the sandbox are the host functions
 // defined in hostfuncs.go: it has no filesystem, environment, arguments,
-// sockets or extism HTTP, its clocks and randomness are real, its memory is
-// capped, and every call runs under a deadline that stops it even in a tight
-// loop.
+// sockets or extism HTTP, and its clocks and randomness are real.
+//
+// Everything a guest can make the host pay for is bounded:
+//
+//   - Time: every call runs under Config.CallTimeout, which stops it in a
+//     tight loop (close-on-done) and also while it sleeps in poll_oneoff
+//     (the instance's nanosleep wakes at the call's end). A call its
+//     caller cancelled fails as KindCanceled, not as the guest's timeout.
+//   - Memory: Config.MemoryLimitMiB caps each instance's guest and extism
+//     kernel memory together (memory.go).
+//   - Output: Config.MaxOutputBytes and Config.MaxOutputValues are
+//     checked, without decoding, before the caller decodes the document.
+//   - Text: trap texts and error_set messages in CallErrors are clipped to
+//     abi.MaxTextBytes, and so is every guest log line.
+//   - Logs: one budget per Pool (tenant), charged per line as the host
+//     writes it and refilled hourly (logs.go).
+//
+// Any trap, exit, timeout, cancellation or ABI violation discards the
+// instance; the Pool creates a fresh one for the next call.
 package sandbox
 
 import (
