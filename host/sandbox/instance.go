@@ -5,11 +5,14 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	extism "github.com/extism/go-sdk"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
-	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/abi"
 )
 
 // ErrorKind says how a guest call failed inside the sandbox.
@@ -19,7 +22,13 @@ type ErrorKind string
 const (
 	KindTrap    ErrorKind = "trap"    // the guest crashed (panic, unreachable, out of memory)
 	KindTimeout ErrorKind = "timeout" // the call overran Config.CallTimeout
-	KindOutput  ErrorKind = "output"  // the guest's output broke the ABI (too large, failed rc)
+	KindOutput  ErrorKind = "output"  // the guest's output broke the ABI (too large, too many values, failed rc)
+	// KindCanceled: the caller's context ended (cancelled, or the caller's
+	// own deadline) while the guest ran. Not the guest's fault, so callers
+	// must not count or log it as a guest failure; Err is the context's
+	// error. The instance is discarded all the same: close-on-done stopped
+	// it mid-call.
+	KindCanceled ErrorKind = "canceled"
 )
 
 // CallError is a failure of the sandboxed call itself, as opposed to an
@@ -36,14 +45,20 @@ func (e *CallError) Error() string {
 
 func (e *CallError) Unwrap() error { return e.Err }
 
-// instance is one instantiated guest with its own memory and log budget.
+// instance is one instantiated guest with its own memory budget; it logs
+// through its pool's log budget.
 type instance struct {
 	plugin *extism.Plugin
-	logs   *logSink
+	// callDone is the Done channel of the call running on the instance, nil
+	// between calls: the guest's sleeps end when it closes.
+	callDone atomic.Pointer[<-chan struct{}]
+	// exited is set when one of the instance's modules closes: the guest
+	// called proc_exit, close-on-done stopped it, or the host closed it.
+	exited atomic.Bool
 }
 
-func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *memoryMeter) (*instance, error) {
-	sink := newLogSink(logger, m.cfg.MaxLogBytes)
+func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memoryMeter) (*instance, error) {
+	inst := &instance{}
 	// wazero's defaults are a fake clock that starts in 2022 and a
 	// deterministic "random" source: wrong for TLS-free but time-aware
 	// connector code and for anything that needs unpredictable values.
@@ -51,19 +66,43 @@ func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *mem
 	mc := wazero.NewModuleConfig().
 		WithSysWalltime().
 		WithSysNanotime().
-		WithSysNanosleep().
+		WithNanosleep(inst.nanosleep).
 		WithRandSource(rand.Reader).
-		WithStdout(sink.stream("stdout")).
-		WithStderr(sink.stream("stderr"))
-	if meter != nil {
-		ctx = experimental.WithMemoryAllocator(ctx, meter.allocator())
-	}
+		WithStdout(logs.stream("stdout")).
+		WithStderr(logs.stream("stderr"))
+	budget := newMemoryBudget(uint64(m.cfg.MemoryLimitMiB)<<20, meter)
+	ctx = experimental.WithMemoryAllocator(ctx, budget.allocator())
+	ctx = experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) {
+		inst.exited.Store(true)
+	}))
 	p, err := m.compiled.Instance(ctx, extism.PluginInstanceConfig{ModuleConfig: mc})
 	if err != nil {
 		return nil, fmt.Errorf("instantiating guest module: %w", err)
 	}
-	p.SetLogger(sink.guestLog)
-	return &instance{plugin: p, logs: sink}, nil
+	p.SetLogger(logs.guestLog)
+	inst.plugin = p
+	return inst, nil
+}
+
+// nanosleep is the guest's sleep (WASI poll_oneoff with a clock
+// subscription). wazero calls it with no context and close-on-done only
+// stops running wasm, so a guest asleep in poll_oneoff would outlive its
+// deadline by as long as it asked to sleep. Waking at the end of the call
+// hands control back to wasm, where close-on-done stops it.
+func (i *instance) nanosleep(ns int64) {
+	if ns <= 0 {
+		return
+	}
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	var done <-chan struct{} // nil (never ready) between calls
+	if d := i.callDone.Load(); d != nil {
+		done = *d
+	}
+	select {
+	case <-t.C:
+	case <-done:
+	}
 }
 
 // call runs one export under the call deadline. A returned *CallError means
@@ -71,24 +110,50 @@ func (m *Module) newInstance(ctx context.Context, logger *zap.Logger, meter *mem
 func (i *instance) call(ctx context.Context, cfg Config, export string, input []byte) ([]byte, error) {
 	callCtx, cancel := context.WithTimeout(ctx, cfg.CallTimeout)
 	defer cancel()
+	done := callCtx.Done()
+	i.callDone.Store(&done)
+	defer i.callDone.Store(nil)
 	rc, out, err := i.plugin.CallWithContext(callCtx, export, input)
 	switch {
-	case err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded) && ctx.Err() == nil:
+	case err != nil && ctx.Err() != nil:
+		// The caller gave up first (its own deadline included); the
+		// instance was closed mid-call.
+		return nil, &CallError{Export: export, Kind: KindCanceled, Err: ctx.Err()}
+	case err != nil && errors.Is(callCtx.Err(), context.DeadlineExceeded):
 		return nil, &CallError{Export: export, Kind: KindTimeout,
 			Err: fmt.Errorf("exceeded the call time limit of %s", cfg.CallTimeout)}
-	case err != nil && ctx.Err() != nil:
-		// The caller gave up; the instance was closed mid-call.
-		return nil, &CallError{Export: export, Kind: KindTimeout, Err: ctx.Err()}
 	case err != nil:
-		return nil, &CallError{Export: export, Kind: KindTrap, Err: err}
+		// A trap, or text the guest set with error_set (extism returns it
+		// as the error, whatever rc is).
+		return nil, &CallError{Export: export, Kind: KindTrap, Err: guestText(err)}
+	case i.exited.Load():
+		// proc_exit(0): extism reports exit code 0 as success, but the
+		// module is closed and every later call would fail.
+		return nil, &CallError{Export: export, Kind: KindTrap,
+			Err: errors.New("the guest exited (WASI proc_exit) during the call")}
 	case rc != 0:
+		// extism returned error_set's text as err when there was any, so
+		// there is nothing more to read.
 		return nil, &CallError{Export: export, Kind: KindOutput,
-			Err: fmt.Errorf("export returned %d: %s", rc, i.plugin.GetError())}
+			Err: fmt.Errorf("export returned %d", rc)}
 	case len(out) > cfg.MaxOutputBytes:
 		return nil, &CallError{Export: export, Kind: KindOutput,
 			Err: fmt.Errorf("output of %d bytes exceeds the limit of %d", len(out), cfg.MaxOutputBytes)}
 	}
+	if _, over := countJSONValues(out, cfg.MaxOutputValues); over {
+		return nil, &CallError{Export: export, Kind: KindOutput,
+			Err: fmt.Errorf("output holds more than %d JSON values", cfg.MaxOutputValues)}
+	}
 	return out, nil
+}
+
+// guestText replaces an error whose text the guest controls (a trap that
+// quotes a guest-made URL, error_set's message) with its text clipped to
+// abi.MaxTextBytes. The original is dropped, so the guest's full text is
+// not kept alive by the CallError, and logging or wrapping it costs the
+// host a few KiB at most.
+func guestText(err error) error {
+	return errors.New(abi.ClipText(err.Error()))
 }
 
 func (i *instance) close(ctx context.Context) {

@@ -1,31 +1,98 @@
 package sandbox
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
 )
 
 // memoryMeter counts the bytes of linear memory held by the instances of a
-// pool. extism does not expose an instance's memory, so the pool gives
-// wazero an allocator that reports every allocation, growth and release.
+// pool, and the most they held at once. extism does not expose an
+// instance's memory, so each instance gives wazero an allocator that
+// reports every allocation, growth and release.
 type memoryMeter struct {
-	bytes atomic.Int64
+	bytes, peak atomic.Int64
 }
 
-func (m *memoryMeter) allocator() experimental.MemoryAllocator {
-	return experimental.MemoryAllocatorFunc(func(capacity, max uint64) experimental.LinearMemory {
-		return &meteredMemory{meter: m, max: max, buf: make([]byte, 0, min(capacity, max))}
+func (m *memoryMeter) add(n int64) {
+	if m == nil {
+		return
+	}
+	v := m.bytes.Add(n)
+	for {
+		p := m.peak.Load()
+		if v <= p || m.peak.CompareAndSwap(p, v) {
+			return
+		}
+	}
+}
+
+// memoryBudget is the memory of one instance. An instance has two linear
+// memories, the guest's and the extism kernel's (where inputs, outputs and
+// host-function blocks live); wazero's page limit caps each of them, so
+// without a shared budget a guest could hold twice its limit. Both draw the
+// Go slices backing them from this budget, counted by capacity, so the host
+// memory behind one instance never exceeds the limit.
+type memoryBudget struct {
+	meter *memoryMeter // nil: not counted (the compile-time probe)
+	limit uint64
+
+	mu       sync.Mutex
+	reserved uint64
+}
+
+func newMemoryBudget(limit uint64, meter *memoryMeter) *memoryBudget {
+	return &memoryBudget{meter: meter, limit: limit}
+}
+
+func (b *memoryBudget) allocator() experimental.MemoryAllocator {
+	return experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+		return &meteredMemory{budget: b, max: max}
 	})
+}
+
+// grow reserves the capacity for a memory growing from capacity have to
+// length size, preferring capacity want. It grants less than want when the
+// budget is short: at most half of what would remain, so the other memory
+// can still grow and a memory creeping up to the limit reallocates (and
+// copies itself) only a logarithmic number of times. The first allocation
+// (the module's declared minimum, which wazero requires and the page limit
+// already caps) is always granted: refusing it would panic in wazero.
+func (b *memoryBudget) grow(have, size, want uint64, first bool) (uint64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	need := size - have
+	free := b.limit - min(b.reserved, b.limit)
+	extra := want - size
+	switch {
+	case need <= free:
+		extra = min(extra, (free-need)/2)
+	case first:
+		extra = 0
+	default:
+		return 0, false
+	}
+	b.reserved += need + extra
+	return size + extra, true
+}
+
+func (b *memoryBudget) release(capacity uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reserved -= capacity
 }
 
 // meteredMemory is a linear memory backed by a Go byte slice. Wasm memory
 // only grows; growth reallocates with doubling capacity (capped at the
-// maximum) so a guest growing page by page copies O(size) bytes in total.
+// maximum and by the budget) so a guest growing page by page copies
+// O(size) bytes in total. Reallocate returning nil makes the guest's
+// memory.grow fail (-1), which the guest sees as out of memory.
 type meteredMemory struct {
-	meter *memoryMeter
-	max   uint64
-	buf   []byte
+	budget    *memoryBudget
+	max       uint64
+	buf       []byte
+	allocated bool
 }
 
 func (mm *meteredMemory) Reallocate(size uint64) []byte {
@@ -33,18 +100,24 @@ func (mm *meteredMemory) Reallocate(size uint64) []byte {
 		return nil
 	}
 	old := len(mm.buf)
-	if size > uint64(cap(mm.buf)) {
-		grown := make([]byte, size, min(max(size, 2*uint64(cap(mm.buf))), mm.max))
+	if have := uint64(cap(mm.buf)); size > have {
+		c, ok := mm.budget.grow(have, size, min(max(size, 2*have), mm.max), !mm.allocated)
+		if !ok {
+			return nil
+		}
+		mm.allocated = true
+		grown := make([]byte, size, c)
 		copy(grown, mm.buf)
 		mm.buf = grown
 	} else {
 		mm.buf = mm.buf[:size]
 	}
-	mm.meter.bytes.Add(int64(len(mm.buf) - old))
+	mm.budget.meter.add(int64(len(mm.buf) - old))
 	return mm.buf
 }
 
 func (mm *meteredMemory) Free() {
-	mm.meter.bytes.Add(-int64(len(mm.buf)))
+	mm.budget.meter.add(-int64(len(mm.buf)))
+	mm.budget.release(uint64(cap(mm.buf)))
 	mm.buf = nil
 }

@@ -6,9 +6,25 @@
 // each tenant gets a Pool of instances of it, bound to that tenant's egress
 // client. The guest's only ways out of the sandbox are the host functions
 // defined in hostfuncs.go: it has no filesystem, environment, arguments,
-// sockets or extism HTTP, its clocks and randomness are real, its memory is
-// capped, and every call runs under a deadline that stops it even in a tight
-// loop.
+// sockets or extism HTTP, and its clocks and randomness are real.
+//
+// Everything a guest can make the host pay for is bounded:
+//
+//   - Time: every call runs under Config.CallTimeout, which stops it in a
+//     tight loop (close-on-done) and also while it sleeps in poll_oneoff
+//     (the instance's nanosleep wakes at the call's end). A call its
+//     caller cancelled fails as KindCanceled, not as the guest's timeout.
+//   - Memory: Config.MemoryLimitMiB caps each instance's guest and extism
+//     kernel memory together (memory.go).
+//   - Output: Config.MaxOutputBytes and Config.MaxOutputValues are
+//     checked, without decoding, before the caller decodes the document.
+//   - Text: trap texts and error_set messages in CallErrors are clipped to
+//     abi.MaxTextBytes, and so is every guest log line.
+//   - Logs: one budget per Pool (tenant), charged per line as the host
+//     writes it and refilled hourly (logs.go).
+//
+// Any trap, exit, timeout, cancellation or ABI violation discards the
+// instance; the Pool creates a fresh one for the next call.
 package sandbox
 
 import (
@@ -32,8 +48,18 @@ import (
 const (
 	DefaultMemoryLimitMiB = 256
 	DefaultCallTimeout    = 2 * time.Minute
-	DefaultMaxOutputBytes = 16 << 20
 	DefaultMaxLogBytes    = 1 << 20
+	// DefaultMaxOutputBytes: a Segment page (100 items, the API allows at
+	// most 1000) is tens of KiB and well under 1 MiB; 8 MiB leaves ample
+	// headroom while keeping what one call's output costs the host to
+	// decode small (see DefaultMaxOutputValues).
+	DefaultMaxOutputBytes = 8 << 20
+	// DefaultMaxOutputValues: a legitimate page has at most 1000 items of
+	// about 10 values each; 50,000 is five times that. The worst document
+	// we know under both defaults (empty resources plus one long escaped
+	// string) costs 37 MiB of heap to decode into abi documents, against
+	// 63 MiB at 100,000 values (TestWorstOutputDecodeCost).
+	DefaultMaxOutputValues = 50_000
 )
 
 // Config configures the compilation of a guest module and the limits every
@@ -44,15 +70,26 @@ type Config struct {
 	// CacheDir holds wazero's compilation cache; "" disables the
 	// persistent cache (every process then compiles from scratch).
 	CacheDir string
-	// MemoryLimitMiB caps each linear memory of an instance.
+	// MemoryLimitMiB caps the memory of an instance: its guest's linear
+	// memory and the extism kernel's together.
 	MemoryLimitMiB int
 	// CallTimeout bounds each export call; a guest that overruns it is
 	// stopped and its instance discarded.
 	CallTimeout time.Duration
 	// MaxOutputBytes bounds the output document of one call.
 	MaxOutputBytes int
-	// MaxLogBytes bounds what one instance may write to stdout, stderr and
-	// the log functions together; the rest is dropped and counted.
+	// MaxOutputValues bounds the JSON values (objects, arrays, strings
+	// including keys, numbers, literals) in the output document of one
+	// call. Decoding costs the host per value far more than the value's
+	// bytes cost the guest, so the output is counted before it is decoded.
+	MaxOutputValues int
+	// MaxLogBytes bounds what the guests of one pool (one tenant) may
+	// write to stdout, stderr and the log functions together, charged as
+	// the host writes it: each line costs its message (clipped to
+	// abi.MaxTextBytes, as escaped in JSON) plus a fixed overhead for the
+	// fields the host adds. The budget refills at MaxLogBytes per hour, so
+	// a sync's guest logs are bounded by MaxLogBytes × (1 + hours); lines
+	// over it are dropped and counted (Stats.LogBytesDropped).
 	MaxLogBytes int
 	// Logger receives guest logs and sandbox events. Nil means no logging.
 	Logger *zap.Logger
@@ -67,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxOutputBytes <= 0 {
 		c.MaxOutputBytes = DefaultMaxOutputBytes
+	}
+	if c.MaxOutputValues <= 0 {
+		c.MaxOutputValues = DefaultMaxOutputValues
 	}
 	if c.MaxLogBytes <= 0 {
 		c.MaxLogBytes = DefaultMaxLogBytes
@@ -113,6 +153,9 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true).
+		// The page limit caps each memory (and refuses a module whose
+		// declared minimum is over it); each instance's memory budget
+		// (memory.go) caps the guest's and the kernel's together.
 		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16) // 64 KiB pages
 	m := &Module{cfg: cfg}
 	if cfg.CacheDir != "" {
@@ -151,7 +194,7 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 
 // probe checks the exports and ABI version on a throw-away instance.
 func (m *Module) probe(ctx context.Context) error {
-	inst, err := m.newInstance(ctx, m.cfg.Logger, nil)
+	inst, err := m.newInstance(ctx, newGuestLogs(m.cfg.Logger, m.cfg.MaxLogBytes), nil)
 	if err != nil {
 		return err
 	}

@@ -33,9 +33,17 @@ type PoolConfig struct {
 // Stats counts a pool's activity since it was created.
 type Stats struct {
 	Calls, Traps, Timeouts, OutputErrors, InstancesCreated uint64
+	// Canceled counts calls whose caller gave up while the guest ran
+	// (KindCanceled): their instances were discarded, but they are not
+	// guest failures.
+	Canceled uint64
+	// LogBytesDropped is what the guests' dropped log lines would have
+	// cost (Config.MaxLogBytes).
+	LogBytesDropped uint64
 	// MemoryBytes is the linear memory its live instances hold now
-	// (guest and extism kernel).
-	MemoryBytes int64
+	// (guest and extism kernel), and PeakMemoryBytes the most they held at
+	// once. Each instance holds at most Config.MemoryLimitMiB.
+	MemoryBytes, PeakMemoryBytes int64
 }
 
 // Pool runs calls for one tenant on instances of a shared Module. It is safe
@@ -45,12 +53,14 @@ type Pool struct {
 	cfg    PoolConfig
 	slots  chan struct{}
 
+	logs *guestLogs
+
 	mu     sync.Mutex
 	idle   []*instance
 	closed bool
 
-	calls, traps, timeouts, outputErrors, created atomic.Uint64
-	memory                                        memoryMeter
+	calls, traps, timeouts, outputErrors, canceled, created atomic.Uint64
+	memory                                                  memoryMeter
 }
 
 // NewPool returns a pool of instances of m bound to cfg's egress.
@@ -61,7 +71,8 @@ func (m *Module) NewPool(cfg PoolConfig) *Pool {
 	if cfg.Logger == nil {
 		cfg.Logger = m.cfg.Logger
 	}
-	return &Pool{module: m, cfg: cfg, slots: make(chan struct{}, cfg.Instances)}
+	return &Pool{module: m, cfg: cfg, slots: make(chan struct{}, cfg.Instances),
+		logs: newGuestLogs(cfg.Logger, m.cfg.MaxLogBytes)}
 }
 
 // ErrPoolClosed is returned by Call after Close.
@@ -89,8 +100,13 @@ func (p *Pool) Call(ctx context.Context, export string, input []byte, sess guest
 	var ce *CallError
 	if errors.As(err, &ce) {
 		p.count(ce.Kind)
-		p.cfg.Logger.Warn("guest call failed; discarding its instance",
-			zap.String("export", export), zap.String("kind", string(ce.Kind)), zap.Error(ce.Err))
+		if ce.Kind == KindCanceled {
+			p.cfg.Logger.Debug("guest call canceled by its caller; discarding its instance",
+				zap.String("export", export), zap.Error(ce.Err))
+		} else {
+			p.cfg.Logger.Warn("guest call failed; discarding its instance",
+				zap.String("export", export), zap.String("kind", string(ce.Kind)), zap.Error(ce.Err))
+		}
 		inst.close(context.WithoutCancel(ctx))
 		return nil, err
 	}
@@ -106,6 +122,8 @@ func (p *Pool) count(k ErrorKind) {
 		p.timeouts.Add(1)
 	case KindOutput:
 		p.outputErrors.Add(1)
+	case KindCanceled:
+		p.canceled.Add(1)
 	}
 }
 
@@ -115,14 +133,19 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 		p.mu.Unlock()
 		return nil, ErrPoolClosed
 	}
-	if n := len(p.idle); n > 0 {
+	for n := len(p.idle); n > 0; n = len(p.idle) {
 		inst := p.idle[n-1]
 		p.idle = p.idle[:n-1]
-		p.mu.Unlock()
-		return inst, nil
+		if !inst.exited.Load() {
+			p.mu.Unlock()
+			return inst, nil
+		}
+		// Closed while idle (close-on-done racing the end of its last
+		// call): never hand out a dead instance.
+		inst.close(context.WithoutCancel(ctx))
 	}
 	p.mu.Unlock()
-	inst, err := p.module.newInstance(ctx, p.cfg.Logger, &p.memory)
+	inst, err := p.module.newInstance(ctx, p.logs, &p.memory)
 	if err != nil {
 		return nil, err
 	}
@@ -144,8 +167,9 @@ func (p *Pool) release(ctx context.Context, inst *instance) {
 func (p *Pool) Stats() Stats {
 	return Stats{
 		Calls: p.calls.Load(), Traps: p.traps.Load(), Timeouts: p.timeouts.Load(),
-		OutputErrors: p.outputErrors.Load(), InstancesCreated: p.created.Load(),
-		MemoryBytes: p.memory.bytes.Load(),
+		OutputErrors: p.outputErrors.Load(), InstancesCreated: p.created.Load(), Canceled: p.canceled.Load(),
+		MemoryBytes: p.memory.bytes.Load(), PeakMemoryBytes: p.memory.peak.Load(),
+		LogBytesDropped: p.logs.dropped.Load(),
 	}
 }
 

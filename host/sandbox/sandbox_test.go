@@ -221,7 +221,9 @@ func TestContainment(t *testing.T) {
 
 func TestLogFloodIsCapped(t *testing.T) {
 	core, logs := observer.New(zap.DebugLevel)
-	m := compile(t, probePkg, func(c *sandbox.Config) { c.MaxLogBytes = 64 << 10 })
+	// 20,000 lines of 1,000 bytes take about 2 s under -race: the call
+	// timeout is not what this test is about.
+	m := compile(t, probePkg, func(c *sandbox.Config) { c.MaxLogBytes = 64 << 10; c.CallTimeout = time.Minute })
 	p := m.NewPool(sandbox.PoolConfig{Logger: zap.New(core)})
 	if _, err := probe(t, p, "logflood", nil); err != nil {
 		t.Fatal(err)
@@ -318,5 +320,35 @@ func TestReleaseIdle(t *testing.T) {
 	}
 	if s := p.Stats(); s.InstancesCreated != 2 {
 		t.Errorf("instances created = %d, want 2", s.InstancesCreated)
+	}
+}
+
+// TestMemoryLimitIsPerInstance: the memory limit caps the guest's linear
+// memory and the extism kernel's together. The probe first fills the
+// kernel's memory, then grows its own heap until it runs out; with a cap
+// per memory the instance would reach twice the limit.
+func TestMemoryLimitIsPerInstance(t *testing.T) {
+	const limitMiB = 64
+	m := compile(t, probePkg, func(c *sandbox.Config) { c.MemoryLimitMiB = limitMiB; c.CallTimeout = time.Minute })
+	p := m.NewPool(sandbox.PoolConfig{Instances: 1})
+	prof, err := probe(t, p, "kernel-fill", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filled := p.Stats().MemoryBytes
+	t.Logf("kernel blocks of 1 MiB: %s; instance memory %d MiB", prof["kernelMiB"], filled>>20)
+	if filled < limitMiB<<20/2 {
+		t.Fatalf("the kernel filled only to %d bytes in total; the test needs it to hold most of the instance", filled)
+	}
+	_, err = probe(t, p, "memory", nil)
+	var ce *sandbox.CallError
+	if !errors.As(err, &ce) || ce.Kind != sandbox.KindTrap {
+		t.Fatalf("err = %v, want the memory bomb to trap", err)
+	}
+	if s := p.Stats(); s.PeakMemoryBytes > limitMiB<<20 {
+		t.Errorf("the instance held %d MiB at its peak, over its %d MiB limit", s.PeakMemoryBytes>>20, limitMiB)
+	}
+	if _, err := probe(t, p, "clock", nil); err != nil {
+		t.Fatalf("pool unusable after the memory bomb: %v", err)
 	}
 }

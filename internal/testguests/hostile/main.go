@@ -5,11 +5,16 @@
 // hosts, ports and IP addresses through the host's HTTP function, smuggles
 // credentials into its requests, scans its own memory for the tenant's
 // token, calls extism's own http_request, overruns its output and stack,
-// and feeds garbage to the host functions.
+// feeds garbage to the host functions, and spends what the host pays for:
+// time asleep, huge error texts and traps, output that is cheap to write and
+// expensive to decode, log lines, session entries, endless pages and
+// endlessly nested children.
 //
 // ListResources runs the attack named by Config["attack"] and reports what
 // it observed in the first resource's profile; attacks the sandbox must stop
-// (traps) never return. internal/securitytest drives it.
+// (traps) never return. Sizes and counts come from other Config keys, with
+// the defaults given at each attack. internal/securitytest and the
+// host/sandbox tests drive it.
 package main
 
 import (
@@ -20,13 +25,13 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/extism/go-pdk"
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/guest"
-	"github.com/baton-runner/baton-runner/guest/wasmguest"
 )
 
 //go:wasmimport extism:host/user baton_http
@@ -131,6 +136,85 @@ func (hostile) ListResources(ctx context.Context, env guest.Env, req abi.ListRes
 		p["depth"] = strconv.Itoa(recurse(0))
 	case "garbage":
 		garbage(p)
+	case "sleep":
+		// wasip1 poll_oneoff with a clock subscription: the guest is asleep
+		// in the host, not running wasm.
+		d, err := time.ParseDuration(cfg["sleep"])
+		if err != nil {
+			d = 10 * time.Minute
+		}
+		start := time.Now()
+		time.Sleep(d)
+		p["slept"] = time.Since(start).String()
+	case "huge-error-envelope":
+		code := abi.Code(cfg["code"])
+		if code == "" {
+			code = abi.CodeUnavailable
+		}
+		return abi.ResourcePage{}, &abi.Error{Code: code, Message: fill('M', size(cfg, "bytes", 15<<20))}
+	case "huge-trap":
+		// extism's http_request quotes the refused URL in the trap text.
+		url := "http://refused.test/" + fill('u', size(cfg, "bytes", 8<<20))
+		pdk.NewHTTPRequest(pdk.MethodGet, url).Send()
+		p["status"] = "the refused request returned"
+	case "log-flood-short":
+		// Lines that cost the host far more than their message: empty and
+		// one-byte messages, error level included, and one-byte stderr lines.
+		n := size(cfg, "lines", 200000)
+		for i := range n {
+			switch i % 4 {
+			case 0:
+				env.Log(guest.LogError, "")
+			case 1:
+				env.Log(guest.LogInfo, "")
+			case 2:
+				env.Log(guest.LogError, "e")
+			case 3:
+				env.Log(guest.LogWarn, "w")
+			}
+			fmt.Fprintln(os.Stderr, "s")
+		}
+		p["lines"] = strconv.Itoa(n)
+	case "proc-exit":
+		os.Exit(0)
+	case "session-flood":
+		// Tiny entries under distinct keys: the store's per-entry overhead
+		// is the host's cost. One request block is reused and only its key
+		// rewritten, so an entry costs the guest two host calls.
+		n := size(cfg, "entries", 1500000)
+		refused := 0
+		doc := pdk.AllocateString(`{"key":"00000000","value":"dg=="}`)
+		defer doc.Free()
+		key := pdk.NewMemory(doc.Offset()+uint64(len(`{"key":"`)), 8)
+		for i := range n {
+			key.Store(fmt.Appendf(nil, "%08x", i))
+			if msg := replyOf(rawSessionSet(doc.Offset())); msg != "0" {
+				refused++
+				if p["firstError"] == "" {
+					p["firstError"] = msg
+				}
+			}
+		}
+		p["entries"], p["refused"] = strconv.Itoa(n), strconv.Itoa(refused)
+	case "endless-pages":
+		// A new resource and a fresh token on every page, without any HTTP.
+		n, _ := strconv.Atoi(strings.TrimPrefix(req.PageToken, "page-"))
+		return abi.ResourcePage{
+			Resources: []abi.Resource{{ID: abi.ResourceID{Type: "thing", ID: "r" + strconv.Itoa(n)},
+				DisplayName: "page " + strconv.Itoa(n)}},
+			NextPageToken: "page-" + strconv.Itoa(n+1),
+		}, nil
+	case "endless-children":
+		// Every resource has children of its own type, one level deeper.
+		r := abi.Resource{ID: abi.ResourceID{Type: "thing", ID: "root"}, DisplayName: "root",
+			ChildTypes: []string{"thing"}}
+		if req.Parent != nil {
+			parent := *req.Parent
+			r.ID.ID = parent.ID + "/c"
+			r.Parent = &parent
+			r.DisplayName = "child of " + abi.ClipText(parent.ID)
+		}
+		return abi.ResourcePage{Resources: []abi.Resource{r}}, nil
 	default:
 		return abi.ResourcePage{}, abi.Errorf(abi.CodeInvalidArgument, "unknown attack %q", cfg["attack"])
 	}
@@ -245,7 +329,5 @@ func scan(needleHex string) (found, scanned int, err error) {
 	}
 	return found, len(mem), nil
 }
-
-func init() { wasmguest.Register(hostile{}) }
 
 func main() {}

@@ -3,7 +3,7 @@
 // Command probe is a test guest that does, on request, the things the
 // sandbox must either support (clocks, randomness, host HTTP, session) or
 // contain (loops, panics, memory bombs, log floods, filesystem and
-// environment access). ListResources runs the probe named by
+// environment access, kernel memory). ListResources runs the probe named by
 // Config["probe"] and reports what it saw in the first resource's profile.
 package main
 
@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/extism/go-pdk"
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/guest"
@@ -82,6 +84,22 @@ func (probe) ListResources(ctx context.Context, env guest.Env, req abi.ListResou
 	case "memory":
 		for {
 			sink = append(sink, make([]byte, 8<<20))
+		}
+	case "kernel-fill":
+		// Fills extism's kernel memory (where inputs, outputs and host
+		// function blocks live) with 1 MiB blocks until alloc fails, and
+		// keeps them: the instance's memory is then mostly kernel memory.
+		var blocks []pdk.Memory
+		for len(blocks) < 1<<12 {
+			m := pdk.Allocate(1 << 20)
+			if m.Offset() == 0 {
+				break
+			}
+			blocks = append(blocks, m)
+		}
+		p["kernelMiB"] = fmt.Sprint(len(blocks))
+		if n := len(blocks); n > 0 {
+			blocks[n-1].Free() // room for the output
 		}
 	case "logflood":
 		line := strings.Repeat("x", 1000)

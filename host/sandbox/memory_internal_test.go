@@ -1,0 +1,62 @@
+package sandbox
+
+import (
+	"testing"
+
+	"github.com/tetratelabs/wazero/experimental"
+)
+
+// TestMemoryBudgetSharedByTwoMemories grows two memories of one budget
+// page by page in turn: together they never hold more than the budget,
+// between them they can use all of it, and creeping up to it costs a
+// logarithmic number of reallocations, not one per page.
+func TestMemoryBudgetSharedByTwoMemories(t *testing.T) {
+	const page, limit = 64 << 10, 64 << 20
+	var meter memoryMeter
+	b := newMemoryBudget(limit, &meter)
+	a, k := b.allocator().Allocate(0, limit), b.allocator().Allocate(0, limit)
+	mems := []growing{{mem: a, size: 43 * page}, {mem: k, size: page}}
+	reallocs := 0
+	for _, m := range mems {
+		if m.mem.Reallocate(m.size) == nil {
+			t.Fatal("the declared minimum must always be granted")
+		}
+	}
+	for progress := true; progress; {
+		progress = false
+		for i := range mems {
+			m := &mems[i]
+			before := cap(m.mem.(*meteredMemory).buf)
+			if buf := m.mem.Reallocate(m.size + page); buf != nil {
+				m.size += page
+				progress = true
+				if cap(buf) != before {
+					reallocs++
+				}
+			}
+			if b.reserved > limit {
+				t.Fatalf("reserved %d bytes over a budget of %d", b.reserved, limit)
+			}
+		}
+	}
+	if got := mems[0].size + mems[1].size; got < limit-2*page {
+		t.Errorf("the two memories reached %d bytes together, want nearly all of %d", got, limit)
+	}
+	t.Logf("%d reallocations", reallocs)
+	if reallocs > 40 {
+		t.Errorf("%d reallocations to grow to the budget page by page, want a logarithmic number", reallocs)
+	}
+	if meter.peak.Load() > limit {
+		t.Errorf("peak %d over the budget", meter.peak.Load())
+	}
+	a.Free()
+	k.Free()
+	if b.reserved != 0 || meter.bytes.Load() != 0 {
+		t.Errorf("after Free: reserved %d, metered %d, want 0", b.reserved, meter.bytes.Load())
+	}
+}
+
+type growing struct {
+	mem  experimental.LinearMemory
+	size uint64
+}
