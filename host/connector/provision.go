@@ -29,7 +29,7 @@ func (s provisioningSyncer) Grant(ctx context.Context, principal *v2.Resource, e
 	unlock := s.c.locks.lock(principal.GetId())
 	defer unlock()
 	req := abi.GrantRequest{Call: abi.Call{Config: s.c.config}, Entitlement: target, Principal: fromResource(principal)}
-	res, err := call[abi.GrantResult](ctx, s.c, abi.ExportGrant, req, nil)
+	res, err := call[abi.GrantResult](ctx, s.c, s.c.tracker.Sync(""), abi.ExportGrant, req, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +58,7 @@ func (s provisioningSyncer) Revoke(ctx context.Context, g *v2.Grant) (annotation
 	unlock := s.c.locks.lock(g.GetPrincipal().GetId())
 	defer unlock()
 	req := abi.RevokeRequest{Call: abi.Call{Config: s.c.config}, Entitlement: target, Principal: fromResource(g.GetPrincipal())}
-	res, err := call[abi.RevokeResult](ctx, s.c, abi.ExportRevoke, req, nil)
+	res, err := call[abi.RevokeResult](ctx, s.c, s.c.tracker.Sync(""), abi.ExportRevoke, req, nil)
 	if err != nil {
 		return nil, err
 	}
