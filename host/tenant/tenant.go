@@ -78,9 +78,14 @@ func (t *Tenant) Connector() *connector.Connector { return t.connector }
 // Stats returns the tenant's sandbox counters.
 func (t *Tenant) Stats() sandbox.Stats { return t.pool.Stats() }
 
-// Sync runs one full sync into opts.Path.
+// Sync runs one full sync into opts.Path, bounded by the tenant's limits
+// (which replace opts.Limits).
 func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
-	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{})
+	opts.Limits = t.connector.Limits()
+	if opts.Disk == nil {
+		opts.Disk = &synclimits.Disk{}
+	}
+	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Disk: opts.Disk})
 	if err != nil {
 		return err
 	}
