@@ -12,7 +12,10 @@ import (
 // target is a sync's output file, checked and locked.
 type target struct {
 	dir, name string
-	lock      *os.File
+	// unlock releases the lock. The lock file stays: removing it would
+	// let a sync waiting on the old inode and one on a new file run at
+	// once.
+	unlock func()
 }
 
 // prepare checks path before any sync work starts, so a bad --file fails
@@ -32,26 +35,21 @@ func prepare(path string) (*target, error) {
 	if err := os.MkdirAll(t.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("cannot create the directory of the sync output %s: %w; create it or choose another path", path, err)
 	}
-	lock, err := os.OpenFile(t.lockPath(), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
+	release, err := Lock(t.lockPath())
+	switch {
+	case errors.Is(err, ErrLocked):
+		return nil, fmt.Errorf("another sync is writing %s (it holds %s): wait for it to finish or choose another output",
+			path, t.lockPath())
+	case err != nil:
 		return nil, fmt.Errorf("cannot write in %s, the directory of the sync output %s: %w; choose a writable directory or fix its permissions",
 			t.dir, path, err)
 	}
-	if err := flock(lock); err != nil {
-		_ = lock.Close()
-		return nil, fmt.Errorf("another sync is writing %s (it holds %s): wait for it to finish or choose another output: %w",
-			path, t.lockPath(), err)
-	}
-	t.lock = lock
+	t.unlock = release
 	t.sweep(t.dir)
 	return t, nil
 }
 
 func (t *target) lockPath() string { return filepath.Join(t.dir, "."+t.name+".lock") }
-
-// unlock releases the lock. The lock file stays: removing it would let a
-// sync waiting on the old inode and one on a new file run at once.
-func (t *target) unlock() { _ = t.lock.Close() }
 
 // sweep removes this target's leftover partial files and working
 // directories in dir. Only the lock holder calls it, so none is in use.
@@ -85,4 +83,22 @@ func (t *target) leftover(e fs.DirEntry) bool {
 		return false
 	}
 	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
+}
+
+// ErrLocked is Lock's error when another holder has the lock.
+var ErrLocked = errors.New("locked by another process")
+
+// Lock takes an exclusive lock on the file at path (created if missing)
+// without waiting, until release is called or the process ends, however
+// it ends. It fails at once, with ErrLocked, if another holder has it.
+func Lock(path string) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() { _ = f.Close() }, nil
 }
