@@ -16,9 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/conductorone/baton-sdk/pkg/sync"
 	"github.com/conductorone/baton-sdk/pkg/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
@@ -101,20 +104,31 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))
 	}
+	// timedOut returns the sync_timeout error once the wall time ran out,
+	// whatever error that caused on its way out.
+	timedOut := func() error {
+		var limitErr *synclimits.Error
+		if syncCtx.Err() != nil && errors.As(context.Cause(syncCtx), &limitErr) {
+			return limitErr
+		}
+		return nil
+	}
 	syncer, err := sync.NewSyncer(syncCtx, cc, syncOpts...)
 	if err != nil {
+		if limitErr := timedOut(); limitErr != nil {
+			return limitErr
+		}
 		return fmt.Errorf("starting sync: %w", err)
 	}
 	syncErr := syncer.Sync(syncCtx)
 	// Closing writes (or, after a failure, releases) the local store:
 	// bounded local work that must not be cut short by the deadline.
 	closeErr := syncer.Close(context.WithoutCancel(ctx))
-	var limitErr *synclimits.Error
-	if syncCtx.Err() != nil && errors.As(context.Cause(syncCtx), &limitErr) {
+	if limitErr := timedOut(); limitErr != nil {
 		return limitErr
 	}
 	if syncErr != nil {
-		return syncErr
+		return limitFirst(syncErr)
 	}
 	if closeErr != nil {
 		return fmt.Errorf("writing %s: %w", opts.Path, closeErr)
@@ -131,3 +145,28 @@ const (
 	partialSuffix = ".partial"
 	workSuffix    = ".work"
 )
+
+// limitFirst puts a whole-sync limit that ended the sync at the front of
+// the error: it comes back from the connector inside baton-sdk's wrapping
+// ("sync-grants-for-resource: error listing grants: rpc error: …"). Only
+// the host makes ResourceExhausted errors that say "sync exceeded"; guest
+// error codes never map to it. The gRPC status stays reachable.
+func limitFirst(err error) error {
+	if status.Code(err) != codes.ResourceExhausted {
+		return err
+	}
+	msg := err.Error()
+	i := strings.LastIndex(msg, "sync exceeded ")
+	if i < 0 {
+		return err
+	}
+	return &limitReport{text: msg[i:], err: err}
+}
+
+type limitReport struct {
+	text string
+	err  error
+}
+
+func (e *limitReport) Error() string { return e.text }
+func (e *limitReport) Unwrap() error { return e.err }

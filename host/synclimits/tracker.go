@@ -218,10 +218,18 @@ func (s *Sync) probeDisk() error {
 	}
 	s.lastProbe = now
 	if used := s.disk.Usage(); used > s.limits.MaxC1ZBytes {
-		return s.fail(&Error{Key: "max_c1z_mib", Detail: fmt.Sprintf("%d MiB of c1z store and working files; %d MiB in use",
-			s.limits.MaxC1ZBytes>>20, used>>20)})
+		return s.fail(&Error{Key: "max_c1z_mib", Detail: fmt.Sprintf("%s of c1z store and working files; %s in use",
+			size(s.limits.MaxC1ZBytes), size(used))})
 	}
 	return nil
+}
+
+// size renders n bytes in max_c1z_mib's unit, exactly when that is whole.
+func size(n int64) string {
+	if n%(1<<20) == 0 || n >= 100<<20 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // ChargePage counts one guest list call; it is called before the call, so
