@@ -9,6 +9,8 @@ import (
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/annotations"
 	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/abi"
 )
@@ -76,7 +78,9 @@ func entitlementOn(ent *v2.Entitlement) (abi.EntitlementOn, error) {
 	prefix := r.GetId().GetResourceType() + ":" + r.GetId().GetResource() + ":"
 	slug, ok := strings.CutPrefix(ent.GetId(), prefix)
 	if !ok || slug == "" {
-		return abi.EntitlementOn{}, fmt.Errorf("entitlement %q is not on resource %s", ent.GetId(), strings.TrimSuffix(prefix, ":"))
+		// The IDs were the guest's: clipped, like all guest text.
+		return abi.EntitlementOn{}, status.Error(codes.InvalidArgument, abi.ClipText(
+			fmt.Sprintf("entitlement %q is not on resource %s", ent.GetId(), strings.TrimSuffix(prefix, ":"))))
 	}
 	return abi.EntitlementOn{Resource: fromResource(r), Slug: slug}, nil
 }
