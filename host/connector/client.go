@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"unicode/utf8"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
@@ -14,13 +15,23 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/sessionstore"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // maxMessageBytes lifts gRPC's 4 MiB default: a page of resources with
 // large profiles can exceed it, and both ends are this process.
 const maxMessageBytes = 64 << 20
+
+// maxStatusBytes bounds the message of every status the in-process server
+// returns. Guest text in it is clipped already (abi.ClipText), but
+// baton-sdk wraps errors in text of its own; a status past gRPC's 16 MiB
+// header limit breaks the connection, which the client reports as
+// Unavailable, and baton-sdk retries that without end.
+const maxStatusBytes = 4 * abi.MaxTextBytes
 
 // Client is an in-process baton-sdk ConnectorClient for a Connector: real
 // gRPC over an in-memory listener, so baton-sdk's syncer, provisioner and
@@ -37,17 +48,25 @@ type ClientOptions struct {
 	// Provisioning exposes the grant and revoke services. When false they
 	// fail with FailedPrecondition and say how to turn provisioning on.
 	Provisioning bool
+	// Disk, if set, measures the files of the syncs run through this
+	// client, which then end when they take more than the connector's
+	// MaxC1ZBytes.
+	Disk *synclimits.Disk
 }
 
 // NewClient wraps c with baton-sdk's connector builder and serves it to a
-// ConnectorClient in this process. Close the Client when done.
+// ConnectorClient in this process. The syncs run through the client are
+// bounded by c's limits, each tracked by its sync ID. Close the Client
+// when done.
 func NewClient(ctx context.Context, c *Connector, opts ClientOptions) (*Client, error) {
+	c = c.withTracker(synclimits.NewTracker(c.limits, opts.Disk))
 	srv, err := connectorbuilder.NewConnector(ctx, c,
 		connectorbuilder.WithSessionStore(sessionstore.New(0)))
 	if err != nil {
 		return nil, fmt.Errorf("building connector: %w", err)
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes))
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(maxMessageBytes), grpc.MaxSendMsgSize(maxMessageBytes),
+		grpc.ChainUnaryInterceptor(boundStatus))
 	register(gs, srv, opts.Provisioning)
 	lis := bufconn.Listen(1 << 20)
 	go func() { _ = gs.Serve(lis) }()
@@ -62,6 +81,34 @@ func NewClient(ctx context.Context, c *Connector, opts ClientOptions) (*Client, 
 		return nil, fmt.Errorf("connecting to in-process connector: %w", err)
 	}
 	return &Client{ConnectorClient: connectorclient.NewConnectorClient(ctx, conn), server: gs, conn: conn}, nil
+}
+
+// boundStatus cuts the message of a failed call's status to
+// maxStatusBytes, keeping its code; details (a rate limit's reset time)
+// are kept unless they are oversized too.
+func boundStatus(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	resp, err := handler(ctx, req)
+	if err == nil {
+		return resp, nil
+	}
+	p := status.Convert(err).Proto()
+	if len(p.GetMessage()) > maxStatusBytes {
+		p.Message = clip(p.GetMessage(), maxStatusBytes)
+	}
+	if proto.Size(p) > 2*maxStatusBytes {
+		p.Details = nil
+	}
+	return resp, status.ErrorProto(p)
+}
+
+// clip cuts s to at most n bytes on a UTF-8 boundary.
+func clip(s string, n int) string {
+	const note = "… [cut]"
+	cut := n - len(note)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + note
 }
 
 // register exposes the services baton-sdk's clients use.

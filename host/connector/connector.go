@@ -17,6 +17,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/guest"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // Caller runs one export of a guest: a sandbox pool, or native connector
@@ -35,8 +36,12 @@ type Connector struct {
 	types  map[string]*v2.ResourceType
 	// noGrants holds the types whose resources are marked SkipGrants.
 	noGrants map[string]bool
-	locks    principalLocks
-	failures failureCounts
+	limits   synclimits.Limits
+	// tracker holds the state of the syncs that call the connector
+	// directly; every Client has a tracker of its own.
+	tracker  *synclimits.Tracker
+	locks    *principalLocks
+	failures *failureCounts
 }
 
 var _ connectorbuilder.ConnectorBuilderV2 = (*Connector)(nil)
@@ -55,19 +60,38 @@ func WithMaxAttempts(n int) Option {
 	}
 }
 
+// WithLimits sets the limits of each whole sync (zero fields take
+// synclimits' defaults).
+func WithLimits(l synclimits.Limits) Option {
+	return func(c *Connector) { c.limits = l }
+}
+
 // New returns the connector for a guest whose metadata is md. config holds
 // the tenant's non-secret settings, passed to the guest with every call.
 func New(caller Caller, md abi.Metadata, config map[string]string, opts ...Option) *Connector {
 	c := &Connector{caller: caller, md: md, config: config, types: map[string]*v2.ResourceType{}, noGrants: map[string]bool{},
-		failures: failureCounts{max: MaxAttempts}}
+		locks: &principalLocks{}, failures: &failureCounts{max: MaxAttempts}}
 	for _, o := range opts {
 		o(c)
 	}
+	c.limits = c.limits.WithDefaults()
+	c.tracker = synclimits.NewTracker(c.limits, nil)
 	for _, rt := range md.ResourceTypes {
 		c.types[rt.ID] = resourceType(rt)
 		c.noGrants[rt.ID] = rt.NoGrants
 	}
 	return c
+}
+
+// Limits returns the limits of each whole sync, defaults applied.
+func (c *Connector) Limits() synclimits.Limits { return c.limits }
+
+// withTracker returns a view of c whose syncs are tracked by t; the
+// view shares everything else (failure counts, provisioning locks).
+func (c *Connector) withTracker(t *synclimits.Tracker) *Connector {
+	v := *c
+	v.tracker = t
+	return &v
 }
 
 // Metadata describes the connector to baton-sdk; the builder adds the
@@ -81,7 +105,7 @@ func (c *Connector) Metadata(context.Context) (*v2.ConnectorMetadata, error) {
 
 // Validate asks the guest to check its credentials against the API.
 func (c *Connector) Validate(ctx context.Context) (annotations.Annotations, error) {
-	_, err := call[abi.Empty](ctx, c, abi.ExportValidate, abi.Call{Config: c.config}, nil)
+	_, err := call[abi.Empty](ctx, c, c.tracker.Sync(""), abi.ExportValidate, abi.Call{Config: c.config}, nil)
 	return nil, err
 }
 
@@ -100,16 +124,31 @@ func (c *Connector) ResourceSyncers(context.Context) []connectorbuilder.Resource
 }
 
 // call sends req to export and decodes the guest's result envelope,
-// converting a guest error into a gRPC status error.
-func call[Res any](ctx context.Context, c *Connector, export string, req any, sess guest.Session) (Res, error) {
+// converting a guest error into a gRPC status error. scope is the sync the
+// call belongs to: the call runs under the sync's deadline, carries scope
+// to the host functions, and fails with the limit once the sync exceeded
+// one, whatever the guest made of it.
+func call[Res any](ctx context.Context, c *Connector, scope *synclimits.Sync, export string, req any, sess guest.Session) (Res, error) {
 	var zero Res
+	if err := scope.Check(); err != nil {
+		return zero, limitExceeded(err)
+	}
 	in, err := json.Marshal(req)
 	if err != nil {
 		return zero, fmt.Errorf("encoding %s input: %w", export, err)
 	}
-	out, err := c.caller.Call(ctx, export, in, sess)
+	callCtx := synclimits.WithSync(ctx, scope)
+	if deadline, ok := scope.Deadline(); ok {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithDeadline(callCtx, deadline)
+		defer cancel()
+	}
+	out, err := c.caller.Call(callCtx, export, in, sess)
+	if scope.TimedOut() || scope.Err() != nil {
+		return zero, limitExceeded(scope.Err())
+	}
 	if err != nil {
-		return zero, c.failures.bound(export, in, callFailed(export, err))
+		return zero, c.failures.bound(export, in, callFailed(ctx, export, err))
 	}
 	var res abi.Result[Res]
 	if err := json.Unmarshal(out, &res); err != nil {

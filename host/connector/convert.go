@@ -101,7 +101,18 @@ func (c *Connector) toResource(r abi.Resource) (*v2.Resource, error) {
 	if c.noGrants[r.ID.Type] {
 		opts = append(opts, resource.WithAnnotation(&v2.SkipGrants{}))
 	}
+	// Each child type costs an annotation of some 60 bytes: an undeclared
+	// or repeated one would let a page of a few MiB grow past gRPC's
+	// message limit.
+	var seen []string
 	for _, child := range r.ChildTypes {
+		if _, ok := c.types[child]; !ok {
+			return nil, fmt.Errorf("resource %s:%s declares undeclared child type %q", r.ID.Type, r.ID.ID, child)
+		}
+		if slices.Contains(seen, child) {
+			continue
+		}
+		seen = append(seen, child)
 		opts = append(opts, resource.WithAnnotation(v2.ChildResourceType_builder{ResourceTypeId: child}.Build()))
 	}
 	profile := map[string]any{}

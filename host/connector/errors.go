@@ -36,7 +36,7 @@ func guestError(export string, e *abi.Error) error {
 	if !ok {
 		code = codes.Unknown
 	}
-	st := status.New(code, fmt.Sprintf("%s: %s", export, e.Message))
+	st := status.New(code, fmt.Sprintf("%s: %s", export, abi.ClipText(e.Message)))
 	if e.Code == abi.CodeRateLimited && e.RetryAfter != nil {
 		rl := v2.RateLimitDescription_builder{
 			Status:    v2.RateLimitDescription_STATUS_OVERLIMIT,
@@ -53,23 +53,35 @@ func guestError(export string, e *abi.Error) error {
 // callFailed converts a failure of the call itself. A guest that crashed,
 // overran its time or broke the ABI is not retried: doing the same thing
 // again would most likely fail the same way, and baton-sdk retries
-// retryable codes without limit.
-func callFailed(export string, err error) error {
+// retryable codes without limit. ctx is the caller's: when it is done the
+// caller gave up, which is no fault of the guest's and no reason to retry.
+func callFailed(ctx context.Context, export string, err error) error {
 	var ce *sandbox.CallError
+	text := abi.ClipText(err.Error())
 	switch {
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		return status.Errorf(codes.Canceled, "%s: cancelled by the caller: %s", export, text)
 	case errors.As(err, &ce) && ce.Kind == sandbox.KindTimeout:
-		return status.Errorf(codes.ResourceExhausted, "%v (raise the call timeout if the API is slow)", err)
+		return status.Errorf(codes.ResourceExhausted, "%s (raise the call timeout if the API is slow)", text)
 	case errors.As(err, &ce):
-		return status.Errorf(codes.Internal, "%v", err)
-	case errors.Is(err, context.Canceled):
-		return status.Errorf(codes.Canceled, "%s: %v", export, err)
+		return status.Error(codes.Internal, text)
 	case errors.Is(err, context.DeadlineExceeded):
-		return status.Errorf(codes.DeadlineExceeded, "%s: %v", export, err)
+		return status.Errorf(codes.DeadlineExceeded, "%s: %s", export, text)
 	default:
-		return status.Errorf(codes.Internal, "%s: %v", export, err)
+		return status.Errorf(codes.Internal, "%s: %s", export, text)
 	}
 }
 
+// malformed reports guest output that breaks the ABI. err may quote the
+// guest's own strings (IDs, types), so its text is clipped.
 func malformed(export string, err error) error {
-	return status.Errorf(codes.Internal, "%s: guest output is not a valid ABI v%d result: %v", export, abi.Version, err)
+	return status.Errorf(codes.Internal, "%s: guest output is not a valid ABI v%d result: %s", export, abi.Version, abi.ClipText(err.Error()))
+}
+
+// limitExceeded reports a sync over one of its limits. ResourceExhausted
+// is final for baton-sdk (its retryer retries only Unavailable and
+// DeadlineExceeded, and its syncer skips only NotFound), so the sync ends
+// at once.
+func limitExceeded(err error) error {
+	return status.Error(codes.ResourceExhausted, err.Error())
 }

@@ -9,6 +9,8 @@ import (
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/annotations"
 	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/abi"
 )
@@ -29,7 +31,7 @@ func (s provisioningSyncer) Grant(ctx context.Context, principal *v2.Resource, e
 	unlock := s.c.locks.lock(principal.GetId())
 	defer unlock()
 	req := abi.GrantRequest{Call: abi.Call{Config: s.c.config}, Entitlement: target, Principal: fromResource(principal)}
-	res, err := call[abi.GrantResult](ctx, s.c, abi.ExportGrant, req, nil)
+	res, err := call[abi.GrantResult](ctx, s.c, s.c.tracker.Sync(""), abi.ExportGrant, req, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +60,7 @@ func (s provisioningSyncer) Revoke(ctx context.Context, g *v2.Grant) (annotation
 	unlock := s.c.locks.lock(g.GetPrincipal().GetId())
 	defer unlock()
 	req := abi.RevokeRequest{Call: abi.Call{Config: s.c.config}, Entitlement: target, Principal: fromResource(g.GetPrincipal())}
-	res, err := call[abi.RevokeResult](ctx, s.c, abi.ExportRevoke, req, nil)
+	res, err := call[abi.RevokeResult](ctx, s.c, s.c.tracker.Sync(""), abi.ExportRevoke, req, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +78,9 @@ func entitlementOn(ent *v2.Entitlement) (abi.EntitlementOn, error) {
 	prefix := r.GetId().GetResourceType() + ":" + r.GetId().GetResource() + ":"
 	slug, ok := strings.CutPrefix(ent.GetId(), prefix)
 	if !ok || slug == "" {
-		return abi.EntitlementOn{}, fmt.Errorf("entitlement %q is not on resource %s", ent.GetId(), strings.TrimSuffix(prefix, ":"))
+		// The IDs were the guest's: clipped, like all guest text.
+		return abi.EntitlementOn{}, status.Error(codes.InvalidArgument, abi.ClipText(
+			fmt.Sprintf("entitlement %q is not on resource %s", ent.GetId(), strings.TrimSuffix(prefix, ":"))))
 	}
 	return abi.EntitlementOn{Resource: fromResource(r), Slug: slug}, nil
 }

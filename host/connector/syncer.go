@@ -25,16 +25,33 @@ func (s *resourceSyncer) callBase(opts resource.SyncOpAttrs) abi.Call {
 	return abi.Call{Config: s.c.config, SyncID: opts.SyncID}
 }
 
+// List lists one page of resources, charging the sync a page, its items
+// and, when listing below a parent, the depth of the parent's children.
 func (s *resourceSyncer) List(ctx context.Context, parent *v2.ResourceId, opts resource.SyncOpAttrs) ([]*v2.Resource, *resource.SyncOpResults, error) {
+	scope := s.c.tracker.Sync(opts.SyncID)
+	depth := 0
+	if parent != nil {
+		d, err := scope.ChildDepth(parent.GetResourceType(), parent.GetResource())
+		if err != nil {
+			return nil, nil, limitExceeded(err)
+		}
+		depth = d
+	}
+	if err := scope.ChargePage(); err != nil {
+		return nil, nil, limitExceeded(err)
+	}
 	req := abi.ListResourcesRequest{
 		Call:         s.callBase(opts),
 		ResourceType: s.rt.GetId(),
 		Parent:       idFromV2(parent),
 		PageToken:    opts.PageToken.Token,
 	}
-	page, err := call[abi.ResourcePage](ctx, s.c, abi.ExportListResources, req, sessionOf(opts.Session))
+	page, err := call[abi.ResourcePage](ctx, s.c, scope, abi.ExportListResources, req, sessionOf(opts.Session))
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := scope.ChargeItems(len(page.Resources)); err != nil {
+		return nil, nil, limitExceeded(err)
 	}
 	out := make([]*v2.Resource, 0, len(page.Resources))
 	for _, r := range page.Resources {
@@ -46,16 +63,30 @@ func (s *resourceSyncer) List(ctx context.Context, parent *v2.ResourceId, opts r
 		if err != nil {
 			return nil, nil, malformed(abi.ExportListResources, err)
 		}
+		if len(r.ChildTypes) > 0 {
+			if err := scope.NoteParent(r.ID.Type, r.ID.ID, depth); err != nil {
+				return nil, nil, limitExceeded(err)
+			}
+		}
 		out = append(out, v)
 	}
 	return out, &resource.SyncOpResults{NextPageToken: page.NextPageToken}, nil
 }
 
+// Entitlements lists one page of r's entitlements, charging the sync a
+// page and its items.
 func (s *resourceSyncer) Entitlements(ctx context.Context, r *v2.Resource, opts resource.SyncOpAttrs) ([]*v2.Entitlement, *resource.SyncOpResults, error) {
+	scope := s.c.tracker.Sync(opts.SyncID)
+	if err := scope.ChargePage(); err != nil {
+		return nil, nil, limitExceeded(err)
+	}
 	req := abi.ListEntitlementsRequest{Call: s.callBase(opts), Resource: fromResource(r), PageToken: opts.PageToken.Token}
-	page, err := call[abi.EntitlementPage](ctx, s.c, abi.ExportListEntitlements, req, sessionOf(opts.Session))
+	page, err := call[abi.EntitlementPage](ctx, s.c, scope, abi.ExportListEntitlements, req, sessionOf(opts.Session))
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := scope.ChargeItems(len(page.Entitlements)); err != nil {
+		return nil, nil, limitExceeded(err)
 	}
 	out := make([]*v2.Entitlement, 0, len(page.Entitlements))
 	for _, e := range page.Entitlements {
@@ -68,11 +99,20 @@ func (s *resourceSyncer) Entitlements(ctx context.Context, r *v2.Resource, opts 
 	return out, &resource.SyncOpResults{NextPageToken: page.NextPageToken}, nil
 }
 
+// Grants lists one page of the grants on r, charging the sync a page and
+// its items.
 func (s *resourceSyncer) Grants(ctx context.Context, r *v2.Resource, opts resource.SyncOpAttrs) ([]*v2.Grant, *resource.SyncOpResults, error) {
+	scope := s.c.tracker.Sync(opts.SyncID)
+	if err := scope.ChargePage(); err != nil {
+		return nil, nil, limitExceeded(err)
+	}
 	req := abi.ListGrantsRequest{Call: s.callBase(opts), Resource: fromResource(r), PageToken: opts.PageToken.Token}
-	page, err := call[abi.GrantPage](ctx, s.c, abi.ExportListGrants, req, sessionOf(opts.Session))
+	page, err := call[abi.GrantPage](ctx, s.c, scope, abi.ExportListGrants, req, sessionOf(opts.Session))
 	if err != nil {
 		return nil, nil, err
+	}
+	if err := scope.ChargeItems(len(page.Grants)); err != nil {
+		return nil, nil, limitExceeded(err)
 	}
 	out := make([]*v2.Grant, 0, len(page.Grants))
 	for _, g := range page.Grants {

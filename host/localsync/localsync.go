@@ -1,5 +1,14 @@
 // Package localsync runs one full sync of a connector into a c1z file with
 // baton-sdk's syncer, replacing the file only when the sync succeeds.
+//
+// Beside a target "<dir>/<name>" a sync keeps, while it runs:
+//
+//	.<name>.lock            flock'ed for the whole sync; never removed
+//	.<name>.<digits>.partial  the new c1z, renamed over <name> on success
+//	.<name>.<digits>.work/   baton-sdk's working files (its store)
+//
+// A process killed mid-sync leaves the last two behind; the next sync of
+// the target, holding the lock, removes them.
 package localsync
 
 import (
@@ -7,10 +16,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"strings"
 
 	"github.com/conductorone/baton-sdk/pkg/sync"
 	"github.com/conductorone/baton-sdk/pkg/types"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // Progress reports one page of sync work: the syncer's phase
@@ -21,28 +34,47 @@ type Progress = sync.Progress
 // Options configures Run.
 type Options struct {
 	// Path is the c1z to write. It is replaced atomically on success and
-	// left untouched on failure.
+	// left untouched on failure. A missing parent directory is created.
 	Path string
-	// TmpDir holds baton-sdk's scratch files; "" uses the system default.
+	// TmpDir, if set, holds the sync's working directory instead of the
+	// target's directory (benchmarks put it on a faster disk).
 	TmpDir string
 	// OnProgress, if set, is called after every page the syncer stores.
 	OnProgress func(*Progress)
+	// Limits bound the sync; Run enforces the wall time (Timeout), the
+	// connector the rest. Zero fields take synclimits' defaults.
+	Limits synclimits.Limits
+	// Disk, if set, is told where the sync's files are, so the connector's
+	// tracker can hold them to Limits.MaxC1ZBytes.
+	Disk *synclimits.Disk
 }
 
-// Run syncs everything cc exposes into a new c1z at opts.Path.
+// Run syncs everything cc exposes into a new c1z at opts.Path. It checks
+// the target before the sync starts, holds the target's lock throughout
+// (a second sync of the same target fails at once), and ends the sync with
+// a sync_timeout error once its wall time runs out.
 func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error) {
-	if opts.Path == "" {
-		return errors.New("no output file given (--file)")
+	t, err := prepare(opts.Path)
+	if err != nil {
+		return err
 	}
-	dir := filepath.Dir(opts.Path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("cannot create %s: %w", dir, err)
+	defer t.unlock()
+
+	workParent := t.dir
+	if opts.TmpDir != "" {
+		workParent = opts.TmpDir
+		t.sweep(workParent)
 	}
+	work, err := os.MkdirTemp(workParent, "."+t.name+".*"+workSuffix)
+	if err != nil {
+		return fmt.Errorf("cannot create the sync's working directory in %s: %w", workParent, err)
+	}
+	defer func() { _ = os.RemoveAll(work) }()
 	// The new file is written beside the target so the final rename is
 	// atomic (same filesystem) and a crash leaves the old file in place.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(opts.Path)+".*.partial")
+	tmp, err := os.CreateTemp(t.dir, "."+t.name+".*"+partialSuffix)
 	if err != nil {
-		return fmt.Errorf("cannot write to %s: %w", dir, err)
+		return fmt.Errorf("cannot write to %s: %w", t.dir, err)
 	}
 	tmpPath := tmp.Name()
 	_ = tmp.Close()
@@ -55,22 +87,48 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 			_ = os.Remove(tmpPath)
 		}
 	}()
-
-	syncOpts := []sync.SyncOpt{sync.WithC1ZPath(tmpPath)}
-	if opts.TmpDir != "" {
-		syncOpts = append(syncOpts, sync.WithTmpDir(opts.TmpDir))
+	if opts.Disk != nil {
+		opts.Disk.Watch(work, tmpPath)
 	}
+
+	syncCtx := ctx
+	limits := opts.Limits.WithDefaults()
+	if limits.Timeout > 0 {
+		var cancel context.CancelFunc
+		syncCtx, cancel = context.WithTimeoutCause(ctx, limits.Timeout, &synclimits.Error{
+			Key: "sync_timeout", Detail: fmt.Sprintf("wall time of %s", limits.Timeout)})
+		defer cancel()
+	}
+
+	syncOpts := []sync.SyncOpt{sync.WithC1ZPath(tmpPath), sync.WithTmpDir(work)}
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))
 	}
-	syncer, err := sync.NewSyncer(ctx, cc, syncOpts...)
+	// timedOut returns the sync_timeout error once the wall time ran out,
+	// whatever error that caused on its way out.
+	timedOut := func() error {
+		var limitErr *synclimits.Error
+		if syncCtx.Err() != nil && errors.As(context.Cause(syncCtx), &limitErr) {
+			return limitErr
+		}
+		return nil
+	}
+	syncer, err := sync.NewSyncer(syncCtx, cc, syncOpts...)
 	if err != nil {
+		if limitErr := timedOut(); limitErr != nil {
+			return limitErr
+		}
 		return fmt.Errorf("starting sync: %w", err)
 	}
-	syncErr := syncer.Sync(ctx)
-	closeErr := syncer.Close(ctx)
+	syncErr := syncer.Sync(syncCtx)
+	// Closing writes (or, after a failure, releases) the local store:
+	// bounded local work that must not be cut short by the deadline.
+	closeErr := syncer.Close(context.WithoutCancel(ctx))
+	if limitErr := timedOut(); limitErr != nil {
+		return limitErr
+	}
 	if syncErr != nil {
-		return syncErr
+		return limitFirst(syncErr)
 	}
 	if closeErr != nil {
 		return fmt.Errorf("writing %s: %w", opts.Path, closeErr)
@@ -80,3 +138,35 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 	}
 	return nil
 }
+
+// Names of a target's side files; the random part os.CreateTemp and
+// os.MkdirTemp put in place of "*" is decimal digits.
+const (
+	partialSuffix = ".partial"
+	workSuffix    = ".work"
+)
+
+// limitFirst puts a whole-sync limit that ended the sync at the front of
+// the error: it comes back from the connector inside baton-sdk's wrapping
+// ("sync-grants-for-resource: error listing grants: rpc error: …"). Only
+// the host makes ResourceExhausted errors that say "sync exceeded"; guest
+// error codes never map to it. The gRPC status stays reachable.
+func limitFirst(err error) error {
+	if status.Code(err) != codes.ResourceExhausted {
+		return err
+	}
+	msg := err.Error()
+	i := strings.LastIndex(msg, "sync exceeded ")
+	if i < 0 {
+		return err
+	}
+	return &limitReport{text: msg[i:], err: err}
+}
+
+type limitReport struct {
+	text string
+	err  error
+}
+
+func (e *limitReport) Error() string { return e.text }
+func (e *limitReport) Unwrap() error { return e.err }

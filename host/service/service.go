@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +27,8 @@ import (
 
 	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // Config configures service mode.
@@ -36,7 +40,8 @@ type Config struct {
 	Provisioning bool
 	// TaskConcurrency bounds the tasks processed at once (default 1).
 	TaskConcurrency int
-	// TempDir holds c1z files while they are built and uploaded.
+	// TempDir holds c1z files while they are built and uploaded, in a
+	// directory of each Run's own (default: the system's).
 	TempDir string
 	// ShutdownTimeout is how long tasks in flight may run after the
 	// context is cancelled before they are cancelled too (and reported as
@@ -85,7 +90,17 @@ func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
 	taskCtx, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelTasks()
 
-	cc, err := connector.NewClient(taskCtx, c, connector.ClientOptions{Provisioning: cfg.Provisioning})
+	dir, release, err := runDir(cfg.TempDir)
+	if err != nil {
+		return err
+	}
+	defer release()
+	// Every sync's c1z and working files live in dir, so the tracker's
+	// probe holds them to the connector's MaxC1ZBytes (the syncs of
+	// concurrent tasks together).
+	disk := &synclimits.Disk{}
+	disk.Watch(dir)
+	cc, err := connector.NewClient(taskCtx, c, connector.ClientOptions{Provisioning: cfg.Provisioning, Disk: disk})
 	if err != nil {
 		return err
 	}
@@ -94,10 +109,6 @@ func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
 		return fmt.Errorf("validating the connector's credentials: %w", err)
 	}
 
-	dir := cfg.TempDir
-	if dir == "" {
-		dir = os.TempDir()
-	}
 	tm, err := c1api.NewC1TaskManager(taskCtx, cfg.ClientID, cfg.ClientSecret.Reveal(), dir,
 		false, "", "", nil, nil, nil, 0, c1zstore.EnginePebble, cfg.TaskConcurrency, false)
 	if err != nil {
@@ -174,4 +185,54 @@ func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.
 			l.Info("task done")
 		}()
 	}
+}
+
+// runDirPrefix names the per-Run directories under Config.TempDir;
+// runDirGrace is the least age of one that runDir may sweep.
+const (
+	runDirPrefix = "baton-runner-service-"
+	runDirGrace  = time.Minute
+)
+
+// runDir creates the directory of one Run under base (os.TempDir() if
+// empty) and locks it for the Run. First it removes the directories of
+// Runs that are gone (killed before they could clean up), which it can
+// lock; those of live Runs, locked, are left alone. release
+// unlocks and removes the directory.
+func runDir(base string) (dir string, release func(), err error) {
+	if base == "" {
+		base = os.TempDir()
+	}
+	if entries, err := os.ReadDir(base); err == nil {
+		for _, e := range entries {
+			if !e.IsDir() || !strings.HasPrefix(e.Name(), runDirPrefix) {
+				continue
+			}
+			// A Run locks its directory just after creating it: one
+			// created a moment ago may not be locked yet.
+			if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < runDirGrace {
+				continue
+			}
+			old := filepath.Join(base, e.Name())
+			unlock, err := localsync.Lock(filepath.Join(old, ".lock"))
+			if err != nil {
+				continue // in use, or not ours to judge
+			}
+			_ = os.RemoveAll(old)
+			unlock()
+		}
+	}
+	dir, err = os.MkdirTemp(base, runDirPrefix+"*")
+	if err != nil {
+		return "", nil, fmt.Errorf("creating a working directory in %s: %w (set the service's temp dir to a writable directory)", base, err)
+	}
+	unlock, err := localsync.Lock(filepath.Join(dir, ".lock"))
+	if err != nil {
+		_ = os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("locking %s: %w", dir, err)
+	}
+	return dir, func() {
+		_ = os.RemoveAll(dir)
+		unlock()
+	}, nil
 }

@@ -7,7 +7,6 @@ package tenant
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -47,7 +46,6 @@ type Tenant struct {
 	logger    *zap.Logger
 	pool      *sandbox.Pool
 	connector *connector.Connector
-	budget    *budget
 }
 
 // New binds a tenant to a compiled guest module.
@@ -64,14 +62,13 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)
 	}
-	b := &budget{next: hc, limit: cfg.Limits.RequestBudget}
-	pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: b, Logger: logger})
+	pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: budget{next: hc}, Logger: logger})
 	return &Tenant{
-		name:      cfg.Name,
-		logger:    logger,
-		pool:      pool,
-		connector: connector.New(pool, m.Metadata(), cfg.Settings, connector.WithMaxAttempts(cfg.MaxCallAttempts)),
-		budget:    b,
+		name:   cfg.Name,
+		logger: logger,
+		pool:   pool,
+		connector: connector.New(pool, m.Metadata(), cfg.Settings,
+			connector.WithMaxAttempts(cfg.MaxCallAttempts), connector.WithLimits(cfg.Limits)),
 	}, nil
 }
 
@@ -81,10 +78,14 @@ func (t *Tenant) Connector() *connector.Connector { return t.connector }
 // Stats returns the tenant's sandbox counters.
 func (t *Tenant) Stats() sandbox.Stats { return t.pool.Stats() }
 
-// Sync runs one full sync into opts.Path.
+// Sync runs one full sync into opts.Path, bounded by the tenant's limits
+// (which replace opts.Limits).
 func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
-	t.budget.reset()
-	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{})
+	opts.Limits = t.connector.Limits()
+	if opts.Disk == nil {
+		opts.Disk = &synclimits.Disk{}
+	}
+	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Disk: opts.Disk})
 	if err != nil {
 		return err
 	}
@@ -96,19 +97,19 @@ func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
 // creates new ones from the compiled module.
 func (t *Tenant) ReleaseIdle(ctx context.Context) { t.pool.ReleaseIdle(ctx) }
 
-// budget counts a sync's API requests and refuses those past its limit.
-type budget struct {
-	next  sandbox.HTTPDoer
-	limit int64
-	used  atomic.Int64
-}
+// budget charges each API request to the sync (or the single call outside
+// a sync) it belongs to, found in the call's context, and refuses those
+// past its request budget. A request with no sync in its context did not
+// come through the connector, which always sets one: it is refused.
+type budget struct{ next sandbox.HTTPDoer }
 
-func (b *budget) reset() { b.used.Store(0) }
-
-func (b *budget) Do(ctx context.Context, req abi.HTTPRequest) abi.HTTPResponse {
-	if n := b.used.Add(1); b.limit > 0 && n > b.limit {
-		return abi.HTTPResponse{Error: abi.Errorf(abi.CodeEgressDenied,
-			"request budget of %d API requests per sync exhausted (request_budget in runner.toml)", b.limit)}
+func (b budget) Do(ctx context.Context, req abi.HTTPRequest) abi.HTTPResponse {
+	s := synclimits.FromContext(ctx)
+	if s == nil {
+		return abi.HTTPResponse{Error: abi.Errorf(abi.CodeEgressDenied, "request outside any sync or call scope")}
+	}
+	if err := s.ChargeRequest(); err != nil {
+		return abi.HTTPResponse{Error: abi.Errorf(abi.CodeEgressDenied, "%v", err)}
 	}
 	return b.next.Do(ctx, req)
 }

@@ -1,0 +1,104 @@
+package localsync
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// target is a sync's output file, checked and locked.
+type target struct {
+	dir, name string
+	// unlock releases the lock. The lock file stays: removing it would
+	// let a sync waiting on the old inode and one on a new file run at
+	// once.
+	unlock func()
+}
+
+// prepare checks path before any sync work starts, so a bad --file fails
+// in a second rather than after hours of syncing, takes the target's
+// lock, and removes what a killed sync of the target left behind.
+func prepare(path string) (*target, error) {
+	if path == "" {
+		return nil, errors.New("no output file given (--file)")
+	}
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("the sync output %s is a directory: give the path of a .c1z file to write, e.g. %s",
+			path, filepath.Join(path, "sync.c1z"))
+	}
+	t := &target{dir: filepath.Dir(path), name: filepath.Base(path)}
+	// A missing directory is created, as tools that write a file usually
+	// do: a runner.toml output on a fresh volume should just work.
+	if err := os.MkdirAll(t.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("cannot create the directory of the sync output %s: %w; create it or choose another path", path, err)
+	}
+	release, err := Lock(t.lockPath())
+	switch {
+	case errors.Is(err, ErrLocked):
+		return nil, fmt.Errorf("another sync is writing %s (it holds %s): wait for it to finish or choose another output",
+			path, t.lockPath())
+	case err != nil:
+		return nil, fmt.Errorf("cannot write in %s, the directory of the sync output %s: %w; choose a writable directory or fix its permissions",
+			t.dir, path, err)
+	}
+	t.unlock = release
+	t.sweep(t.dir)
+	return t, nil
+}
+
+func (t *target) lockPath() string { return filepath.Join(t.dir, "."+t.name+".lock") }
+
+// sweep removes this target's leftover partial files and working
+// directories in dir. Only the lock holder calls it, so none is in use.
+func (t *target) sweep(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if t.leftover(e) {
+			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// leftover reports whether e is one of this target's side files:
+// ".<name>.<digits>.partial" or ".<name>.<digits>.work". Requiring digits
+// keeps the side files of a target named "<name>.x" out of it.
+func (t *target) leftover(e fs.DirEntry) bool {
+	rest, ok := strings.CutPrefix(e.Name(), "."+t.name+".")
+	if !ok {
+		return false
+	}
+	var digits string
+	switch {
+	case e.Type().IsRegular():
+		digits, ok = strings.CutSuffix(rest, partialSuffix)
+	case e.IsDir():
+		digits, ok = strings.CutSuffix(rest, workSuffix)
+	default:
+		return false
+	}
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
+}
+
+// ErrLocked is Lock's error when another holder has the lock.
+var ErrLocked = errors.New("locked by another process")
+
+// Lock takes an exclusive lock on the file at path (created if missing)
+// without waiting, until release is called or the process ends, however
+// it ends. It fails at once, with ErrLocked, if another holder has it.
+func Lock(path string) (release func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := flock(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	return func() { _ = f.Close() }, nil
+}
