@@ -54,10 +54,17 @@ var (
 // module compiles pkg once per test process (per logger-less config key).
 func module(t *testing.T, pkg string, mod func(*sandbox.Config)) *sandbox.Module {
 	t.Helper()
+	return moduleKeyed(t, pkg, pkg, mod)
+}
+
+// moduleKeyed compiles pkg with the limits mod sets, once per test process
+// and key.
+func moduleKeyed(t *testing.T, key, pkg string, mod func(*sandbox.Config)) *sandbox.Module {
+	t.Helper()
 	path := wasmbuild.Module(t, pkg)
 	modMu.Lock()
 	defer modMu.Unlock()
-	if m, ok := modules[pkg]; ok {
+	if m, ok := modules[key]; ok {
 		return m
 	}
 	wasm, err := os.ReadFile(path)
@@ -72,7 +79,7 @@ func module(t *testing.T, pkg string, mod func(*sandbox.Config)) *sandbox.Module
 	if err != nil {
 		t.Fatal(err)
 	}
-	modules[pkg] = m
+	modules[key] = m
 	return m
 }
 
@@ -237,6 +244,13 @@ func (h *hostileTenant) list(ctx context.Context) (map[string]string, error) {
 // stop is closed, and reports each sync's error on the returned channel
 // (closed when the loop ends). At least one sync always runs.
 func healthy(t *testing.T, stop <-chan struct{}) <-chan error {
+	return healthyTimed(t, stop, nil, 0)
+}
+
+// healthyTimed is healthy, recording each sync's duration in took when it
+// is not nil, and starting a sync every interval (back to back when a sync
+// takes longer, or when interval is 0).
+func healthyTimed(t *testing.T, stop <-chan struct{}, took *neighbourLog, interval time.Duration) <-chan error {
 	t.Helper()
 	ws := segmentsim.Generate(segmentsim.DefaultConfig(30))
 	want := len(ws.Users)
@@ -248,11 +262,16 @@ func healthy(t *testing.T, stop <-chan struct{}) <-chan error {
 	go func() {
 		defer close(out)
 		for i := 0; ; i++ {
-			out <- syncOnce(m, ts.URL, filepath.Join(dir, fmt.Sprintf("healthy-%d.c1z", i)), dir, want)
+			start := time.Now()
+			err := syncOnce(m, ts.URL, filepath.Join(dir, fmt.Sprintf("healthy-%d.c1z", i)), dir, want)
+			if took != nil {
+				took.add(time.Since(start))
+			}
+			out <- err
 			select {
 			case <-stop:
 				return
-			default:
+			case <-time.After(time.Until(start.Add(interval))):
 			}
 		}
 	}()
