@@ -94,7 +94,7 @@ func specFromConfig(cfg *config.Config) (runner.Spec, error) {
 	for _, t := range cfg.Tenants {
 		ts := runner.TenantSpec{
 			Name: t.Name, Module: t.Connector, BaseURL: t.BaseURL, RequestsPerMinute: t.RequestsPerMinute,
-			RequestBudget: t.RequestBudget, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
+			Limits: t.Limits, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
 		}
 		token, err := t.Token.Resolve()
 		if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // Runtime holds the sandbox settings every module is compiled with.
@@ -58,9 +59,10 @@ type TenantSpec struct {
 	BaseURL           string
 	Token             egress.Secret
 	RequestsPerMinute int
-	RequestBudget     int
 	Instances         int
-	Mode              Mode
+	// Limits bound each whole sync (zero fields: synclimits' defaults).
+	Limits synclimits.Limits
+	Mode   Mode
 	// Sync mode.
 	Interval time.Duration
 	Output   string

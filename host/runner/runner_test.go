@@ -277,7 +277,7 @@ func TestRequestBudget(t *testing.T) {
 	r := New(Options{Metrics: m, RestartBackoff: time.Hour})
 	defer r.Stop(context.Background())
 	ts := syncTenant("thrifty", url, dir)
-	ts.RequestBudget = 5
+	ts.Limits.RequestBudget = 5
 	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: modules(t), Tenants: []TenantSpec{ts}}); err != nil {
 		t.Fatal(err)
 	}

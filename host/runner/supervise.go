@@ -12,7 +12,6 @@ import (
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/service"
-	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
@@ -73,7 +72,7 @@ func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) 
 		},
 		Settings:  spec.Settings,
 		Instances: spec.Instances,
-		Limits:    synclimits.Limits{RequestBudget: int64(spec.RequestBudget)},
+		Limits:    spec.Limits,
 		Logger:    r.log,
 	})
 }
