@@ -80,7 +80,8 @@ type Spec struct {
 	// MaxConcurrentSyncs bounds the scheduled syncs running at once across
 	// tenants (default 2): a running sync holds baton-sdk's c1z store, far
 	// more memory than an idle tenant, and more syncs than cores do not
-	// finish sooner.
+	// finish sooner. Waiting tenants get slots in arrival order, and each
+	// sync holds its slot at most its sync_timeout (see syncSlots).
 	MaxConcurrentSyncs int
 	Modules            []Module
 	Tenants            []TenantSpec
@@ -109,7 +110,7 @@ type Runner struct {
 	runtime Runtime
 	modules map[string]*compiled
 	tenants map[string]*running
-	syncs   *gate
+	syncs   *syncSlots
 }
 
 type compiled struct {
@@ -134,59 +135,7 @@ func New(opts Options) *Runner {
 	if opts.MaxRestartBackoff <= 0 {
 		opts.MaxRestartBackoff = 5 * time.Minute
 	}
-	return &Runner{opts: opts, log: opts.Logger, modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newGate(0)}
-}
-
-// gate bounds concurrent work; its limit can change while work holds it.
-type gate struct {
-	mu    sync.Mutex
-	cond  *sync.Cond
-	limit int
-	held  int
-}
-
-func newGate(limit int) *gate {
-	g := &gate{}
-	g.cond = sync.NewCond(&g.mu)
-	g.setLimit(limit)
-	return g
-}
-
-// setLimit changes the limit (≤ 0 means 2); a lower limit lets work in
-// progress finish and admits new work as it does.
-func (g *gate) setLimit(n int) {
-	if n <= 0 {
-		n = 2
-	}
-	g.mu.Lock()
-	g.limit = n
-	g.mu.Unlock()
-	g.cond.Broadcast()
-}
-
-// enter waits for a free slot or for ctx to end; the returned func leaves.
-func (g *gate) enter(ctx context.Context) (leave func(), err error) {
-	stop := context.AfterFunc(ctx, func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		g.cond.Broadcast()
-	})
-	defer stop()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for g.held >= g.limit {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		g.cond.Wait()
-	}
-	g.held++
-	return func() {
-		g.mu.Lock()
-		g.held--
-		g.mu.Unlock()
-		g.cond.Broadcast()
-	}, nil
+	return &Runner{opts: opts, log: opts.Logger, modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0)}
 }
 
 // ShardOf returns the shard of a tenant: a stable hash of its name, so that
@@ -301,6 +250,7 @@ func (r *Runner) Stop(ctx context.Context) {
 		_ = m.module.Close(ctx)
 		delete(r.modules, name)
 	}
+	r.syncs.close()
 }
 
 // Tenants returns the names of the tenants this process runs.

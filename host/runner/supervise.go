@@ -118,13 +118,13 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		case <-time.After(time.Until(next)):
 		}
 		next = time.Now().Add(spec.Interval)
-		leave, err := r.syncs.enter(ctx)
+		release, err := r.syncs.acquire(ctx)
 		if err != nil {
 			return ok, err
 		}
 		start := time.Now()
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output})
-		leave()
+		release()
 		r.opts.Metrics.sync(spec.Name, time.Since(start), err)
 		report()
 		// An idle tenant keeps no guest instance: creating one from the
