@@ -93,7 +93,8 @@ type Options struct {
 	// Metrics records per-tenant activity; nil records nothing.
 	Metrics *Metrics
 	// RestartBackoff is the first wait after a failure (default 5s);
-	// it doubles up to MaxRestartBackoff (default 5m).
+	// it doubles up to MaxRestartBackoff (default 5m), each wait jittered
+	// ±50% and capped at MaxRestartBackoff.
 	RestartBackoff, MaxRestartBackoff time.Duration
 	// ShardIndex and ShardCount select the tenants of this process: a
 	// tenant runs where ShardOf(name, count) == index. Count 0 or 1 runs

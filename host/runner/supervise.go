@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/host/egress"
@@ -30,25 +31,47 @@ func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
 // guest instances) after a back-off that doubles while failures continue.
 func (r *Runner) supervise(ctx context.Context, spec TenantSpec, m *sandbox.Module) {
 	log := r.log.With(zap.String("tenant", spec.Name))
-	backoff := r.opts.RestartBackoff
+	wait := r.restartBackOff()
 	for {
 		ok, err := r.runTenant(ctx, spec, m, log)
 		if ctx.Err() != nil {
 			return
 		}
 		if ok {
-			backoff = r.opts.RestartBackoff
+			wait.reset()
 		}
+		d := wait.next()
 		r.opts.Metrics.restart(spec.Name)
-		log.Error("tenant failed; restarting", zap.Error(err), zap.Duration("backoff", backoff))
+		log.Error("tenant failed; restarting", zap.Error(err), zap.Duration("backoff", d))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(d):
 		}
-		backoff = min(2*backoff, r.opts.MaxRestartBackoff)
 	}
 }
+
+// restartBackOff is RestartBackoff doubling up to MaxRestartBackoff, each
+// wait jittered ±50% (and still at most MaxRestartBackoff): tenants that
+// failed together, say on one upstream outage, restart spread out rather
+// than all at once.
+type restartBackOff struct {
+	b   backoff.ExponentialBackOff
+	max time.Duration
+}
+
+func (r *Runner) restartBackOff() *restartBackOff {
+	w := &restartBackOff{b: backoff.ExponentialBackOff{
+		InitialInterval: r.opts.RestartBackoff, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: r.opts.MaxRestartBackoff,
+	}, max: r.opts.MaxRestartBackoff}
+	w.b.Reset()
+	return w
+}
+
+func (w *restartBackOff) next() time.Duration { return min(w.b.NextBackOff(), w.max) }
+
+// reset starts over from RestartBackoff.
+func (w *restartBackOff) reset() { w.b.Reset() }
 
 // audit records a tenant's egress in the metrics and, at debug level, the
 // log.
