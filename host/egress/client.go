@@ -263,7 +263,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			return canceled(err)
 		}
 		for _, p := range []*pacer{c.requests, c.writerFor(req.Method)} {
-			waited, err := p.wait(ctx, c.now(), c.sleep)
+			waited, err := p.wait(ctx, c.now, c.sleep)
 			if err != nil {
 				return canceled(err)
 			}
