@@ -38,6 +38,7 @@ func serveCommand() *cli.Command {
 			configFlag(true),
 			&cli.IntFlag{Name: "shard-index", Value: -1, Usage: "this process's shard (default: the StatefulSet pod ordinal from HOSTNAME, else 0)", EnvVars: []string{"BATON_SHARD_INDEX"}},
 			&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards tenants are spread over", EnvVars: []string{"BATON_SHARD_COUNT"}},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long service-mode tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
 		}, logFlags()),
 		Action: runServe,
 	}
@@ -182,7 +183,8 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	metrics := runner.NewMetrics()
-	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count")})
+	grace := c.Duration("shutdown-timeout")
+	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count"), ShutdownTimeout: grace})
 	var ready atomic.Bool // set once every tenant has started
 	if cfg.Runtime.Listen != "" {
 		stop, err := serveOps(cfg.Runtime.Listen, metrics.Handler(), ready.Load, logger)
@@ -196,21 +198,37 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	ready.Store(true)
-	defer r.Stop(context.WithoutCancel(ctx))
 	logger.Info("serving tenants", zap.Strings("tenants", r.Tenants()), zap.Int("shard", idx), zap.Int("shards", c.Int("shard-count")))
 
+	// Reloads run beside the wait for SIGTERM: a reload may wait for
+	// changed tenants to stop, and shutdown must not wait behind it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			logger.Info("stopping every tenant")
-			return nil
-		case <-hup:
-			reload(ctx, r, path, logger)
+	reloads := make(chan struct{})
+	go func() {
+		defer close(reloads)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(ctx, r, path, logger)
+			}
 		}
+	}()
+	<-ctx.Done()
+	// Service tasks get the grace period, then are cancelled; a little
+	// more lets their cancellation land before the process gives up.
+	logger.Info("stopping every tenant", zap.Duration("grace", grace))
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+5*time.Second)
+	defer cancel()
+	r.Stop(stopCtx)
+	select {
+	case <-reloads:
+	case <-stopCtx.Done():
 	}
+	return nil
 }
 
 // reload applies the configuration file anew; an invalid file is logged
@@ -223,6 +241,9 @@ func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logg
 	}
 	if err == nil {
 		err = r.Apply(ctx, spec)
+	}
+	if errors.Is(err, runner.ErrStopped) || ctx.Err() != nil {
+		return // shutting down
 	}
 	if err != nil {
 		logger.Error("reload rejected; the previous configuration keeps running", zap.Error(err))

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/sandbox"
@@ -100,18 +101,36 @@ type Options struct {
 	// tenant runs where ShardOf(name, count) == index. Count 0 or 1 runs
 	// every tenant.
 	ShardIndex, ShardCount int
+	// ShutdownTimeout is how long a service-mode tenant's tasks in flight
+	// may finish once the tenant is stopped (see service.Config); default
+	// 30s.
+	ShutdownTimeout time.Duration
 }
+
+// ErrStopped is returned by Apply once Stop has been called.
+var ErrStopped = errors.New("runner: stopped")
 
 // Runner runs tenants. It is safe for concurrent use.
 type Runner struct {
 	opts Options
 	log  *zap.Logger
 
-	mu      sync.Mutex
-	runtime Runtime
-	modules map[string]*compiled
+	// base is the parent of every tenant's context. Stop cancels it before
+	// anything else, so every tenant, including those an Apply is busy
+	// stopping, is told to stop at once.
+	base       context.Context
+	cancelBase context.CancelFunc
+	// applying serialises Apply, and lets Stop wait for one in progress
+	// only as long as Stop's own context allows. modules and runtime
+	// change only while it is held.
+	applying *semaphore.Weighted
+	runtime  Runtime
+	modules  map[string]*compiled
+
+	mu      sync.Mutex // guards tenants
 	tenants map[string]*running
-	syncs   *syncSlots
+
+	syncs *syncSlots
 }
 
 type compiled struct {
@@ -136,7 +155,11 @@ func New(opts Options) *Runner {
 	if opts.MaxRestartBackoff <= 0 {
 		opts.MaxRestartBackoff = 5 * time.Minute
 	}
-	return &Runner{opts: opts, log: opts.Logger, modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0)}
+	base, cancel := context.WithCancel(context.Background())
+	return &Runner{
+		opts: opts, log: opts.Logger, base: base, cancelBase: cancel, applying: semaphore.NewWeighted(1),
+		modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0),
+	}
 }
 
 // ShardOf returns the shard of a tenant: a stable hash of its name, so that
@@ -154,17 +177,38 @@ func ShardOf(name string, count int) int {
 // changed, stops tenants that are gone or changed, and starts those that
 // are new or changed. Tenants whose spec is unchanged keep running
 // untouched. If a module fails to compile, nothing is changed.
+//
+// Changed tenants are stopped together and Apply waits for all of them
+// (a sync tenant stops within moments of its cancellation, a service
+// tenant gives its tasks in flight Options.ShutdownTimeout). A Stop during
+// that wait does not wait for Apply beyond its own deadline; Apply then
+// starts nothing and returns ErrStopped.
 func (r *Runner) Apply(ctx context.Context, spec Spec) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	if err := r.applying.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer r.applying.Release(1)
+	if r.base.Err() != nil {
+		return ErrStopped
+	}
 
 	modules, err := r.compileAll(ctx, spec)
 	if err != nil {
 		return err
 	}
+	// closeNew releases the modules this Apply compiled, when it ends
+	// without using them.
+	closeNew := func() {
+		for name, c := range modules {
+			if r.modules[name] != c {
+				_ = c.module.Close(context.WithoutCancel(ctx))
+			}
+		}
+	}
 	want := map[string]TenantSpec{}
 	for _, t := range spec.Tenants {
 		if _, ok := modules[t.Module]; !ok {
+			closeNew()
 			return fmt.Errorf("tenant %s: unknown module %q", t.Name, t.Module)
 		}
 		if ShardOf(t.Name, r.opts.ShardCount) != r.opts.ShardIndex%max(r.opts.ShardCount, 1) {
@@ -175,6 +219,8 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 	runtimeChanged := spec.Runtime != r.runtime
 	r.syncs.setLimit(spec.MaxConcurrentSyncs)
 
+	r.mu.Lock()
+	var stopping []*running
 	for name, rt := range r.tenants {
 		w, keep := want[name]
 		moduleChanged := modules[rt.spec.Module] != r.modules[rt.spec.Module]
@@ -182,8 +228,20 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 			continue
 		}
 		r.log.Info("stopping tenant", zap.String("tenant", name), zap.Bool("removed", !keep))
-		rt.stop()
+		rt.cancel()
+		stopping = append(stopping, rt)
 		delete(r.tenants, name)
+	}
+	r.mu.Unlock()
+	for _, rt := range stopping {
+		<-rt.done
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.base.Err() != nil {
+		closeNew()
+		return ErrStopped
 	}
 	old := r.modules
 	r.modules, r.runtime = modules, spec.Runtime
@@ -235,20 +293,40 @@ func (r *Runner) compileAll(ctx context.Context, spec Spec) (map[string]*compile
 	return out, nil
 }
 
-// Stop stops every tenant, letting each finish or abandon its current work
-// as its mode does on cancellation, and releases the modules.
+// Stop cancels every tenant at once, including those a concurrent Apply
+// is stopping, then waits until they have stopped (each finishing or
+// abandoning its current work as its mode does on cancellation) and
+// releases the modules. It returns when ctx ends even if some tenant or
+// an Apply has not finished: then it leaves the modules to the process's
+// exit rather than close them under a running guest. After Stop, Apply
+// returns ErrStopped.
 func (r *Runner) Stop(ctx context.Context) {
+	r.cancelBase()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	var wg sync.WaitGroup
-	for name, rt := range r.tenants {
-		wg.Add(1)
-		go func() { defer wg.Done(); rt.stop() }()
-		delete(r.tenants, name)
+	tenants := r.tenants
+	r.tenants = map[string]*running{}
+	r.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, rt := range tenants {
+			<-rt.done
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.log.Warn("stopping: tenants still running at the end of the grace period; not waiting for them")
+		return
 	}
-	wg.Wait()
+	if err := r.applying.Acquire(ctx, 1); err != nil {
+		r.log.Warn("stopping: a reload was still stopping tenants at the end of the grace period; not waiting for it")
+		return
+	}
+	defer r.applying.Release(1)
 	for name, m := range r.modules {
-		_ = m.module.Close(ctx)
+		_ = m.module.Close(context.WithoutCancel(ctx))
 		delete(r.modules, name)
 	}
 	r.syncs.close()
@@ -263,9 +341,4 @@ func (r *Runner) Tenants() []string {
 		out = append(out, name)
 	}
 	return out
-}
-
-func (rt *running) stop() {
-	rt.cancel()
-	<-rt.done
 }

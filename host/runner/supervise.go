@@ -18,7 +18,7 @@ import (
 
 // start runs a tenant under supervision until stopped.
 func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(r.base)
 	rt := &running{spec: spec, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(rt.done)
@@ -124,7 +124,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 	if spec.Mode == ModeService {
 		svc := service.New(service.Config{
 			ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, Provisioning: spec.Provisioning,
-			Logger: log,
+			ShutdownTimeout: r.opts.ShutdownTimeout, Logger: log,
 		})
 		err := svc.Run(ctx, t.Connector())
 		return svc.Ready(), err
