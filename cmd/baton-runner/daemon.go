@@ -36,7 +36,7 @@ func serveCommand() *cli.Command {
 		Usage: "run every tenant of runner.toml in one process; SIGHUP reloads the file",
 		Flags: concat([]cli.Flag{
 			configFlag(true),
-			&cli.IntFlag{Name: "shard-index", Value: -1, Usage: "this process's shard (default: the StatefulSet pod ordinal from HOSTNAME, else 0)", EnvVars: []string{"BATON_SHARD_INDEX"}},
+			&cli.IntFlag{Name: "shard-index", Value: -1, Usage: "this process's shard (default: the StatefulSet pod ordinal from HOSTNAME; required with --shard-count > 1 elsewhere)", EnvVars: []string{"BATON_SHARD_INDEX"}},
 			&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards tenants are spread over", EnvVars: []string{"BATON_SHARD_COUNT"}},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long service-mode tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
 		}, logFlags()),
@@ -140,8 +140,10 @@ func loadConnector(c config.Connector) ([]byte, error) {
 	return wasm, nil
 }
 
-// shardIndex is --shard-index, or the ordinal of a StatefulSet pod
-// (HOSTNAME "name-N"), or 0.
+// shardIndex is --shard-index, or else (with more than one shard) the
+// ordinal of a StatefulSet pod, HOSTNAME "name-N". Without either it is an
+// error rather than shard 0: every such pod would take shard 0, run the
+// same tenants, and provision one principal from two processes at once.
 func shardIndex(c *cli.Context) (int, error) {
 	idx, count := c.Int("shard-index"), c.Int("shard-count")
 	if count < 1 {
@@ -149,18 +151,34 @@ func shardIndex(c *cli.Context) (int, error) {
 	}
 	if idx < 0 {
 		idx = 0
-		if host := os.Getenv("HOSTNAME"); count > 1 && host != "" {
-			if i := strings.LastIndexByte(host, '-'); i >= 0 {
-				if n, err := strconv.Atoi(host[i+1:]); err == nil {
-					idx = n
-				}
+		if count > 1 {
+			host := os.Getenv("HOSTNAME")
+			n, ok := podOrdinal(host)
+			if !ok {
+				return 0, fmt.Errorf("--shard-count %d needs this process's shard: HOSTNAME %q is not a StatefulSet pod name <name>-<ordinal>; "+
+					"pass --shard-index (BATON_SHARD_INDEX) to each process", count, host)
 			}
+			idx = n
 		}
 	}
 	if idx >= count {
 		return 0, fmt.Errorf("shard index %d is not below --shard-count %d", idx, count)
 	}
 	return idx, nil
+}
+
+// podOrdinal returns N of a StatefulSet pod's host name "name-N".
+func podOrdinal(host string) (int, bool) {
+	i := strings.LastIndexByte(host, '-')
+	if i <= 0 || i == len(host)-1 {
+		return 0, false
+	}
+	digits := host[i+1:]
+	if strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
 }
 
 func runServe(c *cli.Context) error {
