@@ -35,6 +35,7 @@ func (r *Runner) supervise(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 	for {
 		ok, err := r.runTenant(ctx, spec, m, log)
 		if ctx.Err() != nil {
+			// Stopped (reload, shutdown): not a failure, no restart.
 			return
 		}
 		if ok {
@@ -148,15 +149,17 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		start := time.Now()
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output})
 		release()
+		if err != nil && ctx.Err() != nil {
+			// Stopped mid-sync by a reload or shutdown: the sync did not
+			// fail, and supervise will not restart the tenant.
+			return ok, ctx.Err()
+		}
 		r.opts.Metrics.sync(spec.Name, time.Since(start), err)
 		report()
 		// An idle tenant keeps no guest instance: creating one from the
 		// compiled module takes milliseconds, keeping it costs megabytes.
 		t.ReleaseIdle(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ok, ctx.Err()
-			}
 			return ok, fmt.Errorf("sync into %s: %w", spec.Output, err)
 		}
 		ok = true
