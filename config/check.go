@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // checker walks the decoded TOML tree. Decoding into a generic map rather
@@ -138,6 +140,19 @@ func (t *table) intRange(name string, lo, hi int64, dst *int) {
 	*dst = int(n)
 }
 
+// int64Range reads an optional integer in [lo, hi].
+func (t *table) int64Range(name string, lo, hi int64) (int64, bool) {
+	n, ok := t.integer(name)
+	if !ok {
+		return 0, false
+	}
+	if n < lo || n > hi {
+		t.ck.add(t.child(name), "must be between %d and %d, not %d", lo, hi, n)
+		return 0, false
+	}
+	return n, true
+}
+
 // duration reads an optional Go duration string ("90s", "1h30m").
 func (t *table) duration(name string) (time.Duration, bool) {
 	s, ok := t.str(name)
@@ -179,7 +194,7 @@ func (ck *checker) config(c *Config, raw map[string]any) {
 	root := ck.table("", raw)
 	ck.runtime(&c.Runtime, root.sub("runtime"))
 	c.Connectors = ck.connectors(root)
-	c.Tenants = ck.tenants(root, c.Connectors)
+	c.Tenants = ck.tenants(root, c.Connectors, c.Runtime)
 	root.unknown("the file")
 }
 
@@ -191,9 +206,11 @@ func (ck *checker) runtime(r *Runtime, t *table) {
 		MaxConcurrentSyncs: DefaultMaxConcurrentSyncs,
 	}
 	r.CacheDir = DefaultCacheDir()
+	r.Limits = synclimits.Limits{}.WithDefaults()
 	if t == nil {
 		return
 	}
+	r.Limits = ck.limits(t, r.Limits)
 	if s, ok := t.str("cache_dir"); ok {
 		if s == "" {
 			ck.add(t.child("cache_dir"), "must not be empty; leave it out for the default")
@@ -302,7 +319,7 @@ func isHex64(s string) bool {
 	return true
 }
 
-func (ck *checker) tenants(root *table, connectors map[string]Connector) []Tenant {
+func (ck *checker) tenants(root *table, connectors map[string]Connector, runtime Runtime) []Tenant {
 	v, ok := root.get("tenants")
 	var list []map[string]any
 	switch x := v.(type) {
@@ -337,7 +354,7 @@ func (ck *checker) tenants(root *table, connectors map[string]Connector) []Tenan
 	outputs := map[string]int{} // sync output -> index of first use
 	for i, m := range list {
 		key := indexKey("tenants", i)
-		tn := ck.tenant(ck.table(key, m), connectors)
+		tn := ck.tenant(ck.table(key, m), connectors, runtime)
 		if tn.Name != "" {
 			if j, dup := names[tn.Name]; dup {
 				ck.add(joinKey(key, "name"), "duplicate tenant name %q (also tenants[%d], line %d)", tn.Name, j, ck.pos.line(joinKey(indexKey("tenants", j), "name")))
@@ -357,7 +374,7 @@ func (ck *checker) tenants(root *table, connectors map[string]Connector) []Tenan
 	return out
 }
 
-func (ck *checker) tenant(t *table, connectors map[string]Connector) Tenant {
+func (ck *checker) tenant(t *table, connectors map[string]Connector, runtime Runtime) Tenant {
 	var tn Tenant
 	t.allow(string(ModeSync), string(ModeService))
 	required := func(name, what string) {
@@ -421,7 +438,7 @@ func (ck *checker) tenant(t *table, connectors map[string]Connector) Tenant {
 
 	tn.Provisioning, _ = t.boolean("provisioning")
 	t.intRange("requests_per_minute", 0, 1<<31-1, &tn.RequestsPerMinute)
-	t.intRange("request_budget", 0, 1<<31-1, &tn.RequestBudget)
+	tn.Limits = ck.limits(t, runtime.Limits)
 
 	for _, sec := range []Mode{ModeSync, ModeService} {
 		_, present := t.m[string(sec)]
@@ -511,6 +528,35 @@ func isLoopbackHost(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.Unmap().IsLoopback()
+}
+
+// limits reads the sync-limit keys of [runtime] or a tenant, each in
+// place of the same field of base.
+func (ck *checker) limits(t *table, base synclimits.Limits) synclimits.Limits {
+	l := base
+	if d, ok := t.duration("sync_timeout"); ok {
+		if d < MinSyncTimeout || d > MaxSyncTimeout {
+			ck.add(t.child("sync_timeout"), "must be between %s and %s, not %s", MinSyncTimeout, MaxSyncTimeout, d)
+		} else {
+			l.Timeout = d
+		}
+	}
+	if n, ok := t.int64Range("max_pages", 1, MaxMaxPages); ok {
+		l.MaxPages = n
+	}
+	if n, ok := t.int64Range("max_items", 1, MaxMaxItems); ok {
+		l.MaxItems = n
+	}
+	if n, ok := t.int64Range("max_depth", 1, MaxMaxDepth); ok {
+		l.MaxDepth = int(n)
+	}
+	if n, ok := t.int64Range("max_c1z_mib", MinMaxC1ZMiB, MaxMaxC1ZMiB); ok {
+		l.MaxC1ZBytes = n << 20
+	}
+	if n, ok := t.int64Range("request_budget", 0, MaxRequestBudget); ok {
+		l.RequestBudget = n
+	}
+	return l
 }
 
 func (ck *checker) syncSettings(t *table) *SyncSettings {

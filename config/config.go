@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // Defaults for [runtime]; they match the single-tenant CLI's flags so that
@@ -36,6 +38,22 @@ const (
 	MaxInstancesPerTenant = 64
 	MaxConcurrentSyncs    = 256
 	MinSyncInterval       = time.Minute
+)
+
+// Ranges of the sync limits (sync_timeout, max_pages, max_items, max_depth,
+// max_c1z_mib, request_budget). A limit cannot be turned off, only raised:
+// the upper bounds are far above any real workspace (see synclimits'
+// defaults) and keep a typo from removing the protection, and the lower
+// bounds keep a typo from failing every sync.
+const (
+	MinSyncTimeout   = time.Minute
+	MaxSyncTimeout   = 7 * 24 * time.Hour
+	MaxMaxPages      = 1_000_000_000
+	MaxMaxItems      = 10_000_000_000
+	MaxMaxDepth      = 64
+	MinMaxC1ZMiB     = 16
+	MaxMaxC1ZMiB     = 1 << 20 // 1 TiB
+	MaxRequestBudget = 1<<31 - 1
 )
 
 // EmbeddedPrefix marks a connector's Wasm as a module built into the binary
@@ -85,6 +103,10 @@ type Runtime struct {
 	MaxConcurrentSyncs int
 	// Listen is the health and metrics address, host:port; "" serves none.
 	Listen string
+	// Limits are the sync limits every tenant inherits unless it sets its
+	// own: synclimits' defaults, and RequestBudget 0 (unlimited), unless
+	// the file says otherwise.
+	Limits synclimits.Limits
 }
 
 // Connector is a [connectors.X] table: a guest module tenants can run.
@@ -134,8 +156,9 @@ type Tenant struct {
 	Provisioning bool
 	// RequestsPerMinute limits the tenant's API requests; 0 = unlimited.
 	RequestsPerMinute int
-	// RequestBudget caps the API requests of one sync; 0 = unlimited.
-	RequestBudget int
+	// Limits bound each whole sync of the tenant: [runtime]'s, with the
+	// keys the tenant sets itself in their place.
+	Limits synclimits.Limits
 	// Sync is set when Mode is ModeSync.
 	Sync *SyncSettings
 	// Service is set when Mode is ModeService.

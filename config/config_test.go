@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // fakeSecret is recognisable in any output; tests assert it never appears
@@ -106,6 +108,14 @@ func TestExampleFileLoads(t *testing.T) {
 			t.Errorf("tenant %s sync %+v", tn.Name, *tn.Sync)
 		}
 	}
+	a, _ := c.Tenant("sim-a")
+	b, _ := c.Tenant("sim-b")
+	if a.Limits.Timeout != time.Hour || a.Limits.RequestBudget != 100000 || a.Limits.MaxPages != synclimits.DefaultMaxPages {
+		t.Errorf("sim-a limits = %+v", a.Limits)
+	}
+	if b.Limits != (synclimits.Limits{}.WithDefaults()) {
+		t.Errorf("sim-b limits = %+v, want the defaults", b.Limits)
+	}
 	// The simulator's token makes the example's secrets resolve.
 	t.Setenv("SIM_TOKEN", "sim-token")
 	if err := c.CheckSecrets(); err != nil {
@@ -141,12 +151,14 @@ func TestExampleServiceTenantIsValid(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := mustParse(t, minimal)
-	want := Runtime{CacheDir: DefaultCacheDir(), MemoryLimitMiB: 256, CallTimeout: 2 * time.Minute, InstancesPerTenant: 2, MaxConcurrentSyncs: 2}
+	limits := synclimits.Limits{Timeout: synclimits.DefaultTimeout, MaxPages: synclimits.DefaultMaxPages, MaxItems: synclimits.DefaultMaxItems,
+		MaxDepth: synclimits.DefaultMaxDepth, MaxC1ZBytes: synclimits.DefaultMaxC1ZBytes}
+	want := Runtime{CacheDir: DefaultCacheDir(), MemoryLimitMiB: 256, CallTimeout: 2 * time.Minute, InstancesPerTenant: 2, MaxConcurrentSyncs: 2, Limits: limits}
 	if c.Runtime != want {
 		t.Errorf("Runtime = %+v, want %+v", c.Runtime, want)
 	}
 	tn := c.Tenants[0]
-	if tn.BaseURL != "https://api.segmentapis.com" || tn.Provisioning || tn.RequestsPerMinute != 0 || tn.RequestBudget != 0 {
+	if tn.BaseURL != "https://api.segmentapis.com" || tn.Provisioning || tn.RequestsPerMinute != 0 || tn.Limits != limits {
 		t.Errorf("tenant = %+v", tn)
 	}
 }
@@ -166,9 +178,71 @@ func TestDefaultBaseURLByModule(t *testing.T) {
 func TestTenantSettings(t *testing.T) {
 	src := strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nprovisioning = true\nrequests_per_minute = 600\nrequest_budget = 100000\nbase_url = \"https://eu1.api.segmentapis.com\"", 1)
 	tn := mustParse(t, src).Tenants[0]
-	if !tn.Provisioning || tn.RequestsPerMinute != 600 || tn.RequestBudget != 100000 || tn.BaseURL != "https://eu1.api.segmentapis.com" {
+	if !tn.Provisioning || tn.RequestsPerMinute != 600 || tn.Limits.RequestBudget != 100000 || tn.BaseURL != "https://eu1.api.segmentapis.com" {
 		t.Errorf("tenant = %+v", tn)
 	}
+}
+
+// Sync limits set in [runtime] apply to every tenant; a tenant's own key
+// replaces that one limit only.
+func TestSyncLimitsInherit(t *testing.T) {
+	src := `[runtime]
+sync_timeout = "3h"
+max_pages = 5000
+max_items = 90000
+max_depth = 3
+max_c1z_mib = 512
+request_budget = 7000
+` + minimal + `[[tenants]]
+name = "big"
+connector = "segment"
+token = "env:B"
+mode = "sync"
+sync_timeout = "30m"
+max_items = 123456
+request_budget = 0
+  [tenants.sync]
+  interval = "1h"
+  output = "big.c1z"
+`
+	c := mustParse(t, src)
+	runtime := synclimits.Limits{Timeout: 3 * time.Hour, MaxPages: 5000, MaxItems: 90000, MaxDepth: 3, MaxC1ZBytes: 512 << 20, RequestBudget: 7000}
+	if c.Runtime.Limits != runtime {
+		t.Errorf("runtime limits = %+v, want %+v", c.Runtime.Limits, runtime)
+	}
+	if got := c.Tenants[0].Limits; got != runtime {
+		t.Errorf("acme inherits %+v, want %+v", got, runtime)
+	}
+	big := runtime
+	big.Timeout, big.MaxItems, big.RequestBudget = 30*time.Minute, 123456, 0
+	if got := c.Tenants[1].Limits; got != big {
+		t.Errorf("big has %+v, want %+v", got, big)
+	}
+}
+
+func TestSyncLimitRanges(t *testing.T) {
+	wantErrors(t, `[runtime]
+sync_timeout = "30s"
+max_pages = 0
+max_items = -1
+max_depth = 65
+max_c1z_mib = 8
+request_budget = -5
+`+minimal,
+		"runner.toml:2: runtime.sync_timeout: must be between 1m0s and 168h0m0s, not 30s",
+		"runner.toml:3: runtime.max_pages: must be between 1 and 1000000000, not 0",
+		"runner.toml:4: runtime.max_items: must be between 1 and 10000000000, not -1",
+		"runner.toml:5: runtime.max_depth: must be between 1 and 64, not 65",
+		"runner.toml:6: runtime.max_c1z_mib: must be between 16 and 1048576, not 8",
+		"runner.toml:7: runtime.request_budget: must be between 0 and 2147483647, not -5",
+	)
+	wantErrors(t, strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nmax_depth = \"deep\"\nsync_timeout = \"8d\"", 1),
+		"runner.toml:9: tenants[0].max_depth: must be an integer, not a string",
+		`runner.toml:10: tenants[0].sync_timeout: must be a duration such as "90s", "5m" or "1h", not "8d"`,
+	)
+	wantErrors(t, strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nsync_timeout = \"200h\"", 1),
+		"runner.toml:9: tenants[0].sync_timeout: must be between 1m0s and 168h0m0s, not 200h0m0s",
+	)
 }
 
 // A syntax error on a secret-bearing line does not quote the line, which
@@ -208,7 +282,8 @@ instances_per_tenant = 4
 listen = ":9090"
 `+minimal)
 	dir := filepath.Dir(c.Path)
-	want := Runtime{CacheDir: filepath.Join(dir, "cache"), MemoryLimitMiB: 512, CallTimeout: 90 * time.Second, InstancesPerTenant: 4, MaxConcurrentSyncs: 2, Listen: ":9090"}
+	want := Runtime{CacheDir: filepath.Join(dir, "cache"), MemoryLimitMiB: 512, CallTimeout: 90 * time.Second, InstancesPerTenant: 4, MaxConcurrentSyncs: 2, Listen: ":9090",
+		Limits: synclimits.Limits{}.WithDefaults()}
 	if c.Runtime != want {
 		t.Errorf("Runtime = %+v, want %+v", c.Runtime, want)
 	}
@@ -247,12 +322,12 @@ func TestRules(t *testing.T) {
 		{"unknown top-level key", "[runtme]\nlisten = \"\"\n" + minimal,
 			[]string{"runner.toml:1: runtme: unknown key; the keys of the file are connectors, runtime, tenants"}},
 		{"unknown runtime key", "[runtime]\nmemory_limit = 5\n" + minimal,
-			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_concurrent_syncs, memory_limit_mib"}},
+			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_c1z_mib, max_concurrent_syncs, max_depth, max_items, max_pages, memory_limit_mib, request_budget, sync_timeout"}},
 		{"unknown connector key", strings.Replace(minimal, "wasm =", "sha = 1\nwasm =", 1),
 			[]string{"runner.toml:2: connectors.segment.sha: unknown key; the keys of a connector are sha256, wasm"}},
 		{"unknown tenant key", minimal + "[[tenants]]\nname = \"b\"\nconnector = \"segment\"\ntokn = \"env:B\"\nmode = \"sync\"\n",
 			[]string{
-				"runner.toml:15: tenants[1].tokn: unknown key; the keys of a tenant are base_url, connector, mode, name, provisioning, request_budget, requests_per_minute, service, sync, token",
+				"runner.toml:15: tenants[1].tokn: unknown key; the keys of a tenant are base_url, connector, max_c1z_mib, max_depth, max_items, max_pages, mode, name, provisioning, request_budget, requests_per_minute, service, sync, sync_timeout, token",
 				"runner.toml:12: tenants[1].token: is required: a reference to the API token, \"env:VAR\" or \"file:/path\"",
 				"runner.toml:12: tenants[1].sync: is required when mode = \"sync\": add a [tenants.sync] table",
 			}},

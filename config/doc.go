@@ -11,6 +11,12 @@
 //	instances_per_tenant = 2                # concurrent guest calls per tenant, 1..64 (default 2)
 //	max_concurrent_syncs = 2                # scheduled syncs running at once, all tenants, 1..256 (default 2)
 //	listen = "127.0.0.1:9090"               # health + metrics address; "" or absent = off
+//	sync_timeout = "12h"                    # sync limits, inherited by every tenant (defaults shown):
+//	max_pages = 2000000                     #   wall time of a sync, 1m..168h; guest list calls, 1..1e9;
+//	max_items = 20000000                    #   resources+entitlements+grants listed, 1..1e10;
+//	max_depth = 8                           #   nesting of child resources, 1..64;
+//	max_c1z_mib = 8192                      #   disk of the c1z store, 16..1048576;
+//	request_budget = 0                      #   API requests, 0..2^31-1 (0 = unlimited)
 //
 //	[connectors.segment]                    # name: [a-z0-9][a-z0-9-]{0,62}
 //	wasm = "embedded:segment"               # a module built into the binary, or a path to a .wasm
@@ -24,7 +30,8 @@
 //	mode = "sync"                           # "sync" or "service"
 //	provisioning = false                    # allow grant and revoke (default false)
 //	requests_per_minute = 600               # API request rate; 0 or absent = unlimited
-//	request_budget = 100000                 # API requests per sync; 0 or absent = unlimited
+//	request_budget = 100000                 # API requests per sync; 0 = unlimited (default: [runtime]'s)
+//	sync_timeout = "2h"                     # any sync limit of [runtime] may be set per tenant
 //	  [tenants.sync]                        # required when mode = "sync", forbidden otherwise
 //	  interval = "1h"                       # time between syncs, at least 1m
 //	  output = "/var/lib/baton-runner/acme-prod.c1z"

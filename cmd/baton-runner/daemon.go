@@ -36,8 +36,9 @@ func serveCommand() *cli.Command {
 		Usage: "run every tenant of runner.toml in one process; SIGHUP reloads the file",
 		Flags: concat([]cli.Flag{
 			configFlag(true),
-			&cli.IntFlag{Name: "shard-index", Value: -1, Usage: "this process's shard (default: the StatefulSet pod ordinal from HOSTNAME, else 0)", EnvVars: []string{"BATON_SHARD_INDEX"}},
+			&cli.IntFlag{Name: "shard-index", Value: -1, Usage: "this process's shard (default: the StatefulSet pod ordinal from HOSTNAME; required with --shard-count > 1 elsewhere)", EnvVars: []string{"BATON_SHARD_INDEX"}},
 			&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards tenants are spread over", EnvVars: []string{"BATON_SHARD_COUNT"}},
+			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long service-mode tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
 		}, logFlags()),
 		Action: runServe,
 	}
@@ -94,7 +95,7 @@ func specFromConfig(cfg *config.Config) (runner.Spec, error) {
 	for _, t := range cfg.Tenants {
 		ts := runner.TenantSpec{
 			Name: t.Name, Module: t.Connector, BaseURL: t.BaseURL, RequestsPerMinute: t.RequestsPerMinute,
-			RequestBudget: t.RequestBudget, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
+			Limits: t.Limits, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
 		}
 		token, err := t.Token.Resolve()
 		if err != nil {
@@ -139,8 +140,10 @@ func loadConnector(c config.Connector) ([]byte, error) {
 	return wasm, nil
 }
 
-// shardIndex is --shard-index, or the ordinal of a StatefulSet pod
-// (HOSTNAME "name-N"), or 0.
+// shardIndex is --shard-index, or else (with more than one shard) the
+// ordinal of a StatefulSet pod, HOSTNAME "name-N". Without either it is an
+// error rather than shard 0: every such pod would take shard 0, run the
+// same tenants, and provision one principal from two processes at once.
 func shardIndex(c *cli.Context) (int, error) {
 	idx, count := c.Int("shard-index"), c.Int("shard-count")
 	if count < 1 {
@@ -148,18 +151,34 @@ func shardIndex(c *cli.Context) (int, error) {
 	}
 	if idx < 0 {
 		idx = 0
-		if host := os.Getenv("HOSTNAME"); count > 1 && host != "" {
-			if i := strings.LastIndexByte(host, '-'); i >= 0 {
-				if n, err := strconv.Atoi(host[i+1:]); err == nil {
-					idx = n
-				}
+		if count > 1 {
+			host := os.Getenv("HOSTNAME")
+			n, ok := podOrdinal(host)
+			if !ok {
+				return 0, fmt.Errorf("--shard-count %d needs this process's shard: HOSTNAME %q is not a StatefulSet pod name <name>-<ordinal>; "+
+					"pass --shard-index (BATON_SHARD_INDEX) to each process", count, host)
 			}
+			idx = n
 		}
 	}
 	if idx >= count {
 		return 0, fmt.Errorf("shard index %d is not below --shard-count %d", idx, count)
 	}
 	return idx, nil
+}
+
+// podOrdinal returns N of a StatefulSet pod's host name "name-N".
+func podOrdinal(host string) (int, bool) {
+	i := strings.LastIndexByte(host, '-')
+	if i <= 0 || i == len(host)-1 {
+		return 0, false
+	}
+	digits := host[i+1:]
+	if strings.TrimLeft(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.Atoi(digits)
+	return n, err == nil
 }
 
 func runServe(c *cli.Context) error {
@@ -182,7 +201,8 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	metrics := runner.NewMetrics()
-	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count")})
+	grace := c.Duration("shutdown-timeout")
+	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count"), ShutdownTimeout: grace})
 	var ready atomic.Bool // set once every tenant has started
 	if cfg.Runtime.Listen != "" {
 		stop, err := serveOps(cfg.Runtime.Listen, metrics.Handler(), ready.Load, logger)
@@ -196,21 +216,37 @@ func runServe(c *cli.Context) error {
 		return err
 	}
 	ready.Store(true)
-	defer r.Stop(context.WithoutCancel(ctx))
 	logger.Info("serving tenants", zap.Strings("tenants", r.Tenants()), zap.Int("shard", idx), zap.Int("shards", c.Int("shard-count")))
 
+	// Reloads run beside the wait for SIGTERM: a reload may wait for
+	// changed tenants to stop, and shutdown must not wait behind it.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	for {
-		select {
-		case <-ctx.Done():
-			logger.Info("stopping every tenant")
-			return nil
-		case <-hup:
-			reload(ctx, r, path, logger)
+	reloads := make(chan struct{})
+	go func() {
+		defer close(reloads)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				reload(ctx, r, path, logger)
+			}
 		}
+	}()
+	<-ctx.Done()
+	// Service tasks get the grace period, then are cancelled; a little
+	// more lets their cancellation land before the process gives up.
+	logger.Info("stopping every tenant", zap.Duration("grace", grace))
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace+5*time.Second)
+	defer cancel()
+	r.Stop(stopCtx)
+	select {
+	case <-reloads:
+	case <-stopCtx.Done():
 	}
+	return nil
 }
 
 // reload applies the configuration file anew; an invalid file is logged
@@ -223,6 +259,9 @@ func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logg
 	}
 	if err == nil {
 		err = r.Apply(ctx, spec)
+	}
+	if errors.Is(err, runner.ErrStopped) || ctx.Err() != nil {
+		return // shutting down
 	}
 	if err != nil {
 		logger.Error("reload rejected; the previous configuration keeps running", zap.Error(err))

@@ -14,7 +14,7 @@ func demoCommand() *cli.Command {
 	flags := concat(simFlags(500), []cli.Flag{
 		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "demo.c1z", Usage: "c1z file to write"},
 		&cli.StringFlag{Name: "audit-log", Usage: "append a JSON line per outbound request to this file"},
-	}, runtimeFlags(), logFlags())
+	}, runtimeFlags(), limitFlags(), logFlags())
 	return &cli.Command{
 		Name:  "demo",
 		Usage: "start the Segment simulator, sync it through the sandbox and print what the c1z holds",

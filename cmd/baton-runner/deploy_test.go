@@ -45,7 +45,7 @@ type manifest struct {
 // envVarsRead is every environment variable the image's entry point (the
 // bare command) reads through its flags.
 func envVarsRead() map[string]bool {
-	app := &cli.App{Flags: concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), logFlags())}
+	app := &cli.App{Flags: rootFlags()}
 	out := map[string]bool{}
 	for _, f := range app.Flags {
 		if ev, ok := f.(interface{ GetEnvVars() []string }); ok {

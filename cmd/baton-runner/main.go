@@ -29,6 +29,11 @@ func defaultAction(c *cli.Context) error {
 	return syncAction(c)
 }
 
+// rootFlags are the bare command's: those of sync and service together.
+func rootFlags() []cli.Flag {
+	return concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), limitFlags(), logFlags())
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -38,7 +43,7 @@ func main() {
 		Version: version,
 		// Like a baton connector binary: with BATON_CLIENT_ID set, the bare
 		// command runs service mode; otherwise it syncs.
-		Flags:  concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), logFlags()),
+		Flags:  rootFlags(),
 		Action: defaultAction,
 		Commands: []*cli.Command{
 			syncCommand(),

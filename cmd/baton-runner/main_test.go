@@ -2,39 +2,84 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
 
-// binary returns the baton-runner binary under test: the one `make test`
-// built (with the guest embedded), or one built here with the guest placed
-// next to it.
+// built is the binary built for this test process, when BATON_TEST_BINARY
+// names none.
+var built struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// binary returns the baton-runner binary under test: BATON_TEST_BINARY
+// (`make test` builds it with `make host`), or else one built once per test
+// process the way `make host` builds it, with the Segment guest embedded.
+// `go build -overlay` shows the guest to //go:embed at
+// guests/segment.wasm without writing into the source tree, so a plain
+// `go test ./...` on a fresh clone tests the real binary too.
 func binary(t *testing.T) string {
 	t.Helper()
 	if b := os.Getenv("BATON_TEST_BINARY"); b != "" {
 		return b
 	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "baton-runner")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	built.once.Do(func() {
+		built.path, built.err = buildBinary(wasmbuild.Module(t, "guest/segment/wasm"))
+	})
+	if built.path == "" && built.err == nil {
+		built.err = errors.New("building the guest failed in an earlier test")
 	}
-	wasm, err := os.ReadFile(wasmbuild.Module(t, "guest/segment/wasm"))
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.path
+}
+
+func buildBinary(guest string) (string, error) {
+	dir, err := os.MkdirTemp("", "baton-runner-cli-test-")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "segment.wasm"), wasm, 0o644); err != nil {
-		t.Fatal(err)
+	built.dir = dir
+	embedAt, err := filepath.Abs(filepath.Join("guests", defaultModule))
+	if err != nil {
+		return "", err
 	}
-	return bin
+	overlay, err := json.Marshal(map[string]map[string]string{"Replace": {embedAt: guest}})
+	if err != nil {
+		return "", err
+	}
+	overlayFile := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlayFile, overlay, 0o600); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "baton-runner")
+	if out, err := exec.Command("go", "build", "-overlay", overlayFile, "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
 }
 
 type result struct {

@@ -13,7 +13,9 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
+	"github.com/baton-runner/baton-runner/config"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // guests holds the guest modules `make build` embeds (see guests/README.md).
@@ -33,6 +35,43 @@ func runtimeFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "call-timeout", Value: sandbox.DefaultCallTimeout, Usage: "time limit of each guest call"},
 		&cli.IntFlag{Name: "instances", Value: 2, Usage: "guest instances, i.e. concurrent guest calls"},
 	}
+}
+
+// limitFlags bound each whole sync, as runner.toml's sync limits do; every
+// command that syncs takes them.
+func limitFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.DurationFlag{Name: "sync-timeout", Value: synclimits.DefaultTimeout, Usage: "wall-time limit of one sync", EnvVars: []string{"BATON_SYNC_TIMEOUT"}},
+		&cli.Int64Flag{Name: "max-pages", Value: synclimits.DefaultMaxPages, Usage: "limit of guest list calls (pages) per sync", EnvVars: []string{"BATON_MAX_PAGES"}},
+		&cli.Int64Flag{Name: "max-items", Value: synclimits.DefaultMaxItems, Usage: "limit of resources, entitlements and grants per sync", EnvVars: []string{"BATON_MAX_ITEMS"}},
+		&cli.IntFlag{Name: "max-depth", Value: synclimits.DefaultMaxDepth, Usage: "limit of how deep child resources nest", EnvVars: []string{"BATON_MAX_DEPTH"}},
+		&cli.Int64Flag{Name: "max-c1z-mib", Value: synclimits.DefaultMaxC1ZBytes >> 20, Usage: "disk limit of the sync's c1z store, MiB", EnvVars: []string{"BATON_MAX_C1Z_MIB"}},
+		&cli.Int64Flag{Name: "request-budget", Usage: "API requests per sync (0: unlimited)", EnvVars: []string{"BATON_REQUEST_BUDGET"}},
+	}
+}
+
+// syncLimits reads the limit flags of a command that has them, with
+// runner.toml's ranges.
+func syncLimits(c *cli.Context) (synclimits.Limits, error) {
+	var errs []error
+	check := func(flag, env string, v, lo, hi int64) int64 {
+		if v < lo || v > hi {
+			errs = append(errs, fmt.Errorf("--%s (%s) must be between %d and %d, not %d", flag, env, lo, hi, v))
+		}
+		return v
+	}
+	l := synclimits.Limits{
+		Timeout:       c.Duration("sync-timeout"),
+		MaxPages:      check("max-pages", "BATON_MAX_PAGES", c.Int64("max-pages"), 1, config.MaxMaxPages),
+		MaxItems:      check("max-items", "BATON_MAX_ITEMS", c.Int64("max-items"), 1, config.MaxMaxItems),
+		MaxDepth:      int(check("max-depth", "BATON_MAX_DEPTH", int64(c.Int("max-depth")), 1, config.MaxMaxDepth)),
+		MaxC1ZBytes:   check("max-c1z-mib", "BATON_MAX_C1Z_MIB", c.Int64("max-c1z-mib"), config.MinMaxC1ZMiB, config.MaxMaxC1ZMiB) << 20,
+		RequestBudget: check("request-budget", "BATON_REQUEST_BUDGET", c.Int64("request-budget"), 0, config.MaxRequestBudget),
+	}
+	if l.Timeout < config.MinSyncTimeout || l.Timeout > config.MaxSyncTimeout {
+		errs = append(errs, fmt.Errorf("--sync-timeout (BATON_SYNC_TIMEOUT) must be between %s and %s, not %s", config.MinSyncTimeout, config.MaxSyncTimeout, l.Timeout))
+	}
+	return l, errors.Join(errs...)
 }
 
 // loadModule reads the guest module: --module, else the embedded one, else

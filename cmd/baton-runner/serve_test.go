@@ -154,3 +154,34 @@ func TestModulePinMismatchIsRefused(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s\nwant a refusal naming both hashes", res.code, res.stderr)
 	}
 }
+
+// TestShardIndexNeedsAnOrdinal: with several shards, a process whose
+// HOSTNAME is not a StatefulSet pod name must be told its shard; taking
+// shard 0 would run a tenant in two processes.
+func TestShardIndexNeedsAnOrdinal(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing.toml") // reached only once the shard is settled
+	for _, tc := range []struct {
+		host string
+		args []string
+		want []string
+	}{
+		{"worker", nil, []string{`HOSTNAME "worker"`, "--shard-index", "--shard-count 2"}},
+		{"worker-a", nil, []string{`HOSTNAME "worker-a"`, "--shard-index"}},
+		{"", nil, []string{`HOSTNAME ""`, "--shard-index"}},
+		{"baton-runner-5", nil, []string{"shard index 5 is not below --shard-count 2"}},
+		{"baton-runner-1", nil, []string{"missing.toml"}},
+		{"worker", []string{"--shard-index", "1"}, []string{"missing.toml"}},
+	} {
+		args := append([]string{"serve", "--config", missing, "--shard-count", "2"}, tc.args...)
+		res := run(t, dir, []string{"HOSTNAME=" + tc.host}, args...)
+		if res.code == 0 {
+			t.Errorf("HOSTNAME=%q %v: exit 0", tc.host, tc.args)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(res.stderr, w) {
+				t.Errorf("HOSTNAME=%q %v: stderr lacks %q:\n%s", tc.host, tc.args, w, res.stderr)
+			}
+		}
+	}
+}

@@ -34,7 +34,7 @@ func serviceCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "service",
 		Usage:  "run in ConductorOne service mode: take sync, grant and revoke tasks and upload the results",
-		Flags:  concat(tenantFlags(), serviceFlags(), runtimeFlags(), logFlags()),
+		Flags:  concat(tenantFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags()),
 		Action: runService,
 	}
 }
@@ -46,7 +46,11 @@ func runService(c *cli.Context) error {
 	}
 	defer func() { _ = logger.Sync() }()
 	ctx := c.Context
-	t, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"))
+	limits, err := syncLimits(c)
+	if err != nil {
+		return err
+	}
+	t, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"), limits)
 	if err != nil {
 		return err
 	}

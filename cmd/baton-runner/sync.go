@@ -17,6 +17,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
@@ -40,7 +41,7 @@ func syncCommand() *cli.Command {
 			configFlag(false),
 			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)"},
 			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant"},
-		}, runtimeFlags(), logFlags()),
+		}, runtimeFlags(), limitFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
 			if c.String("config") != "" {
 				return syncFromConfig(c)
@@ -63,9 +64,10 @@ func syncAction(c *cli.Context) error {
 	return runSync(c.Context, c, logger, c.String("token"), c.String("base-url"), c.String("file"))
 }
 
-// openTenant compiles the guest and binds it to the tenant at baseURL;
-// close releases everything.
-func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string) (t *tenant.Tenant, close func(), err error) {
+// openTenant compiles the guest and binds it to the tenant at baseURL,
+// with limits on its syncs (zero for a command that runs none); close
+// releases everything.
+func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string, limits synclimits.Limits) (t *tenant.Tenant, close func(), err error) {
 	if token == "" {
 		return nil, nil, errors.New("no Segment API token: pass --token or set BATON_TOKEN")
 	}
@@ -82,6 +84,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 		Name:      "default",
 		Egress:    egress.Config{BaseURL: baseURL, Token: egress.NewSecret(token), Audit: audit},
 		Instances: c.Int("instances"),
+		Limits:    limits,
 		Logger:    logger,
 	})
 	if err != nil {
@@ -98,7 +101,11 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 
 // runSync syncs the tenant at baseURL into file; shared by sync and demo.
 func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL, file string) error {
-	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL)
+	limits, err := syncLimits(c)
+	if err != nil {
+		return err
+	}
+	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits)
 	if err != nil {
 		return err
 	}

@@ -37,8 +37,14 @@ const (
 
 const (
 	maxRedirects = 5
-	retryBase    = 200 * time.Millisecond // back-off after 5xx/transport errors: 200ms, 400ms, 800ms, ...
-	userAgent    = "baton-runner"
+	// retryBase starts the back-off after 5xx/transport errors: 200ms,
+	// 400ms, 800ms, ..., each jittered ±50% and at most maxRetryWait.
+	retryBase    = 200 * time.Millisecond
+	maxRetryWait = 10 * time.Second
+	// rateLimitBase starts the back-off after a 429 that names no wait:
+	// 1s, 2s, 4s, ..., jittered ±50% and bounded like every 429 wait.
+	rateLimitBase = time.Second
+	userAgent     = "baton-runner"
 )
 
 // Config configures a Client for one tenant.
@@ -65,8 +71,9 @@ type Config struct {
 	// Zero means the default; negative means never wait on the host.
 	MaxRateLimitWait time.Duration
 	// MaxRetries bounds retries of 5xx responses and transport errors for
-	// idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS). Zero means the
-	// default; negative means no retries.
+	// idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS), after a
+	// back-off from 200ms doubling, jittered ±50%, each wait at most 10s.
+	// Zero means the default (3); negative means no retries.
 	MaxRetries int
 	// WritesPerMinute, when positive, spaces mutating requests (POST, PUT,
 	// PATCH, DELETE, every attempt) evenly so that at most this many are
@@ -249,12 +256,14 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 	}
 
 	var retries, limited int
+	retryWait := newBackOff(retryBase, maxRetryWait)
+	limitWait := newBackOff(rateLimitBase, maxWait)
 	for {
 		if err := ctx.Err(); err != nil {
 			return canceled(err)
 		}
 		for _, p := range []*pacer{c.requests, c.writerFor(req.Method)} {
-			waited, err := p.wait(ctx, c.now(), c.sleep)
+			waited, err := p.wait(ctx, c.now, c.sleep)
 			if err != nil {
 				return canceled(err)
 			}
@@ -278,7 +287,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			retryable := !errors.As(res.err, &pe) && (idempotent || errors.As(res.err, &de))
 			if retryable && retries < c.maxRetries {
 				retries++
-				if err := c.sleep(ctx, backoff(retryBase, retries)); err != nil {
+				if err := c.sleep(ctx, retryWait.next()); err != nil {
 					return canceled(err)
 				}
 				continue
@@ -291,7 +300,10 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			// A 429 means the request was not processed, so every method
 			// may be retried.
 			limited++
-			wait := rateLimitWait(res.body, res.header, c.now(), limited)
+			wait, ok := rateLimitWait(res.body, res.header, c.now())
+			if !ok {
+				wait = limitWait.next()
+			}
 			if limited > maxRateLimitRetries || wait > c.maxRLWait || rec.RateLimitWait+wait > rateLimitWaits*c.maxRLWait || pastDeadline(ctx, wait) {
 				resp := fail(abi.CodeRateLimited, fmt.Sprintf("%s %s: upstream rate limit (HTTP 429) after %d attempt(s); retry in %s", req.Method, rec.Path, rec.Attempts, wait))
 				at := c.now().Add(wait)
@@ -305,7 +317,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			continue
 		case res.status >= 500 && idempotent && retries < c.maxRetries:
 			retries++
-			if err := c.sleep(ctx, backoff(retryBase, retries)); err != nil {
+			if err := c.sleep(ctx, retryWait.next()); err != nil {
 				return canceled(err)
 			}
 			continue

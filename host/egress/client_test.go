@@ -475,10 +475,9 @@ func Test5xxRetriedForIdempotentMethods(t *testing.T) {
 		srv := newRecorder(t, failing(503, 2))
 		env := newTestClient(t, srv.URL, nil)
 		wantStatus(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: m, Path: "/"}), 200)
-		if got, want := env.clock.Sleeps(), []time.Duration{200 * time.Millisecond, 400 * time.Millisecond}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("%s: sleeps = %v, want %v", m, got, want)
-		}
-		if rec := env.audit.one(t); rec.Attempts != 3 || rec.Status != 200 || rec.Duration != 600*time.Millisecond {
+		sleeps := env.clock.Sleeps()
+		wantBackOff(t, m, sleeps, retryBase, 2)
+		if rec := env.audit.one(t); rec.Attempts != 3 || rec.Status != 200 || rec.Duration != sum(sleeps) {
 			t.Errorf("%s: record = %+v", m, rec)
 		}
 	}
@@ -492,9 +491,7 @@ func Test5xxExhaustedReturnedAsResponse(t *testing.T) {
 	if string(resp.Body) != `{"errors":[{"status":500}]}` {
 		t.Errorf("body = %q", resp.Body)
 	}
-	if got := env.clock.Sleeps(); fmt.Sprint(got) != "[200ms 400ms 800ms]" {
-		t.Errorf("sleeps = %v", got)
-	}
+	wantBackOff(t, "sleeps", env.clock.Sleeps(), retryBase, 3)
 	if n := len(srv.requests()); n != 4 {
 		t.Errorf("requests = %d, want 1 + 3 retries", n)
 	}
@@ -557,9 +554,7 @@ func TestConnectErrorRetriedEvenForPOST(t *testing.T) {
 	_ = l.Close()
 	env := newTestClient(t, "http://"+addr, nil)
 	wantError(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: "POST", Path: "/groups", Body: []byte("{}")}), abi.CodeUnavailable, "POST /groups")
-	if got := env.clock.Sleeps(); fmt.Sprint(got) != "[200ms 400ms 800ms]" {
-		t.Errorf("sleeps = %v", got)
-	}
+	wantBackOff(t, "sleeps", env.clock.Sleeps(), retryBase, 3)
 	if rec := env.audit.one(t); rec.Attempts != 4 || rec.Status != 0 {
 		t.Errorf("record = %+v", rec)
 	}

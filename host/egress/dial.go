@@ -29,50 +29,96 @@ type dialError struct{ err error }
 func (e *dialError) Error() string { return e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
-var (
-	cgnat      = netip.MustParsePrefix("100.64.0.0/10")
-	thisNet    = netip.MustParsePrefix("0.0.0.0/8")
-	reserved4  = netip.MustParsePrefix("240.0.0.0/4") // incl. 255.255.255.255
-	v4compat   = netip.MustParsePrefix("::/96")
-	nat64      = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour  = netip.MustParsePrefix("2002::/16")
-	errNoAddrs = errors.New("no addresses")
-)
+var errNoAddrs = errors.New("no addresses")
+
+// specialRange is a range of addresses that is not public unicast.
+type specialRange struct {
+	prefix netip.Prefix
+	class  string
+	// v4At, when positive, is the byte offset of an IPv4 address embedded
+	// in an IPv6 one (NAT64, 6to4): the range is allowed, and the embedded
+	// address is checked instead, since that is where packets may end up.
+	v4At int
+}
+
+func special(prefix, class string) specialRange {
+	return specialRange{prefix: netip.MustParsePrefix(prefix), class: class}
+}
+
+// specialRanges is the one table of addresses the egress client refuses:
+// every range of the IANA IPv4 and IPv6 Special-Purpose Address Registries
+// (RFC 6890; https://www.iana.org/assignments/iana-ipv4-special-registry,
+// https://www.iana.org/assignments/iana-ipv6-special-registry), including
+// those marked globally reachable (anycast and AS112 infrastructure never
+// hosts an API), plus multicast, IPv4 240/4 and, for IPv6, everything
+// outside 2000::/3, the only space allocated for global unicast. The first
+// matching range wins, so a range must come before any range containing
+// it (TestSpecialRangesOrder checks).
+var specialRanges = []specialRange{
+	// IPv4.
+	special("0.0.0.0/8", "unspecified"), // "this network", RFC 791
+	special("10.0.0.0/8", "private"),    // RFC 1918
+	special("100.64.0.0/10", "carrier-grade NAT"),
+	special("127.0.0.0/8", "loopback"),
+	special("169.254.0.0/16", "link-local"),
+	special("172.16.0.0/12", "private"),
+	special("192.0.0.0/24", "IETF protocol assignment"), // RFC 6890: DS-Lite, NAT64 discovery, PCP/TURN anycast
+	special("192.0.2.0/24", "documentation"),            // TEST-NET-1
+	special("192.31.196.0/24", "AS112"),
+	special("192.52.193.0/24", "AMT"),
+	special("192.88.99.0/24", "6to4 relay anycast"), // deprecated, RFC 7526
+	special("192.168.0.0/16", "private"),
+	special("192.175.48.0/24", "AS112"),
+	special("198.18.0.0/15", "benchmarking"),    // RFC 2544
+	special("198.51.100.0/24", "documentation"), // TEST-NET-2
+	special("203.0.113.0/24", "documentation"),  // TEST-NET-3
+	special("224.0.0.0/24", "link-local"),       // link-local multicast
+	special("224.0.0.0/4", "multicast"),
+	special("240.0.0.0/4", "reserved"), // incl. 255.255.255.255, limited broadcast
+
+	// IPv6 (IPv4-mapped addresses are unmapped and checked as IPv4).
+	special("::/128", "unspecified"),
+	special("::1/128", "loopback"),
+	special("::/96", "IPv4-compatible IPv6"), // deprecated, RFC 4291
+	{prefix: netip.MustParsePrefix("64:ff9b::/96"), class: "NAT64", v4At: 12},
+	special("64:ff9b:1::/48", "local-use NAT64"), // RFC 8215
+	special("100::/64", "discard-only"),          // RFC 6666
+	special("100:0:0:1::/64", "dummy prefix"),    // RFC 9780
+	special("2001::/32", "Teredo"),
+	special("2001:db8::/32", "documentation"),
+	special("2001::/23", "IETF protocol assignment"), // benchmarking, ORCHID, AMT, AS112, anycast
+	{prefix: netip.MustParsePrefix("2002::/16"), class: "6to4", v4At: 2},
+	special("2620:4f:8000::/48", "AS112"),
+	special("3fff::/20", "documentation"),       // RFC 9637
+	special("5f00::/16", "segment routing SID"), // RFC 9602
+	special("fc00::/7", "private"),              // unique local, RFC 4193
+	special("fe80::/10", "link-local"),
+	special("fec0::/10", "site-local"), // deprecated, RFC 3879
+	special("ff02::/16", "link-local"), // link-local multicast
+	special("ff00::/8", "multicast"),
+	special("::/3", "reserved"), // not global unicast (2000::/3)
+	special("4000::/2", "reserved"),
+	special("8000::/1", "reserved"),
+}
 
 // ipClass returns why a is not a public unicast address, or "" if it is.
-// IPv4 embedded in IPv6 (mapped, compatible, NAT64, 6to4) is classified by
-// the IPv4 address, since that is where the packets may end up.
 func ipClass(a netip.Addr) string {
 	a = a.WithZone("").Unmap()
-	switch {
-	case !a.IsValid():
+	if !a.IsValid() {
 		return "invalid"
-	case a.IsUnspecified() || thisNet.Contains(a):
-		return "unspecified"
-	case a.IsLoopback():
-		return "loopback"
-	case a.IsPrivate():
-		return "private"
-	case a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast():
-		return "link-local"
-	case a.IsMulticast():
-		return "multicast"
-	case cgnat.Contains(a):
-		return "carrier-grade NAT"
-	case reserved4.Contains(a):
-		return "reserved"
-	case v4compat.Contains(a):
-		return "IPv4-compatible IPv6"
-	case nat64.Contains(a):
-		b := a.As16()
-		if c := ipClass(netip.AddrFrom4([4]byte(b[12:16]))); c != "" {
-			return c + " (via NAT64)"
+	}
+	for _, r := range specialRanges {
+		if !r.prefix.Contains(a) {
+			continue
 		}
-	case sixToFour.Contains(a):
-		b := a.As16()
-		if c := ipClass(netip.AddrFrom4([4]byte(b[2:6]))); c != "" {
-			return c + " (via 6to4)"
+		if r.v4At > 0 {
+			b := a.As16()
+			if c := ipClass(netip.AddrFrom4([4]byte(b[r.v4At : r.v4At+4]))); c != "" {
+				return c + " (via " + r.class + ")"
+			}
+			return ""
 		}
+		return r.class
 	}
 	return ""
 }

@@ -46,12 +46,100 @@ func TestIPClass(t *testing.T) {
 		{"64:ff9b::a00:1", "private (via NAT64)"},
 		{"64:ff9b::5db8:d822", ""},
 		{"2002:a9fe:a9fe::1", "link-local (via 6to4)"},
+		{"2002:5db8:d822::1", ""},
+		// Ranges of the special-purpose registries missed before.
+		{"198.18.0.1", "benchmarking"},
+		{"198.19.255.254", "benchmarking"},
+		{"198.20.0.1", ""},
+		{"198.17.255.254", ""},
+		{"192.0.0.9", "IETF protocol assignment"},
+		{"192.0.0.170", "IETF protocol assignment"},
+		{"192.0.1.1", ""},
+		{"2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo"},
+		{"2001:1::1", "IETF protocol assignment"},
+		{"2001:200::1", ""},
+		{"64:ff9b:1::a00:1", "local-use NAT64"},
+		{"64:ff9b:1:ffff::5db8:d822", "local-use NAT64"},
+		{"64:ff9b:2::1", "reserved"},
+		{"198.51.100.7", "documentation"},
+		{"2001:db8::1", "documentation"},
+		{"3fff::1", "documentation"},
+		{"fec0::1", "site-local"},
+		{"4000::1", "reserved"},
+		{"64:ff9b::c612:1", "benchmarking (via NAT64)"},
 	}
 	for _, tt := range tests {
 		if got := ipClass(netip.MustParseAddr(tt.ip)); got != tt.want {
 			t.Errorf("ipClass(%s) = %q, want %q", tt.ip, got, tt.want)
 		}
 	}
+}
+
+// TestEverySpecialRangeIsRefused: the first, the middle and the last
+// address of every range of the table get its class (or, for NAT64 and
+// 6to4, the class of the embedded address).
+func TestEverySpecialRangeIsRefused(t *testing.T) {
+	for _, r := range specialRanges {
+		for _, a := range []netip.Addr{r.prefix.Masked().Addr(), middle(r.prefix), lastAddr(r.prefix)} {
+			want := r.class
+			if r.v4At > 0 {
+				b := a.As16()
+				want = ""
+				if c := ipClass(netip.AddrFrom4([4]byte(b[r.v4At : r.v4At+4]))); c != "" {
+					want = c + " (via " + r.class + ")"
+				}
+			} else if shadowed(r, a) {
+				continue // a more specific range comes first
+			}
+			if got := ipClass(a); got != want {
+				t.Errorf("%s in %s: class %q, want %q", a, r.prefix, got, want)
+			}
+		}
+	}
+}
+
+// TestSpecialRangesOrder: no range is hidden inside an earlier one, which
+// would make it dead.
+func TestSpecialRangesOrder(t *testing.T) {
+	for j, later := range specialRanges {
+		for _, earlier := range specialRanges[:j] {
+			if earlier.prefix.Bits() <= later.prefix.Bits() && earlier.prefix.Contains(later.prefix.Addr()) {
+				t.Errorf("%s (%s) is inside the earlier %s (%s) and never matches", later.prefix, later.class, earlier.prefix, earlier.class)
+			}
+		}
+	}
+}
+
+// shadowed reports whether a range listed before r holds a.
+func shadowed(r specialRange, a netip.Addr) bool {
+	for _, o := range specialRanges {
+		if o.prefix == r.prefix {
+			return false
+		}
+		if o.prefix.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+// middle returns the address halfway through p: its first host bit set.
+func middle(p netip.Prefix) netip.Addr {
+	b := p.Masked().Addr().AsSlice()
+	if i := p.Bits(); i < len(b)*8 {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
 }
 
 // noDial makes any connection attempt fail the test: denials must happen
@@ -79,6 +167,10 @@ func TestPrivateAddressesDenied(t *testing.T) {
 		{[]string{"0.0.0.0"}, "unspecified"},
 		{[]string{"239.1.1.1"}, "multicast"},
 		{[]string{"::ffff:10.0.0.1"}, "private"},
+		{[]string{"198.18.0.1"}, "benchmarking"},
+		{[]string{"192.0.0.170"}, "IETF protocol assignment"},
+		{[]string{"2001:0:4136:e378:8000:63bf:3fff:fdd2"}, "Teredo"},
+		{[]string{"64:ff9b:1::a00:1"}, "local-use NAT64"},
 		// One bad answer refuses the name, whatever its position.
 		{[]string{"93.184.216.34", "10.0.0.1"}, "private"},
 	}

@@ -51,6 +51,32 @@ func (f *fakeClock) Sleeps() []time.Duration {
 	return append([]time.Duration(nil), f.sleeps...)
 }
 
+// wantBackOff checks waits against the jittered exponential back-off from
+// first: the i-th wait lies within (1±jitter) × first·2^i.
+func wantBackOff(t *testing.T, what string, got []time.Duration, first time.Duration, n int) {
+	t.Helper()
+	if len(got) != n {
+		t.Errorf("%s: waits %v, want %d", what, got, n)
+		return
+	}
+	step := first
+	for i, d := range got {
+		lo, hi := time.Duration(float64(step)*(1-jitter)), time.Duration(float64(step)*(1+jitter))+1
+		if d < lo || d > hi {
+			t.Errorf("%s: wait %d is %v, want %v..%v (%v ±%.0f%%)", what, i+1, d, lo, hi, step, jitter*100)
+		}
+		step *= 2
+	}
+}
+
+func sum(ds []time.Duration) time.Duration {
+	var total time.Duration
+	for _, d := range ds {
+		total += d
+	}
+	return total
+}
+
 // fakeResolver maps names to fixed addresses.
 type fakeResolver struct {
 	mu    sync.Mutex

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cenkalti/backoff/v5"
 )
 
 const (
@@ -22,25 +24,22 @@ const (
 	maxWait = 24 * time.Hour
 )
 
-// rateLimitWait returns how long to wait after the n-th (1-based) 429 of a
-// request. Sources, most precise first (segment-api.md §1): the body's
-// errors[0].data.msBeforeNext, the X-RateLimit-Reset date, Retry-After
-// (seconds or a date), then exponential back-off 1s, 2s, 4s, ... A source
-// counts only if it parses to a positive wait; a reset date already in the
-// past (clock skew) falls through to the next source.
-func rateLimitWait(body []byte, h http.Header, now time.Time, n int) time.Duration {
+// rateLimitWait returns how long a 429 asks to wait. Sources, most precise
+// first (segment-api.md §1): the body's errors[0].data.msBeforeNext, the
+// X-RateLimit-Reset date, Retry-After (seconds or a date). A source counts
+// only if it parses to a positive wait; a reset date already in the past
+// (clock skew) falls through to the next source. ok is false when no source
+// gives a wait: then the caller backs off (rateLimitBase, doubling).
+func rateLimitWait(body []byte, h http.Header, now time.Time) (d time.Duration, ok bool) {
 	if d, ok := msBeforeNext(body); ok {
-		return d
+		return d, true
 	}
 	if t, ok := parseDate(h.Get("X-RateLimit-Reset")); ok {
 		if d := t.Sub(now); d > 0 {
-			return min(d, maxWait)
+			return min(d, maxWait), true
 		}
 	}
-	if d, ok := retryAfter(h.Get("Retry-After"), now); ok {
-		return d
-	}
-	return backoff(time.Second, n)
+	return retryAfter(h.Get("Retry-After"), now)
 }
 
 // msBeforeNext reads Segment's 429 body:
@@ -107,14 +106,24 @@ func parseDate(v string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-// backoff returns base * 2^(n-1) for n >= 1, capped at maxWait.
-func backoff(base time.Duration, n int) time.Duration {
-	if n < 1 {
-		n = 1
-	}
-	d := base
-	for i := 1; i < n && d < maxWait; i++ {
-		d *= 2
-	}
-	return min(d, maxWait)
+// jitter is the back-offs' randomization factor: each wait is drawn from
+// [0.5, 1.5] × the exponential step, so that requests (and tenants) that
+// failed together do not retry in lockstep and hit a recovering API at once.
+const jitter = 0.5
+
+// expBackOff waits first, then doubling, each wait jittered and capped at
+// limit (the library caps the step but not the jittered wait).
+type expBackOff struct {
+	b     backoff.ExponentialBackOff
+	limit time.Duration
 }
+
+func newBackOff(first, limit time.Duration) *expBackOff {
+	e := &expBackOff{b: backoff.ExponentialBackOff{
+		InitialInterval: first, RandomizationFactor: jitter, Multiplier: 2, MaxInterval: limit,
+	}, limit: limit}
+	e.b.Reset()
+	return e
+}
+
+func (e *expBackOff) next() time.Duration { return min(e.b.NextBackOff(), e.limit) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,35 +19,52 @@ func TestRateLimitWait(t *testing.T) {
 		name   string
 		body   string
 		header map[string]string
-		n      int
-		want   time.Duration
+		want   time.Duration // 0: no wait given, back off
 	}{
-		{"body msBeforeNext", segmentBody, nil, 1, 41250 * time.Millisecond},
-		{"body wins over headers", segmentBody, map[string]string{"X-RateLimit-Reset": t0.Add(5 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 1, 41250 * time.Millisecond},
-		{"reset RFC1123", `{"errors":[{"type":"RateLimited"}]}`, map[string]string{"X-RateLimit-Reset": t0.Add(7 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 1, 7 * time.Second},
-		{"reset RFC5322 numeric zone", "", map[string]string{"X-RateLimit-Reset": t0.Add(9 * time.Second).In(time.FixedZone("", -5*3600)).Format(time.RFC1123Z)}, 1, 9 * time.Second},
-		{"reset in the past falls through", "", map[string]string{"X-RateLimit-Reset": t0.Add(-time.Minute).Format(http.TimeFormat), "Retry-After": "3"}, 1, 3 * time.Second},
-		{"retry-after seconds", "not json", map[string]string{"Retry-After": "3"}, 1, 3 * time.Second},
-		{"retry-after date", "", map[string]string{"Retry-After": t0.Add(11 * time.Second).Format(http.TimeFormat)}, 1, 11 * time.Second},
-		{"zero msBeforeNext falls through", `{"errors":[{"data":{"msBeforeNext":0}}]}`, map[string]string{"Retry-After": "2"}, 1, 2 * time.Second},
-		{"garbage falls through to backoff", `{"errors":[{"data":{"msBeforeNext":"soon"}}]}`, map[string]string{"X-RateLimit-Reset": "tomorrow", "Retry-After": "-1"}, 1, time.Second},
-		{"exponential 1", "", nil, 1, time.Second},
-		{"exponential 2", "", nil, 2, 2 * time.Second},
-		{"exponential 3", "", nil, 3, 4 * time.Second},
-		{"huge msBeforeNext capped", `{"errors":[{"data":{"msBeforeNext":1e300}}]}`, nil, 1, maxWait},
-		{"huge retry-after capped", "", map[string]string{"Retry-After": "99999999999"}, 1, maxWait},
+		{"body msBeforeNext", segmentBody, nil, 41250 * time.Millisecond},
+		{"body wins over headers", segmentBody, map[string]string{"X-RateLimit-Reset": t0.Add(5 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 41250 * time.Millisecond},
+		{"reset RFC1123", `{"errors":[{"type":"RateLimited"}]}`, map[string]string{"X-RateLimit-Reset": t0.Add(7 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 7 * time.Second},
+		{"reset RFC5322 numeric zone", "", map[string]string{"X-RateLimit-Reset": t0.Add(9 * time.Second).In(time.FixedZone("", -5*3600)).Format(time.RFC1123Z)}, 9 * time.Second},
+		{"reset in the past falls through", "", map[string]string{"X-RateLimit-Reset": t0.Add(-time.Minute).Format(http.TimeFormat), "Retry-After": "3"}, 3 * time.Second},
+		{"retry-after seconds", "not json", map[string]string{"Retry-After": "3"}, 3 * time.Second},
+		{"retry-after date", "", map[string]string{"Retry-After": t0.Add(11 * time.Second).Format(http.TimeFormat)}, 11 * time.Second},
+		{"zero msBeforeNext falls through", `{"errors":[{"data":{"msBeforeNext":0}}]}`, map[string]string{"Retry-After": "2"}, 2 * time.Second},
+		{"garbage falls through to backoff", `{"errors":[{"data":{"msBeforeNext":"soon"}}]}`, map[string]string{"X-RateLimit-Reset": "tomorrow", "Retry-After": "-1"}, 0},
+		{"nothing: backoff", "", nil, 0},
+		{"huge msBeforeNext capped", `{"errors":[{"data":{"msBeforeNext":1e300}}]}`, nil, maxWait},
+		{"huge retry-after capped", "", map[string]string{"Retry-After": "99999999999"}, maxWait},
 	}
 	for _, tt := range tests {
 		h := http.Header{}
 		for k, v := range tt.header {
 			h.Set(k, v)
 		}
-		if got := rateLimitWait([]byte(tt.body), h, t0, tt.n); got != tt.want {
-			t.Errorf("%s: wait = %v, want %v", tt.name, got, tt.want)
+		if got, ok := rateLimitWait([]byte(tt.body), h, t0); got != tt.want || ok != (tt.want != 0) {
+			t.Errorf("%s: wait = %v, %v; want %v", tt.name, got, ok, tt.want)
 		}
 	}
-	if got := backoff(time.Second, 1000); got != maxWait {
-		t.Errorf("backoff(1s, 1000) = %v, want cap %v", got, maxWait)
+}
+
+// TestBackOffJitterAndCap: waits double from the first, are jittered (two
+// sequences differ) and never exceed the cap, jitter included.
+func TestBackOffJitterAndCap(t *testing.T) {
+	var firsts []time.Duration
+	for range 50 {
+		b := newBackOff(time.Second, 20*time.Second)
+		var got []time.Duration
+		for range 4 {
+			got = append(got, b.next())
+		}
+		wantBackOff(t, "uncapped", got, time.Second, 4)
+		firsts = append(firsts, got[0])
+		for range 20 {
+			if d := b.next(); d > 20*time.Second || d < 10*time.Second/2 {
+				t.Fatalf("capped wait %v outside %v..%v", d, 10*time.Second/2, 20*time.Second)
+			}
+		}
+	}
+	if slices.Min(firsts) == slices.Max(firsts) {
+		t.Errorf("50 back-offs all started with %v: no jitter", firsts[0])
 	}
 }
 
@@ -81,17 +99,20 @@ func TestDo429WaitsFromEachSource(t *testing.T) {
 			w.Header().Set("Retry-After", "7")
 			w.WriteHeader(429)
 		}, 7 * time.Second},
-		{"exponential", func(w http.ResponseWriter) { w.WriteHeader(429) }, time.Second},
+		{"exponential", func(w http.ResponseWriter) { w.WriteHeader(429) }, 0},
 	}
 	for _, tt := range tests {
 		srv := newRecorder(t, limitedThenOK(1, tt.set))
 		env := newTestClient(t, srv.URL, nil)
 		resp := env.c.Do(context.Background(), get("/users"))
 		wantStatus(t, resp, 200)
-		if got := env.clock.Sleeps(); len(got) != 1 || got[0] != tt.want {
+		got := env.clock.Sleeps()
+		if tt.want == 0 { // no wait named: the back-off's first step
+			wantBackOff(t, tt.name, got, rateLimitBase, 1)
+		} else if len(got) != 1 || got[0] != tt.want {
 			t.Errorf("%s: sleeps = %v, want [%v]", tt.name, got, tt.want)
 		}
-		if rec := env.audit.one(t); rec.RateLimitWait != tt.want || rec.Attempts != 2 {
+		if rec := env.audit.one(t); rec.RateLimitWait != sum(got) || rec.Attempts != 2 {
 			t.Errorf("%s: record = %+v", tt.name, rec)
 		}
 	}
@@ -103,9 +124,7 @@ func TestDo429RetriedForEveryMethod(t *testing.T) {
 		srv := newRecorder(t, limitedThenOK(2, func(w http.ResponseWriter) { w.WriteHeader(429) }))
 		env := newTestClient(t, srv.URL, nil)
 		wantStatus(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: m, Path: "/groups", Body: []byte(`{}`)}), 200)
-		if got := fmt.Sprint(env.clock.Sleeps()); got != "[1s 2s]" {
-			t.Errorf("%s: sleeps = %s, want exponential [1s 2s]", m, got)
-		}
+		wantBackOff(t, m, env.clock.Sleeps(), rateLimitBase, 2)
 		reqs := srv.requests()
 		if len(reqs) != 3 || string(reqs[2].Body) != `{}` {
 			t.Errorf("%s: requests = %d, last body %q", m, len(reqs), reqs[len(reqs)-1].Body)
@@ -142,9 +161,7 @@ func TestDo429BeyondMaxWait(t *testing.T) {
 	env3 := newTestClient(t, srv3.URL, func(c *Config) { c.MaxRateLimitWait = -1 })
 	resp3 := env3.c.Do(context.Background(), get("/"))
 	wantError(t, resp3, abi.CodeRateLimited, "HTTP 429")
-	if !resp3.Error.RetryAfter.Equal(env3.clock.Now().Add(time.Second)) {
-		t.Errorf("RetryAfter = %v", resp3.Error.RetryAfter)
-	}
+	wantBackOff(t, "RetryAfter", []time.Duration{resp3.Error.RetryAfter.Sub(env3.clock.Now())}, rateLimitBase, 1)
 }
 
 func TestDo429WaitBeyondContextDeadline(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 // tenant's error (nil on success) by name.
 func SyncOnce(ctx context.Context, spec Spec, tenants []TenantSpec, logger *zap.Logger) map[string]error {
 	r := New(Options{Logger: logger})
+	defer r.syncs.close()
 	r.syncs.setLimit(spec.MaxConcurrentSyncs)
 	out := map[string]error{}
 	modules, err := r.compileAll(ctx, spec)
@@ -54,11 +55,11 @@ func (r *Runner) syncOnce(ctx context.Context, spec TenantSpec, modules map[stri
 	if spec.Output == "" {
 		return errors.New("tenant " + spec.Name + " has no sync output (it is in service mode)")
 	}
-	leave, err := r.syncs.enter(ctx)
+	release, err := r.syncs.acquire(ctx)
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer release()
 	t, err := r.newTenant(spec, m.module, r.log.With(zap.String("tenant", spec.Name)))
 	if err != nil {
 		return err

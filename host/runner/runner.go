@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // Runtime holds the sandbox settings every module is compiled with.
@@ -58,9 +60,10 @@ type TenantSpec struct {
 	BaseURL           string
 	Token             egress.Secret
 	RequestsPerMinute int
-	RequestBudget     int
 	Instances         int
-	Mode              Mode
+	// Limits bound each whole sync (zero fields: synclimits' defaults).
+	Limits synclimits.Limits
+	Mode   Mode
 	// Sync mode.
 	Interval time.Duration
 	Output   string
@@ -78,7 +81,8 @@ type Spec struct {
 	// MaxConcurrentSyncs bounds the scheduled syncs running at once across
 	// tenants (default 2): a running sync holds baton-sdk's c1z store, far
 	// more memory than an idle tenant, and more syncs than cores do not
-	// finish sooner.
+	// finish sooner. Waiting tenants get slots in arrival order, and each
+	// sync holds its slot at most its sync_timeout (see syncSlots).
 	MaxConcurrentSyncs int
 	Modules            []Module
 	Tenants            []TenantSpec
@@ -90,24 +94,43 @@ type Options struct {
 	// Metrics records per-tenant activity; nil records nothing.
 	Metrics *Metrics
 	// RestartBackoff is the first wait after a failure (default 5s);
-	// it doubles up to MaxRestartBackoff (default 5m).
+	// it doubles up to MaxRestartBackoff (default 5m), each wait jittered
+	// ±50% and capped at MaxRestartBackoff.
 	RestartBackoff, MaxRestartBackoff time.Duration
 	// ShardIndex and ShardCount select the tenants of this process: a
 	// tenant runs where ShardOf(name, count) == index. Count 0 or 1 runs
 	// every tenant.
 	ShardIndex, ShardCount int
+	// ShutdownTimeout is how long a service-mode tenant's tasks in flight
+	// may finish once the tenant is stopped (see service.Config); default
+	// 30s.
+	ShutdownTimeout time.Duration
 }
+
+// ErrStopped is returned by Apply once Stop has been called.
+var ErrStopped = errors.New("runner: stopped")
 
 // Runner runs tenants. It is safe for concurrent use.
 type Runner struct {
 	opts Options
 	log  *zap.Logger
 
-	mu      sync.Mutex
-	runtime Runtime
-	modules map[string]*compiled
+	// base is the parent of every tenant's context. Stop cancels it before
+	// anything else, so every tenant, including those an Apply is busy
+	// stopping, is told to stop at once.
+	base       context.Context
+	cancelBase context.CancelFunc
+	// applying serialises Apply, and lets Stop wait for one in progress
+	// only as long as Stop's own context allows. modules and runtime
+	// change only while it is held.
+	applying *semaphore.Weighted
+	runtime  Runtime
+	modules  map[string]*compiled
+
+	mu      sync.Mutex // guards tenants
 	tenants map[string]*running
-	syncs   *gate
+
+	syncs *syncSlots
 }
 
 type compiled struct {
@@ -132,59 +155,11 @@ func New(opts Options) *Runner {
 	if opts.MaxRestartBackoff <= 0 {
 		opts.MaxRestartBackoff = 5 * time.Minute
 	}
-	return &Runner{opts: opts, log: opts.Logger, modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newGate(0)}
-}
-
-// gate bounds concurrent work; its limit can change while work holds it.
-type gate struct {
-	mu    sync.Mutex
-	cond  *sync.Cond
-	limit int
-	held  int
-}
-
-func newGate(limit int) *gate {
-	g := &gate{}
-	g.cond = sync.NewCond(&g.mu)
-	g.setLimit(limit)
-	return g
-}
-
-// setLimit changes the limit (≤ 0 means 2); a lower limit lets work in
-// progress finish and admits new work as it does.
-func (g *gate) setLimit(n int) {
-	if n <= 0 {
-		n = 2
+	base, cancel := context.WithCancel(context.Background())
+	return &Runner{
+		opts: opts, log: opts.Logger, base: base, cancelBase: cancel, applying: semaphore.NewWeighted(1),
+		modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0),
 	}
-	g.mu.Lock()
-	g.limit = n
-	g.mu.Unlock()
-	g.cond.Broadcast()
-}
-
-// enter waits for a free slot or for ctx to end; the returned func leaves.
-func (g *gate) enter(ctx context.Context) (leave func(), err error) {
-	stop := context.AfterFunc(ctx, func() {
-		g.mu.Lock()
-		defer g.mu.Unlock()
-		g.cond.Broadcast()
-	})
-	defer stop()
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	for g.held >= g.limit {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		g.cond.Wait()
-	}
-	g.held++
-	return func() {
-		g.mu.Lock()
-		g.held--
-		g.mu.Unlock()
-		g.cond.Broadcast()
-	}, nil
 }
 
 // ShardOf returns the shard of a tenant: a stable hash of its name, so that
@@ -202,17 +177,38 @@ func ShardOf(name string, count int) int {
 // changed, stops tenants that are gone or changed, and starts those that
 // are new or changed. Tenants whose spec is unchanged keep running
 // untouched. If a module fails to compile, nothing is changed.
+//
+// Changed tenants are stopped together and Apply waits for all of them
+// (a sync tenant stops within moments of its cancellation, a service
+// tenant gives its tasks in flight Options.ShutdownTimeout). A Stop during
+// that wait does not wait for Apply beyond its own deadline; Apply then
+// starts nothing and returns ErrStopped.
 func (r *Runner) Apply(ctx context.Context, spec Spec) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	if err := r.applying.Acquire(ctx, 1); err != nil {
+		return err
+	}
+	defer r.applying.Release(1)
+	if r.base.Err() != nil {
+		return ErrStopped
+	}
 
 	modules, err := r.compileAll(ctx, spec)
 	if err != nil {
 		return err
 	}
+	// closeNew releases the modules this Apply compiled, when it ends
+	// without using them.
+	closeNew := func() {
+		for name, c := range modules {
+			if r.modules[name] != c {
+				_ = c.module.Close(context.WithoutCancel(ctx))
+			}
+		}
+	}
 	want := map[string]TenantSpec{}
 	for _, t := range spec.Tenants {
 		if _, ok := modules[t.Module]; !ok {
+			closeNew()
 			return fmt.Errorf("tenant %s: unknown module %q", t.Name, t.Module)
 		}
 		if ShardOf(t.Name, r.opts.ShardCount) != r.opts.ShardIndex%max(r.opts.ShardCount, 1) {
@@ -223,6 +219,8 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 	runtimeChanged := spec.Runtime != r.runtime
 	r.syncs.setLimit(spec.MaxConcurrentSyncs)
 
+	r.mu.Lock()
+	var stopping []*running
 	for name, rt := range r.tenants {
 		w, keep := want[name]
 		moduleChanged := modules[rt.spec.Module] != r.modules[rt.spec.Module]
@@ -230,8 +228,20 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 			continue
 		}
 		r.log.Info("stopping tenant", zap.String("tenant", name), zap.Bool("removed", !keep))
-		rt.stop()
+		rt.cancel()
+		stopping = append(stopping, rt)
 		delete(r.tenants, name)
+	}
+	r.mu.Unlock()
+	for _, rt := range stopping {
+		<-rt.done
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.base.Err() != nil {
+		closeNew()
+		return ErrStopped
 	}
 	old := r.modules
 	r.modules, r.runtime = modules, spec.Runtime
@@ -283,22 +293,43 @@ func (r *Runner) compileAll(ctx context.Context, spec Spec) (map[string]*compile
 	return out, nil
 }
 
-// Stop stops every tenant, letting each finish or abandon its current work
-// as its mode does on cancellation, and releases the modules.
+// Stop cancels every tenant at once, including those a concurrent Apply
+// is stopping, then waits until they have stopped (each finishing or
+// abandoning its current work as its mode does on cancellation) and
+// releases the modules. It returns when ctx ends even if some tenant or
+// an Apply has not finished: then it leaves the modules to the process's
+// exit rather than close them under a running guest. After Stop, Apply
+// returns ErrStopped.
 func (r *Runner) Stop(ctx context.Context) {
+	r.cancelBase()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	var wg sync.WaitGroup
-	for name, rt := range r.tenants {
-		wg.Add(1)
-		go func() { defer wg.Done(); rt.stop() }()
-		delete(r.tenants, name)
+	tenants := r.tenants
+	r.tenants = map[string]*running{}
+	r.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, rt := range tenants {
+			<-rt.done
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.log.Warn("stopping: tenants still running at the end of the grace period; not waiting for them")
+		return
 	}
-	wg.Wait()
+	if err := r.applying.Acquire(ctx, 1); err != nil {
+		r.log.Warn("stopping: a reload was still stopping tenants at the end of the grace period; not waiting for it")
+		return
+	}
+	defer r.applying.Release(1)
 	for name, m := range r.modules {
-		_ = m.module.Close(ctx)
+		_ = m.module.Close(context.WithoutCancel(ctx))
 		delete(r.modules, name)
 	}
+	r.syncs.close()
 }
 
 // Tenants returns the names of the tenants this process runs.
@@ -310,9 +341,4 @@ func (r *Runner) Tenants() []string {
 		out = append(out, name)
 	}
 	return out
-}
-
-func (rt *running) stop() {
-	rt.cancel()
-	<-rt.done
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -277,7 +278,7 @@ func TestRequestBudget(t *testing.T) {
 	r := New(Options{Metrics: m, RestartBackoff: time.Hour})
 	defer r.Stop(context.Background())
 	ts := syncTenant("thrifty", url, dir)
-	ts.RequestBudget = 5
+	ts.Limits.RequestBudget = 5
 	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: modules(t), Tenants: []TenantSpec{ts}}); err != nil {
 		t.Fatal(err)
 	}
@@ -292,42 +293,55 @@ func TestRequestBudget(t *testing.T) {
 	}
 }
 
-func TestGateBoundsConcurrentWork(t *testing.T) {
-	g := newGate(2)
-	ctx := context.Background()
-	var leaves []func()
-	for range 2 {
-		leave, err := g.enter(ctx)
-		if err != nil {
-			t.Fatal(err)
+// TestCancelIsNotAFailure: a tenant stopped mid-sync by a reload, and
+// then the runner stopped, count no failed sync and no restart, and log
+// no failure.
+func TestCancelIsNotAFailure(t *testing.T) {
+	arrived := make(chan struct{}, 1)
+	sim := segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{Latency: time.Hour})
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
 		}
-		leaves = append(leaves, leave)
-	}
-	entered := make(chan func())
-	go func() {
-		leave, err := g.enter(ctx)
-		if err == nil {
-			entered <- leave
-		}
-	}()
-	select {
-	case <-entered:
-		t.Fatal("a third holder entered a gate of two")
-	case <-time.After(50 * time.Millisecond):
-	}
-	leaves[0]()
-	third := <-entered
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	defer cancel()
-	if _, err := g.enter(short); err == nil {
-		t.Fatal("entered a full gate")
-	}
-	g.setLimit(3)
-	if leave, err := g.enter(ctx); err != nil {
+		sim.ServeHTTP(w, r) // held until the client gives up
+	}))
+	t.Cleanup(ts.Close)
+	dir := t.TempDir()
+	core, logs := observer.New(zap.InfoLevel)
+	m := NewMetrics()
+	r := New(Options{Logger: zap.New(core), Metrics: m, RestartBackoff: time.Millisecond})
+	tenant := syncTenant("busy", ts.URL, dir)
+	spec := Spec{Runtime: testRuntime, Modules: modules(t), Tenants: []TenantSpec{tenant}}
+	if err := r.Apply(context.Background(), spec); err != nil {
 		t.Fatal(err)
-	} else {
-		leave()
 	}
-	third()
-	leaves[1]()
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-arrived:
+		case <-time.After(time.Minute):
+			t.Fatalf("no API request %s", what)
+		}
+	}
+	wait("from the first sync")
+	tenant.Interval = time.Hour // a reload that restarts the tenant mid-sync
+	spec.Tenants = []TenantSpec{tenant}
+	if err := r.Apply(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	wait("from the sync after the reload")
+	r.Stop(context.Background())
+
+	labels := map[string]string{"tenant": "busy"}
+	if n := counter(t, m, "baton_runner_syncs_total", labels); n != 0 {
+		t.Errorf("%v syncs counted; both were cancelled, none failed", n)
+	}
+	if n := counter(t, m, "baton_runner_tenant_restarts_total", labels); n != 0 {
+		t.Errorf("%v restarts counted for a tenant that was stopped", n)
+	}
+	// (The sandbox's own log of the interrupted guest call is its business.)
+	if n := logs.FilterMessage("tenant failed; restarting").Len(); n != 0 {
+		t.Errorf("a stopped tenant was logged as failed %d times", n)
+	}
 }

@@ -6,19 +6,19 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/service"
-	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
 // start runs a tenant under supervision until stopped.
 func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(r.base)
 	rt := &running{spec: spec, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(rt.done)
@@ -31,25 +31,48 @@ func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
 // guest instances) after a back-off that doubles while failures continue.
 func (r *Runner) supervise(ctx context.Context, spec TenantSpec, m *sandbox.Module) {
 	log := r.log.With(zap.String("tenant", spec.Name))
-	backoff := r.opts.RestartBackoff
+	wait := r.restartBackOff()
 	for {
 		ok, err := r.runTenant(ctx, spec, m, log)
 		if ctx.Err() != nil {
+			// Stopped (reload, shutdown): not a failure, no restart.
 			return
 		}
 		if ok {
-			backoff = r.opts.RestartBackoff
+			wait.reset()
 		}
+		d := wait.next()
 		r.opts.Metrics.restart(spec.Name)
-		log.Error("tenant failed; restarting", zap.Error(err), zap.Duration("backoff", backoff))
+		log.Error("tenant failed; restarting", zap.Error(err), zap.Duration("backoff", d))
 		select {
 		case <-ctx.Done():
 			return
-		case <-time.After(backoff):
+		case <-time.After(d):
 		}
-		backoff = min(2*backoff, r.opts.MaxRestartBackoff)
 	}
 }
+
+// restartBackOff is RestartBackoff doubling up to MaxRestartBackoff, each
+// wait jittered ±50% (and still at most MaxRestartBackoff): tenants that
+// failed together, say on one upstream outage, restart spread out rather
+// than all at once.
+type restartBackOff struct {
+	b   backoff.ExponentialBackOff
+	max time.Duration
+}
+
+func (r *Runner) restartBackOff() *restartBackOff {
+	w := &restartBackOff{b: backoff.ExponentialBackOff{
+		InitialInterval: r.opts.RestartBackoff, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: r.opts.MaxRestartBackoff,
+	}, max: r.opts.MaxRestartBackoff}
+	w.b.Reset()
+	return w
+}
+
+func (w *restartBackOff) next() time.Duration { return min(w.b.NextBackOff(), w.max) }
+
+// reset starts over from RestartBackoff.
+func (w *restartBackOff) reset() { w.b.Reset() }
 
 // audit records a tenant's egress in the metrics and, at debug level, the
 // log.
@@ -73,7 +96,7 @@ func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) 
 		},
 		Settings:  spec.Settings,
 		Instances: spec.Instances,
-		Limits:    synclimits.Limits{RequestBudget: int64(spec.RequestBudget)},
+		Limits:    spec.Limits,
 		Logger:    r.log,
 	})
 }
@@ -102,7 +125,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 	if spec.Mode == ModeService {
 		svc := service.New(service.Config{
 			ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, Provisioning: spec.Provisioning,
-			Logger: log,
+			ShutdownTimeout: r.opts.ShutdownTimeout, Logger: log,
 		})
 		err := svc.Run(ctx, t.Connector())
 		return svc.Ready(), err
@@ -119,22 +142,24 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		case <-time.After(time.Until(next)):
 		}
 		next = time.Now().Add(spec.Interval)
-		leave, err := r.syncs.enter(ctx)
+		release, err := r.syncs.acquire(ctx)
 		if err != nil {
 			return ok, err
 		}
 		start := time.Now()
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output})
-		leave()
+		release()
+		if err != nil && ctx.Err() != nil {
+			// Stopped mid-sync by a reload or shutdown: the sync did not
+			// fail, and supervise will not restart the tenant.
+			return ok, ctx.Err()
+		}
 		r.opts.Metrics.sync(spec.Name, time.Since(start), err)
 		report()
 		// An idle tenant keeps no guest instance: creating one from the
 		// compiled module takes milliseconds, keeping it costs megabytes.
 		t.ReleaseIdle(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ok, ctx.Err()
-			}
 			return ok, fmt.Errorf("sync into %s: %w", spec.Output, err)
 		}
 		ok = true

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cenkalti/backoff/v5"
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 	"github.com/conductorone/baton-sdk/pkg/tasks"
@@ -143,7 +144,13 @@ func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
 func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.ConnectorClient, inflight *sync.WaitGroup) error {
 	log := s.cfg.Logger
 	slots := make(chan struct{}, s.cfg.TaskConcurrency)
-	wait, failures := time.Duration(0), 0
+	// After a failed Next the loop backs off from 1s doubling to a minute,
+	// each wait jittered ±50% (and still at most a minute), so that the
+	// connectors of many tenants do not poll a recovering ConductorOne in
+	// lockstep; a successful Next waits what ConductorOne asked for.
+	retry := backoff.ExponentialBackOff{InitialInterval: time.Second, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: time.Minute}
+	retry.Reset()
+	var wait time.Duration
 	for {
 		select {
 		case <-ctx.Done():
@@ -162,12 +169,12 @@ func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.
 			if ctx.Err() != nil {
 				return nil
 			}
-			failures++
-			wait = min(time.Duration(failures)*time.Second, time.Minute)
+			wait = min(retry.NextBackOff(), time.Minute)
 			log.Warn("asking ConductorOne for a task failed", zap.Error(err), zap.Duration("retry_in", wait))
 			continue
 		}
-		failures, wait = 0, next
+		retry.Reset()
+		wait = next
 		if task == nil {
 			<-slots
 			continue
