@@ -345,3 +345,32 @@ func TestCancelIsNotAFailure(t *testing.T) {
 		t.Errorf("a stopped tenant was logged as failed %d times", n)
 	}
 }
+
+// TestSleepingTenantCannotStarveItsNeighbour: with a single sync slot, a
+// guest that sleeps inside every call (WASI poll_oneoff, where no wasm
+// runs for close-on-done to stop) holds the slot only until its call
+// deadline; the healthy tenant queued behind it still syncs, again and
+// again.
+func TestSleepingTenantCannotStarveItsNeighbour(t *testing.T) {
+	url, dir := simURL(t), t.TempDir()
+	m := NewMetrics()
+	r := New(Options{Metrics: m, RestartBackoff: 50 * time.Millisecond, MaxRestartBackoff: 200 * time.Millisecond})
+	defer r.Stop(context.Background())
+	rt := testRuntime
+	rt.CallTimeout = 2 * time.Second
+	spec := Spec{Runtime: rt, MaxConcurrentSyncs: 1, Modules: modules(t), Tenants: []TenantSpec{
+		hostile("sleeper", "sleep", url, dir), syncTenant("neighbour", url, dir),
+	}}
+	if err := r.Apply(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	// Without the deadline-aware sleep the sleeper's first call holds the
+	// only slot for ten minutes and the neighbour never syncs.
+	waitFor(t, 2*time.Minute, "three syncs of the neighbour and two stopped sleeps", func() bool {
+		return counter(t, m, "baton_runner_syncs_total", map[string]string{"tenant": "neighbour", "result": "success"}) >= 3 &&
+			counter(t, m, "baton_runner_guest_traps_total", map[string]string{"tenant": "sleeper", "kind": "timeout"}) >= 2
+	})
+	if n := counter(t, m, "baton_runner_syncs_total", map[string]string{"tenant": "neighbour", "result": "failure"}); n != 0 {
+		t.Errorf("the neighbour failed %v syncs next to the sleeper", n)
+	}
+}

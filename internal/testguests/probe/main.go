@@ -2,7 +2,7 @@
 
 // Command probe is a test guest that does, on request, the things the
 // sandbox must either support (clocks, randomness, host HTTP, session) or
-// contain (loops, panics, memory bombs, log floods, filesystem and
+// contain (loops, sleeps, panics, memory bombs, log floods, filesystem and
 // environment access, kernel memory). ListResources runs the probe named by
 // Config["probe"] and reports what it saw in the first resource's profile.
 package main
@@ -79,6 +79,10 @@ func (probe) ListResources(ctx context.Context, env guest.Env, req abi.ListResou
 	case "loop":
 		for {
 		}
+	case "sleep":
+		// Asleep in WASI poll_oneoff, not running wasm: only a
+		// deadline-aware sleep ends it before ten minutes.
+		time.Sleep(10 * time.Minute)
 	case "panic":
 		panic("probe panicked on purpose")
 	case "memory":
