@@ -295,3 +295,45 @@ func TestSIGTERMMidSyncUploadsNothing(t *testing.T) {
 		t.Errorf("failed sync reported with code %s", code)
 	}
 }
+
+// TestServiceModeLimitsPerTask: in service mode the request budget and the
+// sync limits apply to each sync task. A budget that one sync needs in
+// full serves every later task too (it used to be spent by the first task
+// for the life of the process), and a task over a limit fails naming it.
+func TestServiceModeLimitsPerTask(t *testing.T) {
+	_, sim, url := writableSim(t, 30, 0)
+	sim.ResetRequests()
+	if res := run(t, t.TempDir(), []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url}, "sync"); res.code != 0 {
+		t.Fatalf("reference sync: exit %d\n%s", res.code, res.stderr)
+	}
+	requests := sim.RequestCount()
+
+	c1 := fakec1.Start(t)
+	env := append(c1.Env(), "BATON_TOKEN="+segmentsim.DefaultToken, "BATON_BASE_URL="+url,
+		fmt.Sprintf("BATON_REQUEST_BUDGET=%d", requests))
+	p := start(t, env)
+	if err := c1.WaitHello(ctxTimeout(t, 60*time.Second)); err != nil {
+		t.Fatalf("no Hello: %v\n%s", err, p.stderr)
+	}
+	for i := range 3 {
+		id := c1.AddSyncTask()
+		if fin, err := c1.WaitFinished(ctxTimeout(t, 120*time.Second), id); err != nil || fin.GetSuccess() == nil {
+			t.Fatalf("sync task %d on a budget of %d requests (one sync's worth): %v %v\n%s", i+1, requests, err, fin, p.stderr)
+		}
+	}
+
+	c1 = fakec1.Start(t)
+	env = append(c1.Env(), "BATON_TOKEN="+segmentsim.DefaultToken, "BATON_BASE_URL="+url, "BATON_MAX_PAGES=3")
+	p = start(t, env)
+	if err := c1.WaitHello(ctxTimeout(t, 60*time.Second)); err != nil {
+		t.Fatalf("no Hello: %v\n%s", err, p.stderr)
+	}
+	id := c1.AddSyncTask()
+	fin, err := c1.WaitFinished(ctxTimeout(t, 120*time.Second), id)
+	if err != nil || fin.GetSuccess() != nil || !strings.Contains(fin.GetStatus().GetMessage(), "sync exceeded max_pages") {
+		t.Fatalf("sync task over max_pages: %v %v", err, fin)
+	}
+	if _, ok := c1.Upload(id); ok {
+		t.Error("a sync task over its limit uploaded a c1z")
+	}
+}
