@@ -44,13 +44,9 @@ test: testguests host
 # the simulator and fake ConductorOne); the packages without any cost little.
 # cmd is left out: its tests run the binary in a child process, which the
 # detector does not see. Needs cgo (gcc).
-# RACE_SKIP names tests that are not about concurrency and overrun their
-# time limits under the detector's slowdown: TestLogFloodIsCapped floods
-# logs through a 2s call limit that the race build's log path cannot keep.
 RACE_PKGS ?= ./host/... ./internal/...
-RACE_SKIP ?= ^TestLogFloodIsCapped$$
 test-race: testguests
-	BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) CGO_ENABLED=1 $(GO) test -race -count=1 -skip '$(RACE_SKIP)' $(RACE_PKGS)
+	BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
 
 # Each fuzz target for a bounded time (CI runs this too); seeds also run in
 # make test.
