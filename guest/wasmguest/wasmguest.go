@@ -20,6 +20,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/guest"
+	"github.com/baton-runner/baton-runner/guest/wasmenv"
 )
 
 var registered guest.Connector
@@ -28,7 +29,7 @@ var registered guest.Connector
 func Register(c guest.Connector) { registered = c }
 
 // env is the Env lent to every call: the host functions and the host logger.
-var env = guest.Env{HTTP: hostHTTP{}, Session: hostSession{}, Log: hostLog}
+var env = wasmenv.Env()
 
 //go:wasmexport baton_metadata
 func exportMetadata() int32 { return run(abi.ExportMetadata) }

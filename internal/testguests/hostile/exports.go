@@ -5,13 +5,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"strconv"
 
 	"github.com/extism/go-pdk"
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/guest"
+	"github.com/baton-runner/baton-runner/guest/wasmenv"
 )
 
 // The hostile guest defines its exports itself instead of using package
@@ -34,7 +34,7 @@ func exportListEntitlements() int32 { return run(abi.ExportListEntitlements) }
 //go:wasmexport baton_list_grants
 func exportListGrants() int32 { return run(abi.ExportListGrants) }
 
-var env = guest.Env{HTTP: hostHTTP{}, Session: hostSession{}, Log: hostLog}
+var env = wasmenv.Env()
 
 func run(export string) int32 {
 	input := pdk.Input()
@@ -98,61 +98,3 @@ func fill(c byte, n int) string {
 	}
 	return string(b)
 }
-
-// call passes in to a host function and returns its reply (nil for offset
-// 0), freeing both blocks, as package wasmguest does.
-func call(fn func(uint64) uint64, in []byte) []byte {
-	mem := pdk.AllocateBytes(in)
-	defer mem.Free()
-	off := fn(mem.Offset())
-	if off == 0 {
-		return nil
-	}
-	reply := pdk.FindMemory(off)
-	defer reply.Free()
-	return reply.ReadBytes()
-}
-
-type hostHTTP struct{}
-
-func (hostHTTP) Do(_ context.Context, req abi.HTTPRequest) (abi.HTTPResponse, error) {
-	in, err := json.Marshal(req)
-	if err != nil {
-		return abi.HTTPResponse{}, abi.Errorf(abi.CodeInvalidArgument, "encoding HTTP request: %v", err)
-	}
-	var resp abi.HTTPResponse
-	if err := json.Unmarshal(call(rawHTTP, in), &resp); err != nil {
-		return abi.HTTPResponse{}, abi.Errorf(abi.CodeUnknown, "decoding host HTTP reply: %v", err)
-	}
-	if resp.Error != nil {
-		return abi.HTTPResponse{}, resp.Error
-	}
-	return resp, nil
-}
-
-type hostSession struct{}
-
-func (hostSession) Get(_ context.Context, key string) ([]byte, bool, error) {
-	v := call(rawSessionGet, []byte(key))
-	return v, v != nil, nil
-}
-
-func (hostSession) Set(_ context.Context, key string, value []byte) error {
-	in, err := json.Marshal(abi.SessionSetRequest{Key: key, Value: value})
-	if err != nil {
-		return err
-	}
-	if msg := call(rawSessionSet, in); msg != nil {
-		return fmt.Errorf("session set %q: %s", key, msg)
-	}
-	return nil
-}
-
-var levels = map[guest.LogLevel]pdk.LogLevel{
-	guest.LogDebug: pdk.LogDebug,
-	guest.LogInfo:  pdk.LogInfo,
-	guest.LogWarn:  pdk.LogWarn,
-	guest.LogError: pdk.LogError,
-}
-
-func hostLog(level guest.LogLevel, msg string) { pdk.Log(levels[level], msg) }

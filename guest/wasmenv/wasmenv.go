@@ -1,6 +1,11 @@
 //go:build wasip1
 
-package wasmguest
+// Package wasmenv is the guest side of the ABI's host functions: the
+// guest.Env a wasip1 guest lends its connector (HTTP through baton_http,
+// the sync session, the host logger). Package wasmguest uses it for every
+// call; a guest that defines its exports itself (the hostile test guest)
+// uses it too.
+package wasmenv
 
 import (
 	"context"
@@ -78,3 +83,6 @@ var levels = map[guest.LogLevel]pdk.LogLevel{
 }
 
 func hostLog(level guest.LogLevel, msg string) { pdk.Log(levels[level], msg) }
+
+// Env returns the Env of the host functions.
+func Env() guest.Env { return guest.Env{HTTP: hostHTTP{}, Session: hostSession{}, Log: hostLog} }
