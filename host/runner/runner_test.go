@@ -285,8 +285,10 @@ func TestRequestBudget(t *testing.T) {
 	waitFor(t, time.Minute, "the over-budget sync to fail", func() bool {
 		return counter(t, m, "baton_runner_syncs_total", map[string]string{"tenant": "thrifty", "result": "failure"}) >= 1
 	})
-	if n := counter(t, m, "baton_runner_api_requests_total", map[string]string{"tenant": "thrifty"}); n > 5 {
-		t.Errorf("%v requests sent on a budget of 5", n)
+	// The sync's validation of the credentials, before the sync starts,
+	// is a call of its own with a budget of its own: one request.
+	if n := counter(t, m, "baton_runner_api_requests_total", map[string]string{"tenant": "thrifty"}); n > 5+1 {
+		t.Errorf("%v requests sent on a budget of 5 (plus validation's 1)", n)
 	}
 	if _, err := os.Stat(ts.Output); err == nil {
 		t.Error("a sync that ran out of budget wrote its c1z")
