@@ -163,6 +163,14 @@ func TestContainmentOverTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs whole syncs of every attack")
 	}
+	if raceEnabled {
+		// Its bounds are the product's: under the race detector the guest's
+		// host calls run several times slower and memory use multiplies,
+		// so the text attacks overrun their call timeout instead of the
+		// paths under test. The same paths run under -race in host/sandbox,
+		// host/connector and host/tenant.
+		t.Skip("containment bounds are measured on the product's build, not under -race")
+	}
 	m := overTimeModule(t)
 	var worst worstCase
 	defer func() { t.Logf("worst over all attacks: %s", worst.String()) }()
@@ -234,7 +242,7 @@ func TestContainmentOverTime(t *testing.T) {
 			if a.maxCalls > 0 && stats.Calls > a.maxCalls+1 { // +1: the listing of resource types' first page
 				t.Errorf("%d guest calls, want at most %d: a guest-caused failure was retried", stats.Calls, a.maxCalls)
 			}
-			if peak > rssBound && !raceEnabled {
+			if peak > rssBound {
 				t.Errorf("host RSS peaked at %d MiB during the attack, bound %d MiB", peak>>20, rssBound>>20)
 			}
 			if n := logs.n.Load(); n > sandbox.DefaultMaxLogBytes+logSlack {
