@@ -3,6 +3,12 @@
 // warehouses, spaces and functions that roles can be scoped to. It also
 // grants and revokes group membership and roles (provision.go).
 //
+// Each resource type has its own file (workspace.go, users.go, groups.go,
+// roles.go, sources.go, warehouses.go, spaces.go, functions.go) with its
+// listing, entitlements, grants and provisioning; the files named after a
+// concern (entitlements.go, grants.go, provision.go) hold what the types
+// share: dispatch, role scoping and permission changes.
+//
 // It speaks the Segment Public API through the host's HTTP function and
 // uses only the standard library, so it builds both natively and for
 // GOOS=wasip1 GOARCH=wasm.
