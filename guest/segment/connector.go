@@ -3,8 +3,8 @@
 // warehouses, spaces and functions that roles can be scoped to. It also
 // grants and revokes group membership and roles (provision.go).
 //
-// Each resource type has its own file (workspace.go, users.go, groups.go,
-// roles.go, sources.go, warehouses.go, spaces.go, functions.go) with its
+// Each resource type has its own file (workspace.go, users.go, invites.go,
+// groups.go, roles.go, sources.go, warehouses.go, spaces.go, functions.go) with its
 // listing, entitlements, grants and provisioning; the files named after a
 // concern (entitlements.go, grants.go, provision.go) hold what the types
 // share: dispatch, role scoping and permission changes.
@@ -65,12 +65,13 @@ func (*Connector) Metadata() abi.Metadata {
 	return abi.Metadata{
 		ABIVersion:  abi.Version,
 		DisplayName: "Segment",
-		Description: "Segment workspace access: users, groups, roles and role grants on sources, warehouses, spaces and functions.",
+		Description: "Segment workspace access: users, pending invites, groups, roles and role grants on sources, warehouses, spaces and functions.",
 		ResourceTypes: []abi.ResourceType{
 			// Segment keeps permissions on principals: only users and
 			// groups list grants, and users have no entitlements.
 			{ID: typeWorkspace, DisplayName: "Workspace", Traits: []abi.Trait{abi.TraitApp}, NoGrants: true},
 			{ID: typeUser, DisplayName: "User", Traits: []abi.Trait{abi.TraitUser}, NoEntitlements: true},
+			inviteType,
 			{ID: typeGroup, DisplayName: "Group", Traits: []abi.Trait{abi.TraitGroup}, Provisionable: true},
 			{ID: typeRole, DisplayName: "Role", Traits: []abi.Trait{abi.TraitRole}, Provisionable: true, NoGrants: true},
 			{ID: typeSource, DisplayName: "Source", Provisionable: true, NoGrants: true},

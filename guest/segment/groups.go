@@ -8,36 +8,62 @@ import (
 	"github.com/baton-runner/baton-runner/abi"
 )
 
+// Phases of a group's grant pages: its accepted members, then its
+// pending invites.
+const (
+	groupPhaseUsers   = 0
+	groupPhaseInvites = 1
+)
+
 // groupGrants lists one page of a group's members, and on the first page
-// the group's own role grants, marked for expansion to its members.
+// the group's own role grants, marked for expansion to its members. When
+// the members are done, the same call starts on the group's pending
+// invites (groupInviteGrants), which then page on their own.
 func (c *call) groupGrants(ctx context.Context, g abi.Resource, tok pageToken) (abi.GrantPage, error) {
-	path := "/groups/" + url.PathEscape(g.ID.ID) + "/users"
-	members, next, err := fetchPage[user](ctx, c.api, "list group members", path, "users", listCount, tok.Cursor)
-	if isNotFound(err) {
-		c.log.warnf("group %s no longer exists; no grants", g.ID.ID)
-		return abi.GrantPage{}, nil
-	}
-	if err != nil {
-		return abi.GrantPage{}, err
-	}
 	member := abi.EntitlementRef{Resource: g.ID, Slug: memberSlug}
-	grants := make([]abi.Grant, 0, len(members))
-	seen := map[string]bool{}
-	for _, m := range members {
-		if m.ID == "" || seen[m.ID] {
-			continue
+	var grants []abi.Grant
+	if tok.Phase == groupPhaseUsers {
+		path := "/groups/" + url.PathEscape(g.ID.ID) + "/users"
+		members, next, err := fetchPage[user](ctx, c.api, "list group members", path, "users", listCount, tok.Cursor)
+		if isNotFound(err) {
+			c.log.warnf("group %s no longer exists; no grants", g.ID.ID)
+			return abi.GrantPage{}, nil
 		}
-		seen[m.ID] = true
-		grants = append(grants, abi.Grant{Entitlement: member, Principal: abi.ResourceID{Type: typeUser, ID: m.ID}})
-	}
-	if tok.Page == 0 && tok.Cursor == "" {
-		roleGrants, err := c.groupRoleGrants(ctx, g.ID, member)
 		if err != nil {
 			return abi.GrantPage{}, err
 		}
-		grants = append(grants, roleGrants...)
+		grants = make([]abi.Grant, 0, len(members))
+		seen := map[string]bool{}
+		for _, m := range members {
+			if m.ID == "" || seen[m.ID] {
+				continue
+			}
+			seen[m.ID] = true
+			grants = append(grants, abi.Grant{Entitlement: member, Principal: abi.ResourceID{Type: typeUser, ID: m.ID}})
+		}
+		if tok.Page == 0 && tok.Cursor == "" {
+			roleGrants, err := c.groupRoleGrants(ctx, g.ID, member)
+			if err != nil {
+				return abi.GrantPage{}, err
+			}
+			grants = append(grants, roleGrants...)
+		}
+		if next != "" {
+			return abi.GrantPage{Grants: grants, NextPageToken: tok.next(next)}, nil
+		}
+		tok = pageToken{Phase: groupPhaseInvites, Page: tok.Page}
 	}
-	return abi.GrantPage{Grants: grants, NextPageToken: tok.next(next)}, nil
+	if tok.Phase != groupPhaseInvites {
+		return abi.GrantPage{}, abi.Errorf(abi.CodeInvalidArgument, "invalid page token: group grants have no phase %d", tok.Phase)
+	}
+	invites, next, found, err := c.groupInviteGrants(ctx, g.ID, tok.Cursor)
+	if err != nil {
+		return abi.GrantPage{}, err
+	}
+	if !found {
+		c.log.warnf("group %s disappeared while listing its grants; no invite grants", g.ID.ID)
+	}
+	return abi.GrantPage{Grants: append(grants, invites...), NextPageToken: tok.next(next)}, nil
 }
 
 // groupRoleGrants builds a group's own role grants. They carry ExpandFrom

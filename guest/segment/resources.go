@@ -22,6 +22,8 @@ func (c *call) listResources(ctx context.Context, rtype string, parent *abi.Reso
 	switch rtype {
 	case typeUser:
 		return c.listUsers(ctx, ws, tok)
+	case typeInvite:
+		return c.listInvites(ctx, ws, tok)
 	case typeGroup:
 		return c.listGroups(ctx, ws, tok)
 	case typeRole:

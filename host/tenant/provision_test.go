@@ -340,7 +340,7 @@ func TestCapabilitiesMatchWhatWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"workspace": false, "user": false, "group": true, "role": true,
+	want := map[string]bool{"workspace": false, "user": false, "invite": false, "group": true, "role": true,
 		"source": true, "warehouse": true, "space": true, "function": true}
 	seen := 0
 	for _, rc := range resp.GetMetadata().GetCapabilities().GetResourceTypeCapabilities() {
