@@ -58,9 +58,9 @@ func New() *Connector { return &Connector{} }
 // (reference/segment-api.md §1).
 const writesPerMinute = 60
 
-// Metadata describes the connector and its resource types. The workspace
-// and users are not provisionable: accounts are created by invitation in
-// Segment, which access reviews do not drive.
+// Metadata describes the connector and its resource types. Workspace
+// membership is not provisionable: accounts are created by invitation
+// (create account makes an invite), and users and invites are deleted.
 func (*Connector) Metadata() abi.Metadata {
 	return abi.Metadata{
 		ABIVersion:  abi.Version,
@@ -69,10 +69,10 @@ func (*Connector) Metadata() abi.Metadata {
 		ResourceTypes: []abi.ResourceType{
 			// Segment keeps permissions on principals: only users and
 			// groups list grants, and users have no entitlements.
-			{ID: typeWorkspace, DisplayName: "Workspace", Traits: []abi.Trait{abi.TraitApp}, NoGrants: true},
-			{ID: typeUser, DisplayName: "User", Traits: []abi.Trait{abi.TraitUser}, NoEntitlements: true},
+			{ID: typeWorkspace, DisplayName: "Workspace", Traits: []abi.Trait{abi.TraitApp}, NoGrants: true, Gettable: true},
+			{ID: typeUser, DisplayName: "User", Traits: []abi.Trait{abi.TraitUser}, NoEntitlements: true, Gettable: true, Deletable: true},
 			inviteType,
-			{ID: typeGroup, DisplayName: "Group", Traits: []abi.Trait{abi.TraitGroup}, Provisionable: true},
+			{ID: typeGroup, DisplayName: "Group", Traits: []abi.Trait{abi.TraitGroup}, Provisionable: true, Gettable: true},
 			{ID: typeRole, DisplayName: "Role", Traits: []abi.Trait{abi.TraitRole}, Provisionable: true, NoGrants: true},
 			{ID: typeSource, DisplayName: "Source", Provisionable: true, NoGrants: true},
 			{ID: typeWarehouse, DisplayName: "Warehouse", Provisionable: true, NoGrants: true},

@@ -247,3 +247,19 @@ func groupEntitlements(id abi.ResourceID, name string) []abi.Entitlement {
 		GrantableTo: []string{typeUser},
 	}}
 }
+
+// getGroup reads one group (GET /groups/{id}) and caches its permissions
+// for the grants that follow in a targeted sync.
+func (c *call) getGroup(ctx context.Context, ws abi.ResourceID, id string) (abi.Resource, error) {
+	g, err := getOne[group](ctx, c.api, "get group", "/groups/"+url.PathEscape(id), "userGroup")
+	if isNotFound(err) {
+		return abi.Resource{}, abi.Errorf(abi.CodeNotFound, "group %s not found in Segment", id)
+	}
+	if err != nil {
+		return abi.Resource{}, err
+	}
+	if g.Permissions != nil {
+		c.cache.store(ctx, permKey(kindGroup, g.ID), g.Permissions)
+	}
+	return groupResource(*g, ws), nil
+}

@@ -3,6 +3,7 @@ package segment
 import (
 	"context"
 	"net/url"
+	"strings"
 
 	"github.com/baton-runner/baton-runner/abi"
 )
@@ -102,4 +103,66 @@ func userResource(u user, ws abi.ResourceID) abi.Resource {
 		r.Profile = map[string]string{"email": u.Email}
 	}
 	return r
+}
+
+// getUser reads one user (GET /users/{id}, with permissions, which it
+// caches for the grants that follow in a targeted sync).
+func (c *call) getUser(ctx context.Context, ws abi.ResourceID, id string) (abi.Resource, error) {
+	u, err := getOne[user](ctx, c.api, "get user", "/users/"+url.PathEscape(id), "user")
+	if isNotFound(err) {
+		return abi.Resource{}, abi.Errorf(abi.CodeNotFound, "user %s not found in Segment", id)
+	}
+	if err != nil {
+		return abi.Resource{}, err
+	}
+	perms := u.Permissions
+	if perms == nil {
+		perms = []permission{}
+	}
+	c.cache.store(ctx, permKey(kindUser, u.ID), perms)
+	return userResource(*u, ws), nil
+}
+
+// deleteUser removes a user from the workspace (DELETE /users?userIds.0=,
+// the deepObject array encoding of segment-api.md §2.6). A user that is
+// already gone is AlreadyDeleted: Segment would refuse the unknown id.
+func (c *call) deleteUser(ctx context.Context, id string) (abi.DeleteResourceResult, error) {
+	_, err := getOne[user](ctx, c.api, "get user", "/users/"+url.PathEscape(id), "user")
+	if isNotFound(err) {
+		return abi.DeleteResourceResult{AlreadyDeleted: true}, nil
+	}
+	if err != nil {
+		return abi.DeleteResourceResult{}, err
+	}
+	if err := c.sendStatus(ctx, "DELETE", "/users?userIds.0="+url.QueryEscape(id)); err != nil {
+		return abi.DeleteResourceResult{}, err
+	}
+	c.cache.store(ctx, permKey(kindUser, id), []permission(nil))
+	return abi.DeleteResourceResult{}, nil
+}
+
+// findUserByEmail pages through GET /users for an email
+// (case-insensitive); nil when no member has it.
+func (c *call) findUserByEmail(ctx context.Context, email string) (*user, error) {
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		users, next, err := fetchPage[user](ctx, c.api, "list users", "/users", "users", userCount, cursor)
+		if err != nil {
+			return nil, err
+		}
+		for i := range users {
+			if strings.EqualFold(strings.TrimSpace(users[i].Email), email) {
+				return &users[i], nil
+			}
+		}
+		if next == "" {
+			return nil, nil
+		}
+		if seen[next] {
+			return nil, abi.Errorf(abi.CodeUnavailable, "%s: pagination cursor did not advance (%q seen before)", where("list users", "/users"), next)
+		}
+		seen[next] = true
+		cursor = next
+	}
 }

@@ -59,3 +59,16 @@ func workspaceEntitlements(id abi.ResourceID, name string) []abi.Entitlement {
 		GrantableTo: []string{typeUser},
 	}}
 }
+
+// getWorkspace returns the workspace resource if id is the token's
+// workspace; any other workspace is NotFound (a token sees only its own).
+func (c *call) getWorkspace(ctx context.Context, id string) (abi.Resource, error) {
+	ws, err := c.fetchWorkspace(ctx)
+	if err != nil {
+		return abi.Resource{}, err
+	}
+	if ws.ID != id {
+		return abi.Resource{}, abi.Errorf(abi.CodeNotFound, "workspace %s not found: the token belongs to workspace %s", id, ws.ID)
+	}
+	return workspaceResource(*ws), nil
+}
