@@ -51,8 +51,9 @@ type Options struct {
 	// Targets, if set, makes the sync a targeted one (baton-sdk's partial
 	// sync, --sync-resources): only these resources are read again, one
 	// by one through the connector's Get, with their entitlements and
-	// grants. Each needs its type and id, and its parent when the type
-	// has one.
+	// grants. The new file holds just that partial sync (and the
+	// targets' parents): callers must not point it at a full sync's file
+	// they mean to keep.
 	Targets []*v2.Resource
 }
 
