@@ -131,3 +131,12 @@ func TestSyncResourcesFlag(t *testing.T) {
 		t.Errorf("bad bid: exit %d, stderr %s", res.code, res.stderr)
 	}
 }
+
+// TestDemoShowsAnInvite: the demo's summary names a pending invite and
+// the group it is already in.
+func TestDemoShowsAnInvite(t *testing.T) {
+	res := run(t, t.TempDir(), nil, "demo", "--users", "30")
+	if res.code != 0 || !strings.Contains(res.stdout, "pending invite newhire") || !strings.Contains(res.stdout, "already in group(s)") {
+		t.Fatalf("demo: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+}
