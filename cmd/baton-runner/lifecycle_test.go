@@ -140,3 +140,41 @@ func TestDemoShowsAnInvite(t *testing.T) {
 		t.Fatalf("demo: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
 	}
 }
+
+// TestGrantGroupToInvite: a pending invite synced into the c1z joins and
+// leaves a group through grant and revoke.
+func TestGrantGroupToInvite(t *testing.T) {
+	ws, sim, url := writableSim(t, 20, 0)
+	dir := t.TempDir()
+	env := []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url}
+	if res := run(t, dir, env, "sync"); res.code != 0 {
+		t.Fatalf("sync exited %d: %s", res.code, res.stderr)
+	}
+	var g *segmentsim.Group
+	inv := ws.Invites[len(ws.Invites)-1]
+	for _, cand := range ws.Groups {
+		if !slices.Contains(cand.InviteEmails, inv) {
+			g = cand
+		}
+	}
+	ent := "group:" + g.ID + ":member"
+	args := []string{"grant", "--entitlement", ent, "--principal-type", "invite", "--principal", inv}
+	if res := run(t, dir, env, args...); res.code != 0 || !strings.Contains(res.stdout, "done") {
+		t.Fatalf("grant: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	if !slices.Contains(sim.Snapshot().GroupByID(g.ID).InviteEmails, inv) {
+		t.Fatal("the invite did not join the group")
+	}
+	if res := run(t, dir, env, args...); res.code != 0 || !strings.Contains(res.stdout, "already held") {
+		t.Fatalf("second grant: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	if res := run(t, dir, env, "sync"); res.code != 0 {
+		t.Fatalf("sync exited %d: %s", res.code, res.stderr)
+	}
+	if res := run(t, dir, env, "revoke", "--grant", ent+":invite:"+inv); res.code != 0 || !strings.Contains(res.stdout, "done") {
+		t.Fatalf("revoke: exit %d\nstdout: %s\nstderr: %s", res.code, res.stdout, res.stderr)
+	}
+	if slices.Contains(sim.Snapshot().GroupByID(g.ID).InviteEmails, inv) {
+		t.Fatal("the invite is still in the group")
+	}
+}

@@ -418,7 +418,7 @@ func TestEntitlementShapes(t *testing.T) {
 		t.Fatalf("%+v", ws)
 	}
 	gr := get(abi.Resource{ID: abi.ResourceID{Type: typeGroup, ID: "g1"}, DisplayName: "Eng"})
-	if len(gr) != 1 || gr[0].DisplayName != "Member of Eng" || !slices.Equal(gr[0].GrantableTo, []string{"user"}) {
+	if len(gr) != 1 || gr[0].DisplayName != "Member of Eng" || !slices.Equal(gr[0].GrantableTo, []string{"user", "invite"}) {
 		t.Fatalf("%+v", gr)
 	}
 	ro := get(abi.Resource{ID: abi.ResourceID{Type: typeRole, ID: "r1"}, DisplayName: "Identity Admin"})

@@ -87,11 +87,11 @@ func (c *call) grantMembership(ctx context.Context, ch *change) (abi.GrantResult
 		return abi.GrantResult{}, err
 	}
 	gid := ch.ent.Resource.ID.ID
-	m, err := c.findMember(ctx, gid, ch.principal.ID.ID, email)
+	held, _, err := c.holdsMembership(ctx, ch, gid, email)
 	if err != nil {
 		return abi.GrantResult{}, err
 	}
-	if m != nil {
+	if held {
 		return abi.GrantResult{AlreadyExists: true}, nil
 	}
 	body := struct {
@@ -109,16 +109,16 @@ func (c *call) revokeMembership(ctx context.Context, ch *change) (abi.RevokeResu
 		return abi.RevokeResult{}, err
 	}
 	gid := ch.ent.Resource.ID.ID
-	m, err := c.findMember(ctx, gid, ch.principal.ID.ID, email)
+	held, current, err := c.holdsMembership(ctx, ch, gid, email)
 	if err != nil {
 		return abi.RevokeResult{}, err
 	}
-	if m == nil {
+	if !held {
 		return abi.RevokeResult{AlreadyRevoked: true}, nil
 	}
 	// Segment's current email for the member, when it has one: the
 	// principal's may be stale if the user changed address since the sync.
-	email = firstNonEmpty(m.Email, email)
+	email = firstNonEmpty(current, email)
 	// The singular /group/ path and the emails.0= array encoding are the
 	// API's (reference bugs 4 and 5); no pagination parameter.
 	path := "/group/" + url.PathEscape(gid) + "/users?emails.0=" + url.QueryEscape(email)
@@ -135,6 +135,51 @@ func (c *call) revokeMembership(ctx context.Context, ch *change) (abi.RevokeResu
 		return abi.RevokeResult{}, abi.Errorf(abi.CodeUnavailable, "DELETE /group/%s/users: Segment answered with status %q, not SUCCESS", gid, out.Data.Status)
 	}
 	return abi.RevokeResult{}, nil
+}
+
+// holdsMembership says whether the change's principal is in group gid:
+// a user among its members, an invite among its pending invites. current
+// is the email as Segment has it now.
+func (c *call) holdsMembership(ctx context.Context, ch *change, gid, email string) (held bool, current string, err error) {
+	if ch.principal.ID.Type == typeInvite {
+		found, err := c.findGroupInvite(ctx, gid, email)
+		return found != "", found, err
+	}
+	m, err := c.findMember(ctx, gid, ch.principal.ID.ID, email)
+	if err != nil || m == nil {
+		return false, "", err
+	}
+	return true, m.Email, nil
+}
+
+// findGroupInvite pages through the group's pending invites for an email
+// (case-insensitive) and returns it as Segment spells it, or "".
+func (c *call) findGroupInvite(ctx context.Context, gid, email string) (string, error) {
+	path := "/groups/" + url.PathEscape(gid) + "/invites"
+	seen := map[string]bool{}
+	cursor := ""
+	for {
+		emails, next, err := fetchPage[string](ctx, c.api, "list group invites", path, "emails", listCount, cursor)
+		if isNotFound(err) {
+			return "", abi.Errorf(abi.CodeNotFound, "group %s not found in Segment: %s", gid, abi.AsError(err).Message)
+		}
+		if err != nil {
+			return "", err
+		}
+		for _, e := range emails {
+			if strings.EqualFold(strings.TrimSpace(e), email) {
+				return strings.TrimSpace(e), nil
+			}
+		}
+		if next == "" {
+			return "", nil
+		}
+		if seen[next] {
+			return "", abi.Errorf(abi.CodeUnavailable, "%s: pagination cursor did not advance (%q seen before)", where("list group invites", path), next)
+		}
+		seen[next] = true
+		cursor = next
+	}
 }
 
 // findMember pages through the group's members for the user, by id or by
@@ -244,7 +289,9 @@ func groupEntitlements(id abi.ResourceID, name string) []abi.Entitlement {
 		Slug:        memberSlug,
 		DisplayName: "Member of " + name,
 		Description: "Member of the Segment user group " + name,
-		GrantableTo: []string{typeUser},
+		// A pending invite can join a group: it gets the group's access
+		// when accepted.
+		GrantableTo: []string{typeUser, typeInvite},
 	}}
 }
 

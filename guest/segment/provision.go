@@ -160,12 +160,15 @@ func (ch *change) parse() error {
 	}
 	p := ch.principal.ID
 	switch {
-	case p.Type != typeUser && p.Type != typeGroup:
-		return abi.Errorf(abi.CodeInvalidArgument, "principal must be a user or a group, not %q", p.Type)
+	case p.Type == typeInvite && !ch.member:
+		// Segment has no endpoint to change a pending invite's roles.
+		return abi.Errorf(abi.CodeInvalidArgument, "roles cannot be changed on a pending invite (%s): grant them once the invite is accepted, or cancel it and create the account again with roles", ch.principalID())
+	case p.Type != typeUser && p.Type != typeGroup && p.Type != typeInvite:
+		return abi.Errorf(abi.CodeInvalidArgument, "principal must be a user, a group or (for group membership) an invite, not %q", p.Type)
 	case strings.TrimSpace(p.ID) == "":
 		return abi.Errorf(abi.CodeInvalidArgument, "principal has no id")
 	case ch.member && p.Type == typeGroup:
-		return abi.Errorf(abi.CodeInvalidArgument, "group membership can only be granted to users; %s is a group", ch.principalID())
+		return abi.Errorf(abi.CodeInvalidArgument, "group membership can only be granted to users and invites; %s is a group", ch.principalID())
 	}
 	return nil
 }
@@ -175,6 +178,10 @@ func (ch *change) parse() error {
 // without calling Segment would leave the access review wrong (the
 // reference connector's bug 19).
 func (ch *change) email() (string, error) {
+	if ch.principal.ID.Type == typeInvite {
+		// An invite's id is its email.
+		return strings.TrimSpace(ch.principal.ID.ID), nil
+	}
 	if u := ch.principal.User; u != nil {
 		for _, e := range u.Emails {
 			if e = strings.TrimSpace(e); e != "" {

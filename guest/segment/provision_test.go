@@ -318,7 +318,7 @@ func TestProvisionMembershipErrors(t *testing.T) {
 
 	// A group as principal.
 	_, err := e.grant(ent, e.m.GroupResource(f.g.ID))
-	if ae := wantCode(t, err, abi.CodeInvalidArgument); !strings.Contains(ae.Message, "group membership can only be granted to users; group:"+f.g.ID+" is a group") {
+	if ae := wantCode(t, err, abi.CodeInvalidArgument); !strings.Contains(ae.Message, "group membership can only be granted to users and invites; group:"+f.g.ID+" is a group") {
 		t.Fatalf("message %q", ae.Message)
 	}
 	_, err = e.revoke(ent, e.m.GroupResource(f.g.ID))

@@ -62,8 +62,9 @@ func provisioningClient(t *testing.T, tn *tenant.Tenant) *connector.Client {
 }
 
 var (
-	userType  = v2.ResourceType_builder{Id: "user", DisplayName: "User", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER}}.Build()
-	groupType = v2.ResourceType_builder{Id: "group", DisplayName: "Group", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_GROUP}}.Build()
+	userType   = v2.ResourceType_builder{Id: "user", DisplayName: "User", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER}}.Build()
+	inviteType = v2.ResourceType_builder{Id: "invite", DisplayName: "Invite", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER}}.Build()
+	groupType  = v2.ResourceType_builder{Id: "group", DisplayName: "Group", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_GROUP}}.Build()
 )
 
 // toV2 converts the model's principal and entitlement to what baton-sdk
@@ -74,7 +75,11 @@ func toV2(t *testing.T, op provmodel.Op) (*v2.Resource, *v2.Entitlement) {
 	var principal *v2.Resource
 	var err error
 	switch op.Principal.ID.Type {
-	case "user":
+	case "user", "invite":
+		rt := userType
+		if op.Principal.ID.Type == "invite" {
+			rt = inviteType
+		}
 		var opts []resource.UserTraitOption
 		if u := op.Principal.User; u != nil {
 			for i, e := range u.Emails {
@@ -84,7 +89,7 @@ func toV2(t *testing.T, op provmodel.Op) (*v2.Resource, *v2.Entitlement) {
 				opts = append(opts, resource.WithUserLogin(u.Login))
 			}
 		}
-		principal, err = resource.NewUserResource(op.Principal.ID.ID, userType, op.Principal.ID.ID, opts, resource.WithParentResourceID(parent))
+		principal, err = resource.NewUserResource(op.Principal.ID.ID, rt, op.Principal.ID.ID, opts, resource.WithParentResourceID(parent))
 	default:
 		principal, err = resource.NewGroupResource(op.Principal.ID.ID, groupType, op.Principal.ID.ID, nil, resource.WithParentResourceID(parent))
 	}

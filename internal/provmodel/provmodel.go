@@ -219,11 +219,18 @@ func (m *Model) applyOp(op Op) Outcome {
 	}
 	ent := op.Entitlement.Resource.ID
 	p := op.Principal.ID
+	if p.Type == "invite" && ent.Type != "group" {
+		return Outcome{Code: abi.CodeInvalidArgument} // a pending invite's roles cannot change
+	}
 	if ent.Type == "group" {
-		if p.Type != "user" {
+		set := m.members[ent.ID]
+		switch p.Type {
+		case "invite":
+			set = m.invitees[ent.ID]
+		case "user":
+		default:
 			return Outcome{Code: abi.CodeInvalidArgument}
 		}
-		set := m.members[ent.ID]
 		switch {
 		case op.Grant && set[p.ID], !op.Grant && !set[p.ID]:
 			return Outcome{Already: true}
@@ -488,6 +495,25 @@ func (m *Model) UserResource(u *segmentsim.User) abi.Resource {
 	}
 }
 
+// InviteResource is the pending invite of email as a principal.
+func (m *Model) InviteResource(email string) abi.Resource {
+	return abi.Resource{
+		ID:     abi.ResourceID{Type: "invite", ID: email},
+		Parent: &abi.ResourceID{Type: "workspace", ID: m.wsID},
+		User:   &abi.UserTrait{Emails: []string{email}, Login: email, Status: abi.UserStatusDisabled},
+	}
+}
+
+// pendingInvites lists the pending invites' emails, sorted.
+func (m *Model) pendingInvites() []string {
+	var out []string
+	for e := range m.invites {
+		out = append(out, e)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // GroupResource is the group with id as a principal.
 func (m *Model) GroupResource(id string) abi.Resource {
 	return abi.Resource{ID: abi.ResourceID{Type: "group", ID: id}, Parent: &abi.ResourceID{Type: "workspace", ID: m.wsID}}
@@ -550,9 +576,13 @@ func (m *Model) nextOp(r *rand.Rand) Op {
 	case k < 3: // group membership
 		gid := m.groupIDs[r.IntN(len(m.groupIDs))]
 		op := Op{Grant: grant, Entitlement: m.Entitlement("group", gid, "member")}
+		pending := m.pendingInvites()
 		switch {
 		case r.IntN(25) == 0:
 			op.Principal = m.GroupResource(m.groupIDs[r.IntN(len(m.groupIDs))])
+		case r.IntN(5) == 0 && len(pending) > 0:
+			// A pending invite joins or leaves the group.
+			op.Principal = m.InviteResource(pending[r.IntN(len(pending))])
 		case r.IntN(2) == 0 && len(m.members[gid]) > 0:
 			ids := make([]string, 0, len(m.members[gid]))
 			for id := range m.members[gid] {
@@ -572,6 +602,9 @@ func (m *Model) nextOp(r *rand.Rand) Op {
 
 	case k < 5: // workspace role
 		p := principal()
+		if pending := m.pendingInvites(); r.IntN(30) == 0 && len(pending) > 0 {
+			p = m.InviteResource(pending[0]) // refused: an invite's roles cannot change
+		}
 		roleID := m.roles[[]string{
 			segmentsim.RoleMinimalWorkspaceAccess, segmentsim.RoleWorkspaceOwner, segmentsim.RoleTrackingPlanAdmin,
 			segmentsim.RoleSourceReadOnly, segmentsim.RoleWarehouseDestReadOnly, segmentsim.RoleIdentityAdmin,
@@ -721,6 +754,9 @@ func Run(t *testing.T, seed uint64, steps int, srv *segmentsim.Server, exec Exec
 			kind := op.Entitlement.Resource.ID.Type
 			if kind != "group" && kind != "role" {
 				kind = "resource"
+			}
+			if op.Principal.ID.Type == "invite" {
+				kind += " to invite"
 			}
 			counts[fmt.Sprintf("%s %s %s", op.Kind(), kind, want)]++
 		}
