@@ -34,6 +34,8 @@ testguests: FORCE
 	$(WASMBUILD) -o $(TESTGUESTS)/probe.wasm ./internal/testguests/probe
 	$(WASMBUILD) -o $(TESTGUESTS)/abiv2.wasm ./internal/testguests/abiv2
 	$(WASMBUILD) -o $(TESTGUESTS)/hostile.wasm ./internal/testguests/hostile
+	$(WASMBUILD) -o $(TESTGUESTS)/oldguest.wasm ./internal/testguests/oldguest
+	$(WASMBUILD) -o $(TESTGUESTS)/liar.wasm ./internal/testguests/liar
 
 # The CLI tests run the real binary, with the guest embedded.
 test: testguests host

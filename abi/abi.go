@@ -93,6 +93,14 @@ type ResourceType struct {
 	// connector whose API keeps permissions on the principal).
 	NoEntitlements bool `json:"noEntitlements,omitempty"`
 	NoGrants       bool `json:"noGrants,omitempty"`
+	// CreatesAccounts, Deletable and Gettable declare the optional
+	// exports of lifecycle.go for this type: ExportCreateAccount creates
+	// accounts of it (at most one type may say so), ExportDeleteResource
+	// deletes its resources, ExportGetResource reads one for a targeted
+	// sync.
+	CreatesAccounts bool `json:"createsAccounts,omitempty"`
+	Deletable       bool `json:"deletable,omitempty"`
+	Gettable        bool `json:"gettable,omitempty"`
 }
 
 // ResourceID names a resource: its type and its id within that type.

@@ -43,6 +43,30 @@ func Dispatch(ctx context.Context, c Connector, env Env, export string, input []
 			return serve(input, func(req abi.GrantRequest) (abi.GrantResult, error) { return p.Grant(ctx, env, req) })
 		}
 		return serve(input, func(req abi.RevokeRequest) (abi.RevokeResult, error) { return p.Revoke(ctx, env, req) })
+	case abi.ExportCreateAccount:
+		a, ok := c.(AccountCreator)
+		if !ok {
+			return unimplemented(input, "this connector does not create accounts")
+		}
+		return serve(input, func(req abi.CreateAccountRequest) (abi.CreateAccountResult, error) {
+			return a.CreateAccount(ctx, env, req)
+		})
+	case abi.ExportDeleteResource:
+		d, ok := c.(ResourceDeleter)
+		if !ok {
+			return unimplemented(input, "this connector does not delete resources")
+		}
+		return serve(input, func(req abi.DeleteResourceRequest) (abi.DeleteResourceResult, error) {
+			return d.DeleteResource(ctx, env, req)
+		})
+	case abi.ExportGetResource:
+		g, ok := c.(ResourceGetter)
+		if !ok {
+			return unimplemented(input, "this connector does not get single resources")
+		}
+		return serve(input, func(req abi.GetResourceRequest) (abi.Resource, error) {
+			return g.GetResource(ctx, env, req)
+		})
 	}
 	return nil, fmt.Errorf("unknown export %q", export)
 }
@@ -58,4 +82,10 @@ func serve[Req, Res any](input []byte, fn func(Req) (Res, error)) ([]byte, error
 		out.OK = &res
 	}
 	return json.Marshal(out)
+}
+
+func unimplemented(input []byte, msg string) ([]byte, error) {
+	return serve(input, func(abi.Call) (abi.Empty, error) {
+		return abi.Empty{}, abi.Errorf(abi.CodeUnimplemented, "%s", msg)
+	})
 }

@@ -63,3 +63,21 @@ type Provisioner interface {
 	Grant(ctx context.Context, env Env, req abi.GrantRequest) (abi.GrantResult, error)
 	Revoke(ctx context.Context, env Env, req abi.RevokeRequest) (abi.RevokeResult, error)
 }
+
+// AccountCreator is implemented by connectors that create accounts; only
+// the resource type declared CreatesAccounts is sent to it.
+type AccountCreator interface {
+	CreateAccount(ctx context.Context, env Env, req abi.CreateAccountRequest) (abi.CreateAccountResult, error)
+}
+
+// ResourceDeleter is implemented by connectors that delete resources of
+// the types they declare Deletable.
+type ResourceDeleter interface {
+	DeleteResource(ctx context.Context, env Env, req abi.DeleteResourceRequest) (abi.DeleteResourceResult, error)
+}
+
+// ResourceGetter is implemented by connectors that read single resources
+// of the types they declare Gettable (targeted syncs).
+type ResourceGetter interface {
+	GetResource(ctx context.Context, env Env, req abi.GetResourceRequest) (abi.Resource, error)
+}

@@ -35,7 +35,10 @@ func demoCommand() *cli.Command {
 				return err
 			}
 			fmt.Fprintln(os.Stdout)
-			return printSummary(c, c.String("file"))
+			if err := printSummary(c, c.String("file")); err != nil {
+				return err
+			}
+			return printInviteExample(c.Context, os.Stdout, c.String("file"))
 		},
 	}
 }

@@ -23,6 +23,9 @@ func defaultAction(c *cli.Context) error {
 	if c.Args().Present() {
 		return fmt.Errorf("unknown command %q: run `baton-runner help`", c.Args().First())
 	}
+	if ok, err := lifecycleAction(c); ok {
+		return err
+	}
 	if c.String("client-id") != "" {
 		return runService(c)
 	}
@@ -31,7 +34,7 @@ func defaultAction(c *cli.Context) error {
 
 // rootFlags are the bare command's: those of sync and service together.
 func rootFlags() []cli.Flag {
-	return concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), limitFlags(), logFlags())
+	return concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags())
 }
 
 func main() {

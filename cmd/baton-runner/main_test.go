@@ -237,7 +237,7 @@ func TestGrantAndRevoke(t *testing.T) {
 	if res.code == 0 {
 		t.Fatalf("revoking an unknown grant exited 0: %s", res.stdout)
 	}
-	if res := run(t, dir, env, "grant", "--entitlement", "x", "--principal-type", "robot", "--principal", "p"); res.code == 0 || !strings.Contains(res.stderr, "user or group") {
+	if res := run(t, dir, env, "grant", "--entitlement", "x", "--principal-type", "robot", "--principal", "p"); res.code == 0 || !strings.Contains(res.stderr, "user, group or invite") {
 		t.Fatalf("bad principal type: exit %d, stderr %s", res.code, res.stderr)
 	}
 }

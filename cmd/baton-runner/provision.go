@@ -24,13 +24,13 @@ func grantCommand() *cli.Command {
 		Flags: concat(tenantFlags(), []cli.Flag{
 			c1zFlag(),
 			&cli.StringFlag{Name: "entitlement", Required: true, Usage: "entitlement ID, e.g. group:<groupId>:member or source:<sourceId>:<roleId>"},
-			&cli.StringFlag{Name: "principal-type", Required: true, Usage: "user or group"},
+			&cli.StringFlag{Name: "principal-type", Required: true, Usage: "user, group, or invite (group membership only)"},
 			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal ID"},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
 			pt := c.String("principal-type")
-			if pt != "user" && pt != "group" {
-				return fmt.Errorf("--principal-type must be user or group, not %q", pt)
+			if pt != "user" && pt != "group" && pt != "invite" {
+				return fmt.Errorf("--principal-type must be user, group or invite, not %q", pt)
 			}
 			what := fmt.Sprintf("%s to %s:%s", c.String("entitlement"), pt, c.String("principal"))
 			return provision(c, "grant "+what, func(t *tenant.Tenant) (tenant.Outcome, error) {
@@ -92,7 +92,7 @@ func explainProvisionError(what string, err error) error {
 	st, _ := status.FromError(err)
 	switch st.Code() {
 	case codes.Unimplemented:
-		return fmt.Errorf("%s: not supported: the connector provisions group membership (group:<id>:member, users only), "+
+		return fmt.Errorf("%s: not supported: the connector provisions group membership (group:<id>:member, users and pending invites), "+
 			"workspace roles (role:<roleId>:member) and roles on sources, warehouses, spaces and functions; "+
 			"workspace membership is managed in Segment\n  detail: %s", what, st.Message())
 	case codes.NotFound:

@@ -114,7 +114,7 @@ func TestServiceMode(t *testing.T) {
 		t.Fatalf("no Hello: %v\n%s", err, p.stderr)
 	}
 	md := c1.Hellos()[0].GetConnectorMetadata()
-	if md.GetDisplayName() != "Segment" || len(md.GetCapabilities().GetResourceTypeCapabilities()) != 8 {
+	if md.GetDisplayName() != "Segment" || len(md.GetCapabilities().GetResourceTypeCapabilities()) != 9 {
 		t.Errorf("Hello metadata: %v", md)
 	}
 	ready := func() int {

@@ -41,8 +41,11 @@ func syncCommand() *cli.Command {
 			configFlag(false),
 			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)"},
 			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant"},
-		}, runtimeFlags(), limitFlags(), logFlags()),
+		}, runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags()),
 		Action: func(c *cli.Context) error {
+			if ok, err := lifecycleAction(c); ok {
+				return err
+			}
 			if c.String("config") != "" {
 				return syncFromConfig(c)
 			}

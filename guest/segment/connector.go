@@ -3,6 +3,12 @@
 // warehouses, spaces and functions that roles can be scoped to. It also
 // grants and revokes group membership and roles (provision.go).
 //
+// Each resource type has its own file (workspace.go, users.go, invites.go,
+// groups.go, roles.go, sources.go, warehouses.go, spaces.go, functions.go) with its
+// listing, entitlements, grants and provisioning; the files named after a
+// concern (entitlements.go, grants.go, provision.go) hold what the types
+// share: dispatch, role scoping and permission changes.
+//
 // It speaks the Segment Public API through the host's HTTP function and
 // uses only the standard library, so it builds both natively and for
 // GOOS=wasip1 GOARCH=wasm.
@@ -52,20 +58,21 @@ func New() *Connector { return &Connector{} }
 // (reference/segment-api.md §1).
 const writesPerMinute = 60
 
-// Metadata describes the connector and its resource types. The workspace
-// and users are not provisionable: accounts are created by invitation in
-// Segment, which access reviews do not drive.
+// Metadata describes the connector and its resource types. Workspace
+// membership is not provisionable: accounts are created by invitation
+// (create account makes an invite), and users and invites are deleted.
 func (*Connector) Metadata() abi.Metadata {
 	return abi.Metadata{
 		ABIVersion:  abi.Version,
 		DisplayName: "Segment",
-		Description: "Segment workspace access: users, groups, roles and role grants on sources, warehouses, spaces and functions.",
+		Description: "Segment workspace access: users, pending invites, groups, roles and role grants on sources, warehouses, spaces and functions.",
 		ResourceTypes: []abi.ResourceType{
 			// Segment keeps permissions on principals: only users and
 			// groups list grants, and users have no entitlements.
-			{ID: typeWorkspace, DisplayName: "Workspace", Traits: []abi.Trait{abi.TraitApp}, NoGrants: true},
-			{ID: typeUser, DisplayName: "User", Traits: []abi.Trait{abi.TraitUser}, NoEntitlements: true},
-			{ID: typeGroup, DisplayName: "Group", Traits: []abi.Trait{abi.TraitGroup}, Provisionable: true},
+			{ID: typeWorkspace, DisplayName: "Workspace", Traits: []abi.Trait{abi.TraitApp}, NoGrants: true, Gettable: true},
+			{ID: typeUser, DisplayName: "User", Traits: []abi.Trait{abi.TraitUser}, NoEntitlements: true, Gettable: true, Deletable: true},
+			inviteType,
+			{ID: typeGroup, DisplayName: "Group", Traits: []abi.Trait{abi.TraitGroup}, Provisionable: true, Gettable: true},
 			{ID: typeRole, DisplayName: "Role", Traits: []abi.Trait{abi.TraitRole}, Provisionable: true, NoGrants: true},
 			{ID: typeSource, DisplayName: "Source", Provisionable: true, NoGrants: true},
 			{ID: typeWarehouse, DisplayName: "Warehouse", Provisionable: true, NoGrants: true},

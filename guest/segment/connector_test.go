@@ -23,16 +23,16 @@ func TestMetadata(t *testing.T) {
 		ids = append(ids, rt.ID)
 		traits[rt.ID] = rt.Traits
 	}
-	want := []string{"workspace", "user", "group", "role", "source", "warehouse", "space", "function"}
+	want := []string{"workspace", "user", "invite", "group", "role", "source", "warehouse", "space", "function"}
 	if !slices.Equal(ids, want) {
 		t.Fatalf("types %v", ids)
 	}
-	for id, tr := range map[string]abi.Trait{"workspace": abi.TraitApp, "user": abi.TraitUser, "group": abi.TraitGroup, "role": abi.TraitRole} {
+	for id, tr := range map[string]abi.Trait{"workspace": abi.TraitApp, "user": abi.TraitUser, "invite": abi.TraitUser, "group": abi.TraitGroup, "role": abi.TraitRole} {
 		if !slices.Equal(traits[id], []abi.Trait{tr}) {
 			t.Errorf("%s traits %v", id, traits[id])
 		}
 	}
-	for _, id := range want[4:] {
+	for _, id := range want[5:] {
 		if len(traits[id]) != 0 {
 			t.Errorf("%s has traits", id)
 		}
@@ -418,7 +418,7 @@ func TestEntitlementShapes(t *testing.T) {
 		t.Fatalf("%+v", ws)
 	}
 	gr := get(abi.Resource{ID: abi.ResourceID{Type: typeGroup, ID: "g1"}, DisplayName: "Eng"})
-	if len(gr) != 1 || gr[0].DisplayName != "Member of Eng" || !slices.Equal(gr[0].GrantableTo, []string{"user"}) {
+	if len(gr) != 1 || gr[0].DisplayName != "Member of Eng" || !slices.Equal(gr[0].GrantableTo, []string{"user", "invite"}) {
 		t.Fatalf("%+v", gr)
 	}
 	ro := get(abi.Resource{ID: abi.ResourceID{Type: typeRole, ID: "r1"}, DisplayName: "Identity Admin"})

@@ -54,20 +54,6 @@ func (c *call) extrasOf(ctx context.Context, perms []permission) ([]scopedRole, 
 	return out, nil
 }
 
-// roleName looks a role's name up in the role list ("" if absent).
-func (c *call) roleName(ctx context.Context, id string) (string, error) {
-	roles, err := c.roles(ctx)
-	if err != nil {
-		return "", err
-	}
-	for _, r := range roles {
-		if r.ID == id {
-			return r.Name, nil
-		}
-	}
-	return "", nil
-}
-
 // storeExtrasPage records the scopedRoles of one page of users or groups,
 // and on the last page how many pages there were.
 func (c *call) storeExtrasPage(ctx context.Context, kind string, page int, extras []scopedRole, last bool) {
@@ -145,29 +131,11 @@ func (c *call) entitlements(ctx context.Context, r abi.Resource) ([]abi.Entitlem
 	name := firstNonEmpty(r.DisplayName, r.ID.ID)
 	switch r.ID.Type {
 	case typeWorkspace:
-		return []abi.Entitlement{{
-			Resource:    r.ID,
-			Slug:        memberSlug,
-			DisplayName: "Member of " + name,
-			Description: "Has an account in the Segment workspace " + name,
-			GrantableTo: []string{typeUser},
-		}}, nil
+		return workspaceEntitlements(r.ID, name), nil
 	case typeGroup:
-		return []abi.Entitlement{{
-			Resource:    r.ID,
-			Slug:        memberSlug,
-			DisplayName: "Member of " + name,
-			Description: "Member of the Segment user group " + name,
-			GrantableTo: []string{typeUser},
-		}}, nil
+		return groupEntitlements(r.ID, name), nil
 	case typeRole:
-		return []abi.Entitlement{{
-			Resource:    r.ID,
-			Slug:        memberSlug,
-			DisplayName: name,
-			Description: name + " on the whole workspace",
-			GrantableTo: []string{typeUser, typeGroup},
-		}}, nil
+		return roleEntitlements(r.ID, name), nil
 	case typeSource, typeWarehouse, typeSpace, typeFunction:
 		return c.scopedEntitlements(ctx, r, name)
 	}

@@ -2,7 +2,6 @@ package segment
 
 import (
 	"context"
-	"net/url"
 	"strings"
 
 	"github.com/baton-runner/baton-runner/abi"
@@ -146,78 +145,4 @@ func (c *call) targetsOf(ctx context.Context, perms []permission) ([]target, err
 		}
 	}
 	return resolveTargets(perms, sources, c.log), nil
-}
-
-// userGrants lists a user's grants: workspace membership plus every role
-// the user holds directly. Roles held through groups are the groups' grants.
-func (c *call) userGrants(ctx context.Context, u abi.Resource) (abi.GrantPage, error) {
-	ws, err := c.parentWorkspace(ctx, u.Parent)
-	if err != nil {
-		return abi.GrantPage{}, err
-	}
-	perms, found, err := c.userPermissions(ctx, u.ID.ID)
-	if err != nil {
-		return abi.GrantPage{}, err
-	}
-	if !found {
-		c.log.warnf("user %s no longer exists; no grants", u.ID.ID)
-		return abi.GrantPage{}, nil
-	}
-	targets, err := c.targetsOf(ctx, perms)
-	if err != nil {
-		return abi.GrantPage{}, err
-	}
-	grants := []abi.Grant{{
-		Entitlement: abi.EntitlementRef{Resource: ws, Slug: memberSlug},
-		Principal:   u.ID,
-	}}
-	grants = append(grants, grantsFor(u.ID, targets, nil)...)
-	return abi.GrantPage{Grants: grants}, nil
-}
-
-// groupGrants lists one page of a group's members, and on the first page
-// the group's own role grants, marked for expansion to its members.
-func (c *call) groupGrants(ctx context.Context, g abi.Resource, tok pageToken) (abi.GrantPage, error) {
-	path := "/groups/" + url.PathEscape(g.ID.ID) + "/users"
-	members, next, err := fetchPage[user](ctx, c.api, "list group members", path, "users", listCount, tok.Cursor)
-	if isNotFound(err) {
-		c.log.warnf("group %s no longer exists; no grants", g.ID.ID)
-		return abi.GrantPage{}, nil
-	}
-	if err != nil {
-		return abi.GrantPage{}, err
-	}
-	member := abi.EntitlementRef{Resource: g.ID, Slug: memberSlug}
-	grants := make([]abi.Grant, 0, len(members))
-	seen := map[string]bool{}
-	for _, m := range members {
-		if m.ID == "" || seen[m.ID] {
-			continue
-		}
-		seen[m.ID] = true
-		grants = append(grants, abi.Grant{Entitlement: member, Principal: abi.ResourceID{Type: typeUser, ID: m.ID}})
-	}
-	if tok.Page == 0 && tok.Cursor == "" {
-		roleGrants, err := c.groupRoleGrants(ctx, g.ID, member)
-		if err != nil {
-			return abi.GrantPage{}, err
-		}
-		grants = append(grants, roleGrants...)
-	}
-	return abi.GrantPage{Grants: grants, NextPageToken: tok.next(next)}, nil
-}
-
-// groupRoleGrants builds a group's own role grants. They carry ExpandFrom
-// the group's member entitlement: baton-sdk derives the members' access
-// from it, so the connector never copies group grants onto users.
-func (c *call) groupRoleGrants(ctx context.Context, g abi.ResourceID, member abi.EntitlementRef) ([]abi.Grant, error) {
-	perms, found, err := c.groupPermissions(ctx, g.ID)
-	if err != nil || !found {
-		return nil, err
-	}
-	targets, err := c.targetsOf(ctx, perms)
-	if err != nil {
-		return nil, err
-	}
-	return grantsFor(g, targets, []abi.EntitlementRef{member}), nil
 }

@@ -160,12 +160,15 @@ func (ch *change) parse() error {
 	}
 	p := ch.principal.ID
 	switch {
-	case p.Type != typeUser && p.Type != typeGroup:
-		return abi.Errorf(abi.CodeInvalidArgument, "principal must be a user or a group, not %q", p.Type)
+	case p.Type == typeInvite && !ch.member:
+		// Segment has no endpoint to change a pending invite's roles.
+		return abi.Errorf(abi.CodeInvalidArgument, "roles cannot be changed on a pending invite (%s): grant them once the invite is accepted, or cancel it and create the account again with roles", ch.principalID())
+	case p.Type != typeUser && p.Type != typeGroup && p.Type != typeInvite:
+		return abi.Errorf(abi.CodeInvalidArgument, "principal must be a user, a group or (for group membership) an invite, not %q", p.Type)
 	case strings.TrimSpace(p.ID) == "":
 		return abi.Errorf(abi.CodeInvalidArgument, "principal has no id")
 	case ch.member && p.Type == typeGroup:
-		return abi.Errorf(abi.CodeInvalidArgument, "group membership can only be granted to users; %s is a group", ch.principalID())
+		return abi.Errorf(abi.CodeInvalidArgument, "group membership can only be granted to users and invites; %s is a group", ch.principalID())
 	}
 	return nil
 }
@@ -175,6 +178,10 @@ func (ch *change) parse() error {
 // without calling Segment would leave the access review wrong (the
 // reference connector's bug 19).
 func (ch *change) email() (string, error) {
+	if ch.principal.ID.Type == typeInvite {
+		// An invite's id is its email.
+		return strings.TrimSpace(ch.principal.ID.ID), nil
+	}
 	if u := ch.principal.User; u != nil {
 		for _, e := range u.Emails {
 			if e = strings.TrimSpace(e); e != "" {
@@ -202,92 +209,6 @@ func (ch *change) grant() abi.Grant {
 }
 
 // --- Group membership ---
-
-func (c *call) grantMembership(ctx context.Context, ch *change) (abi.GrantResult, error) {
-	email, err := ch.email()
-	if err != nil {
-		return abi.GrantResult{}, err
-	}
-	gid := ch.ent.Resource.ID.ID
-	m, err := c.findMember(ctx, gid, ch.principal.ID.ID, email)
-	if err != nil {
-		return abi.GrantResult{}, err
-	}
-	if m != nil {
-		return abi.GrantResult{AlreadyExists: true}, nil
-	}
-	body := struct {
-		Emails []string `json:"emails"`
-	}{[]string{email}}
-	if err := c.api.send(ctx, "POST", "/groups/"+url.PathEscape(gid)+"/users", body, nil); err != nil {
-		return abi.GrantResult{}, err
-	}
-	return abi.GrantResult{Grants: []abi.Grant{ch.grant()}}, nil
-}
-
-func (c *call) revokeMembership(ctx context.Context, ch *change) (abi.RevokeResult, error) {
-	email, err := ch.email()
-	if err != nil {
-		return abi.RevokeResult{}, err
-	}
-	gid := ch.ent.Resource.ID.ID
-	m, err := c.findMember(ctx, gid, ch.principal.ID.ID, email)
-	if err != nil {
-		return abi.RevokeResult{}, err
-	}
-	if m == nil {
-		return abi.RevokeResult{AlreadyRevoked: true}, nil
-	}
-	// Segment's current email for the member, when it has one: the
-	// principal's may be stale if the user changed address since the sync.
-	email = firstNonEmpty(m.Email, email)
-	// The singular /group/ path and the emails.0= array encoding are the
-	// API's (reference bugs 4 and 5); no pagination parameter.
-	path := "/group/" + url.PathEscape(gid) + "/users?emails.0=" + url.QueryEscape(email)
-	var out envelope[struct {
-		Status string `json:"status"`
-	}]
-	if err := c.api.send(ctx, "DELETE", path, nil, &out); err != nil {
-		return abi.RevokeResult{}, err
-	}
-	if out.Data.Status != "SUCCESS" {
-		// A 200 that does not say SUCCESS is not a success (reference bug
-		// 6 is the opposite mistake). Unavailable makes the caller retry,
-		// and a retry re-reads the membership first.
-		return abi.RevokeResult{}, abi.Errorf(abi.CodeUnavailable, "DELETE /group/%s/users: Segment answered with status %q, not SUCCESS", gid, out.Data.Status)
-	}
-	return abi.RevokeResult{}, nil
-}
-
-// findMember pages through the group's members for the user, by id or by
-// email (case-insensitive), and returns it, or nil if it is not a member.
-func (c *call) findMember(ctx context.Context, gid, uid, email string) (*user, error) {
-	path := "/groups/" + url.PathEscape(gid) + "/users"
-	seen := map[string]bool{}
-	cursor := ""
-	for {
-		members, next, err := fetchPage[user](ctx, c.api, "list group members", path, "users", listCount, cursor)
-		if isNotFound(err) {
-			return nil, abi.Errorf(abi.CodeNotFound, "group %s not found in Segment: %s", gid, abi.AsError(err).Message)
-		}
-		if err != nil {
-			return nil, err
-		}
-		for i := range members {
-			if members[i].ID == uid || (email != "" && strings.EqualFold(strings.TrimSpace(members[i].Email), email)) {
-				return &members[i], nil
-			}
-		}
-		if next == "" {
-			return nil, nil
-		}
-		if seen[next] {
-			return nil, abi.Errorf(abi.CodeUnavailable, "%s: pagination cursor did not advance (%q seen before)", where("list group members", path), next)
-		}
-		seen[next] = true
-		cursor = next
-	}
-}
 
 // --- Roles ---
 
@@ -444,43 +365,6 @@ func (c *call) currentPermissions(ctx context.Context, p abi.ResourceID) ([]perm
 // JSON null is what userPermissions and groupPermissions treat as a miss.
 func (c *call) forgetPermissions(ctx context.Context, p abi.ResourceID) {
 	c.cache.store(ctx, permKey(p.Type, p.ID), nil)
-}
-
-// requireRole checks that the role exists. The session's role list may
-// predate a role created since the sync, so a miss there is confirmed
-// against a fresh GET /roles before it becomes an error.
-func (c *call) requireRole(ctx context.Context, id string) error {
-	roles, err := c.roles(ctx)
-	if err != nil {
-		return err
-	}
-	if hasRole(roles, id) {
-		return nil
-	}
-	if c.cache.s != nil {
-		fresh, err := fetchAll[role](ctx, c.api, "list roles", "/roles", "roles")
-		if err != nil {
-			return err
-		}
-		if fresh == nil {
-			fresh = []role{}
-		}
-		c.cache.store(ctx, rolesKey, fresh)
-		c.roleList = fresh
-		if hasRole(fresh, id) {
-			return nil
-		}
-	}
-	return abi.Errorf(abi.CodeNotFound, "role %s does not exist in Segment (not in GET /roles)", id)
-}
-
-func hasRole(roles []role, id string) bool {
-	for _, r := range roles {
-		if r.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // isTarget reports whether r is the resource the change is about,

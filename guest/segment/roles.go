@@ -1,6 +1,11 @@
 package segment
 
-import "strings"
+import (
+	"context"
+	"strings"
+
+	"github.com/baton-runner/baton-runner/abi"
+)
 
 // roleScopes is the applicability table: for each Segment role name, the
 // resource type whose instances the role can be granted on, or "" for roles
@@ -75,4 +80,115 @@ func roleScope(name string) (scope string, known bool) {
 func roleApplies(name, resourceType string) bool {
 	scope, known := roleScope(name)
 	return known && scope != "" && scope == resourceType
+}
+
+// roleName looks a role's name up in the role list ("" if absent).
+func (c *call) roleName(ctx context.Context, id string) (string, error) {
+	roles, err := c.roles(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range roles {
+		if r.ID == id {
+			return r.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// requireRole checks that the role exists. The session's role list may
+// predate a role created since the sync, so a miss there is confirmed
+// against a fresh GET /roles before it becomes an error.
+func (c *call) requireRole(ctx context.Context, id string) error {
+	roles, err := c.roles(ctx)
+	if err != nil {
+		return err
+	}
+	if hasRole(roles, id) {
+		return nil
+	}
+	if c.cache.s != nil {
+		fresh, err := fetchAll[role](ctx, c.api, "list roles", "/roles", "roles")
+		if err != nil {
+			return err
+		}
+		if fresh == nil {
+			fresh = []role{}
+		}
+		c.cache.store(ctx, rolesKey, fresh)
+		c.roleList = fresh
+		if hasRole(fresh, id) {
+			return nil
+		}
+	}
+	return abi.Errorf(abi.CodeNotFound, "role %s does not exist in Segment (not in GET /roles)", id)
+}
+
+func hasRole(roles []role, id string) bool {
+	for _, r := range roles {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// listRoles returns every role in one page from the sync-wide role list,
+// so GET /roles is read once per sync however many callers need it.
+func (c *call) listRoles(ctx context.Context, ws abi.ResourceID) (abi.ResourcePage, error) {
+	roles, err := c.roles(ctx)
+	if err != nil {
+		return abi.ResourcePage{}, err
+	}
+	out := make([]abi.Resource, 0, len(roles))
+	for _, r := range roles {
+		out = append(out, roleResource(r, ws))
+	}
+	return abi.ResourcePage{Resources: out}, nil
+}
+
+// roles returns the whole role list, from the session or from GET /roles.
+func (c *call) roles(ctx context.Context) ([]role, error) {
+	if c.roleList != nil {
+		return c.roleList, nil
+	}
+	if roles, ok := recall[[]role](c.cache, rolesKey); ok {
+		c.roleList = roles
+		return roles, nil
+	}
+	var roles []role
+	if !c.cache.load(ctx, rolesKey, &roles) || roles == nil {
+		var err error
+		roles, err = fetchAll[role](ctx, c.api, "list roles", "/roles", "roles")
+		if err != nil {
+			return nil, err
+		}
+		if roles == nil {
+			roles = []role{}
+		}
+		c.cache.store(ctx, rolesKey, roles)
+	}
+	c.cache.remember(rolesKey, roles)
+	c.roleList = roles
+	return roles, nil
+}
+
+func roleResource(r role, ws abi.ResourceID) abi.Resource {
+	return abi.Resource{
+		ID:          abi.ResourceID{Type: typeRole, ID: r.ID},
+		Parent:      &ws,
+		DisplayName: firstNonEmpty(r.Name, r.ID),
+		Description: r.Description,
+	}
+}
+
+// roleEntitlements: the role granted on the whole workspace.
+func roleEntitlements(id abi.ResourceID, name string) []abi.Entitlement {
+	return []abi.Entitlement{{
+		Resource:    id,
+		Slug:        memberSlug,
+		DisplayName: name,
+		Description: name + " on the whole workspace",
+		GrantableTo: []string{typeUser, typeGroup},
+	}}
 }

@@ -303,7 +303,17 @@ func checkSync(t *testing.T, e *simEnv, res *syncResult) {
 	if ws.FunctionsEnabled && len(fnTypes) != 5 {
 		t.Fatalf("functions of %d types generated, want 5", len(fnTypes))
 	}
-	if n, want := len(res.resources), 1+len(ws.Users)+len(ws.Groups)+len(ws.Roles)+len(ws.Sources)+len(ws.Warehouses)+len(ws.Spaces)+len(ws.Functions); n != want {
+	// Pending invites: id and name are the email, user trait, disabled.
+	for _, inv := range ws.Invites {
+		r, ok := res.byID[abi.ResourceID{Type: typeInvite, ID: inv}]
+		if !ok || r.DisplayName != inv || r.User == nil || !slices.Equal(r.User.Emails, []string{inv}) || r.User.Status != abi.UserStatusDisabled || r.Parent == nil || *r.Parent != wsID {
+			t.Fatalf("invite %s: %+v (trait %+v)", inv, r, r.User)
+		}
+	}
+	if n := len(res.ofType(typeInvite)); n != len(ws.Invites) {
+		t.Fatalf("%d invites listed, want %d", n, len(ws.Invites))
+	}
+	if n, want := len(res.resources), 1+len(ws.Users)+len(ws.Invites)+len(ws.Groups)+len(ws.Roles)+len(ws.Sources)+len(ws.Warehouses)+len(ws.Spaces)+len(ws.Functions); n != want {
 		t.Fatalf("%d resources, want %d", n, want)
 	}
 
@@ -335,6 +345,9 @@ func checkSync(t *testing.T, e *simEnv, res *syncResult) {
 		groupMember[g.ID] = abi.EntitlementRef{Resource: p, Slug: memberSlug}
 		for _, m := range g.MemberIDs {
 			want[fmt.Sprintf("group:%s:member -> user:%s", g.ID, m)] = true
+		}
+		for _, inv := range g.InviteEmails {
+			want[fmt.Sprintf("group:%s:member -> invite:%s", g.ID, inv)] = true
 		}
 		for k := range expectedGrants(ws, g.Permissions, p) {
 			want[k] = true
@@ -423,6 +436,7 @@ func checkSync(t *testing.T, e *simEnv, res *syncResult) {
 func wantRequests(ws *segmentsim.Workspace) int {
 	n := 1 // GET /
 	n += ceilDiv(len(ws.Users), userCount) + len(ws.Users)
+	n += ceilDiv(len(ws.Invites), listCount)
 	n += ceilDiv(len(ws.Groups), groupCount)
 	n += ceilDiv(len(ws.Roles), listCount)
 	n += ceilDiv(len(ws.Sources), listCount)
@@ -444,7 +458,7 @@ func wantRequests(ws *segmentsim.Workspace) int {
 		n++ // the 403 ends function listing
 	}
 	for _, g := range ws.Groups {
-		n += ceilDiv(len(g.MemberIDs), listCount)
+		n += ceilDiv(len(g.MemberIDs), listCount) + ceilDiv(len(g.InviteEmails), listCount)
 	}
 	return n
 }
@@ -463,7 +477,7 @@ func checkRequests(t *testing.T, e *simEnv) {
 		if strings.HasPrefix(r.Path, "/users/") {
 			userGets++
 		}
-		if strings.HasPrefix(r.Path, "/groups/") && !strings.HasSuffix(r.Path, "/users") {
+		if strings.HasPrefix(r.Path, "/groups/") && !strings.HasSuffix(r.Path, "/users") && !strings.HasSuffix(r.Path, "/invites") {
 			t.Errorf("unexpected per-group request %s", r.Path)
 		}
 	}
@@ -478,7 +492,7 @@ func checkRequests(t *testing.T, e *simEnv) {
 				p = "/users/{id}"
 			}
 			if strings.HasPrefix(p, "/groups/") {
-				p = "/groups/{id}/users"
+				p = "/groups/{id}/" + p[strings.LastIndex(p, "/")+1:]
 			}
 			counts[p]++
 		}
@@ -506,7 +520,7 @@ func TestSimFullSync(t *testing.T) {
 			checkRequests(t, e)
 			if name == "large groups" {
 				for _, g := range e.ws.Groups {
-					if want := ceilDiv(len(g.MemberIDs), listCount); res.grantPages[abi.ResourceID{Type: typeGroup, ID: g.ID}] != want {
+					if want := ceilDiv(len(g.MemberIDs), listCount) - 1 + ceilDiv(len(g.InviteEmails), listCount); res.grantPages[abi.ResourceID{Type: typeGroup, ID: g.ID}] != want {
 						t.Errorf("group %s: %d grant pages, want %d", g.ID, res.grantPages[abi.ResourceID{Type: typeGroup, ID: g.ID}], want)
 					}
 				}

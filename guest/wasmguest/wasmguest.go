@@ -52,6 +52,15 @@ func exportGrant() int32 { return run(abi.ExportGrant) }
 //go:wasmexport baton_revoke
 func exportRevoke() int32 { return run(abi.ExportRevoke) }
 
+//go:wasmexport baton_create_account
+func exportCreateAccount() int32 { return run(abi.ExportCreateAccount) }
+
+//go:wasmexport baton_delete_resource
+func exportDeleteResource() int32 { return run(abi.ExportDeleteResource) }
+
+//go:wasmexport baton_get_resource
+func exportGetResource() int32 { return run(abi.ExportGetResource) }
+
 // run serves one export. Connector errors travel in the output envelope
 // with return code 0, so the host can tell them from a broken guest (1).
 func run(export string) int32 {

@@ -122,10 +122,18 @@ func register(gs *grpc.Server, srv types.ConnectorServer, provisioning bool) {
 	v2.RegisterAssetServiceServer(gs, srv)
 	v2.RegisterEventServiceServer(gs, srv)
 	v2.RegisterActionServiceServer(gs, srv)
+	// Account creation and deletion change access like grants do, so the
+	// same switch governs them.
 	if provisioning {
 		v2.RegisterGrantManagerServiceServer(gs, srv)
+		v2.RegisterAccountManagerServiceServer(gs, srv)
+		v2.RegisterResourceManagerServiceServer(gs, srv)
+		v2.RegisterResourceDeleterServiceServer(gs, srv)
 	} else {
 		v2.RegisterGrantManagerServiceServer(gs, provisioningDisabled{})
+		v2.RegisterAccountManagerServiceServer(gs, accountsDisabled{})
+		v2.RegisterResourceManagerServiceServer(gs, resourceManagerDisabled{})
+		v2.RegisterResourceDeleterServiceServer(gs, deleterDisabled{})
 	}
 }
 
@@ -136,13 +144,43 @@ type provisioningDisabled struct {
 }
 
 var errProvisioningDisabled = status.Error(codes.FailedPrecondition,
-	"provisioning is disabled: set BATON_PROVISIONING=true (--provisioning) to let this connector grant and revoke access")
+	"provisioning is disabled: set BATON_PROVISIONING=true (--provisioning) to let this connector grant and revoke access, create accounts and delete resources")
 
 func (provisioningDisabled) Grant(context.Context, *v2.GrantManagerServiceGrantRequest) (*v2.GrantManagerServiceGrantResponse, error) {
 	return nil, errProvisioningDisabled
 }
 
 func (provisioningDisabled) Revoke(context.Context, *v2.GrantManagerServiceRevokeRequest) (*v2.GrantManagerServiceRevokeResponse, error) {
+	return nil, errProvisioningDisabled
+}
+
+// accountsDisabled, resourceManagerDisabled and deleterDisabled answer
+// create-account and delete requests when provisioning is off.
+type accountsDisabled struct {
+	v2.UnimplementedAccountManagerServiceServer
+}
+
+func (accountsDisabled) CreateAccount(context.Context, *v2.CreateAccountRequest) (*v2.CreateAccountResponse, error) {
+	return nil, errProvisioningDisabled
+}
+
+type resourceManagerDisabled struct {
+	v2.UnimplementedResourceManagerServiceServer
+}
+
+func (resourceManagerDisabled) CreateResource(context.Context, *v2.CreateResourceRequest) (*v2.CreateResourceResponse, error) {
+	return nil, errProvisioningDisabled
+}
+
+func (resourceManagerDisabled) DeleteResource(context.Context, *v2.DeleteResourceRequest) (*v2.DeleteResourceResponse, error) {
+	return nil, errProvisioningDisabled
+}
+
+type deleterDisabled struct {
+	v2.UnimplementedResourceDeleterServiceServer
+}
+
+func (deleterDisabled) DeleteResourceV2(context.Context, *v2.DeleteResourceV2Request) (*v2.DeleteResourceV2Response, error) {
 	return nil, errProvisioningDisabled
 }
 

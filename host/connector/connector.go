@@ -113,12 +113,7 @@ func (c *Connector) Validate(ctx context.Context) (annotations.Annotations, erro
 func (c *Connector) ResourceSyncers(context.Context) []connectorbuilder.ResourceSyncerV2 {
 	out := make([]connectorbuilder.ResourceSyncerV2, 0, len(c.md.ResourceTypes))
 	for _, rt := range c.md.ResourceTypes {
-		s := &resourceSyncer{c: c, rt: c.types[rt.ID]}
-		if rt.Provisionable {
-			out = append(out, provisioningSyncer{s})
-		} else {
-			out = append(out, s)
-		}
+		out = append(out, compose(&resourceSyncer{c: c, rt: c.types[rt.ID]}, rt))
 	}
 	return out
 }

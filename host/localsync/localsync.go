@@ -18,6 +18,7 @@ import (
 	"os"
 	"strings"
 
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/sync"
 	"github.com/conductorone/baton-sdk/pkg/types"
 	"google.golang.org/grpc/codes"
@@ -47,6 +48,13 @@ type Options struct {
 	// Disk, if set, is told where the sync's files are, so the connector's
 	// tracker can hold them to Limits.MaxC1ZBytes.
 	Disk *synclimits.Disk
+	// Targets, if set, makes the sync a targeted one (baton-sdk's partial
+	// sync, --sync-resources): only these resources are read again, one
+	// by one through the connector's Get, with their entitlements and
+	// grants. The new file holds just that partial sync (and the
+	// targets' parents): callers must not point it at a full sync's file
+	// they mean to keep.
+	Targets []*v2.Resource
 }
 
 // Run syncs everything cc exposes into a new c1z at opts.Path. It checks
@@ -103,6 +111,9 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 	syncOpts := []sync.SyncOpt{sync.WithC1ZPath(tmpPath), sync.WithTmpDir(work)}
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))
+	}
+	if len(opts.Targets) > 0 {
+		syncOpts = append(syncOpts, sync.WithTargetedSyncResources(opts.Targets))
 	}
 	// timedOut returns the sync_timeout error once the wall time ran out,
 	// whatever error that caused on its way out.

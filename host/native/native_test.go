@@ -41,10 +41,13 @@ func TestNativeSyncMatchesTheWorkspace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	users, memberships := 0, 0
+	users, invites, memberships := 0, 0, 0
 	for _, r := range snap.Resources {
-		if r.GetId().GetResourceType() == "user" {
+		switch r.GetId().GetResourceType() {
+		case "user":
 			users++
+		case "invite":
+			invites++
 		}
 	}
 	for _, g := range snap.Grants {
@@ -52,11 +55,12 @@ func TestNativeSyncMatchesTheWorkspace(t *testing.T) {
 			memberships++
 		}
 	}
+	// Membership grants: the members and the pending invites of each group.
 	want := 0
 	for _, g := range ws.Groups {
-		want += len(g.MemberIDs)
+		want += len(g.MemberIDs) + len(g.InviteEmails)
 	}
-	if users != len(ws.Users) || memberships < want {
-		t.Errorf("%d users and %d memberships synced, want %d and at least %d", users, memberships, len(ws.Users), want)
+	if users != len(ws.Users) || invites != len(ws.Invites) || memberships != want {
+		t.Errorf("%d users, %d invites and %d memberships synced, want %d, %d and %d", users, invites, memberships, len(ws.Users), len(ws.Invites), want)
 	}
 }

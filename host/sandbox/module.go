@@ -221,15 +221,34 @@ func (m *Module) probe(ctx context.Context) error {
 	if res.OK.ABIVersion != abi.Version {
 		return fmt.Errorf("guest module speaks ABI version %d; this host speaks version %d only: rebuild the guest against a matching baton-runner", res.OK.ABIVersion, abi.Version)
 	}
+	accountTypes := 0
 	for _, rt := range res.OK.ResourceTypes {
-		if !rt.Provisionable {
-			continue
+		// Each declaration needs its exports; a guest declaring none of
+		// the optional ones runs without them.
+		needs := map[string][]string{}
+		if rt.Provisionable {
+			needs["provisionable"] = []string{abi.ExportGrant, abi.ExportRevoke}
 		}
-		for _, name := range []string{abi.ExportGrant, abi.ExportRevoke} {
-			if !inst.plugin.FunctionExists(name) {
-				return fmt.Errorf("guest module declares resource type %q provisionable but does not export %q", rt.ID, name)
+		if rt.CreatesAccounts {
+			needs["createsAccounts"] = []string{abi.ExportCreateAccount}
+			accountTypes++
+		}
+		if rt.Deletable {
+			needs["deletable"] = []string{abi.ExportDeleteResource}
+		}
+		if rt.Gettable {
+			needs["gettable"] = []string{abi.ExportGetResource}
+		}
+		for what, names := range needs {
+			for _, name := range names {
+				if !inst.plugin.FunctionExists(name) {
+					return fmt.Errorf("guest module declares resource type %q %s but does not export %q", rt.ID, what, name)
+				}
 			}
 		}
+	}
+	if accountTypes > 1 {
+		return fmt.Errorf("guest module declares %d resource types createsAccounts; at most one may create accounts", accountTypes)
 	}
 	m.metadata = *res.OK
 	return nil

@@ -62,8 +62,9 @@ func provisioningClient(t *testing.T, tn *tenant.Tenant) *connector.Client {
 }
 
 var (
-	userType  = v2.ResourceType_builder{Id: "user", DisplayName: "User", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER}}.Build()
-	groupType = v2.ResourceType_builder{Id: "group", DisplayName: "Group", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_GROUP}}.Build()
+	userType   = v2.ResourceType_builder{Id: "user", DisplayName: "User", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER}}.Build()
+	inviteType = v2.ResourceType_builder{Id: "invite", DisplayName: "Invite", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER}}.Build()
+	groupType  = v2.ResourceType_builder{Id: "group", DisplayName: "Group", Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_GROUP}}.Build()
 )
 
 // toV2 converts the model's principal and entitlement to what baton-sdk
@@ -74,7 +75,11 @@ func toV2(t *testing.T, op provmodel.Op) (*v2.Resource, *v2.Entitlement) {
 	var principal *v2.Resource
 	var err error
 	switch op.Principal.ID.Type {
-	case "user":
+	case "user", "invite":
+		rt := userType
+		if op.Principal.ID.Type == "invite" {
+			rt = inviteType
+		}
 		var opts []resource.UserTraitOption
 		if u := op.Principal.User; u != nil {
 			for i, e := range u.Emails {
@@ -84,7 +89,7 @@ func toV2(t *testing.T, op provmodel.Op) (*v2.Resource, *v2.Entitlement) {
 				opts = append(opts, resource.WithUserLogin(u.Login))
 			}
 		}
-		principal, err = resource.NewUserResource(op.Principal.ID.ID, userType, op.Principal.ID.ID, opts, resource.WithParentResourceID(parent))
+		principal, err = resource.NewUserResource(op.Principal.ID.ID, rt, op.Principal.ID.ID, opts, resource.WithParentResourceID(parent))
 	default:
 		principal, err = resource.NewGroupResource(op.Principal.ID.ID, groupType, op.Principal.ID.ID, nil, resource.WithParentResourceID(parent))
 	}
@@ -111,12 +116,38 @@ var abiCodes = map[codes.Code]abi.Code{
 
 // sandboxedExec runs the model's operations through baton-sdk's client, the
 // host adapter, the sandbox and the wasm guest.
-func sandboxedExec(t *testing.T, cc *connector.Client) provmodel.Exec {
+func sandboxedExec(t *testing.T, cc *connector.Client, conn *connector.Connector) provmodel.Exec {
 	return func(op provmodel.Op) (bool, error) {
 		ctx := context.Background()
-		principal, ent := toV2(t, op)
 		var annos annotations.Annotations
 		var err error
+		already := false
+		switch op.Kind() {
+		case "create-account":
+			roles, groups := []any{}, []any{}
+			for _, r := range op.Roles {
+				roles = append(roles, r)
+			}
+			for _, g := range op.Groups {
+				groups = append(groups, g)
+			}
+			var resp *v2.CreateAccountResponse
+			resp, err = createAccount(t, cc, map[string]any{"email": op.CreateAccount, "roles": roles, "groups": groups})
+			already = resp.GetAlreadyExists() != nil || strings.Contains(resp.GetActionRequired().GetMessage(), "already pending")
+		case "delete":
+			// baton-sdk's deleter service does not say whether the
+			// resource was already gone; the host's own path (the same
+			// adapter and sandboxed guest) does.
+			id := v2.ResourceId_builder{ResourceType: op.Delete.Type, Resource: op.Delete.ID}.Build()
+			already, err = conn.DeleteResource(ctx, id, nil)
+		}
+		if op.Kind() == "create-account" || op.Kind() == "delete" {
+			if err != nil {
+				return false, toABIError(err)
+			}
+			return already, nil
+		}
+		principal, ent := toV2(t, op)
 		if op.Grant {
 			var resp *v2.GrantManagerServiceGrantResponse
 			resp, err = cc.Grant(ctx, v2.GrantManagerServiceGrantRequest_builder{Entitlement: ent, Principal: principal}.Build())
@@ -128,15 +159,19 @@ func sandboxedExec(t *testing.T, cc *connector.Client) provmodel.Exec {
 			annos = resp.GetAnnotations()
 		}
 		if err != nil {
-			st, _ := status.FromError(err)
-			code, ok := abiCodes[st.Code()]
-			if !ok {
-				code = abi.CodeUnknown
-			}
-			return false, &abi.Error{Code: code, Message: st.Message()}
+			return false, toABIError(err)
 		}
 		return annos.Contains(&v2.GrantAlreadyExists{}) || annos.Contains(&v2.GrantAlreadyRevoked{}), nil
 	}
+}
+
+func toABIError(err error) error {
+	st, _ := status.FromError(err)
+	code, ok := abiCodes[st.Code()]
+	if !ok {
+		code = abi.CodeUnknown
+	}
+	return &abi.Error{Code: code, Message: st.Message()}
 }
 
 // TestSandboxedProvisioningModel runs random grant/revoke sequences through
@@ -148,8 +183,8 @@ func TestSandboxedProvisioningModel(t *testing.T) {
 			cfg := segmentsim.DefaultConfig(30)
 			cfg.Seed = int64(seed)
 			e := startWritableSim(t, cfg, segmentsim.Options{WriteLimitPerMinute: -1})
-			cc := provisioningClient(t, e.newTenant(t, 2, nil))
-			provmodel.Run(t, seed, 50, e.sim, sandboxedExec(t, cc))
+			tn := e.newTenant(t, 2, nil)
+			provmodel.Run(t, seed, 50, e.sim, sandboxedExec(t, provisioningClient(t, tn), tn.Connector()))
 		})
 	}
 }
@@ -159,11 +194,12 @@ func TestSandboxedProvisioningModel(t *testing.T) {
 // lose each other's update unless the host serialises them.
 func TestConcurrentRevokesOnOnePrincipal(t *testing.T) {
 	e := startWritableSim(t, manySources(), segmentsim.Options{WriteLimitPerMinute: -1})
-	cc := provisioningClient(t, e.newTenant(t, 4, nil))
+	tn := e.newTenant(t, 4, nil)
+	cc := provisioningClient(t, tn)
 	m := provmodel.New(e.sim.Snapshot())
 	u := e.ws.Users[0]
 	role := e.ws.RoleByName(segmentsim.RoleSourceReadOnly).ID
-	exec := sandboxedExec(t, cc)
+	exec := sandboxedExec(t, cc, tn.Connector())
 	var ops []provmodel.Op
 	for _, s := range e.ws.Sources[:6] {
 		op := provmodel.Op{Grant: true, Entitlement: m.Entitlement("source", s.ID, role), Principal: m.UserResource(u)}
@@ -221,7 +257,7 @@ func TestWritesRideOut429s(t *testing.T) {
 	tn := e.newTenant(t, 2, func(c *egress.Config) { c.Sleep, c.Now = clock.Sleep, clock.Now })
 	cc := provisioningClient(t, tn)
 	m := provmodel.New(e.sim.Snapshot())
-	exec := sandboxedExec(t, cc)
+	exec := sandboxedExec(t, cc, tn.Connector())
 	role := e.ws.RoleByName(segmentsim.RoleSourceAdmin).ID
 	u := e.ws.Users[1]
 	for _, s := range e.ws.Sources[:5] {
@@ -340,7 +376,7 @@ func TestCapabilitiesMatchWhatWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{"workspace": false, "user": false, "group": true, "role": true,
+	want := map[string]bool{"workspace": false, "user": false, "invite": false, "group": true, "role": true,
 		"source": true, "warehouse": true, "space": true, "function": true}
 	seen := 0
 	for _, rc := range resp.GetMetadata().GetCapabilities().GetResourceTypeCapabilities() {
@@ -373,7 +409,7 @@ func TestRevokeUnderFaults(t *testing.T) {
 	m := provmodel.New(e.sim.Snapshot())
 	u := e.ws.Users[2]
 	role := e.ws.RoleByName(segmentsim.RoleSourceAdmin).ID
-	exec := sandboxedExec(t, cc)
+	exec := sandboxedExec(t, cc, tn.Connector())
 	for _, s := range e.ws.Sources[:2] {
 		if _, err := exec(provmodel.Op{Grant: true, Entitlement: m.Entitlement("source", s.ID, role), Principal: m.UserResource(u)}); err != nil {
 			t.Fatal(err)

@@ -144,7 +144,7 @@ func TestSandboxedSyncMatchesTheWorkspace(t *testing.T) {
 	snap := load(t, path)
 
 	want := map[string]int{
-		"workspace": 1, "user": len(e.ws.Users), "group": len(e.ws.Groups), "role": len(e.ws.Roles),
+		"workspace": 1, "user": len(e.ws.Users), "invite": len(e.ws.Invites), "group": len(e.ws.Groups), "role": len(e.ws.Roles),
 		"source": len(e.ws.Sources), "warehouse": len(e.ws.Warehouses), "space": len(e.ws.Spaces),
 		"function": len(e.ws.Functions),
 	}
@@ -198,6 +198,11 @@ func TestSandboxedSyncMatchesTheWorkspace(t *testing.T) {
 		for _, m := range g.MemberIDs {
 			if grants["group:"+g.ID+":member:user:"+m] == nil {
 				t.Errorf("member %s of group %s has no membership grant", m, g.ID)
+			}
+		}
+		for _, inv := range g.InviteEmails {
+			if grants["group:"+g.ID+":member:invite:"+inv] == nil {
+				t.Errorf("pending invite %s of group %s has no membership grant", inv, g.ID)
 			}
 		}
 		for _, p := range g.Permissions {
@@ -307,7 +312,7 @@ func TestRequestBudget(t *testing.T) {
 		if strings.HasPrefix(r.Path, "/users/") {
 			perUser++
 		}
-		if strings.HasPrefix(r.Path, "/groups/") && !strings.HasSuffix(r.Path, "/users") {
+		if strings.HasPrefix(r.Path, "/groups/") && !strings.HasSuffix(r.Path, "/users") && !strings.HasSuffix(r.Path, "/invites") {
 			t.Errorf("per-group request %s %s: group permissions come from the list", r.Method, r.Path)
 		}
 	}

@@ -152,3 +152,21 @@ func (s *Server) Uploads() map[string][][]byte {
 	}
 	return out
 }
+
+// AddCreateAccountTask queues a task to create an account from info (of
+// resourceType; "" lets the connector choose) and returns its id.
+func (s *Server) AddCreateAccountTask(info *v2.AccountInfo, resourceType string) string {
+	return s.AddTask(v1.Task_builder{CreateAccount: v1.Task_CreateAccountTask_builder{
+		AccountInfo:    info,
+		ResourceTypeId: resourceType,
+	}.Build()}.Build())
+}
+
+// AddDeleteResourceTask queues a task to delete the resource id (parent
+// may be nil) and returns its id.
+func (s *Server) AddDeleteResourceTask(id, parent *v2.ResourceId) string {
+	return s.AddTask(v1.Task_builder{DeleteResource: v1.Task_DeleteResourceTask_builder{
+		ResourceId:       id,
+		ParentResourceId: parent,
+	}.Build()}.Build())
+}

@@ -1,5 +1,6 @@
 // Package provmodel is a Model of Segment provisioning and a driver of
-// random grant and revoke sequences, checked against the simulator's state
+// random sequences of grants, revokes, account creations (invites) and
+// deletions (of users and invites), checked against the simulator's state
 // after every step. The Segment connector's tests run it natively; the
 // host's tests run the same sequences through the sandboxed guest.
 package provmodel
@@ -16,14 +17,41 @@ import (
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
-// Op is one provisioning request, as the host would send it.
+// Op is one provisioning request, as the host would send it: a grant or
+// revoke of Entitlement to Principal, or, when CreateAccount or Delete is
+// set, that instead.
 type Op struct {
 	Grant       bool
 	Entitlement abi.EntitlementOn
 	Principal   abi.Resource
+	// CreateAccount is the email to create an account (a Segment invite)
+	// for, with Roles (role ids, workspace-wide) and Groups (group ids).
+	CreateAccount string
+	Roles, Groups []string
+	// Delete is the user or invite to delete.
+	Delete *abi.ResourceID
+}
+
+// Kind is "grant", "revoke", "create-account" or "delete".
+func (op Op) Kind() string {
+	switch {
+	case op.CreateAccount != "":
+		return "create-account"
+	case op.Delete != nil:
+		return "delete"
+	case op.Grant:
+		return "grant"
+	}
+	return "revoke"
 }
 
 func (op Op) String() string {
+	switch op.Kind() {
+	case "create-account":
+		return fmt.Sprintf("create-account %s roles %v groups %v", op.CreateAccount, op.Roles, op.Groups)
+	case "delete":
+		return fmt.Sprintf("delete %s:%s", op.Delete.Type, op.Delete.ID)
+	}
 	verb := "revoke"
 	if op.Grant {
 		verb = "grant"
@@ -32,12 +60,16 @@ func (op Op) String() string {
 	return fmt.Sprintf("%s %s:%s:%s / %s:%s", verb, r.Type, r.ID, op.Entitlement.Slug, op.Principal.ID.Type, op.Principal.ID.ID)
 }
 
-// Outcome is what an operation should do: change Segment (exactly one
-// write), find it already done (no write), or fail with Code (no write).
+// Outcome is what an operation should do: change Segment, find it
+// already done, or fail with Code (no write). Writes is the number of
+// write requests it takes: one per change, except a create-account, which
+// also writes once per requested group (also when the invite was already
+// pending: joining is idempotent, and completes an interrupted create).
 type Outcome struct {
 	Changed bool
 	Already bool
 	Code    abi.Code
+	Writes  int
 }
 
 func (o Outcome) String() string {
@@ -53,7 +85,9 @@ func (o Outcome) String() string {
 }
 
 // Exec runs op through the code under test and reports whether it was
-// already done (AlreadyExists / AlreadyRevoked) or its error.
+// already done (AlreadyExists / AlreadyRevoked / already deleted; for a
+// create-account, AlreadyExists or an ActionRequired naming a pending
+// invite) or its error.
 type Exec func(op Op) (already bool, err error)
 
 // Tuple is one resource of one permission entry, flattened: the Model
@@ -100,6 +134,14 @@ type Model struct {
 	groupIDs     []string
 	perms        map[abi.ResourceID]map[Tuple]bool
 	members      map[string]map[string]bool // group id → user ids
+	// invites are the pending invites' permission tuples, by email;
+	// invitees the pending invites of each group.
+	invites  map[string]map[Tuple]bool
+	invitees map[string]map[string]bool // group id → emails
+	// deleted are users and invites deleted so far (deleting them again
+	// is a no-op); fresh counts the emails invited so far.
+	deleted map[abi.ResourceID]bool
+	fresh   int
 }
 
 // New returns the model of ws as it is now.
@@ -110,9 +152,15 @@ func New(ws *segmentsim.Workspace) *Model {
 		roleIDs:      map[string]bool{},
 		sourceLabels: map[string][]segmentsim.Label{},
 		resources:    map[string][]string{},
-		users:        ws.Users,
+		users:        slices.Clone(ws.Users),
 		perms:        map[abi.ResourceID]map[Tuple]bool{},
 		members:      map[string]map[string]bool{},
+		invites:      map[string]map[Tuple]bool{},
+		invitees:     map[string]map[string]bool{},
+		deleted:      map[abi.ResourceID]bool{},
+	}
+	for _, e := range ws.Invites {
+		m.invites[e] = Tuples(ws.InvitePermissions[e])
 	}
 	for _, r := range ws.Roles {
 		m.roles[r.Name], m.roleIDs[r.ID] = r.ID, true
@@ -141,6 +189,11 @@ func New(ws *segmentsim.Workspace) *Model {
 			set[id] = true
 		}
 		m.members[g.ID] = set
+		inv := map[string]bool{}
+		for _, e := range g.InviteEmails {
+			inv[e] = true
+		}
+		m.invitees[g.ID] = inv
 	}
 	return m
 }
@@ -150,13 +203,34 @@ var segTypes = map[string]string{"source": "SOURCE", "warehouse": "WAREHOUSE", "
 
 // apply returns op's expected outcome and updates the Model with it.
 func (m *Model) apply(op Op) Outcome {
+	out := m.applyOp(op)
+	if out.Changed && out.Writes == 0 {
+		out.Writes = 1
+	}
+	return out
+}
+
+func (m *Model) applyOp(op Op) Outcome {
+	switch op.Kind() {
+	case "create-account":
+		return m.createAccount(op)
+	case "delete":
+		return m.delete(*op.Delete)
+	}
 	ent := op.Entitlement.Resource.ID
 	p := op.Principal.ID
+	if p.Type == "invite" && ent.Type != "group" {
+		return Outcome{Code: abi.CodeInvalidArgument} // a pending invite's roles cannot change
+	}
 	if ent.Type == "group" {
-		if p.Type != "user" {
+		set := m.members[ent.ID]
+		switch p.Type {
+		case "invite":
+			set = m.invitees[ent.ID]
+		case "user":
+		default:
 			return Outcome{Code: abi.CodeInvalidArgument}
 		}
-		set := m.members[ent.ID]
 		switch {
 		case op.Grant && set[p.ID], !op.Grant && !set[p.ID]:
 			return Outcome{Already: true}
@@ -195,6 +269,83 @@ func (m *Model) apply(op Op) Outcome {
 		return Outcome{Code: abi.CodeFailedPrecondition}
 	}
 	return Outcome{Already: true}
+}
+
+// createAccount follows the guest's order: a member's email is
+// AlreadyExists; unknown roles or groups fail before any write; a pending
+// invite joins the groups; a new one is created with the roles and joins
+// the groups.
+func (m *Model) createAccount(op Op) Outcome {
+	email := op.CreateAccount
+	for _, u := range m.users {
+		if strings.EqualFold(u.Email, email) {
+			return Outcome{Already: true}
+		}
+	}
+	for _, id := range op.Roles {
+		if !m.roleIDs[id] {
+			return Outcome{Code: abi.CodeNotFound}
+		}
+	}
+	for _, gid := range op.Groups {
+		if m.members[gid] == nil {
+			return Outcome{Code: abi.CodeNotFound}
+		}
+	}
+	pending := ""
+	for e := range m.invites {
+		if strings.EqualFold(e, email) {
+			pending = e
+		}
+	}
+	writes := len(op.Groups)
+	if pending == "" {
+		pending = email
+		set := map[Tuple]bool{}
+		for _, id := range op.Roles {
+			set[Tuple{RoleID: id, Type: "WORKSPACE", ID: m.wsID}] = true
+		}
+		m.invites[email] = set
+		delete(m.deleted, abi.ResourceID{Type: "invite", ID: email})
+		writes++
+	}
+	for _, gid := range op.Groups {
+		m.invitees[gid][pending] = true
+	}
+	if writes == len(op.Groups) {
+		return Outcome{Already: true, Writes: writes}
+	}
+	return Outcome{Changed: true, Writes: writes}
+}
+
+// delete removes a user (with its memberships) or a pending invite (with
+// its group places); what is already gone is a no-op. Other types are
+// not deletable.
+func (m *Model) delete(id abi.ResourceID) Outcome {
+	switch id.Type {
+	case "user":
+		i := slices.IndexFunc(m.users, func(u *segmentsim.User) bool { return u.ID == id.ID })
+		if i < 0 {
+			return Outcome{Already: true}
+		}
+		m.users = slices.Delete(m.users, i, i+1)
+		delete(m.perms, id)
+		for _, set := range m.members {
+			delete(set, id.ID)
+		}
+	case "invite":
+		if _, ok := m.invites[id.ID]; !ok {
+			return Outcome{Already: true}
+		}
+		delete(m.invites, id.ID)
+		for _, set := range m.invitees {
+			delete(set, id.ID)
+		}
+	default:
+		return Outcome{Code: abi.CodeUnimplemented}
+	}
+	m.deleted[id] = true
+	return Outcome{Changed: true}
 }
 
 func (m *Model) roleHasEntryLabels(set map[Tuple]bool, roleID string) bool {
@@ -293,7 +444,41 @@ func (m *Model) diff(ws *segmentsim.Workspace) []string {
 		}
 	}
 	if len(ws.Users) != len(m.users) || len(ws.Groups) != len(m.groupIDs) {
-		out = append(out, "users or groups were created or deleted")
+		out = append(out, fmt.Sprintf("%d users and %d groups, want %d and %d", len(ws.Users), len(ws.Groups), len(m.users), len(m.groupIDs)))
+	}
+	// Pending invites, their permissions and their groups.
+	var gotInv, wantInv []string
+	for _, e := range ws.Invites {
+		gotInv = append(gotInv, e)
+		if got, want := Tuples(ws.InvitePermissions[e]), m.invites[e]; len(got) != len(want) {
+			out = append(out, fmt.Sprintf("invite %s permissions %v, want %v", e, got, want))
+		} else {
+			for t := range want {
+				if !got[t] {
+					out = append(out, fmt.Sprintf("invite %s lacks %+v", e, t))
+				}
+			}
+		}
+	}
+	for e := range m.invites {
+		wantInv = append(wantInv, e)
+	}
+	slices.Sort(gotInv)
+	slices.Sort(wantInv)
+	if !slices.Equal(gotInv, wantInv) {
+		out = append(out, fmt.Sprintf("invites %v, want %v", gotInv, wantInv))
+	}
+	for _, g := range ws.Groups {
+		got := slices.Clone(g.InviteEmails)
+		var want []string
+		for e := range m.invitees[g.ID] {
+			want = append(want, e)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			out = append(out, fmt.Sprintf("group %s invitees %v, want %v", g.ID, got, want))
+		}
 	}
 	return out
 }
@@ -308,6 +493,25 @@ func (m *Model) UserResource(u *segmentsim.User) abi.Resource {
 		Parent: &abi.ResourceID{Type: "workspace", ID: m.wsID},
 		User:   &abi.UserTrait{Emails: []string{u.Email}, Login: u.Email, Status: abi.UserStatusEnabled},
 	}
+}
+
+// InviteResource is the pending invite of email as a principal.
+func (m *Model) InviteResource(email string) abi.Resource {
+	return abi.Resource{
+		ID:     abi.ResourceID{Type: "invite", ID: email},
+		Parent: &abi.ResourceID{Type: "workspace", ID: m.wsID},
+		User:   &abi.UserTrait{Emails: []string{email}, Login: email, Status: abi.UserStatusDisabled},
+	}
+}
+
+// pendingInvites lists the pending invites' emails, sorted.
+func (m *Model) pendingInvites() []string {
+	var out []string
+	for e := range m.invites {
+		out = append(out, e)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // GroupResource is the group with id as a principal.
@@ -364,13 +568,21 @@ func (m *Model) nextOp(r *rand.Rand) Op {
 		return ts[r.IntN(len(ts))], true
 	}
 
-	switch k := r.IntN(10); {
+	switch k := r.IntN(12); {
+	case k == 10:
+		return m.nextCreateAccount(r)
+	case k == 11:
+		return m.nextDelete(r)
 	case k < 3: // group membership
 		gid := m.groupIDs[r.IntN(len(m.groupIDs))]
 		op := Op{Grant: grant, Entitlement: m.Entitlement("group", gid, "member")}
+		pending := m.pendingInvites()
 		switch {
 		case r.IntN(25) == 0:
 			op.Principal = m.GroupResource(m.groupIDs[r.IntN(len(m.groupIDs))])
+		case r.IntN(5) == 0 && len(pending) > 0:
+			// A pending invite joins or leaves the group.
+			op.Principal = m.InviteResource(pending[r.IntN(len(pending))])
 		case r.IntN(2) == 0 && len(m.members[gid]) > 0:
 			ids := make([]string, 0, len(m.members[gid]))
 			for id := range m.members[gid] {
@@ -390,6 +602,9 @@ func (m *Model) nextOp(r *rand.Rand) Op {
 
 	case k < 5: // workspace role
 		p := principal()
+		if pending := m.pendingInvites(); r.IntN(30) == 0 && len(pending) > 0 {
+			p = m.InviteResource(pending[0]) // refused: an invite's roles cannot change
+		}
 		roleID := m.roles[[]string{
 			segmentsim.RoleMinimalWorkspaceAccess, segmentsim.RoleWorkspaceOwner, segmentsim.RoleTrackingPlanAdmin,
 			segmentsim.RoleSourceReadOnly, segmentsim.RoleWarehouseDestReadOnly, segmentsim.RoleIdentityAdmin,
@@ -423,6 +638,71 @@ func (m *Model) nextOp(r *rand.Rand) Op {
 	}
 }
 
+// nextCreateAccount draws a create-account: a member's email, a pending
+// invite's (in another case) or a new one, with up to two workspace roles
+// and groups; rarely a role or group that does not exist.
+func (m *Model) nextCreateAccount(r *rand.Rand) Op {
+	var email string
+	switch x := r.IntN(10); {
+	case x < 2 && len(m.users) > 0:
+		email = strings.ToUpper(m.users[r.IntN(len(m.users))].Email)
+	case x < 4 && len(m.invites) > 0:
+		var pending []string
+		for e := range m.invites {
+			pending = append(pending, e)
+		}
+		slices.Sort(pending)
+		email = strings.ToUpper(pending[r.IntN(len(pending))])
+	default:
+		m.fresh++
+		email = fmt.Sprintf("hire%d@example.test", m.fresh)
+	}
+	op := Op{CreateAccount: email}
+	roles := []string{segmentsim.RoleMinimalWorkspaceAccess, segmentsim.RoleWorkspaceOwner, segmentsim.RoleSourceReadOnly, segmentsim.RoleTrackingPlanAdmin}
+	for range r.IntN(3) {
+		if id := m.roles[roles[r.IntN(len(roles))]]; !slices.Contains(op.Roles, id) {
+			op.Roles = append(op.Roles, id)
+		}
+	}
+	for range r.IntN(3) {
+		if id := m.groupIDs[r.IntN(len(m.groupIDs))]; !slices.Contains(op.Groups, id) {
+			op.Groups = append(op.Groups, id)
+		}
+	}
+	switch r.IntN(20) {
+	case 0:
+		op.Roles = append(op.Roles, "2NoSuchRole0000000000000000")
+	case 1:
+		op.Groups = append(op.Groups, "noSuchGroup00000000000")
+	}
+	return op
+}
+
+// nextDelete draws a delete of a user, of a pending invite, of something
+// already deleted, or (rarely) of a group, which is not deletable.
+func (m *Model) nextDelete(r *rand.Rand) Op {
+	id := abi.ResourceID{Type: "group", ID: m.groupIDs[r.IntN(len(m.groupIDs))]}
+	var gone []abi.ResourceID
+	for d := range m.deleted {
+		gone = append(gone, d)
+	}
+	slices.SortFunc(gone, func(a, b abi.ResourceID) int { return strings.Compare(a.Type+a.ID, b.Type+b.ID) })
+	var pending []string
+	for e := range m.invites {
+		pending = append(pending, e)
+	}
+	slices.Sort(pending)
+	switch x := r.IntN(10); {
+	case x < 3 && len(m.users) > 1:
+		id = abi.ResourceID{Type: "user", ID: m.users[r.IntN(len(m.users))].ID}
+	case x < 6 && len(pending) > 0:
+		id = abi.ResourceID{Type: "invite", ID: pending[r.IntN(len(pending))]}
+	case x < 9 && len(gone) > 0:
+		id = gone[r.IntN(len(gone))]
+	}
+	return Op{Delete: &id}
+}
+
 // Run generates a workspace from cfg, serves it with srv (built
 // by newServer over that workspace), and applies steps random operations
 // through exec, checking each outcome, the number of write requests and
@@ -448,9 +728,10 @@ func Run(t *testing.T, seed uint64, steps int, srv *segmentsim.Server, exec Exec
 			if err == nil {
 				t.Fatalf("step %d %s: succeeded (already=%v), want %s", i, op, already, want.Code)
 			}
+			grantOrRevoke := op.Kind() == "grant" || op.Kind() == "revoke"
 			if e := abi.AsError(err); e.Code != want.Code {
 				t.Fatalf("step %d %s: %v, want code %s", i, op, err, want.Code)
-			} else if !strings.Contains(e.Message, op.Principal.ID.Type+":"+op.Principal.ID.ID) {
+			} else if grantOrRevoke && !strings.Contains(e.Message, op.Principal.ID.Type+":"+op.Principal.ID.ID) {
 				t.Fatalf("step %d %s: error %q does not name the principal", i, op, e.Message)
 			}
 		case err != nil:
@@ -458,18 +739,27 @@ func Run(t *testing.T, seed uint64, steps int, srv *segmentsim.Server, exec Exec
 		case already != want.Already:
 			t.Fatalf("step %d %s: already=%v, want %s", i, op, already, want)
 		}
-		if wantWrites := map[bool]int{true: 1, false: 0}[want.Changed]; len(writes) != wantWrites {
-			t.Fatalf("step %d %s (%s): writes %v, want %d", i, op, want, writes, wantWrites)
+		if len(writes) != want.Writes {
+			t.Fatalf("step %d %s (%s): writes %v, want %d", i, op, want, writes, want.Writes)
 		}
 		if d := m.diff(srv.Snapshot()); len(d) > 0 {
 			t.Fatalf("step %d %s (%s): state differs from the Model:\n%s", i, op, want, strings.Join(d, "\n"))
 		}
-		kind := op.Entitlement.Resource.ID.Type
-		if kind != "group" && kind != "role" {
-			kind = "resource"
+		switch op.Kind() {
+		case "create-account":
+			counts["create-account "+want.String()]++
+		case "delete":
+			counts[fmt.Sprintf("delete %s %s", op.Delete.Type, want)]++
+		default:
+			kind := op.Entitlement.Resource.ID.Type
+			if kind != "group" && kind != "role" {
+				kind = "resource"
+			}
+			if op.Principal.ID.Type == "invite" {
+				kind += " to invite"
+			}
+			counts[fmt.Sprintf("%s %s %s", op.Kind(), kind, want)]++
 		}
-		verb := map[bool]string{true: "grant", false: "revoke"}[op.Grant]
-		counts[fmt.Sprintf("%s %s %s", verb, kind, want)]++
 	}
 	t.Logf("seed %d outcomes: %v", seed, counts)
 }

@@ -253,7 +253,7 @@ func healthy(t *testing.T, stop <-chan struct{}) <-chan error {
 func healthyTimed(t *testing.T, stop <-chan struct{}, took *neighbourLog, interval time.Duration) <-chan error {
 	t.Helper()
 	ws := segmentsim.Generate(segmentsim.DefaultConfig(30))
-	want := len(ws.Users)
+	want := map[string]int{"user": len(ws.Users), "invite": len(ws.Invites)}
 	ts := httptest.NewServer(segmentsim.NewServer(ws, segmentsim.Options{}))
 	t.Cleanup(ts.Close)
 	m := segmentModule(t)
@@ -278,7 +278,7 @@ func healthyTimed(t *testing.T, stop <-chan struct{}, took *neighbourLog, interv
 	return out
 }
 
-func syncOnce(m *sandbox.Module, url, path, tmp string, wantUsers int) error {
+func syncOnce(m *sandbox.Module, url, path, tmp string, want map[string]int) error {
 	tn, err := tenant.New(m, tenant.Config{Name: "healthy", Egress: egress.Config{BaseURL: url, Token: egress.NewSecret(segmentsim.DefaultToken)}})
 	if err != nil {
 		return err
@@ -290,7 +290,7 @@ func syncOnce(m *sandbox.Module, url, path, tmp string, wantUsers int) error {
 	if s := tn.Stats(); s.Traps+s.Timeouts+s.OutputErrors != 0 {
 		return fmt.Errorf("healthy tenant's sandbox counters %+v", s)
 	}
-	return checkUsers(path, tmp, wantUsers)
+	return checkCounts(path, tmp, want)
 }
 
 func contains(haystack, needle string) bool {

@@ -2,7 +2,7 @@ package securitytest
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -303,17 +303,23 @@ func TestHostileGuest(t *testing.T) {
 	}
 }
 
-func checkUsers(path, tmp string, want int) error {
+// checkCounts checks that the c1z holds exactly want[type] resources of
+// each type in want.
+func checkCounts(path, tmp string, want map[string]int) error {
 	snap, err := inspect.Load(context.Background(), path, tmp)
 	if err != nil {
 		return err
 	}
+	got := map[string]int{}
 	for _, c := range snap.Counts() {
-		if c.ResourceType == "user" && c.Resources == want {
-			return nil
+		got[c.ResourceType] = c.Resources
+	}
+	for rt, n := range want {
+		if got[rt] != n {
+			return fmt.Errorf("the c1z holds %d %s resources, want %d", got[rt], rt, n)
 		}
 	}
-	return errors.New("the c1z does not hold every user")
+	return nil
 }
 
 // TestRefusedModules: a guest speaking another ABI version and a file

@@ -154,6 +154,15 @@ func TestInvitesAndUserDeletion(t *testing.T) {
 	if e := list(r.data(), "emails"); len(e) != 1 || e[0] != "new.person@example.test" {
 		t.Fatalf("create invites %s", r.raw)
 	}
+	if ps := s.srv.Snapshot().InvitePermissions["new.person@example.test"]; len(ps) != 1 || ps[0].RoleID != role || ps[0].Resources[0].ID != ws.ID {
+		t.Fatalf("invite permissions not stored: %+v", ps)
+	}
+	// Re-inviting a pending invite is a no-op that keeps its permissions.
+	mustStatus(t, s.do(http.MethodPost, "/invites", jm{"invites": []any{jm{"email": "new.person@example.test"}}}), http.StatusCreated)
+	if snap := s.srv.Snapshot(); len(snap.Invites) != len(ws.Invites)+1 || len(snap.InvitePermissions["new.person@example.test"]) != 1 {
+		t.Fatalf("re-invite changed the invite: %v %+v", snap.Invites, snap.InvitePermissions)
+	}
+	mustValidation(t, s.do(http.MethodPost, "/invites", jm{"invites": []any{jm{"email": "twice@example.test"}, jm{"email": "Twice@example.test"}}}), "invites.1.email")
 	mustValidation(t, s.do(http.MethodPost, "/invites", jm{"invites": []any{jm{"email": ws.Users[0].Email}}}), "invites.0.email")
 	mustValidation(t, s.do(http.MethodPost, "/invites", jm{"invites": []any{jm{"email": "x@y.test",
 		"permissions": []any{jm{"roleId": "bad", "resources": []any{jm{"id": ws.ID, "type": "WORKSPACE"}}}}}}}), "invites.0.permissions.0.roleId")
@@ -168,6 +177,9 @@ func TestInvitesAndUserDeletion(t *testing.T) {
 	mustStatus(t, s.do(http.MethodDelete, "/invites?emails.0=new.person%40example.test", nil), 200)
 	if memberCount(t, s, g.ID) != len(g.MemberIDs)+len(g.InviteEmails) {
 		t.Fatal("cancelled invite still counted")
+	}
+	if _, ok := s.srv.Snapshot().InvitePermissions["new.person@example.test"]; ok {
+		t.Fatal("cancelled invite kept its permissions")
 	}
 	mustValidation(t, s.do(http.MethodDelete, "/invites?emails.0=new.person%40example.test", nil), "emails")
 	mustValidation(t, s.do(http.MethodDelete, "/invites?emails="+url.QueryEscape(`["`+ws.Invites[0]+`"]`), nil), "emails")

@@ -46,6 +46,10 @@ type Workspace struct {
 	Functions  []*Function
 	// Invites are the emails of pending workspace invites, in creation order.
 	Invites []string
+	// InvitePermissions are the permissions a pending invite was sent with
+	// (POST /invites), keyed by the invite's email as stored in Invites;
+	// the invitee gets them on accepting. Absent = none.
+	InvitePermissions map[string][]Permission
 	// SpacesEnabled and FunctionsEnabled are the workspace's feature flags;
 	// when false the corresponding list endpoint answers 403
 	// FeatureNotEnabled.
@@ -156,6 +160,12 @@ func (ws *Workspace) Clone() *Workspace {
 	c.Spaces = cloneSlice(ws.Spaces, func(s *Space) *Space { cs := *s; return &cs })
 	c.Functions = cloneSlice(ws.Functions, func(f *Function) *Function { cf := *f; return &cf })
 	c.Invites = cloneStrings(ws.Invites)
+	if ws.InvitePermissions != nil {
+		c.InvitePermissions = make(map[string][]Permission, len(ws.InvitePermissions))
+		for e, ps := range ws.InvitePermissions {
+			c.InvitePermissions[e] = clonePermissions(ps)
+		}
+	}
 	return &c
 }
 

@@ -2,6 +2,7 @@ package segmentsim
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -24,8 +25,11 @@ type inviteInput struct {
 }
 
 // POST /invites — 201 with the invited emails. Inviting an existing member
-// is a 422; re-inviting a pending invite is a no-op. The permissions are
-// validated but not stored: the fake never turns an invite into a user.
+// or naming one email twice in a request is a 422; re-inviting a pending
+// invite is a no-op that keeps its first permissions. The permissions are
+// stored with the invite (Workspace.InvitePermissions) so tests can see
+// the access an invitee will get; the fake never turns an invite into a
+// user.
 func (s *Server) createInvites(w http.ResponseWriter, r *http.Request) {
 	var body struct {
 		Invites []inviteInput `json:"invites"`
@@ -40,6 +44,8 @@ func (s *Server) createInvites(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	emails := make([]string, 0, len(body.Invites))
+	perms := make([][]Permission, 0, len(body.Invites))
+	seen := map[string]bool{}
 	for i, inv := range body.Invites {
 		f := fmt.Sprintf("invites.%d", i)
 		e := strings.TrimSpace(inv.Email)
@@ -50,17 +56,30 @@ func (s *Server) createInvites(w http.ResponseWriter, r *http.Request) {
 		case s.idx.userByEmail[normEmail(e)] != nil:
 			writeValidation(w, invalid(f+".email", e+" is already a workspace member"))
 			return
+		case seen[normEmail(e)]:
+			writeValidation(w, invalid(f+".email", e+" is invited twice in this request"))
+			return
 		}
-		if _, verr := s.validatePermissions(f+".permissions", inv.Permissions); verr != nil {
+		seen[normEmail(e)] = true
+		ps, verr := s.validatePermissions(f+".permissions", inv.Permissions)
+		if verr != nil {
 			writeValidation(w, verr)
 			return
 		}
 		emails = append(emails, e)
+		perms = append(perms, ps)
 	}
-	for _, e := range emails {
-		if _, ok := s.idx.invites[normEmail(e)]; !ok {
-			s.ws.Invites = append(s.ws.Invites, e)
-			s.idx.invites[normEmail(e)] = e
+	for i, e := range emails {
+		if _, ok := s.idx.invites[normEmail(e)]; ok {
+			continue
+		}
+		s.ws.Invites = append(s.ws.Invites, e)
+		s.idx.invites[normEmail(e)] = e
+		if len(perms[i]) > 0 {
+			if s.ws.InvitePermissions == nil {
+				s.ws.InvitePermissions = map[string][]Permission{}
+			}
+			s.ws.InvitePermissions[e] = perms[i]
 		}
 	}
 	writeData(w, http.StatusCreated, map[string]any{"emails": emails})
@@ -98,6 +117,7 @@ func (s *Server) deleteInvites(w http.ResponseWriter, r *http.Request) {
 	}
 	gone := func(e string) bool { return drop[normEmail(e)] }
 	s.ws.Invites = slices.DeleteFunc(s.ws.Invites, gone)
+	maps.DeleteFunc(s.ws.InvitePermissions, func(e string, _ []Permission) bool { return gone(e) })
 	for _, g := range s.ws.Groups {
 		g.InviteEmails = slices.DeleteFunc(g.InviteEmails, gone)
 	}

@@ -237,8 +237,15 @@ func (e *benchEnv) runScenario(sc scenario) (syncResult, error) {
 	if r.Res == 0 || r.Grants == 0 {
 		return syncResult{}, fmt.Errorf("%s: c1z holds %d resources and %d grants; the sync is broken", sc.name(), r.Res, r.Grants)
 	}
-	if r.Res < sc.Users {
-		return syncResult{}, fmt.Errorf("%s: c1z holds %d resources for %d users; the sync is incomplete", sc.name(), r.Res, sc.Users)
+	// Every user and every pending invite of the workspace is in the c1z.
+	ws := s.Snapshot()
+	counts := map[string]int{}
+	for _, c := range snap.Counts() {
+		counts[c.ResourceType] = c.Resources
+	}
+	if counts["user"] != len(ws.Users) || counts["invite"] != len(ws.Invites) {
+		return syncResult{}, fmt.Errorf("%s: c1z holds %d users and %d invites, the workspace %d and %d; the sync is incomplete",
+			sc.name(), counts["user"], counts["invite"], len(ws.Users), len(ws.Invites))
 	}
 	return r, nil
 }
