@@ -148,6 +148,9 @@ func TestMisbehavingTenantsAreContained(t *testing.T) {
 	for _, name := range []string{"healthy-a", "healthy-b"} {
 		if n := counter(t, m, "baton_runner_syncs_total", map[string]string{"tenant": name, "result": "failure"}); n != 0 {
 			t.Errorf("%s failed %v times next to the misbehaving tenants", name, n)
+			for _, e := range logs.FilterField(zap.String("tenant", name)).FilterLevelExact(zap.ErrorLevel).All() {
+				t.Logf("%s: %s %v", name, e.Message, e.ContextMap())
+			}
 		}
 		snap, err := inspect.Load(context.Background(), filepath.Join(dir, name+".c1z"), t.TempDir())
 		if err != nil || len(snap.Resources) == 0 {
