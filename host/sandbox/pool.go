@@ -58,6 +58,8 @@ type Pool struct {
 	mu     sync.Mutex
 	idle   []*instance
 	closed bool
+	// done is closed by Close, so calls waiting for a slot give up.
+	done chan struct{}
 
 	calls, traps, timeouts, outputErrors, canceled, created atomic.Uint64
 	memory                                                  memoryMeter
@@ -71,7 +73,7 @@ func (m *Module) NewPool(cfg PoolConfig) *Pool {
 	if cfg.Logger == nil {
 		cfg.Logger = m.cfg.Logger
 	}
-	return &Pool{module: m, cfg: cfg, slots: make(chan struct{}, cfg.Instances),
+	return &Pool{module: m, cfg: cfg, slots: make(chan struct{}, cfg.Instances), done: make(chan struct{}),
 		logs: newGuestLogs(cfg.Logger, m.cfg.MaxLogBytes)}
 }
 
@@ -87,6 +89,8 @@ func (p *Pool) Call(ctx context.Context, export string, input []byte, sess guest
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	case <-p.done:
+		return nil, ErrPoolClosed
 	}
 	defer func() { <-p.slots }()
 
@@ -185,14 +189,31 @@ func (p *Pool) ReleaseIdle(ctx context.Context) {
 	}
 }
 
-// Close discards the idle instances; busy ones are discarded when their
-// call returns.
+// Close discards the idle instances and waits, until ctx ends, for the
+// calls in flight to return (their instances are then discarded): the
+// Module may be closed only when none of its instances runs, and a call
+// whose caller has gone ends at its deadline or cancellation.
 func (p *Pool) Close(ctx context.Context) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.closed = true
-	for _, inst := range p.idle {
-		inst.close(ctx)
+	if p.closed {
+		p.mu.Unlock()
+		return // the first Close holds the slots
 	}
+	p.closed = true
+	close(p.done)
+	idle := p.idle
 	p.idle = nil
+	p.mu.Unlock()
+	for _, inst := range idle {
+		inst.close(context.WithoutCancel(ctx))
+	}
+	// Holding every slot means no call runs; Close keeps them, so no call
+	// starts after it.
+	for range cap(p.slots) {
+		select {
+		case p.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+	}
 }

@@ -352,3 +352,40 @@ func TestMemoryLimitIsPerInstance(t *testing.T) {
 		t.Fatalf("pool unusable after the memory bomb: %v", err)
 	}
 }
+
+// TestCloseWaitsForCallsInFlight: Close returns only once the calls in
+// flight have returned (the module may then be closed safely), a second
+// Close does not block, and calls after Close fail at once.
+func TestCloseWaitsForCallsInFlight(t *testing.T) {
+	m := compile(t, probePkg, func(c *sandbox.Config) { c.CallTimeout = time.Minute })
+	p := m.NewPool(sandbox.PoolConfig{Instances: 1})
+	input := func(name string) []byte {
+		in, _ := json.Marshal(abi.ListResourcesRequest{Call: abi.Call{Config: map[string]string{"probe": name}}, ResourceType: "thing"})
+		return in
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	returned := make(chan struct{})
+	go func() {
+		defer close(returned)
+		_, _ = p.Call(ctx, abi.ExportListResources, input("sleep"), nil)
+	}()
+	for deadline := time.Now().Add(time.Minute); p.Stats().Calls == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the sleeping call never started")
+		}
+	}
+	closed := make(chan struct{})
+	go func() { p.Close(context.Background()); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a call was in flight")
+	case <-time.After(200 * time.Millisecond):
+	}
+	cancel() // the caller gives up: its call ends, and then Close
+	<-returned
+	<-closed
+	p.Close(context.Background())
+	if _, err := p.Call(context.Background(), abi.ExportListResources, input("clock"), nil); !errors.Is(err, sandbox.ErrPoolClosed) {
+		t.Errorf("call after Close: %v, want ErrPoolClosed", err)
+	}
+}
