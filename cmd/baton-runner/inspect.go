@@ -3,23 +3,163 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/baton-runner/baton-runner/host/inspect"
 )
 
+const defaultC1Z = "sync.c1z"
+
+func inspectFileFlag() cli.Flag {
+	return &cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: defaultC1Z, Usage: "c1z file to read", EnvVars: []string{"BATON_FILE"}}
+}
+
+func outputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "table, json (one array of objects with full IDs) or csv", EnvVars: []string{"BATON_OUTPUT"}}
+}
+
 func inspectCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "inspect",
-		Usage: "print what a c1z file holds: resources, entitlements and grants per resource type",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "sync.c1z", Usage: "c1z file to read", EnvVars: []string{"BATON_FILE"}},
-		},
+		Name:      "inspect",
+		Usage:     "explore a c1z file: counts per resource type, or (subcommands) its resources, entitlements, grants, who has access, and what changed",
+		ArgsUsage: "[FILE.c1z]",
+		Flags:     []cli.Flag{inspectFileFlag()},
 		Action: func(c *cli.Context) error {
-			return printSummary(c, c.String("file"))
+			file, err := inspectFile(c)
+			if err != nil {
+				return err
+			}
+			return printSummary(c, file)
+		},
+		Subcommands: []*cli.Command{
+			{
+				Name:  "resources",
+				Usage: "list resources (TYPE:ID, name, e-mail or description, parent)",
+				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
+					&cli.StringFlag{Name: "resource-type", Usage: "only resources of this type, e.g. user, group, role, source"}},
+				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
+					return s.ResourceTable(c.String("resource-type"))
+				}),
+			},
+			{
+				Name:  "entitlements",
+				Usage: "list entitlements: the IDs `grant --entitlement` takes",
+				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
+					&cli.StringFlag{Name: "resource-type", Usage: "only entitlements on resources of this type"},
+					&cli.StringFlag{Name: "resource", Usage: "only entitlements on this resource (TYPE:ID, or its ID)"}},
+				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
+					return s.EntitlementTable(c.String("resource-type"), c.String("resource"))
+				}),
+			},
+			{
+				Name:  "grants",
+				Usage: "list grants: the IDs `revoke --grant` takes (via: the group membership a grant is held through)",
+				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
+					&cli.StringFlag{Name: "entitlement", Usage: "only grants of this entitlement ID"},
+					&cli.StringFlag{Name: "principal", Usage: "only grants to this principal (TYPE:ID, e.g. user:<userId>)"}},
+				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
+					return s.GrantTable(c.String("entitlement"), c.String("principal"))
+				}),
+			},
+			{
+				Name:  "access",
+				Usage: "what a principal can access (--principal TYPE:ID), or who can access a resource (--resource TYPE:ID), including through groups",
+				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
+					&cli.StringFlag{Name: "principal", Usage: "user or group, as TYPE:ID"},
+					&cli.StringFlag{Name: "resource", Usage: "any resource, as TYPE:ID"}},
+				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
+					p, r := c.String("principal"), c.String("resource")
+					switch {
+					case p != "" && r != "":
+						return nil, fmt.Errorf("give --principal or --resource, not both")
+					case p != "":
+						return s.AccessOf(p)
+					case r != "":
+						return s.AccessTo(r)
+					}
+					return nil, fmt.Errorf("give --principal TYPE:ID (what it can access) or --resource TYPE:ID (who can access it); find IDs with `baton-runner inspect resources`")
+				}),
+			},
+			{
+				Name:      "diff",
+				Usage:     "resources and grants added and removed between two syncs",
+				ArgsUsage: "OLD.c1z NEW.c1z",
+				Flags:     []cli.Flag{outputFlag()},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 2 {
+						return fmt.Errorf("inspect diff takes two c1z files, the older first: inspect diff OLD.c1z NEW.c1z (got %d argument(s); options go before the files)", c.NArg())
+					}
+					old, err := inspect.Load(c.Context, c.Args().Get(0), "")
+					if err != nil {
+						return err
+					}
+					cur, err := inspect.Load(c.Context, c.Args().Get(1), "")
+					if err != nil {
+						return err
+					}
+					return inspect.Diff(old, cur).Write(os.Stdout, c.String("output"))
+				},
+			},
 		},
 	}
+}
+
+// explore loads the c1z and prints the query's table. The output format is
+// checked first, so a typo costs no load.
+func explore(query func(*cli.Context, *inspect.Snapshot) (*inspect.Table, error)) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := checkOutput(c.String("output")); err != nil {
+			return err
+		}
+		file, err := inspectFile(c)
+		if err != nil {
+			return err
+		}
+		snap, err := inspect.Load(c.Context, file, "")
+		if err != nil {
+			return err
+		}
+		t, err := query(c, snap)
+		if err != nil {
+			return fmt.Errorf("%s: %w", file, err)
+		}
+		return t.Write(os.Stdout, c.String("output"))
+	}
+}
+
+func checkOutput(f string) error {
+	for _, ok := range inspect.Formats {
+		if f == ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("--output must be one of %s, not %q", strings.Join(inspect.Formats, ", "), f)
+}
+
+// inspectFile is the c1z to read: --file given here or on `inspect`, or one
+// positional FILE.c1z, which is never silently ignored.
+func inspectFile(c *cli.Context) (string, error) {
+	file := c.String("file")
+	set := c.IsSet("file")
+	if !set {
+		for _, p := range c.Lineage()[1:] {
+			if p.IsSet("file") {
+				file, set = p.String("file"), true
+				break
+			}
+		}
+	}
+	switch n := c.NArg(); {
+	case n == 1 && !set:
+		return c.Args().First(), nil
+	case n == 1:
+		return "", fmt.Errorf("give the c1z once: as an argument (%s) or with --file (%s), not both", c.Args().First(), file)
+	case n > 1:
+		return "", fmt.Errorf("unexpected arguments %q: give one c1z file, and options before it", c.Args().Slice())
+	}
+	return file, nil
 }
 
 func printSummary(c *cli.Context, file string) error {

@@ -22,6 +22,8 @@ type Snapshot struct {
 	Resources    []*v2.Resource
 	Entitlements []*v2.Entitlement
 	Grants       []*v2.Grant
+
+	index *index
 }
 
 // Load reads the latest finished sync of the c1z at path. tmpDir holds the
