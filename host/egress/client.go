@@ -122,12 +122,12 @@ type Client struct {
 // New validates cfg and returns a Client. Its errors name the offending
 // setting and how to fix it; they never contain the token.
 func New(cfg Config) (*Client, error) {
-	o, err := parseBaseURL(cfg.BaseURL)
+	o, err := parseBaseURL(cfg.BaseURL, cfg.Token)
 	if err != nil {
 		return nil, err
 	}
 	if !cfg.Token.IsZero() && !validHeaderValue(cfg.Token.Reveal()) {
-		return nil, errors.New("egress: Token contains control characters (CR, LF, NUL, ...) that cannot be sent in an HTTP header; check how it was loaded")
+		return nil, errors.New("the token contains control characters (CR, LF, NUL, ...) that cannot be sent in an HTTP header; check how it was loaded")
 	}
 	c := &Client{
 		origin:         o,
