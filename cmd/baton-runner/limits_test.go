@@ -69,7 +69,7 @@ func TestRequestBudgetFlagReachesTheSync(t *testing.T) {
 	if res.code == 0 {
 		t.Fatal("a sync over its request budget exited 0")
 	}
-	for _, w := range []string{"request budget of 3", "sync.c1z was not modified"} {
+	for _, w := range []string{"request_budget (3 API requests", "sync.c1z was not modified"} {
 		if !strings.Contains(res.stderr, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, res.stderr)
 		}

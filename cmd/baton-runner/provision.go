@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
@@ -74,7 +73,7 @@ func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outc
 	defer closeTenant()
 	outcome, err := do(t)
 	if err != nil {
-		return explainProvisionError(what, err)
+		return explainProvisionError(what, c.String("file"), err)
 	}
 	switch outcome {
 	case tenant.AlreadyGranted:
@@ -88,15 +87,18 @@ func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outc
 	return nil
 }
 
-func explainProvisionError(what string, err error) error {
-	st, _ := status.FromError(err)
-	switch st.Code() {
+func explainProvisionError(what, file string, err error) error {
+	if le, ok := asLookup(err); ok {
+		return explainLookup(what, file, le)
+	}
+	msg, code := oneSentence(err, what)
+	switch code {
 	case codes.Unimplemented:
 		return fmt.Errorf("%s: not supported: the connector provisions group membership (group:<id>:member, users only), "+
 			"workspace roles (role:<roleId>:member) and roles on sources, warehouses, spaces and functions; "+
-			"workspace membership is managed in Segment\n  detail: %s", what, st.Message())
+			"workspace membership is managed in Segment (%s)", what, msg)
 	case codes.NotFound:
-		return fmt.Errorf("%s: not found: %s (is the ID in the c1z? `baton-runner inspect` lists counts; re-sync if it is new)", what, st.Message())
+		return fmt.Errorf("%s: Segment has no such object any more: %s; it may have been deleted since the sync: run `baton-runner sync`, then look the ID up with `baton-runner inspect`", what, msg)
 	}
 	return explain(what, err)
 }

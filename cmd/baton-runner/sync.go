@@ -90,6 +90,11 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		closeAudit()
+		// tenant.New names the tenant; here there is only the one the
+		// flags describe, and its internal name means nothing to the user.
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
 		return nil, nil, err
 	}
 	return t, func() {
@@ -138,17 +143,17 @@ func explainSyncError(err error, file string) error {
 // explain turns a failure of a connector operation into a message that says
 // what failed and what to do.
 func explain(op string, err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
+	if _, ok := status.FromError(err); !ok {
 		return fmt.Errorf("%s failed: %v", op, err)
 	}
-	switch st.Code() {
+	msg, code := oneSentence(err, op)
+	switch code {
 	case codes.Unauthenticated:
-		return fmt.Errorf("%s: Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)\n  detail: %s", op, st.Message())
+		return fmt.Errorf("%s: Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)\n  detail: %s", op, msg)
 	case codes.PermissionDenied:
-		return fmt.Errorf("%s refused: %s (a Segment 403 means the token lacks the Workspace Owner role; an egress refusal names the blocked address)", op, st.Message())
+		return fmt.Errorf("%s refused: %s (a Segment 403 means the token lacks the Workspace Owner role; an egress refusal names the blocked address)", op, msg)
 	}
-	return fmt.Errorf("%s failed (%s): %s", op, st.Code(), st.Message())
+	return fmt.Errorf("%s failed (%s): %s", op, code, msg)
 }
 
 // auditSink returns where egress audit records go: a JSON-lines file, or
