@@ -47,6 +47,12 @@ func newLogger(c *cli.Context) (*zap.Logger, error) {
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", format)
 	}
 	cfg.Level = zap.NewAtomicLevelAt(level)
+	// zap's production sampling keeps only the first 100 lines a second
+	// with the same message: it dropped two thirds of the "egress" audit
+	// records of a sync. An audit trail must be complete, and the one
+	// flood sampling guarded against, guest logs, has its own budget in
+	// the sandbox (MaxLogBytes).
+	cfg.Sampling = nil
 	cfg.DisableCaller = true
 	logger, err := cfg.Build()
 	if err != nil {

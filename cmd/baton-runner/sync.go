@@ -157,7 +157,9 @@ func explain(op string, err error) error {
 }
 
 // auditSink returns where egress audit records go: a JSON-lines file, or
-// the logger at debug level.
+// the logger at debug level (never sampled, see newLogger). A record that
+// cannot be written is reported as an error in the log, with the request it
+// was for, and the close reports how many were lost.
 func auditSink(path string, logger *zap.Logger) (func(egress.Record), func(), error) {
 	if path == "" {
 		return func(r egress.Record) {
@@ -168,17 +170,32 @@ func auditSink(path string, logger *zap.Logger) (func(egress.Record), func(), er
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening audit log: %w", err)
 	}
-	return jsonLines(f), func() { _ = f.Close() }, nil
+	write, lost := jsonLines(f, path, logger)
+	return write, func() {
+		err := f.Close()
+		if n := lost(); n > 0 || err != nil {
+			logger.Error("the audit log is incomplete", zap.String("file", path), zap.Int("records_lost", n), zap.NamedError("close_error", err))
+		}
+	}, nil
 }
 
-func jsonLines(w io.Writer) func(egress.Record) {
+func jsonLines(w io.Writer, path string, logger *zap.Logger) (write func(egress.Record), lost func() int) {
 	enc := json.NewEncoder(w)
 	var mu sync.Mutex
+	n := 0
 	return func(r egress.Record) {
-		mu.Lock()
-		defer mu.Unlock()
-		_ = enc.Encode(r)
-	}
+			mu.Lock()
+			defer mu.Unlock()
+			if err := enc.Encode(r); err != nil {
+				n++
+				logger.Error("cannot write to the audit log; this request is not recorded there",
+					zap.String("file", path), zap.Error(err), zap.Any("request", r))
+			}
+		}, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return n
+		}
 }
 
 func concat(groups ...[]cli.Flag) []cli.Flag {
