@@ -3,55 +3,19 @@ package main
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
+	"github.com/baton-runner/baton-runner/host/rpcerr"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
-
-// rpcLayer is one layer of a gRPC status rendered as text, as errors pass
-// through baton-sdk's connector client and the guest ABI: each layer repeats
-// the code and wraps the message below.
-var rpcLayer = regexp.MustCompile(`^(?:[a-z ]+ failed: )?rpc error: code = (\w+) desc = `)
-
-// abiPrefix is the guest call's name (baton_grant: …): an internal, not a
-// thing a user can act on.
-var abiPrefix = regexp.MustCompile(`^baton_[a-z_]+: `)
-
-// failedPrefix is a layer that adds only "grant failed: " and the like.
-var failedPrefix = regexp.MustCompile(`^[a-z ]+ failed: `)
 
 // oneSentence reduces err's status chain to its innermost message and code.
 // what is dropped from the front of the message when the guest repeats it.
 func oneSentence(err error, what string) (string, codes.Code) {
-	st, ok := status.FromError(err)
-	if !ok {
-		return err.Error(), codes.Unknown
-	}
-	msg, code := st.Message(), st.Code()
-	for {
-		m := rpcLayer.FindStringSubmatch(msg)
-		if m == nil {
-			m2 := failedPrefix.FindString(msg)
-			if m2 == "" {
-				break
-			}
-			msg = msg[len(m2):]
-			continue
-		}
-		msg = msg[len(m[0]):]
-		for c := codes.OK; c <= codes.Unauthenticated; c++ {
-			if c.String() == m[1] {
-				code = c
-			}
-		}
-	}
-	msg = abiPrefix.ReplaceAllString(msg, "")
-	msg = strings.TrimPrefix(msg, what+": ")
-	return msg, code
+	msg, code := rpcerr.Sentence(err)
+	return strings.TrimPrefix(msg, what+": "), code
 }
 
 // explainLookup says what was not found in the c1z and which explorer
