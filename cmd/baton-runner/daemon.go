@@ -38,6 +38,7 @@ func serveCommand() *cli.Command {
 			configFlag(true),
 			&cli.IntFlag{Name: "shard-index", Value: -1, Usage: "this process's shard (default: the StatefulSet pod ordinal from HOSTNAME; required with --shard-count > 1 elsewhere)", EnvVars: []string{"BATON_SHARD_INDEX"}},
 			&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards tenants are spread over", EnvVars: []string{"BATON_SHARD_COUNT"}},
+			&cli.DurationFlag{Name: "restart-backoff", Value: 5 * time.Second, Usage: "first wait before a failed tenant restarts; it doubles while failures continue, up to 5m", EnvVars: []string{"BATON_RESTART_BACKOFF"}},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long service-mode tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
 		}, logFlags()),
 		Action: runServe,
@@ -202,10 +203,12 @@ func runServe(c *cli.Context) error {
 	}
 	metrics := runner.NewMetrics()
 	grace := c.Duration("shutdown-timeout")
-	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count"), ShutdownTimeout: grace})
-	var ready atomic.Bool // set once every tenant has started
+	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count"), ShutdownTimeout: grace,
+		RestartBackoff: c.Duration("restart-backoff")})
+	var started atomic.Bool // set once every tenant has started
 	if cfg.Runtime.Listen != "" {
-		stop, err := serveOps(cfg.Runtime.Listen, metrics.Handler(), ready.Load, logger)
+		ready := func() (bool, string) { return readiness(started.Load, r) }
+		stop, err := serveOps(cfg.Runtime.Listen, metrics.Handler(), statusHandler(r), ready, logger)
 		if err != nil {
 			return err
 		}
@@ -215,7 +218,7 @@ func runServe(c *cli.Context) error {
 	if err := r.Apply(ctx, spec); err != nil {
 		return err
 	}
-	ready.Store(true)
+	started.Store(true)
 	logger.Info("serving tenants", zap.Strings("tenants", r.Tenants()), zap.Int("shard", idx), zap.Int("shards", c.Int("shard-count")))
 
 	// Reloads run beside the wait for SIGTERM: a reload may wait for
@@ -270,17 +273,19 @@ func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logg
 	logger.Info("configuration reloaded", zap.Strings("tenants", r.Tenants()))
 }
 
-// serveOps serves /healthz, /readyz and /metrics.
-func serveOps(addr string, metrics http.Handler, ready func() bool, logger *zap.Logger) (stop func(), err error) {
+// serveOps serves /healthz, /readyz, /status and /metrics.
+func serveOps(addr string, metrics, status http.Handler, ready func() (bool, string), logger *zap.Logger) (stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		ok, why := ready()
+		if !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ready")
+		fmt.Fprintln(w, why)
 	})
+	mux.Handle("/status", status)
 	mux.Handle("/metrics", metrics)
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {

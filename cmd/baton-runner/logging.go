@@ -40,6 +40,9 @@ func newLogger(c *cli.Context) (*zap.Logger, error) {
 	switch format {
 	case "json":
 		cfg = zap.NewProductionConfig()
+		// An error line says what failed and why; a stack trace of the
+		// host's supervisor loop adds nothing an operator can use.
+		cfg.DisableStacktrace = true
 	case "console":
 		cfg = zap.NewDevelopmentConfig()
 		cfg.DisableStacktrace = true

@@ -67,6 +67,13 @@ func NewMetrics() *Metrics {
 	return m
 }
 
+// watch exports a runner's tenant statuses. A Metrics serves one runner.
+func (m *Metrics) watch(b *statusBoard) {
+	if m != nil {
+		m.registry.MustRegister(newStatusCollector(b))
+	}
+}
+
 // Handler serves the metrics in Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

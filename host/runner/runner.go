@@ -130,7 +130,8 @@ type Runner struct {
 	mu      sync.Mutex // guards tenants
 	tenants map[string]*running
 
-	syncs *syncSlots
+	syncs  *syncSlots
+	status *statusBoard
 }
 
 type compiled struct {
@@ -156,10 +157,13 @@ func New(opts Options) *Runner {
 		opts.MaxRestartBackoff = 5 * time.Minute
 	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Runner{
+	r := &Runner{
 		opts: opts, log: opts.Logger, base: base, cancelBase: cancel, applying: semaphore.NewWeighted(1),
 		modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0),
+		status: newStatusBoard(),
 	}
+	opts.Metrics.watch(r.status)
+	return r
 }
 
 // ShardOf returns the shard of a tenant: a stable hash of its name, so that
@@ -231,6 +235,7 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 		rt.cancel()
 		stopping = append(stopping, rt)
 		delete(r.tenants, name)
+		r.status.remove(name)
 	}
 	r.mu.Unlock()
 	for _, rt := range stopping {

@@ -19,6 +19,7 @@ import (
 // start runs a tenant under supervision until stopped.
 func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
 	ctx, cancel := context.WithCancel(r.base)
+	r.status.update(spec.Name, func(*TenantStatus) {})
 	rt := &running{spec: spec, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(rt.done)
@@ -42,8 +43,19 @@ func (r *Runner) supervise(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			wait.reset()
 		}
 		d := wait.next()
+		// One line per failure, its reason in one sentence: the status
+		// chain under it repeats the same words at every layer.
+		reason, stop := r.status.failed(spec.Name, err, time.Now().Add(d))
+		if stop {
+			// A rejected token stays rejected: retrying only adds load
+			// and lines. A reload with a changed secret restarts it.
+			log.Error("tenant's credentials were rejected; not retrying until the configuration is reloaded",
+				zap.String("reason", reason), zap.Int("attempts", AuthFailuresBeforeStop))
+			<-ctx.Done()
+			return
+		}
 		r.opts.Metrics.restart(spec.Name)
-		log.Error("tenant failed; restarting", zap.Error(err), zap.Duration("backoff", d))
+		log.Error("tenant failed; restarting", zap.String("reason", reason), zap.Duration("backoff", d))
 		select {
 		case <-ctx.Done():
 			return
@@ -127,6 +139,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, Provisioning: spec.Provisioning,
 			ShutdownTimeout: r.opts.ShutdownTimeout, Logger: log,
 		})
+		r.status.serving(spec.Name, svc.Ready)
 		err := svc.Run(ctx, t.Connector())
 		return svc.Ready(), err
 	}
@@ -147,6 +160,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			return ok, err
 		}
 		start := time.Now()
+		r.status.running(spec.Name)
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output})
 		release()
 		if err != nil && ctx.Err() != nil {
@@ -163,6 +177,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			return ok, fmt.Errorf("sync into %s: %w", spec.Output, err)
 		}
 		ok = true
+		r.status.succeeded(spec.Name, time.Now(), next)
 		log.Info("sync complete", zap.String("file", spec.Output), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
 	}
 }
