@@ -105,6 +105,12 @@ func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) 
 		Egress: egress.Config{
 			BaseURL: spec.BaseURL, Token: spec.Token, RequestsPerMinute: spec.RequestsPerMinute,
 			Audit: r.audit(spec.Name, log),
+			OnWait: func(w egress.Wait) {
+				if w.Notable() {
+					log.Info("waiting before an API request", zap.String("request", w.Method+" "+w.Path),
+						zap.String("reason", w.Reason), zap.Duration("wait", w.Wait), zap.Int("attempt", w.Attempt))
+				}
+			},
 		},
 		Settings:  spec.Settings,
 		Instances: spec.Instances,
