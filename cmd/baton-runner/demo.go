@@ -34,8 +34,25 @@ func demoCommand() *cli.Command {
 			if err := runSync(c.Context, c, logger, segmentsim.DefaultToken, url, c.String("file")); err != nil {
 				return err
 			}
-			fmt.Fprintln(os.Stdout)
-			return printSummary(c, c.String("file"))
+			fmt.Fprint(os.Stdout, demoNext(c.String("file")))
+			return nil
 		},
 	}
+}
+
+// demoNext is what to try after the demo: the explorer on its c1z, and a
+// simulator to grant and revoke against.
+func demoNext(file string) string {
+	return fmt.Sprintf(`
+Next, explore %[1]s:
+  baton-runner inspect resources -f %[1]s --resource-type group
+  baton-runner inspect access -f %[1]s --principal user:<userId>     (what a user can reach, also through groups)
+  baton-runner inspect grants -f %[1]s --entitlement group:<groupId>:member
+Grant and revoke against a simulator that stays up:
+  baton-runner sim --users 500 &                                       (token sim-token on 127.0.0.1:8765)
+  export BATON_TOKEN=sim-token BATON_BASE_URL=http://127.0.0.1:8765
+  baton-runner sync -f sim.c1z
+  baton-runner grant -f sim.c1z --entitlement group:<groupId>:member --principal-type user --principal <userId>
+  baton-runner revoke -f sim.c1z --grant group:<groupId>:member:user:<userId>
+`, file)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
@@ -13,6 +14,7 @@ func logFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error", EnvVars: []string{"BATON_LOG_LEVEL"}},
 		&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a terminal, else json)", EnvVars: []string{"BATON_LOG_FORMAT"}},
+		&cli.DurationFlag{Name: "progress-interval", Value: 10 * time.Second, Usage: "when stderr is not a terminal, how often a sync logs its progress (and at each phase)", EnvVars: []string{"BATON_PROGRESS_INTERVAL"}},
 	}
 }
 
@@ -36,31 +38,24 @@ func newLogger(c *cli.Context) (*zap.Logger, error) {
 			format = "console"
 		}
 	}
-	var cfg zap.Config
+	var enc zapcore.Encoder
 	switch format {
 	case "json":
-		cfg = zap.NewProductionConfig()
-		// An error line says what failed and why; a stack trace of the
-		// host's supervisor loop adds nothing an operator can use.
-		cfg.DisableStacktrace = true
+		enc = zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	case "console":
-		cfg = zap.NewDevelopmentConfig()
-		cfg.DisableStacktrace = true
+		enc = zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
 	default:
 		return nil, fmt.Errorf("--log-format must be json or console, not %q", format)
 	}
-	cfg.Level = zap.NewAtomicLevelAt(level)
-	// zap's production sampling keeps only the first 100 lines a second
-	// with the same message: it dropped two thirds of the "egress" audit
-	// records of a sync. An audit trail must be complete, and the one
-	// flood sampling guarded against, guest logs, has its own budget in
-	// the sandbox (MaxLogBytes).
-	cfg.Sampling = nil
-	cfg.DisableCaller = true
-	logger, err := cfg.Build()
-	if err != nil {
-		return nil, err
-	}
+	// Built by hand rather than from zap's presets: their sampling keeps
+	// only the first 100 lines a second with the same message, which
+	// dropped two thirds of the "egress" audit records of a sync (an audit
+	// trail must be complete; guest logs, the flood sampling guarded
+	// against, have their own budget in the sandbox), and their stack
+	// traces on error lines show the host's loops, nothing an operator can
+	// use. Lines go through stderr, which keeps them above a terminal's
+	// progress line.
+	logger := zap.New(zapcore.NewCore(enc, stderr, level), zap.ErrorOutput(zapcore.Lock(os.Stderr)))
 	// Libraries under baton-sdk (pebble) print through the standard
 	// logger; keep their chatter structured and out of sight by default.
 	if _, err := zap.RedirectStdLogAt(logger, zapcore.DebugLevel); err != nil {

@@ -66,7 +66,7 @@ func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outc
 	}
 	defer func() { _ = logger.Sync() }()
 	// Grant and revoke run no sync, so they take no sync limits.
-	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{})
+	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{}, nil)
 	if err != nil {
 		return err
 	}

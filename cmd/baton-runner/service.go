@@ -50,7 +50,7 @@ func runService(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	t, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"), limits)
+	t, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"), limits, nil)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
@@ -67,13 +66,27 @@ func syncAction(c *cli.Context) error {
 // openTenant compiles the guest and binds it to the tenant at baseURL,
 // with limits on its syncs (zero for a command that runs none); close
 // releases everything.
-func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string, limits synclimits.Limits) (t *tenant.Tenant, close func(), err error) {
+// A report, if given, is told of every request and wait.
+func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string, limits synclimits.Limits, report *syncReport) (t *tenant.Tenant, close func(), err error) {
 	if token == "" {
 		return nil, nil, errors.New("no Segment API token: pass --token or set BATON_TOKEN")
 	}
 	audit, closeAudit, err := auditSink(c.String("audit-log"), logger)
 	if err != nil {
 		return nil, nil, err
+	}
+	if report != nil {
+		sink := audit
+		audit = func(r egress.Record) { report.record(r); sink(r) }
+	}
+	onWait := func(w egress.Wait) {
+		if report != nil {
+			report.wait(w)
+		}
+		if w.Notable() {
+			logger.Info("waiting before an API request", zap.String("request", w.Method+" "+w.Path),
+				zap.String("reason", w.Reason), zap.Duration("wait", w.Wait), zap.Int("attempt", w.Attempt))
+		}
 	}
 	m, err := compileModule(ctx, c, logger)
 	if err != nil {
@@ -82,7 +95,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	}
 	t, err = tenant.New(m, tenant.Config{
 		Name:      "default",
-		Egress:    egress.Config{BaseURL: baseURL, Token: egress.NewSecret(token), Audit: audit},
+		Egress:    egress.Config{BaseURL: baseURL, Token: egress.NewSecret(token), Audit: audit, OnWait: onWait},
 		Instances: c.Int("instances"),
 		Limits:    limits,
 		Logger:    logger,
@@ -110,28 +123,19 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	if err != nil {
 		return err
 	}
-	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits)
+	report := newSyncReport(logger, isTerminal(os.Stderr), c.Duration("progress-interval"))
+	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits, report)
 	if err != nil {
 		return err
 	}
 	defer closeTenant()
 
-	start := time.Now()
-	opts := localsync.Options{Path: file}
-	var prog *progress
-	if isTerminal(os.Stderr) {
-		prog = newProgress(os.Stderr)
-		opts.OnProgress = prog.update
-	}
-	err = t.Sync(ctx, opts)
-	if prog != nil {
-		prog.done()
-	}
+	err = t.Sync(ctx, localsync.Options{Path: file, OnProgress: report.update})
+	report.done()
 	if err != nil {
 		return explainSyncError(err, file)
 	}
-	logger.Info("sync complete", zap.String("file", file), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
-	return nil
+	return report.summary(ctx, os.Stdout, file)
 }
 
 // explainSyncError turns a failed sync into a message that says what failed,

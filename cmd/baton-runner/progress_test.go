@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/baton-runner/baton-runner/internal/segmentsim"
+)
+
+// TestSyncReportsProgressWaitsAndSummary: a sync whose stderr is not a
+// terminal logs its progress at each phase (and every --progress-interval),
+// a line for a rate-limit wait of several seconds, and ends with a summary
+// of what it stored, its requests, retries and waits.
+func TestSyncReportsProgressWaitsAndSummary(t *testing.T) {
+	sim := segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(40)), segmentsim.Options{})
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	// One 429 asking for a wait over egress.NotableWait (3s).
+	sim.InjectRateLimit("GET", "/users", 1, 3200)
+	res := run(t, t.TempDir(), nil, "sync", "--base-url", ts.URL, "--token", segmentsim.DefaultToken,
+		"--log-format", "json", "--progress-interval", "1ns")
+	if res.code != 0 {
+		t.Fatalf("sync exited %d: %s", res.code, res.stderr)
+	}
+	var phases []string
+	var waits []map[string]any
+	var complete map[string]any
+	for _, line := range strings.Split(res.stderr, "\n") {
+		var l map[string]any
+		if json.Unmarshal([]byte(line), &l) != nil {
+			continue
+		}
+		switch l["msg"] {
+		case "sync progress":
+			if p, _ := l["phase"].(string); len(phases) == 0 || phases[len(phases)-1] != p {
+				phases = append(phases, p)
+			}
+		case "waiting before an API request":
+			waits = append(waits, l)
+		case "sync complete":
+			complete = l
+		}
+	}
+	if strings.Join(phases, ",") != "resources,entitlements,grants" {
+		t.Errorf("progress phases %v, want resources, entitlements, grants in order", phases)
+	}
+	if len(waits) != 1 || !strings.Contains(waits[0]["reason"].(string), "429") || waits[0]["request"] != "GET /users" {
+		t.Errorf("wait lines %v; want one for the 429 on GET /users", waits)
+	}
+	// The simulator counts HTTP attempts: each request plus its retries.
+	if complete == nil || complete["requests"] != float64(sim.RequestCount()-1) || complete["retries"] != float64(1) || complete["waits"] != float64(1) {
+		t.Errorf("sync complete = %v; want %d requests, 1 retry, 1 wait", complete, sim.RequestCount()-1)
+	}
+	for _, want := range []string{"sync.c1z: synced in", "1 retries, 1 waits", "resource type", "total", "held through group membership"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, res.stdout)
+		}
+	}
+}
+
+// TestLogLinesGoAboveTheProgressLine: on a terminal, a log line clears the
+// progress line, is written, and the progress line is drawn again below it.
+func TestLogLinesGoAboveTheProgressLine(t *testing.T) {
+	var out bytes.Buffer
+	s := &statusWriter{w: &out}
+	s.setLine("syncing grants · 10")
+	_, _ = s.Write([]byte("a log line\n"))
+	s.setLine("")
+	want := "\r\033[Ksyncing grants · 10" + "\r\033[Ka log line\nsyncing grants · 10" + "\r\033[K"
+	if got := out.String(); got != want {
+		t.Errorf("terminal output %q, want %q", got, want)
+	}
+}
+
+// TestDemoIsCleanAndSaysWhatNext: the demo syncs the bundled simulator
+// without warnings about the simulator's own data and ends with what to try.
+func TestDemoIsCleanAndSaysWhatNext(t *testing.T) {
+	res := run(t, t.TempDir(), nil, "demo", "--users", "60", "--log-format", "json")
+	if res.code != 0 {
+		t.Fatalf("demo exited %d: %s", res.code, res.stderr)
+	}
+	for _, line := range strings.Split(res.stderr, "\n") {
+		if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) {
+			t.Errorf("demo logs: %s", line)
+		}
+	}
+	for _, want := range []string{"demo.c1z: synced in", "Next, explore demo.c1z", "inspect access -f demo.c1z", "baton-runner grant", "baton-runner revoke"} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+}
