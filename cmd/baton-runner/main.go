@@ -35,8 +35,9 @@ func rootFlags() []cli.Flag {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	ctx, interrupted := withInterrupt(ctx)
 	app := &cli.App{
 		Name:    "baton-runner",
 		Usage:   "run baton connectors inside a WebAssembly sandbox",
@@ -59,7 +60,16 @@ func main() {
 		// Errors are printed once, by main, without a usage dump.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	if err := app.RunContext(ctx, os.Args); err != nil {
+	err := app.RunContext(ctx, os.Args)
+	if interrupted() {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "baton-runner: interrupted: %v\n", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "baton-runner: interrupted")
+		}
+		os.Exit(exitInterrupted)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "baton-runner: %v\n", err)
 		os.Exit(1)
 	}
