@@ -12,8 +12,8 @@ import (
 
 func demoCommand() *cli.Command {
 	flags := concat(simFlags(500), []cli.Flag{
-		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "demo.c1z", Usage: "c1z file to write"},
-		&cli.StringFlag{Name: "audit-log", Usage: "append a JSON line per outbound request to this file"},
+		&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Value: "demo.c1z", Usage: "c1z file to write", EnvVars: []string{"BATON_FILE"}},
+		&cli.StringFlag{Name: "audit-log", Usage: "append a JSON line per outbound request to this file", EnvVars: []string{"BATON_AUDIT_LOG"}},
 	}, runtimeFlags(), limitFlags(), logFlags())
 	return &cli.Command{
 		Name:  "demo",

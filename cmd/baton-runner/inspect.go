@@ -38,7 +38,7 @@ func inspectCommand() *cli.Command {
 				Name:  "resources",
 				Usage: "list resources (TYPE:ID, name, e-mail or description, parent)",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
-					&cli.StringFlag{Name: "resource-type", Usage: "only resources of this type, e.g. user, group, role, source"}},
+					&cli.StringFlag{Name: "resource-type", Usage: "only resources of this type, e.g. user, group, role, source", EnvVars: []string{"BATON_INSPECT_RESOURCE_TYPE"}}},
 				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
 					return s.ResourceTable(c.String("resource-type"))
 				}),
@@ -47,8 +47,8 @@ func inspectCommand() *cli.Command {
 				Name:  "entitlements",
 				Usage: "list entitlements: the IDs `grant --entitlement` takes",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
-					&cli.StringFlag{Name: "resource-type", Usage: "only entitlements on resources of this type"},
-					&cli.StringFlag{Name: "resource", Usage: "only entitlements on this resource (TYPE:ID, or its ID)"}},
+					&cli.StringFlag{Name: "resource-type", Usage: "only entitlements on resources of this type", EnvVars: []string{"BATON_INSPECT_RESOURCE_TYPE"}},
+					&cli.StringFlag{Name: "resource", Usage: "only entitlements on this resource (TYPE:ID, or its ID)", EnvVars: []string{"BATON_INSPECT_RESOURCE"}}},
 				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
 					return s.EntitlementTable(c.String("resource-type"), c.String("resource"))
 				}),
@@ -57,8 +57,8 @@ func inspectCommand() *cli.Command {
 				Name:  "grants",
 				Usage: "list grants: the IDs `revoke --grant` takes (via: the group membership a grant is held through)",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
-					&cli.StringFlag{Name: "entitlement", Usage: "only grants of this entitlement ID"},
-					&cli.StringFlag{Name: "principal", Usage: "only grants to this principal (TYPE:ID, e.g. user:<userId>)"}},
+					&cli.StringFlag{Name: "entitlement", Usage: "only grants of this entitlement ID", EnvVars: []string{"BATON_INSPECT_ENTITLEMENT"}},
+					&cli.StringFlag{Name: "principal", Usage: "only grants to this principal (TYPE:ID, e.g. user:<userId>)", EnvVars: []string{"BATON_INSPECT_PRINCIPAL"}}},
 				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
 					return s.GrantTable(c.String("entitlement"), c.String("principal"))
 				}),
@@ -67,8 +67,8 @@ func inspectCommand() *cli.Command {
 				Name:  "access",
 				Usage: "what a principal can access (--principal TYPE:ID), or who can access a resource (--resource TYPE:ID), including through groups",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
-					&cli.StringFlag{Name: "principal", Usage: "user or group, as TYPE:ID"},
-					&cli.StringFlag{Name: "resource", Usage: "any resource, as TYPE:ID"}},
+					&cli.StringFlag{Name: "principal", Usage: "user or group, as TYPE:ID", EnvVars: []string{"BATON_INSPECT_PRINCIPAL"}},
+					&cli.StringFlag{Name: "resource", Usage: "any resource, as TYPE:ID", EnvVars: []string{"BATON_INSPECT_RESOURCE"}}},
 				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
 					p, r := c.String("principal"), c.String("resource")
 					switch {

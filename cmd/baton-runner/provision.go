@@ -22,9 +22,9 @@ func grantCommand() *cli.Command {
 		Usage: "grant an entitlement to a user or group through the sandboxed connector",
 		Flags: concat(tenantFlags(), []cli.Flag{
 			c1zFlag(),
-			&cli.StringFlag{Name: "entitlement", Required: true, Usage: "entitlement ID, e.g. group:<groupId>:member or source:<sourceId>:<roleId>"},
-			&cli.StringFlag{Name: "principal-type", Required: true, Usage: "user or group"},
-			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal ID"},
+			&cli.StringFlag{Name: "entitlement", Required: true, Usage: "entitlement ID, e.g. group:<groupId>:member or source:<sourceId>:<roleId> (find it with `inspect entitlements`)", EnvVars: []string{"BATON_GRANT_ENTITLEMENT"}},
+			&cli.StringFlag{Name: "principal-type", Required: true, Usage: "user or group", EnvVars: []string{"BATON_GRANT_PRINCIPAL_TYPE"}},
+			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal ID (find it with `inspect resources --resource-type user`)", EnvVars: []string{"BATON_GRANT_PRINCIPAL"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
 			pt := c.String("principal-type")
@@ -45,7 +45,7 @@ func revokeCommand() *cli.Command {
 		Usage: "revoke a grant through the sandboxed connector",
 		Flags: concat(tenantFlags(), []cli.Flag{
 			c1zFlag(),
-			&cli.StringFlag{Name: "grant", Required: true, Usage: "grant ID, e.g. group:<groupId>:member:user:<userId>"},
+			&cli.StringFlag{Name: "grant", Required: true, Usage: "grant ID, e.g. group:<groupId>:member:user:<userId> (find it with `inspect grants`)", EnvVars: []string{"BATON_REVOKE_GRANT"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
 			return provision(c, "revoke "+c.String("grant"), func(t *tenant.Tenant) (tenant.Outcome, error) {

@@ -38,8 +38,8 @@ func syncCommand() *cli.Command {
 		Flags: concat(tenantFlags(), []cli.Flag{
 			fileFlag(),
 			configFlag(false),
-			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)"},
-			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant"},
+			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)", EnvVars: []string{"BATON_TENANT"}},
+			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant", EnvVars: []string{"BATON_ALL_TENANTS"}},
 		}, runtimeFlags(), limitFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
 			if c.String("config") != "" {
