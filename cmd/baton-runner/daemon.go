@@ -47,27 +47,9 @@ func serveCommand() *cli.Command {
 
 func configCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "config",
-		Usage: "work with runner.toml",
-		Subcommands: []*cli.Command{{
-			Name:      "check",
-			Usage:     "validate runner.toml without running it: syntax, keys, values, secret references and modules",
-			ArgsUsage: "runner.toml",
-			Action: func(c *cli.Context) error {
-				if c.NArg() != 1 {
-					return errors.New("usage: baton-runner config check runner.toml")
-				}
-				cfg, err := config.Load(c.Args().First())
-				if err != nil {
-					return err
-				}
-				if _, err := specFromConfig(cfg); err != nil {
-					return err
-				}
-				fmt.Printf("%s: ok, %d tenant(s)\n", c.Args().First(), len(cfg.Tenants))
-				return nil
-			},
-		}},
+		Name:        "config",
+		Usage:       "work with runner.toml",
+		Subcommands: []*cli.Command{configCheckCommand()},
 	}
 }
 
@@ -75,6 +57,13 @@ func configCommand() *cli.Command {
 // runs: it resolves secret references and loads (and checks the pins of)
 // the modules. Errors name the tenant, key and reference, never a value.
 func specFromConfig(cfg *config.Config) (runner.Spec, error) {
+	return buildSpec(cfg, true)
+}
+
+// buildSpec is specFromConfig; without requireSecrets, a secret that does
+// not resolve here is left empty rather than an error (config check
+// reports it apart).
+func buildSpec(cfg *config.Config, requireSecrets bool) (runner.Spec, error) {
 	spec := runner.Spec{
 		Runtime: runner.Runtime{
 			CacheDir: cfg.Runtime.CacheDir, MemoryLimitMiB: cfg.Runtime.MemoryLimitMiB, CallTimeout: cfg.Runtime.CallTimeout,
@@ -82,7 +71,7 @@ func specFromConfig(cfg *config.Config) (runner.Spec, error) {
 		MaxConcurrentSyncs: cfg.Runtime.MaxConcurrentSyncs,
 	}
 	var errs []error
-	if err := cfg.CheckSecrets(); err != nil {
+	if err := cfg.CheckSecrets(); err != nil && requireSecrets {
 		errs = append(errs, err)
 	}
 	for _, c := range cfg.Connectors {
@@ -99,7 +88,7 @@ func specFromConfig(cfg *config.Config) (runner.Spec, error) {
 			Limits: t.Limits, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
 		}
 		token, err := t.Token.Resolve()
-		if err != nil {
+		if err != nil && requireSecrets {
 			continue // reported by CheckSecrets
 		}
 		ts.Token = egress.NewSecret(token)
@@ -110,7 +99,7 @@ func specFromConfig(cfg *config.Config) (runner.Spec, error) {
 			ts.Mode = runner.ModeService
 			id, err1 := t.Service.ClientID.Resolve()
 			secret, err2 := t.Service.ClientSecret.Resolve()
-			if err1 != nil || err2 != nil {
+			if (err1 != nil || err2 != nil) && requireSecrets {
 				continue // reported by CheckSecrets
 			}
 			ts.ClientID, ts.ClientSecret = id, egress.NewSecret(secret)

@@ -347,3 +347,27 @@ func (r *Runner) Tenants() []string {
 	}
 	return out
 }
+
+// Check validates spec as Apply would, without running anything: every
+// module compiles with the spec's runtime settings, and every tenant names
+// one of them. `config check` uses it, so that it and serve agree.
+func Check(ctx context.Context, spec Spec, log *zap.Logger) error {
+	r := New(Options{Logger: log})
+	defer r.cancelBase()
+	modules, err := r.compileAll(ctx, spec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range modules {
+			_ = c.module.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	var errs []error
+	for _, t := range spec.Tenants {
+		if _, ok := modules[t.Module]; !ok {
+			errs = append(errs, fmt.Errorf("tenant %s: unknown module %q", t.Name, t.Module))
+		}
+	}
+	return errors.Join(errs...)
+}
