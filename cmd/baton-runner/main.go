@@ -23,6 +23,9 @@ func defaultAction(c *cli.Context) error {
 	if c.Args().Present() {
 		return fmt.Errorf("unknown command %q: run `baton-runner help`", c.Args().First())
 	}
+	if ok, err := oneShot(c); ok {
+		return err
+	}
 	if c.String("client-id") != "" {
 		return runService(c)
 	}
@@ -31,7 +34,7 @@ func defaultAction(c *cli.Context) error {
 
 // rootFlags are the bare command's: those of sync and service together.
 func rootFlags() []cli.Flag {
-	return concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), limitFlags(), logFlags())
+	return concat(tenantFlags(), []cli.Flag{fileFlag()}, oneShotFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags())
 }
 
 func main() {
@@ -56,6 +59,7 @@ func main() {
 			inspectCommand(),
 			simCommand(),
 			demoCommand(),
+			capabilitiesCommand(),
 		},
 		// Errors are printed once, by main, without a usage dump.
 		ExitErrHandler: func(*cli.Context, error) {},

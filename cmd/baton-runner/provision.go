@@ -27,16 +27,27 @@ func grantCommand() *cli.Command {
 			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal ID (find it with `inspect resources --resource-type user`)", EnvVars: []string{"BATON_GRANT_PRINCIPAL"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
-			pt := c.String("principal-type")
-			if pt != "user" && pt != "group" {
-				return fmt.Errorf("--principal-type must be user or group, not %q", pt)
-			}
-			what := fmt.Sprintf("%s to %s:%s", c.String("entitlement"), pt, c.String("principal"))
-			return provision(c, "grant "+what, func(t *tenant.Tenant) (tenant.Outcome, error) {
-				return t.Grant(c.Context, c.String("file"), c.String("entitlement"), pt, c.String("principal"))
-			})
+			return grantAction(c, c.String("entitlement"), c.String("principal-type"), c.String("principal"))
 		},
 	}
+}
+
+// grantAction grants; for grant and the bare command's --grant-entitlement.
+func grantAction(c *cli.Context, entitlement, principalType, principal string) error {
+	if principalType != "user" && principalType != "group" {
+		return fmt.Errorf("the principal type must be user or group, not %q", principalType)
+	}
+	what := fmt.Sprintf("%s to %s:%s", entitlement, principalType, principal)
+	return provision(c, "grant "+what, func(t *tenant.Tenant) (tenant.Outcome, error) {
+		return t.Grant(c.Context, c.String("file"), entitlement, principalType, principal)
+	})
+}
+
+// revokeAction revokes; for revoke and the bare command's --revoke-grant.
+func revokeAction(c *cli.Context, grant string) error {
+	return provision(c, "revoke "+grant, func(t *tenant.Tenant) (tenant.Outcome, error) {
+		return t.Revoke(c.Context, c.String("file"), grant)
+	})
 }
 
 func revokeCommand() *cli.Command {
@@ -48,9 +59,7 @@ func revokeCommand() *cli.Command {
 			&cli.StringFlag{Name: "grant", Required: true, Usage: "grant ID, e.g. group:<groupId>:member:user:<userId> (find it with `inspect grants`)", EnvVars: []string{"BATON_REVOKE_GRANT"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
-			return provision(c, "revoke "+c.String("grant"), func(t *tenant.Tenant) (tenant.Outcome, error) {
-				return t.Revoke(c.Context, c.String("file"), c.String("grant"))
-			})
+			return revokeAction(c, c.String("grant"))
 		},
 	}
 }
