@@ -6,6 +6,8 @@ import (
 
 	"github.com/conductorone/baton-sdk/pkg/field"
 	"github.com/urfave/cli/v2"
+
+	"github.com/baton-runner/baton-runner/host/localsync"
 )
 
 // Flags every baton connector takes, for what this binary does, built from
@@ -67,6 +69,26 @@ func oneShotFlags() []cli.Flag {
 		batonFlag("grant-principal-type", "one-shot: the principal's resource type, user or group"),
 		batonFlag("revoke-grant", "one-shot: revoke this grant ID, looked up in --file"),
 	}
+}
+
+// syncScopeFlags narrow a sync, under baton-sdk's names.
+func syncScopeFlags() []cli.Flag {
+	return []cli.Flag{
+		batonFlag("sync-resource-types", "sync only these resource types (repeatable or comma-separated), e.g. user,group"),
+		batonFlag("skip-entitlements-and-grants", "sync resources only"),
+	}
+}
+
+// syncScope reads syncScopeFlags into the sync's options.
+func syncScope(c *cli.Context, opts *localsync.Options) {
+	for _, t := range c.StringSlice("sync-resource-types") {
+		for _, s := range strings.Split(t, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				opts.ResourceTypes = append(opts.ResourceTypes, s)
+			}
+		}
+	}
+	opts.SkipEntitlementsAndGrants = c.Bool("skip-entitlements-and-grants")
 }
 
 // healthCheckFlags are baton-sdk's health endpoint settings, for service

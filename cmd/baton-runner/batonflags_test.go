@@ -101,3 +101,31 @@ func TestBatonHealthCheckFlags(t *testing.T) {
 		return code == 200
 	})
 }
+
+// TestBatonSyncScopeFlags: --sync-resource-types and
+// --skip-entitlements-and-grants narrow a sync as they do in baton.
+func TestBatonSyncScopeFlags(t *testing.T) {
+	url := simURL(t, 20)
+	dir := t.TempDir()
+	env := []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url}
+	if res := run(t, dir, env, "sync", "-f", "types.c1z", "--sync-resource-types", "user,group"); res.code != 0 {
+		t.Fatalf("sync --sync-resource-types: exit %d: %s", res.code, res.stderr)
+	}
+	var rows []map[string]string
+	res := run(t, dir, nil, "inspect", "resources", "-f", "types.c1z", "-o", "json")
+	if err := json.Unmarshal([]byte(res.stdout), &rows); err != nil || len(rows) == 0 {
+		t.Fatalf("inspect: %v %s %s", err, res.stdout, res.stderr)
+	}
+	for _, r := range rows {
+		if typ, _, _ := strings.Cut(r["resource"], ":"); typ != "user" && typ != "group" {
+			t.Errorf("--sync-resource-types user,group synced %s", r["resource"])
+		}
+	}
+	if res := run(t, dir, append(env, "BATON_SKIP_ENTITLEMENTS_AND_GRANTS=true"), "-f", "bare.c1z"); res.code != 0 {
+		t.Fatalf("BATON_SKIP_ENTITLEMENTS_AND_GRANTS: exit %d: %s", res.code, res.stderr)
+	}
+	res = run(t, dir, nil, "inspect", "grants", "-f", "bare.c1z", "-o", "json")
+	if res.code != 0 || strings.TrimSpace(res.stdout) != "[]" {
+		t.Errorf("grants of a sync without entitlements and grants: exit %d, %s %s", res.code, res.stdout, res.stderr)
+	}
+}

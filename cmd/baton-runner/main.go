@@ -34,7 +34,7 @@ func defaultAction(c *cli.Context) error {
 
 // rootFlags are the bare command's: those of sync and service together.
 func rootFlags() []cli.Flag {
-	return concat(tenantFlags(), []cli.Flag{fileFlag()}, oneShotFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags())
+	return concat(tenantFlags(), []cli.Flag{fileFlag()}, oneShotFlags(), syncScopeFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags())
 }
 
 func main() {

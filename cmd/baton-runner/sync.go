@@ -35,7 +35,7 @@ func syncCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sync",
 		Usage: "sync a Segment workspace into a c1z file through the sandboxed connector",
-		Flags: concat(tenantFlags(), []cli.Flag{
+		Flags: concat(tenantFlags(), syncScopeFlags(), []cli.Flag{
 			fileFlag(),
 			configFlag(false),
 			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)", EnvVars: []string{"BATON_TENANT"}},
@@ -130,7 +130,9 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	}
 	defer closeTenant()
 
-	err = t.Sync(ctx, localsync.Options{Path: file, OnProgress: report.update})
+	opts := localsync.Options{Path: file, OnProgress: report.update}
+	syncScope(c, &opts)
+	err = t.Sync(ctx, opts)
 	report.done()
 	if err != nil {
 		return explainSyncError(err, file)
