@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"sort"
 	"strings"
 	"sync"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/baton-runner/baton-runner/host/rpcerr"
+	"github.com/baton-runner/baton-runner/host/service"
 )
 
 // The states of a tenant, as /status and the baton_runner_tenant_state
@@ -24,8 +26,9 @@ const (
 	StateWaitingForReload = "waiting for reload"
 )
 
-// AuthFailuresBeforeStop is how many times in a row a tenant whose token is
-// rejected is retried before it waits for a reload.
+// AuthFailuresBeforeStop is how many times in a row a tenant whose
+// credentials are rejected (its API token, or its ConductorOne client ID
+// and secret) is tried before it waits for a reload.
 const AuthFailuresBeforeStop = 3
 
 // TenantStatus is what an operator needs to know about one tenant.
@@ -122,6 +125,12 @@ func (b *statusBoard) running(name string) {
 // AuthFailuresBeforeStop times in a row).
 func (b *statusBoard) failed(name string, err error, retryAt time.Time) (reason string, stop bool) {
 	reason, code := rpcerr.Sentence(err)
+	// Rejected credentials, upstream's (the API token) or ConductorOne's
+	// (client ID and secret), stay rejected until the configuration changes.
+	rejected := code == codes.Unauthenticated
+	if errors.Is(err, service.ErrCredentials) {
+		rejected, reason = true, service.ErrCredentials.Error()
+	}
 	b.mu.Lock()
 	delete(b.ready, name) // the failed service's; a restart registers anew
 	b.mu.Unlock()
@@ -129,7 +138,7 @@ func (b *statusBoard) failed(name string, err error, retryAt time.Time) (reason 
 		s.ConsecutiveFailures++
 		s.Reason = reason
 		s.State = StateFailing
-		stop = code == codes.Unauthenticated && s.ConsecutiveFailures >= AuthFailuresBeforeStop
+		stop = rejected && s.ConsecutiveFailures >= AuthFailuresBeforeStop
 		if stop {
 			s.State, s.NextRun, s.BackingOffUntil = StateWaitingForReload, nil, nil
 			return
