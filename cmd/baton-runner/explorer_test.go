@@ -115,6 +115,11 @@ func TestExplorer(t *testing.T) {
 		t.Errorf("inspect before.c1z did not summarise before.c1z:\n%s", out)
 	}
 	fails("nope.c1z", "inspect", "nope.c1z")
+	var counts []map[string]string
+	if err := json.Unmarshal([]byte(ok("inspect", "-o", "json", "before.c1z")), &counts); err != nil || len(counts) == 0 ||
+		counts[len(counts)-1]["resource_type"] != "total" {
+		t.Errorf("inspect -o json: %v %v", counts, err)
+	}
 
 	// Errors name the part that is wrong and how to look it up.
 	fails("inspect resources --resource-type user", "inspect", "grants", "-f", "before.c1z", "--principal", "user:nobody")

@@ -25,11 +25,21 @@ func inspectCommand() *cli.Command {
 		Name:      "inspect",
 		Usage:     "explore a c1z file: counts per resource type, or (subcommands) its resources, entitlements, grants, who has access, and what changed",
 		ArgsUsage: "[FILE.c1z]",
-		Flags:     []cli.Flag{inspectFileFlag()},
+		Flags:     []cli.Flag{inspectFileFlag(), &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "json or csv instead of the summary table", EnvVars: []string{"BATON_OUTPUT"}}},
 		Action: func(c *cli.Context) error {
 			file, err := inspectFile(c)
 			if err != nil {
 				return err
+			}
+			if o := c.String("output"); o != "" && o != "table" {
+				if err := checkOutput(o); err != nil {
+					return err
+				}
+				snap, err := inspect.Load(c.Context, file, "")
+				if err != nil {
+					return err
+				}
+				return snap.CountTable().Write(os.Stdout, o)
 			}
 			return printSummary(c, file)
 		},

@@ -107,6 +107,16 @@ func (s *Snapshot) Counts() []TypeCount {
 	return out
 }
 
+// CountTable is the per-type counts as an explorer table, totals last.
+func (s *Snapshot) CountTable() *Table {
+	t := &Table{Columns: []string{"resource_type", "resources", "entitlements", "grants"}}
+	for _, c := range s.Counts() {
+		t.Rows = append(t.Rows, []string{c.ResourceType, fmt.Sprint(c.Resources), fmt.Sprint(c.Entitlements), fmt.Sprint(c.Grants)})
+	}
+	t.Rows = append(t.Rows, []string{"total", fmt.Sprint(len(s.Resources)), fmt.Sprint(len(s.Entitlements)), fmt.Sprint(len(s.Grants))})
+	return t
+}
+
 // WriteSummary prints the per-type counts and totals as a table.
 func (s *Snapshot) WriteSummary(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
