@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conductorone/baton-sdk/pkg/field"
+
 	"github.com/baton-runner/baton-runner/internal/fakec1"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
@@ -127,5 +129,34 @@ func TestBatonSyncScopeFlags(t *testing.T) {
 	res = run(t, dir, nil, "inspect", "grants", "-f", "bare.c1z", "-o", "json")
 	if res.code != 0 || strings.TrimSpace(res.stdout) != "[]" {
 		t.Errorf("grants of a sync without entitlements and grants: exit %d, %s %s", res.code, res.stdout, res.stderr)
+	}
+}
+
+// TestFlagsBatonDefinesKeepItsNames: every root flag whose name baton-sdk
+// also defines reads baton-sdk's environment variable and has its short
+// name, so a baton connector's configuration means the same here.
+func TestFlagsBatonDefinesKeepItsNames(t *testing.T) {
+	defined := map[string]field.SchemaField{}
+	for _, f := range field.DefaultFields {
+		defined[f.FieldName] = f
+	}
+	shared := 0
+	for _, fl := range concat(rootFlags(), healthCheckFlags()) {
+		names := fl.Names()
+		f, ok := defined[names[0]]
+		if !ok {
+			continue
+		}
+		shared++
+		ev, _ := fl.(interface{ GetEnvVars() []string })
+		if ev == nil || !slices.Contains(ev.GetEnvVars(), batonEnv(f.FieldName)) {
+			t.Errorf("--%s does not read %s", f.FieldName, batonEnv(f.FieldName))
+		}
+		if s := f.GetCLIShortHand(); s != "" && !slices.Contains(names, s) {
+			t.Errorf("--%s lacks baton's short name -%s", f.FieldName, s)
+		}
+	}
+	if shared < 15 {
+		t.Errorf("only %d flags shared with baton-sdk", shared)
 	}
 }
