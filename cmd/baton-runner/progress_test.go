@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -90,6 +93,35 @@ func TestDemoIsCleanAndSaysWhatNext(t *testing.T) {
 	for _, want := range []string{"demo.c1z: synced in", "Next, explore demo.c1z", "inspect access -f demo.c1z", "baton-runner grant", "baton-runner revoke"} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, res.stdout)
+		}
+	}
+}
+
+// TestTerminalProgressKeepsLogsApart runs a sync on a terminal (a pty from
+// util-linux's script) with debug logs, which come during the sync: each
+// log line is written on a cleared line, never onto the progress line.
+func TestTerminalProgressKeepsLogsApart(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("needs util-linux's script for a terminal")
+	}
+	url := simURL(t, 40)
+	cmd := exec.Command(scriptBin, "-qec", strings.Join([]string{binary(t), "sync", "--base-url", url, "--token", segmentsim.DefaultToken,
+		"--log-level", "debug", "--log-format", "console", "-f", filepath.Join(t.TempDir(), "out.c1z")}, " "), "/dev/null")
+	cmd.Env = append(os.Environ(), "BATON_CACHE_DIR="+filepath.Join(os.TempDir(), "baton-runner-cli-test-cache"))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("sync on a terminal: %v\n%s", err, out)
+	}
+	text := string(out)
+	if !strings.Contains(text, "syncing ") || !strings.Contains(text, "egress") || !strings.Contains(text, "synced in") {
+		t.Fatalf("want a progress line, debug logs and the summary:\n%q", text)
+	}
+	for _, line := range strings.Split(text, "\n") {
+		for _, seg := range strings.Split(line, "\r\033[K") {
+			if strings.HasPrefix(seg, "syncing ") && (strings.Contains(seg, "\tDEBUG\t") || strings.Contains(seg, "\tINFO\t")) {
+				t.Fatalf("a log line was written onto the progress line: %q", seg)
+			}
 		}
 	}
 }
