@@ -61,6 +61,13 @@ func TestServeShowsItsTenants(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	// A scheduled sync logs its phases, so a pod's log is not silent for
+	// the length of a sync.
+	for _, phase := range []string{"resources", "entitlements", "grants"} {
+		if !strings.Contains(p.stderr.String(), `"msg":"sync progress","tenant":"good","phase":"`+phase+`"`) {
+			t.Errorf("no sync progress line for good's %s phase", phase)
+		}
+	}
 	var failures []string
 	for _, line := range strings.Split(p.stderr.String(), "\n") {
 		if strings.Contains(line, `"tenant":"bad"`) && strings.Contains(line, `"level":"error"`) {

@@ -167,7 +167,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		}
 		start := time.Now()
 		r.status.running(spec.Name)
-		err = t.Sync(ctx, localsync.Options{Path: spec.Output})
+		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update})
 		release()
 		if err != nil && ctx.Err() != nil {
 			// Stopped mid-sync by a reload or shutdown: the sync did not
