@@ -81,9 +81,31 @@ func TestLogLinesGoAboveTheProgressLine(t *testing.T) {
 // TestDemoIsCleanAndSaysWhatNext: the demo syncs the bundled simulator
 // without warnings about the simulator's own data and ends with what to try.
 func TestDemoIsCleanAndSaysWhatNext(t *testing.T) {
-	res := run(t, t.TempDir(), nil, "demo", "--users", "60", "--log-format", "json")
+	dir := t.TempDir()
+	res := run(t, dir, nil, "demo", "--users", "60", "--log-format", "json")
 	if res.code != 0 {
 		t.Fatalf("demo exited %d: %s", res.code, res.stderr)
+	}
+	// The suggested grant, sync and revoke work as printed, against a
+	// simulator started as suggested (here in-process, same users and seed).
+	ts := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(60)), segmentsim.Options{WriteLimitPerMinute: -1}))
+	t.Cleanup(ts.Close)
+	env := []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + ts.URL}
+	tried := 0
+	for _, line := range strings.Split(res.stdout, "\n") {
+		for _, cmdline := range strings.Split(line, "&&") {
+			f := strings.Fields(cmdline)
+			if len(f) < 2 || f[0] != "baton-runner" || (f[1] != "grant" && f[1] != "revoke" && f[1] != "sync") {
+				continue
+			}
+			tried++
+			if r := run(t, dir, env, f[1:]...); r.code != 0 || !strings.Contains(r.stdout, map[string]string{"grant": ": done", "revoke": ": done", "sync": "synced in"}[f[1]]) {
+				t.Errorf("suggested %q: exit %d\n%s%s", strings.TrimSpace(cmdline), r.code, r.stdout, r.stderr)
+			}
+		}
+	}
+	if tried != 3 {
+		t.Errorf("%d suggested grant, sync and revoke commands found, want 3:\n%s", tried, res.stdout)
 	}
 	for _, line := range strings.Split(res.stderr, "\n") {
 		if strings.Contains(line, `"level":"warn"`) || strings.Contains(line, `"level":"error"`) {
