@@ -115,6 +115,10 @@ func TestExplorer(t *testing.T) {
 		t.Errorf("inspect before.c1z did not summarise before.c1z:\n%s", out)
 	}
 	fails("nope.c1z", "inspect", "nope.c1z")
+	if r := run(t, dir, []string{"BATON_FILE=elsewhere.c1z"}, "inspect", "before.c1z"); r.code != 0 || !strings.Contains(r.stdout, "before.c1z (sync") {
+		t.Errorf("a positional file does not win over BATON_FILE: exit %d %s%s", r.code, r.stdout, r.stderr)
+	}
+	fails("not both", "inspect", "-f", "after.c1z", "before.c1z")
 	var counts []map[string]string
 	if err := json.Unmarshal([]byte(ok("inspect", "-o", "json", "before.c1z")), &counts); err != nil || len(counts) == 0 ||
 		counts[len(counts)-1]["resource_type"] != "total" {

@@ -149,13 +149,18 @@ func checkOutput(f string) error {
 }
 
 // inspectFile is the c1z to read: --file given here or on `inspect`, or one
-// positional FILE.c1z, which is never silently ignored.
+// positional FILE.c1z, which is never silently ignored. A positional file
+// wins over BATON_FILE from the environment, but not over --file.
 func inspectFile(c *cli.Context) (string, error) {
+	explicit := func(c *cli.Context) bool {
+		env, ok := os.LookupEnv("BATON_FILE")
+		return c.IsSet("file") && !(ok && c.String("file") == env)
+	}
 	file := c.String("file")
-	set := c.IsSet("file")
+	set := explicit(c)
 	if !set {
 		for _, p := range c.Lineage()[1:] {
-			if p.IsSet("file") {
+			if explicit(p) {
 				file, set = p.String("file"), true
 				break
 			}
