@@ -157,4 +157,8 @@ func TestExplorer(t *testing.T) {
 		t.Errorf("a file diffed with itself shows changes:\n%s", out)
 	}
 	fails("OLD.c1z NEW.c1z", "inspect", "diff", "before.c1z")
+	var after []map[string]string
+	if err := json.Unmarshal([]byte(ok("inspect", "diff", "before.c1z", "after.c1z", "-o", "json")), &after); err != nil || len(after) != len(diff) {
+		t.Errorf("inspect diff with -o json after the files: %v, %d rows, want %d", err, len(after), len(diff))
+	}
 }

@@ -98,18 +98,22 @@ func inspectCommand() *cli.Command {
 				ArgsUsage: "OLD.c1z NEW.c1z",
 				Flags:     []cli.Flag{outputFlag()},
 				Action: func(c *cli.Context) error {
-					if c.NArg() != 2 {
-						return fmt.Errorf("inspect diff takes two c1z files, the older first: inspect diff OLD.c1z NEW.c1z (got %d argument(s); options go before the files)", c.NArg())
-					}
-					old, err := inspect.Load(c.Context, c.Args().Get(0), "")
+					files, output, err := diffArgs(c.Args().Slice(), c.String("output"))
 					if err != nil {
 						return err
 					}
-					cur, err := inspect.Load(c.Context, c.Args().Get(1), "")
+					if err := checkOutput(output); err != nil {
+						return err
+					}
+					old, err := inspect.Load(c.Context, files[0], "")
 					if err != nil {
 						return err
 					}
-					return inspect.Diff(old, cur).Write(os.Stdout, c.String("output"))
+					cur, err := inspect.Load(c.Context, files[1], "")
+					if err != nil {
+						return err
+					}
+					return inspect.Diff(old, cur).Write(os.Stdout, output)
 				},
 			},
 		},
@@ -184,4 +188,30 @@ func printSummary(c *cli.Context, file string) error {
 	}
 	fmt.Fprintf(os.Stdout, "%s (sync %s)\n", file, snap.SyncID)
 	return snap.WriteSummary(os.Stdout)
+}
+
+// diffArgs takes the two files of inspect diff, and -o/--output after them
+// too (the CLI library parses options only before arguments, but
+// `inspect diff a.c1z b.c1z -o json` is how people type it).
+func diffArgs(args []string, output string) (files []string, out string, err error) {
+	out = output
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-o" || a == "--output":
+			if i+1 == len(args) {
+				return nil, "", fmt.Errorf("%s needs a value: table, json or csv", a)
+			}
+			out = args[i+1]
+			i++
+		case strings.HasPrefix(a, "-o=") || strings.HasPrefix(a, "--output="):
+			out = a[strings.IndexByte(a, '=')+1:]
+		default:
+			files = append(files, a)
+		}
+	}
+	if len(files) != 2 {
+		return nil, "", fmt.Errorf("inspect diff takes two c1z files, the older first: inspect diff OLD.c1z NEW.c1z (got %d)", len(files))
+	}
+	return files, out, nil
 }
