@@ -38,6 +38,7 @@ func serveCommand() *cli.Command {
 			configFlag(true),
 			&cli.IntFlag{Name: "shard-index", Value: -1, Usage: "this process's shard (default: the StatefulSet pod ordinal from HOSTNAME; required with --shard-count > 1 elsewhere)", EnvVars: []string{"BATON_SHARD_INDEX"}},
 			&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards tenants are spread over", EnvVars: []string{"BATON_SHARD_COUNT"}},
+			&cli.DurationFlag{Name: "restart-backoff", Value: 5 * time.Second, Usage: "first wait before a failed tenant restarts; it doubles while failures continue, up to 5m", EnvVars: []string{"BATON_RESTART_BACKOFF"}},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long service-mode tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
 		}, logFlags()),
 		Action: runServe,
@@ -46,27 +47,9 @@ func serveCommand() *cli.Command {
 
 func configCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "config",
-		Usage: "work with runner.toml",
-		Subcommands: []*cli.Command{{
-			Name:      "check",
-			Usage:     "validate runner.toml without running it: syntax, keys, values, secret references and modules",
-			ArgsUsage: "runner.toml",
-			Action: func(c *cli.Context) error {
-				if c.NArg() != 1 {
-					return errors.New("usage: baton-runner config check runner.toml")
-				}
-				cfg, err := config.Load(c.Args().First())
-				if err != nil {
-					return err
-				}
-				if _, err := specFromConfig(cfg); err != nil {
-					return err
-				}
-				fmt.Printf("%s: ok, %d tenant(s)\n", c.Args().First(), len(cfg.Tenants))
-				return nil
-			},
-		}},
+		Name:        "config",
+		Usage:       "work with runner.toml",
+		Subcommands: []*cli.Command{configCheckCommand()},
 	}
 }
 
@@ -74,6 +57,13 @@ func configCommand() *cli.Command {
 // runs: it resolves secret references and loads (and checks the pins of)
 // the modules. Errors name the tenant, key and reference, never a value.
 func specFromConfig(cfg *config.Config) (runner.Spec, error) {
+	return buildSpec(cfg, true)
+}
+
+// buildSpec is specFromConfig; without requireSecrets, a secret that does
+// not resolve here is left empty rather than an error (config check
+// reports it apart).
+func buildSpec(cfg *config.Config, requireSecrets bool) (runner.Spec, error) {
 	spec := runner.Spec{
 		Runtime: runner.Runtime{
 			CacheDir: cfg.Runtime.CacheDir, MemoryLimitMiB: cfg.Runtime.MemoryLimitMiB, CallTimeout: cfg.Runtime.CallTimeout,
@@ -81,7 +71,7 @@ func specFromConfig(cfg *config.Config) (runner.Spec, error) {
 		MaxConcurrentSyncs: cfg.Runtime.MaxConcurrentSyncs,
 	}
 	var errs []error
-	if err := cfg.CheckSecrets(); err != nil {
+	if err := cfg.CheckSecrets(); err != nil && requireSecrets {
 		errs = append(errs, err)
 	}
 	for _, c := range cfg.Connectors {
@@ -98,7 +88,7 @@ func specFromConfig(cfg *config.Config) (runner.Spec, error) {
 			Limits: t.Limits, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
 		}
 		token, err := t.Token.Resolve()
-		if err != nil {
+		if err != nil && requireSecrets {
 			continue // reported by CheckSecrets
 		}
 		ts.Token = egress.NewSecret(token)
@@ -109,7 +99,7 @@ func specFromConfig(cfg *config.Config) (runner.Spec, error) {
 			ts.Mode = runner.ModeService
 			id, err1 := t.Service.ClientID.Resolve()
 			secret, err2 := t.Service.ClientSecret.Resolve()
-			if err1 != nil || err2 != nil {
+			if (err1 != nil || err2 != nil) && requireSecrets {
 				continue // reported by CheckSecrets
 			}
 			ts.ClientID, ts.ClientSecret = id, egress.NewSecret(secret)
@@ -202,10 +192,12 @@ func runServe(c *cli.Context) error {
 	}
 	metrics := runner.NewMetrics()
 	grace := c.Duration("shutdown-timeout")
-	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count"), ShutdownTimeout: grace})
-	var ready atomic.Bool // set once every tenant has started
+	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count"), ShutdownTimeout: grace,
+		RestartBackoff: c.Duration("restart-backoff")})
+	var started atomic.Bool // set once every tenant has started
 	if cfg.Runtime.Listen != "" {
-		stop, err := serveOps(cfg.Runtime.Listen, metrics.Handler(), ready.Load, logger)
+		ready := func() (bool, string) { return readiness(started.Load, r) }
+		stop, err := serveOps(cfg.Runtime.Listen, metrics.Handler(), statusHandler(r), ready, logger)
 		if err != nil {
 			return err
 		}
@@ -215,7 +207,7 @@ func runServe(c *cli.Context) error {
 	if err := r.Apply(ctx, spec); err != nil {
 		return err
 	}
-	ready.Store(true)
+	started.Store(true)
 	logger.Info("serving tenants", zap.Strings("tenants", r.Tenants()), zap.Int("shard", idx), zap.Int("shards", c.Int("shard-count")))
 
 	// Reloads run beside the wait for SIGTERM: a reload may wait for
@@ -270,17 +262,19 @@ func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logg
 	logger.Info("configuration reloaded", zap.Strings("tenants", r.Tenants()))
 }
 
-// serveOps serves /healthz, /readyz and /metrics.
-func serveOps(addr string, metrics http.Handler, ready func() bool, logger *zap.Logger) (stop func(), err error) {
+// serveOps serves /healthz, /readyz, /status and /metrics.
+func serveOps(addr string, metrics, status http.Handler, ready func() (bool, string), logger *zap.Logger) (stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not ready", http.StatusServiceUnavailable)
+		ok, why := ready()
+		if !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
-		fmt.Fprintln(w, "ready")
+		fmt.Fprintln(w, why)
 	})
+	mux.Handle("/status", status)
 	mux.Handle("/metrics", metrics)
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {

@@ -142,7 +142,7 @@ func oneShot(c *cli.Context, what string, do func(*tenant.Tenant) (string, error
 		return err
 	}
 	defer func() { _ = logger.Sync() }()
-	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{})
+	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{}, nil)
 	if err != nil {
 		return err
 	}
@@ -197,7 +197,7 @@ func targetedSyncAction(c *cli.Context, bids []string) error {
 		return err
 	}
 	defer func() { _ = logger.Sync() }()
-	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), limits)
+	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), limits, nil)
 	if err != nil {
 		return err
 	}

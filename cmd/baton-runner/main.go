@@ -26,6 +26,9 @@ func defaultAction(c *cli.Context) error {
 	if ok, err := lifecycleAction(c); ok {
 		return err
 	}
+	if ok, err := batonProvisioning(c); ok {
+		return err
+	}
 	if c.String("client-id") != "" {
 		return runService(c)
 	}
@@ -34,12 +37,13 @@ func defaultAction(c *cli.Context) error {
 
 // rootFlags are the bare command's: those of sync and service together.
 func rootFlags() []cli.Flag {
-	return concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags())
+	return concat(tenantFlags(), []cli.Flag{fileFlag()}, oneShotFlags(), syncScopeFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags())
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	ctx, interrupted := withInterrupt(ctx)
 	app := &cli.App{
 		Name:    "baton-runner",
 		Usage:   "run baton connectors inside a WebAssembly sandbox",
@@ -58,11 +62,21 @@ func main() {
 			inspectCommand(),
 			simCommand(),
 			demoCommand(),
+			capabilitiesCommand(),
 		},
 		// Errors are printed once, by main, without a usage dump.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	if err := app.RunContext(ctx, os.Args); err != nil {
+	err := app.RunContext(ctx, os.Args)
+	if interrupted() {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "baton-runner: interrupted: %v\n", err)
+		} else {
+			fmt.Fprintln(os.Stderr, "baton-runner: interrupted")
+		}
+		os.Exit(exitInterrupted)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "baton-runner: %v\n", err)
 		os.Exit(1)
 	}

@@ -1,27 +1,52 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
-	"sort"
-	"strings"
+	"os"
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/localsync"
 )
 
-// progress shows, on one terminal line, how many resources, entitlements
-// and grants of each type the sync has stored so far.
-type progress struct {
-	mu     sync.Mutex
-	w      io.Writer
-	counts map[string]map[string]int // phase → resource type → items
-	last   time.Time
+// stderr is where logs and the terminal progress line go. Log lines are
+// written above the progress line, which is redrawn after them, rather
+// than through it.
+var stderr = &statusWriter{w: os.Stderr}
+
+type statusWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	line string // the progress line on screen, "" if none
 }
 
-func newProgress(w io.Writer) *progress {
-	return &progress{w: w, counts: map[string]map[string]int{}}
+func (s *statusWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.line != "" {
+		fmt.Fprint(s.w, "\r\033[K")
+	}
+	n, err := s.w.Write(p)
+	if s.line != "" {
+		fmt.Fprint(s.w, s.line)
+	}
+	return n, err
+}
+
+func (s *statusWriter) Sync() error { return nil }
+
+// setLine draws (or with "" clears) the progress line.
+func (s *statusWriter) setLine(line string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprint(s.w, "\r\033[K"+line)
+	s.line = line
 }
 
 var phaseNames = map[string]string{
@@ -30,41 +55,110 @@ var phaseNames = map[string]string{
 	"list-grants":       "grants",
 }
 
-func (p *progress) update(pr *localsync.Progress) {
+// syncReport follows a sync: what it has listed, its requests, retries and
+// waits. On a terminal it keeps a progress line; otherwise it logs a
+// progress line at each phase and every interval. At the end it prints a
+// summary.
+type syncReport struct {
+	logger   *zap.Logger
+	term     bool
+	interval time.Duration
+	start    time.Time
+
+	mu                       sync.Mutex
+	phase                    string
+	listed                   map[string]int // phase → items
+	requests, retries, waits int
+	waited                   time.Duration
+	lastLine, lastDraw       time.Time
+}
+
+func newSyncReport(logger *zap.Logger, term bool, interval time.Duration) *syncReport {
+	now := time.Now()
+	return &syncReport{logger: logger, term: term, interval: interval, start: now, lastLine: now, listed: map[string]int{}}
+}
+
+// update takes the syncer's progress: one stored page.
+func (r *syncReport) update(pr *localsync.Progress) {
 	phase, ok := phaseNames[pr.Action]
-	if !ok || pr.ResourceTypeID == "" {
+	if !ok {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.counts[phase] == nil {
-		p.counts[phase] = map[string]int{}
-	}
-	p.counts[phase][pr.ResourceTypeID] += int(pr.Count)
-	if time.Since(p.last) > 100*time.Millisecond {
-		p.last = time.Now()
-		p.draw(phase)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.listed[phase] += int(pr.Count)
+	changed := phase != r.phase
+	r.phase = phase
+	now := time.Now()
+	switch {
+	case r.term && (changed || now.Sub(r.lastDraw) > 100*time.Millisecond):
+		r.lastDraw = now
+		stderr.setLine(r.lineLocked(now))
+	case !r.term && (changed || now.Sub(r.lastLine) >= r.interval):
+		r.lastLine = now
+		r.logger.Info("sync progress", zap.String("phase", phase), zap.Int("resources", r.listed["resources"]),
+			zap.Int("entitlements", r.listed["entitlements"]), zap.Int("grants", r.listed["grants"]),
+			zap.Int("requests", r.requests), zap.Duration("elapsed", now.Sub(r.start).Round(time.Second)))
 	}
 }
 
-func (p *progress) draw(phase string) {
-	types := make([]string, 0, len(p.counts[phase]))
-	for t := range p.counts[phase] {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	parts := make([]string, len(types))
-	for i, t := range types {
-		parts[i] = fmt.Sprintf("%s %d", t, p.counts[phase][t])
-	}
-	fmt.Fprintf(p.w, "\r\033[Ksyncing %s: %s", phase, strings.Join(parts, ", "))
+func (r *syncReport) lineLocked(now time.Time) string {
+	return fmt.Sprintf("syncing %s · listed %d resources, %d entitlements, %d grants · %d requests · %s",
+		r.phase, r.listed["resources"], r.listed["entitlements"], r.listed["grants"], r.requests, now.Sub(r.start).Round(time.Second))
 }
 
-// done ends the progress line.
-func (p *progress) done() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.last.IsZero() {
-		fmt.Fprint(p.w, "\r\033[K")
+// record counts an API request from its audit record.
+func (r *syncReport) record(rec egress.Record) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.requests++
+	r.retries += max(rec.Attempts-1, 0)
+}
+
+// wait counts a wait the egress client makes.
+func (r *syncReport) wait(w egress.Wait) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waits++
+	r.waited += w.Wait
+}
+
+// done removes the progress line.
+func (r *syncReport) done() {
+	if r.term {
+		stderr.setLine("")
 	}
+}
+
+// summary prints what the sync stored, per type, with its duration,
+// requests, retries and waits, and logs the same as "sync complete".
+// Grants are counted as the c1z holds them: those the connector listed and
+// those baton-sdk expanded through group membership.
+func (r *syncReport) summary(ctx context.Context, w io.Writer, file string) error {
+	r.mu.Lock()
+	took := time.Since(r.start).Round(time.Millisecond)
+	requests, retries, waits, waited := r.requests, r.retries, r.waits, r.waited.Round(time.Millisecond)
+	r.mu.Unlock()
+	snap, err := inspect.Load(ctx, file, "")
+	if err != nil {
+		return err
+	}
+	expanded := 0
+	for _, g := range snap.Grants {
+		if len(g.GetSources().GetSources()) > 0 {
+			if _, direct := g.GetSources().GetSources()[g.GetEntitlement().GetId()]; !direct {
+				expanded++
+			}
+		}
+	}
+	r.logger.Info("sync complete", zap.String("file", file), zap.Duration("took", took),
+		zap.Int("resources", len(snap.Resources)), zap.Int("entitlements", len(snap.Entitlements)),
+		zap.Int("grants", len(snap.Grants)), zap.Int("grants_through_groups", expanded),
+		zap.Int("requests", requests), zap.Int("retries", retries), zap.Int("waits", waits), zap.Duration("waited", waited))
+	fmt.Fprintf(w, "%s: synced in %s; %d API requests, %d retries, %d waits (%s)\n", file, took, requests, retries, waits, waited)
+	if err := snap.WriteSummary(w); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "grants: %d listed by the connector, %d held through group membership\n", len(snap.Grants)-expanded, expanded)
+	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
@@ -23,21 +22,32 @@ func grantCommand() *cli.Command {
 		Usage: "grant an entitlement to a user or group through the sandboxed connector",
 		Flags: concat(tenantFlags(), []cli.Flag{
 			c1zFlag(),
-			&cli.StringFlag{Name: "entitlement", Required: true, Usage: "entitlement ID, e.g. group:<groupId>:member or source:<sourceId>:<roleId>"},
-			&cli.StringFlag{Name: "principal-type", Required: true, Usage: "user, group, or invite (group membership only)"},
-			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal ID"},
+			&cli.StringFlag{Name: "entitlement", Required: true, Usage: "entitlement ID, e.g. group:<groupId>:member or source:<sourceId>:<roleId> (find it with `inspect entitlements`)", EnvVars: []string{"BATON_GRANT_ENTITLEMENT"}},
+			&cli.StringFlag{Name: "principal-type", Required: true, Usage: "user, group, or invite (group membership only)", EnvVars: []string{"BATON_GRANT_PRINCIPAL_TYPE"}},
+			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal ID (find it with `inspect resources --resource-type user`)", EnvVars: []string{"BATON_GRANT_PRINCIPAL"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
-			pt := c.String("principal-type")
-			if pt != "user" && pt != "group" && pt != "invite" {
-				return fmt.Errorf("--principal-type must be user, group or invite, not %q", pt)
-			}
-			what := fmt.Sprintf("%s to %s:%s", c.String("entitlement"), pt, c.String("principal"))
-			return provision(c, "grant "+what, func(t *tenant.Tenant) (tenant.Outcome, error) {
-				return t.Grant(c.Context, c.String("file"), c.String("entitlement"), pt, c.String("principal"))
-			})
+			return grantAction(c, c.String("entitlement"), c.String("principal-type"), c.String("principal"))
 		},
 	}
+}
+
+// grantAction grants; for grant and the bare command's --grant-entitlement.
+func grantAction(c *cli.Context, entitlement, principalType, principal string) error {
+	if principalType != "user" && principalType != "group" && principalType != "invite" {
+		return fmt.Errorf("the principal type must be user, group or invite, not %q", principalType)
+	}
+	what := fmt.Sprintf("%s to %s:%s", entitlement, principalType, principal)
+	return provision(c, "grant "+what, func(t *tenant.Tenant) (tenant.Outcome, error) {
+		return t.Grant(c.Context, c.String("file"), entitlement, principalType, principal)
+	})
+}
+
+// revokeAction revokes; for revoke and the bare command's --revoke-grant.
+func revokeAction(c *cli.Context, grant string) error {
+	return provision(c, "revoke "+grant, func(t *tenant.Tenant) (tenant.Outcome, error) {
+		return t.Revoke(c.Context, c.String("file"), grant)
+	})
 }
 
 func revokeCommand() *cli.Command {
@@ -46,12 +56,10 @@ func revokeCommand() *cli.Command {
 		Usage: "revoke a grant through the sandboxed connector",
 		Flags: concat(tenantFlags(), []cli.Flag{
 			c1zFlag(),
-			&cli.StringFlag{Name: "grant", Required: true, Usage: "grant ID, e.g. group:<groupId>:member:user:<userId>"},
+			&cli.StringFlag{Name: "grant", Required: true, Usage: "grant ID, e.g. group:<groupId>:member:user:<userId> (find it with `inspect grants`)", EnvVars: []string{"BATON_REVOKE_GRANT"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
-			return provision(c, "revoke "+c.String("grant"), func(t *tenant.Tenant) (tenant.Outcome, error) {
-				return t.Revoke(c.Context, c.String("file"), c.String("grant"))
-			})
+			return revokeAction(c, c.String("grant"))
 		},
 	}
 }
@@ -67,14 +75,14 @@ func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outc
 	}
 	defer func() { _ = logger.Sync() }()
 	// Grant and revoke run no sync, so they take no sync limits.
-	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{})
+	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{}, nil)
 	if err != nil {
 		return err
 	}
 	defer closeTenant()
 	outcome, err := do(t)
 	if err != nil {
-		return explainProvisionError(what, err)
+		return explainProvisionError(what, c.String("file"), err)
 	}
 	switch outcome {
 	case tenant.AlreadyGranted:
@@ -88,15 +96,18 @@ func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outc
 	return nil
 }
 
-func explainProvisionError(what string, err error) error {
-	st, _ := status.FromError(err)
-	switch st.Code() {
+func explainProvisionError(what, file string, err error) error {
+	if le, ok := asLookup(err); ok {
+		return explainLookup(what, file, le)
+	}
+	msg, code := oneSentence(err, what)
+	switch code {
 	case codes.Unimplemented:
 		return fmt.Errorf("%s: not supported: the connector provisions group membership (group:<id>:member, users and pending invites), "+
 			"workspace roles (role:<roleId>:member) and roles on sources, warehouses, spaces and functions; "+
-			"workspace membership is managed in Segment\n  detail: %s", what, st.Message())
+			"workspace membership is managed in Segment (%s)", what, msg)
 	case codes.NotFound:
-		return fmt.Errorf("%s: not found: %s (is the ID in the c1z? `baton-runner inspect` lists counts; re-sync if it is new)", what, st.Message())
+		return fmt.Errorf("%s: Segment has no such object any more: %s; it may have been deleted since the sync: run `baton-runner sync`, then look the ID up with `baton-runner inspect`", what, msg)
 	}
 	return explain(what, err)
 }

@@ -31,9 +31,9 @@ func runtimeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "module", Usage: "guest module (.wasm) to run; default: the Segment guest embedded in this binary, else " + defaultModule + " next to it", EnvVars: []string{"BATON_MODULE"}},
 		&cli.StringFlag{Name: "cache-dir", Usage: "compilation cache directory (default: baton-runner/wazero under the user cache dir)", EnvVars: []string{"BATON_CACHE_DIR"}},
-		&cli.IntFlag{Name: "memory-limit-mib", Value: sandbox.DefaultMemoryLimitMiB, Usage: "memory limit of each guest instance, MiB"},
-		&cli.DurationFlag{Name: "call-timeout", Value: sandbox.DefaultCallTimeout, Usage: "time limit of each guest call"},
-		&cli.IntFlag{Name: "instances", Value: 2, Usage: "guest instances, i.e. concurrent guest calls"},
+		&cli.IntFlag{Name: "memory-limit-mib", Value: sandbox.DefaultMemoryLimitMiB, Usage: "memory limit of each guest instance, MiB", EnvVars: []string{"BATON_MEMORY_LIMIT_MIB"}},
+		&cli.DurationFlag{Name: "call-timeout", Value: sandbox.DefaultCallTimeout, Usage: "time limit of each guest call", EnvVars: []string{"BATON_CALL_TIMEOUT"}},
+		&cli.IntFlag{Name: "instances", Value: 2, Usage: "guest instances, i.e. concurrent guest calls", EnvVars: []string{"BATON_INSTANCES"}},
 	}
 }
 

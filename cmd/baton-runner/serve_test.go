@@ -112,9 +112,14 @@ func TestConfigCheckAndOneShotSync(t *testing.T) {
 	dir := t.TempDir()
 	path := writeConfig(t, dir, freePort(t), tenantTOML("alpha", url), tenantTOML("beta", url))
 
+	// Without the secret the file checks out, and the unresolved
+	// reference is named; --require-secrets makes it an error.
 	res := run(t, dir, nil, "config", "check", path)
-	if res.code == 0 || !strings.Contains(res.stderr, "SIM_TOKEN") {
+	if res.code != 0 || !strings.Contains(res.stderr, "not resolved here") || !strings.Contains(res.stderr, "SIM_TOKEN") {
 		t.Fatalf("config check without the secret: exit %d, stderr %s", res.code, res.stderr)
+	}
+	if res := run(t, dir, nil, "config", "check", "--config", path, "--require-secrets"); res.code == 0 || !strings.Contains(res.stderr, "SIM_TOKEN") {
+		t.Fatalf("config check --require-secrets without the secret: exit %d, stderr %s", res.code, res.stderr)
 	}
 	env := []string{"SIM_TOKEN=" + segmentsim.DefaultToken}
 	if res := run(t, dir, env, "config", "check", path); res.code != 0 || !strings.Contains(res.stdout, "ok, 2 tenant") {

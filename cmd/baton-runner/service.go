@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -19,15 +18,15 @@ import (
 // serviceFlags are ConductorOne's service-mode settings, with the
 // environment names of ConductorOne's connector images.
 func serviceFlags() []cli.Flag {
-	return []cli.Flag{
+	return concat([]cli.Flag{
 		&cli.StringFlag{Name: "client-id", Usage: "ConductorOne client ID (service mode)", EnvVars: []string{"BATON_CLIENT_ID"}},
 		&cli.StringFlag{Name: "client-secret", Usage: "ConductorOne client secret (service mode)", EnvVars: []string{"BATON_CLIENT_SECRET"}},
 		&cli.BoolFlag{Name: "provisioning", Aliases: []string{"p"}, Usage: "let ConductorOne grant and revoke access", EnvVars: []string{"BATON_PROVISIONING"}},
 		&cli.IntFlag{Name: "task-concurrency", Value: 3, Usage: "tasks processed at once", EnvVars: []string{"BATON_TASK_CONCURRENCY"}},
 		&cli.StringFlag{Name: "c1z-temp-dir", Usage: "directory for c1z files being built and uploaded (default: system temp dir)", EnvVars: []string{"BATON_C1Z_TEMP_DIR"}},
-		&cli.IntFlag{Name: "health-port", Usage: "serve /healthz and /readyz on this port (0: off)", EnvVars: []string{"BATON_HEALTH_PORT"}},
+		&cli.IntFlag{Name: "health-port", Usage: "serve /healthz and /readyz on this port, every interface (0: off; baton-sdk's spelling is --health-check)", EnvVars: []string{"BATON_HEALTH_PORT"}},
 		&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
-	}
+	}, healthCheckFlags())
 }
 
 func serviceCommand() *cli.Command {
@@ -50,7 +49,7 @@ func runService(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	t, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"), limits)
+	t, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"), limits, nil)
 	if err != nil {
 		return err
 	}
@@ -65,8 +64,8 @@ func runService(c *cli.Context) error {
 		ShutdownTimeout: c.Duration("shutdown-timeout"),
 		Logger:          logger,
 	})
-	if port := c.Int("health-port"); port != 0 {
-		stop, err := serveHealth(port, svc.Ready, logger)
+	if addr := healthAddr(c); addr != "" {
+		stop, err := serveHealth(addr, svc.Ready, logger)
 		if err != nil {
 			return err
 		}
@@ -81,7 +80,7 @@ func runService(c *cli.Context) error {
 
 // serveHealth serves /healthz (the process is alive) and /readyz
 // (ConductorOne accepted the connector).
-func serveHealth(port int, ready func() bool, logger *zap.Logger) (stop func(), err error) {
+func serveHealth(addr string, ready func() bool, logger *zap.Logger) (stop func(), err error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -91,9 +90,9 @@ func serveHealth(port int, ready func() bool, logger *zap.Logger) (stop func(), 
 		}
 		fmt.Fprintln(w, "ready")
 	})
-	lis, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(port)))
+	lis, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("health endpoint cannot listen on port %d: %w (set --health-port)", port, err)
+		return nil, fmt.Errorf("health endpoint cannot listen on %s: %w (set --health-check-port or --health-port)", addr, err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

@@ -17,14 +17,14 @@ import (
 // simFlags shape the generated workspace; defaultUsers sets its size.
 func simFlags(defaultUsers int) []cli.Flag {
 	return []cli.Flag{
-		&cli.IntFlag{Name: "users", Value: defaultUsers, Usage: "users in the generated workspace (groups, sources… scale with it)"},
-		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the generated workspace (same seed, same data)"},
-		&cli.DurationFlag{Name: "latency", Usage: "latency added to every request"},
-		&cli.IntFlag{Name: "read-limit", Usage: "read requests per minute per token before 429 (0: unlimited)"},
-		&cli.IntFlag{Name: "write-limit", Usage: "IAM write requests per minute per token before 429 (0: Segment's 60)"},
-		&cli.Float64Flag{Name: "failure-rate", Usage: "fraction of requests answered with a random 5xx"},
-		&cli.BoolFlag{Name: "no-spaces", Usage: "workspace without the Spaces feature"},
-		&cli.BoolFlag{Name: "no-functions", Usage: "workspace without the Functions feature"},
+		&cli.IntFlag{Name: "users", Value: defaultUsers, Usage: "users in the generated workspace (groups, sources… scale with it)", EnvVars: []string{"BATON_SIM_USERS"}},
+		&cli.Int64Flag{Name: "seed", Value: 1, Usage: "seed of the generated workspace (same seed, same data)", EnvVars: []string{"BATON_SIM_SEED"}},
+		&cli.DurationFlag{Name: "latency", Usage: "latency added to every request", EnvVars: []string{"BATON_SIM_LATENCY"}},
+		&cli.IntFlag{Name: "read-limit", Usage: "read requests per minute per token before 429 (0: unlimited)", EnvVars: []string{"BATON_SIM_READ_LIMIT"}},
+		&cli.IntFlag{Name: "write-limit", Usage: "IAM write requests per minute per token before 429 (0: Segment's 60)", EnvVars: []string{"BATON_SIM_WRITE_LIMIT"}},
+		&cli.Float64Flag{Name: "failure-rate", Usage: "fraction of requests answered with a random 5xx", EnvVars: []string{"BATON_SIM_FAILURE_RATE"}},
+		&cli.BoolFlag{Name: "no-spaces", Usage: "workspace without the Spaces feature", EnvVars: []string{"BATON_SIM_NO_SPACES"}},
+		&cli.BoolFlag{Name: "no-functions", Usage: "workspace without the Functions feature", EnvVars: []string{"BATON_SIM_NO_FUNCTIONS"}},
 	}
 }
 
@@ -33,8 +33,8 @@ func simCommand() *cli.Command {
 		Name:  "sim",
 		Usage: "serve the bundled Segment Public API simulator",
 		Flags: append(simFlags(1000),
-			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8765", Usage: "listen address"},
-			&cli.StringFlag{Name: "token", Value: segmentsim.DefaultToken, Usage: "bearer token the simulator accepts"},
+			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8765", Usage: "listen address", EnvVars: []string{"BATON_SIM_ADDR"}},
+			&cli.StringFlag{Name: "token", Value: segmentsim.DefaultToken, Usage: "bearer token the simulator accepts", EnvVars: []string{"BATON_SIM_TOKEN"}},
 		),
 		Action: func(c *cli.Context) error {
 			url, stop, err := startSim(c, c.String("addr"), c.String("token"))

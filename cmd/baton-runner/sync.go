@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
@@ -36,11 +35,11 @@ func syncCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "sync",
 		Usage: "sync a Segment workspace into a c1z file through the sandboxed connector",
-		Flags: concat(tenantFlags(), []cli.Flag{
+		Flags: concat(tenantFlags(), syncScopeFlags(), []cli.Flag{
 			fileFlag(),
 			configFlag(false),
-			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)"},
-			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant"},
+			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)", EnvVars: []string{"BATON_TENANT"}},
+			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant", EnvVars: []string{"BATON_ALL_TENANTS"}},
 		}, runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags()),
 		Action: func(c *cli.Context) error {
 			if ok, err := lifecycleAction(c); ok {
@@ -70,13 +69,27 @@ func syncAction(c *cli.Context) error {
 // openTenant compiles the guest and binds it to the tenant at baseURL,
 // with limits on its syncs (zero for a command that runs none); close
 // releases everything.
-func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string, limits synclimits.Limits) (t *tenant.Tenant, close func(), err error) {
+// A report, if given, is told of every request and wait.
+func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string, limits synclimits.Limits, report *syncReport) (t *tenant.Tenant, close func(), err error) {
 	if token == "" {
 		return nil, nil, errors.New("no Segment API token: pass --token or set BATON_TOKEN")
 	}
 	audit, closeAudit, err := auditSink(c.String("audit-log"), logger)
 	if err != nil {
 		return nil, nil, err
+	}
+	if report != nil {
+		sink := audit
+		audit = func(r egress.Record) { report.record(r); sink(r) }
+	}
+	onWait := func(w egress.Wait) {
+		if report != nil {
+			report.wait(w)
+		}
+		if w.Notable() {
+			logger.Info("waiting before an API request", zap.String("request", w.Method+" "+w.Path),
+				zap.String("reason", w.Reason), zap.Duration("wait", w.Wait), zap.Int("attempt", w.Attempt))
+		}
 	}
 	m, err := compileModule(ctx, c, logger)
 	if err != nil {
@@ -85,7 +98,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	}
 	t, err = tenant.New(m, tenant.Config{
 		Name:      "default",
-		Egress:    egress.Config{BaseURL: baseURL, Token: egress.NewSecret(token), Audit: audit},
+		Egress:    egress.Config{BaseURL: baseURL, Token: egress.NewSecret(token), Audit: audit, OnWait: onWait},
 		Instances: c.Int("instances"),
 		Limits:    limits,
 		Logger:    logger,
@@ -93,6 +106,11 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		closeAudit()
+		// tenant.New names the tenant; here there is only the one the
+		// flags describe, and its internal name means nothing to the user.
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner
+		}
 		return nil, nil, err
 	}
 	return t, func() {
@@ -108,28 +126,21 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	if err != nil {
 		return err
 	}
-	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits)
+	report := newSyncReport(logger, isTerminal(os.Stderr), c.Duration("progress-interval"))
+	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits, report)
 	if err != nil {
 		return err
 	}
 	defer closeTenant()
 
-	start := time.Now()
-	opts := localsync.Options{Path: file}
-	var prog *progress
-	if isTerminal(os.Stderr) {
-		prog = newProgress(os.Stderr)
-		opts.OnProgress = prog.update
-	}
+	opts := localsync.Options{Path: file, OnProgress: report.update}
+	syncScope(c, &opts)
 	err = t.Sync(ctx, opts)
-	if prog != nil {
-		prog.done()
-	}
+	report.done()
 	if err != nil {
 		return explainSyncError(err, file)
 	}
-	logger.Info("sync complete", zap.String("file", file), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
-	return nil
+	return report.summary(ctx, os.Stdout, file)
 }
 
 // explainSyncError turns a failed sync into a message that says what failed,
@@ -141,21 +152,23 @@ func explainSyncError(err error, file string) error {
 // explain turns a failure of a connector operation into a message that says
 // what failed and what to do.
 func explain(op string, err error) error {
-	st, ok := status.FromError(err)
-	if !ok {
+	if _, ok := status.FromError(err); !ok {
 		return fmt.Errorf("%s failed: %v", op, err)
 	}
-	switch st.Code() {
+	msg, code := oneSentence(err, op)
+	switch code {
 	case codes.Unauthenticated:
-		return fmt.Errorf("%s: Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)\n  detail: %s", op, st.Message())
+		return fmt.Errorf("%s: Segment rejected the API token (HTTP 401): check BATON_TOKEN / --token, and that the token belongs to this workspace and region (--base-url)\n  detail: %s", op, msg)
 	case codes.PermissionDenied:
-		return fmt.Errorf("%s refused: %s (a Segment 403 means the token lacks the Workspace Owner role; an egress refusal names the blocked address)", op, st.Message())
+		return fmt.Errorf("%s refused: %s (a Segment 403 means the token lacks the Workspace Owner role; an egress refusal names the blocked address)", op, msg)
 	}
-	return fmt.Errorf("%s failed (%s): %s", op, st.Code(), st.Message())
+	return fmt.Errorf("%s failed (%s): %s", op, code, msg)
 }
 
 // auditSink returns where egress audit records go: a JSON-lines file, or
-// the logger at debug level.
+// the logger at debug level (never sampled, see newLogger). A record that
+// cannot be written is reported as an error in the log, with the request it
+// was for, and the close reports how many were lost.
 func auditSink(path string, logger *zap.Logger) (func(egress.Record), func(), error) {
 	if path == "" {
 		return func(r egress.Record) {
@@ -166,17 +179,32 @@ func auditSink(path string, logger *zap.Logger) (func(egress.Record), func(), er
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening audit log: %w", err)
 	}
-	return jsonLines(f), func() { _ = f.Close() }, nil
+	write, lost := jsonLines(f, path, logger)
+	return write, func() {
+		err := f.Close()
+		if n := lost(); n > 0 || err != nil {
+			logger.Error("the audit log is incomplete", zap.String("file", path), zap.Int("records_lost", n), zap.NamedError("close_error", err))
+		}
+	}, nil
 }
 
-func jsonLines(w io.Writer) func(egress.Record) {
+func jsonLines(w io.Writer, path string, logger *zap.Logger) (write func(egress.Record), lost func() int) {
 	enc := json.NewEncoder(w)
 	var mu sync.Mutex
+	n := 0
 	return func(r egress.Record) {
-		mu.Lock()
-		defer mu.Unlock()
-		_ = enc.Encode(r)
-	}
+			mu.Lock()
+			defer mu.Unlock()
+			if err := enc.Encode(r); err != nil {
+				n++
+				logger.Error("cannot write to the audit log; this request is not recorded there",
+					zap.String("file", path), zap.Error(err), zap.Any("request", r))
+			}
+		}, func() int {
+			mu.Lock()
+			defer mu.Unlock()
+			return n
+		}
 }
 
 func concat(groups ...[]cli.Flag) []cli.Flag {

@@ -188,6 +188,7 @@ func (l logger) logf(level guest.LogLevel, format string, args ...any) {
 }
 
 func (l logger) debugf(format string, args ...any) { l.logf(guest.LogDebug, format, args...) }
+func (l logger) infof(format string, args ...any)  { l.logf(guest.LogInfo, format, args...) }
 func (l logger) warnf(format string, args ...any)  { l.logf(guest.LogWarn, format, args...) }
 
 // pageToken is the connector's page token, opaque to the host: a phase

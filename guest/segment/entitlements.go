@@ -172,7 +172,9 @@ func (c *call) scopedEntitlements(ctx context.Context, r abi.Resource, name stri
 		if _, known := roleScope(roleName); known {
 			c.log.warnf("role %q (%s) is granted on %s %s although Segment scopes it elsewhere; adding an entitlement for it", roleName, x.Role, r.ID.Type, r.ID.ID)
 		} else {
-			c.log.warnf("role %q (%s) is not in the role table but is granted on %s %s; adding an entitlement for it", roleName, x.Role, r.ID.Type, r.ID.ID)
+			// A custom role, or one newer than the connector's table: it is
+			// synced like any other, so there is nothing to warn about.
+			c.log.infof("role %q (%s) is not in the connector's role table (a custom role?) but is granted on %s %s; adding an entitlement for it", roleName, x.Role, r.ID.Type, r.ID.ID)
 		}
 		add(x.Role, roleName)
 	}

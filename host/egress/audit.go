@@ -68,3 +68,26 @@ func scrub(msg string, tok Secret) string {
 	}
 	return msg
 }
+
+// Wait describes a wait the client is about to make for a request.
+type Wait struct {
+	Method, Path string
+	// Reason says why: pacing, a 429, or a retry and what it retries.
+	Reason string
+	Wait   time.Duration
+	// Attempt is the number of attempts made so far; AttemptTook how long
+	// the last one took (a DNS or connect timeout shows here).
+	Attempt     int
+	AttemptTook time.Duration
+}
+
+// Total is the time the request has been held up by this wait and the
+// failed attempt before it.
+func (w Wait) Total() time.Duration { return w.Wait + w.AttemptTook }
+
+// NotableWait is how long a request may be held up before the wait is worth
+// a log line: shorter waits are routine pacing and retries.
+const NotableWait = 3 * time.Second
+
+// Notable reports whether the wait is worth telling an operator about.
+func (w Wait) Notable() bool { return w.Total() >= NotableWait }

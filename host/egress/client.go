@@ -91,6 +91,11 @@ type Config struct {
 	// Audit receives one Record per Do call (after retries and waits),
 	// including refused requests. It must be safe for concurrent use.
 	Audit func(Record)
+	// OnWait, if set, is told before each wait the client makes on a
+	// request's behalf: pacing, a 429, a retry back-off. It must be safe
+	// for concurrent use and quick; it lets an operator see why a sync is
+	// silent.
+	OnWait func(Wait)
 	// Sleep waits d or until ctx is done; nil means a real timer.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now returns the current time; nil means time.Now.
@@ -114,20 +119,21 @@ type Client struct {
 
 	writes, requests *pacer
 
-	audit func(Record)
-	sleep func(ctx context.Context, d time.Duration) error
-	now   func() time.Time
+	audit  func(Record)
+	onWait func(Wait)
+	sleep  func(ctx context.Context, d time.Duration) error
+	now    func() time.Time
 }
 
 // New validates cfg and returns a Client. Its errors name the offending
 // setting and how to fix it; they never contain the token.
 func New(cfg Config) (*Client, error) {
-	o, err := parseBaseURL(cfg.BaseURL)
+	o, err := parseBaseURL(cfg.BaseURL, cfg.Token)
 	if err != nil {
 		return nil, err
 	}
 	if !cfg.Token.IsZero() && !validHeaderValue(cfg.Token.Reveal()) {
-		return nil, errors.New("egress: Token contains control characters (CR, LF, NUL, ...) that cannot be sent in an HTTP header; check how it was loaded")
+		return nil, errors.New("the token contains control characters (CR, LF, NUL, ...) that cannot be sent in an HTTP header; check how it was loaded")
 	}
 	c := &Client{
 		origin:         o,
@@ -140,6 +146,7 @@ func New(cfg Config) (*Client, error) {
 		writes:         newPacer(cfg.WritesPerMinute),
 		requests:       newPacer(cfg.RequestsPerMinute),
 		audit:          cfg.Audit,
+		onWait:         cfg.OnWait,
 		sleep:          cfg.Sleep,
 		now:            cfg.Now,
 	}
@@ -251,6 +258,13 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		rec.Error = msg
 		return abi.HTTPResponse{Error: &abi.Error{Code: code, Message: msg}}
 	}
+	// safeMsg keeps the query and the token out of a message.
+	safeMsg := func(msg string) string {
+		if u.RawQuery != "" {
+			msg = strings.ReplaceAll(msg, u.RawQuery, "[QUERY]")
+		}
+		return scrub(msg, c.token)
+	}
 	canceled := func(err error) abi.HTTPResponse {
 		return fail(abi.CodeUnavailable, fmt.Sprintf("%s %s: request canceled: %v", req.Method, rec.Path, err))
 	}
@@ -258,19 +272,38 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 	var retries, limited int
 	retryWait := newBackOff(retryBase, maxRetryWait)
 	limitWait := newBackOff(rateLimitBase, maxWait)
+	// sleep waits d on the request's behalf, telling OnWait why first.
+	var tookLast time.Duration
+	sleep := func(reason string) func(context.Context, time.Duration) error {
+		return func(ctx context.Context, d time.Duration) error {
+			if c.onWait != nil {
+				w := Wait{Method: rec.Method, Path: rec.Path, Reason: reason, Wait: d, Attempt: rec.Attempts}
+				if !strings.Contains(reason, "pacing") {
+					w.AttemptTook = tookLast
+				}
+				c.onWait(w)
+			}
+			return c.sleep(ctx, d)
+		}
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return canceled(err)
 		}
-		for _, p := range []*pacer{c.requests, c.writerFor(req.Method)} {
-			waited, err := p.wait(ctx, c.now, c.sleep)
+		for _, p := range []struct {
+			p      *pacer
+			reason string
+		}{{c.requests, "request pacing (requests_per_minute)"}, {c.writerFor(req.Method), "write pacing (the API's write rate limit)"}} {
+			waited, err := p.p.wait(ctx, c.now, sleep(p.reason))
 			if err != nil {
 				return canceled(err)
 			}
 			rec.RateLimitWait += waited
 		}
 		rec.Attempts++
+		attemptStart := c.now()
 		res := c.attempt(ctx, req.Method, u, hdr, req.Body)
+		tookLast = c.now().Sub(attemptStart)
 		rec.Status, rec.Bytes = res.status, int64(len(res.body))
 
 		if res.err != nil {
@@ -287,7 +320,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			retryable := !errors.As(res.err, &pe) && (idempotent || errors.As(res.err, &de))
 			if retryable && retries < c.maxRetries {
 				retries++
-				if err := c.sleep(ctx, retryWait.next()); err != nil {
+				if err := sleep("retry after: "+safeMsg(res.err.Error()))(ctx, retryWait.next()); err != nil {
 					return canceled(err)
 				}
 				continue
@@ -310,14 +343,14 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 				resp.Error.RetryAfter = &at
 				return resp
 			}
-			if err := c.sleep(ctx, wait); err != nil {
+			if err := sleep("rate limited by the API (HTTP 429)")(ctx, wait); err != nil {
 				return canceled(err)
 			}
 			rec.RateLimitWait += wait
 			continue
 		case res.status >= 500 && idempotent && retries < c.maxRetries:
 			retries++
-			if err := c.sleep(ctx, retryWait.next()); err != nil {
+			if err := sleep(fmt.Sprintf("retry after HTTP %d", res.status))(ctx, retryWait.next()); err != nil {
 				return canceled(err)
 			}
 			continue

@@ -16,7 +16,7 @@ import (
 
 func TestNewRejectsBadBaseURL(t *testing.T) {
 	tests := []struct{ base, want string }{
-		{"", "BaseURL is empty"},
+		{"", "base URL is empty"},
 		{"api.segmentapis.com", "no scheme and host"},
 		{"localhost:8080", "no scheme and host"},
 		{"ftp://api.segmentapis.com", `scheme "ftp" is not supported`},
@@ -71,7 +71,7 @@ func TestNewOrigin(t *testing.T) {
 
 func TestNewRejectsTokenWithControlChars(t *testing.T) {
 	_, err := New(Config{BaseURL: "https://api.segmentapis.com", Token: NewSecret(testToken + "\r\nX-Evil: 1")})
-	if err == nil || !strings.Contains(err.Error(), "Token contains control characters") {
+	if err == nil || !strings.Contains(err.Error(), "token contains control characters") {
 		t.Fatalf("New with CRLF token: err = %v", err)
 	}
 	noLeak(t, "New error", err.Error())

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -211,4 +213,25 @@ func TestDo429StormOfShortWaits(t *testing.T) {
 	})
 	env := newTestClient(t, srv.URL, nil)
 	wantStatus(t, env.c.Do(context.Background(), get("/")), 200)
+}
+
+// TestOnWaitSaysWhy: every wait is announced with its reason and length
+// before it is made, so an operator can log why a request is held up.
+func TestOnWaitSaysWhy(t *testing.T) {
+	srv := newRecorder(t, limitedThenOK(1, func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(429)
+	}))
+	var mu sync.Mutex
+	var waits []Wait
+	env := newTestClient(t, srv.URL, func(c *Config) {
+		c.OnWait = func(w Wait) { mu.Lock(); waits = append(waits, w); mu.Unlock() }
+	})
+	wantStatus(t, env.c.Do(context.Background(), get("/users?cursor=secret")), 200)
+	if len(waits) != 1 || waits[0].Wait != 7*time.Second || waits[0].Path != "/users" || !strings.Contains(waits[0].Reason, "429") || waits[0].Attempt != 1 {
+		t.Errorf("waits = %+v; want one 7s wait for the 429 on /users after attempt 1", waits)
+	}
+	if got := env.clock.Sleeps(); len(got) != 1 || got[0] != 7*time.Second {
+		t.Errorf("sleeps = %v", got)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -47,50 +48,49 @@ func portOrDefault(u *url.URL) string {
 }
 
 // parseBaseURL validates Config.BaseURL. Its errors name the problem and the
-// fix, because operators read them at start-up.
-func parseBaseURL(raw string) (origin, error) {
+// fix, because operators read them at start-up, and quote what the operator
+// typed, with any user info, query values and the token itself masked: a
+// credential pasted into the wrong setting must not reach the log.
+func parseBaseURL(raw string, token Secret) (origin, error) {
 	const want = "want scheme://host[:port], e.g. https://api.segmentapis.com or http://127.0.0.1:8080 for a local simulator"
 	if raw == "" {
-		return origin{}, fmt.Errorf("egress: BaseURL is empty; %s", want)
+		return origin{}, fmt.Errorf("base URL is empty; %s", want)
 	}
 	u, err := url.Parse(raw)
+	shown := echo(raw, u, token)
 	if err != nil {
-		// url.Parse quotes the whole input, which may hold user:password;
-		// report only the cause.
+		// url.Parse quotes the whole input unmasked; report only the cause.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return origin{}, fmt.Errorf("egress: BaseURL is not a valid URL (%v); %s", err, want)
+		return origin{}, fmt.Errorf("base URL %q is not a valid URL (%v); %s", shown, err, want)
 	}
-	// Only the scheme and host are ever quoted: a credential pasted into
-	// the user info, path or query of the URL must not reach the log.
-	shown := u.Scheme + "://" + u.Host
 	if u.User != nil {
-		return origin{}, fmt.Errorf("egress: BaseURL %q contains user info; remove it and pass the credential in Config.Token", shown)
+		return origin{}, fmt.Errorf("base URL %q contains user info; remove it and pass the credential as the token", shown)
 	}
 	if u.Scheme == "" || u.Opaque != "" || u.Host == "" {
-		return origin{}, fmt.Errorf("egress: BaseURL %q has no scheme and host; %s", shown, want)
+		return origin{}, fmt.Errorf("base URL %q has no scheme and host; %s", shown, want)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return origin{}, fmt.Errorf("egress: BaseURL %q: scheme %q is not supported; use https (or http for a loopback simulator)", shown, u.Scheme)
+		return origin{}, fmt.Errorf("base URL %q: scheme %q is not supported; use https (or http for a loopback simulator)", shown, u.Scheme)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawPath != "" {
-		return origin{}, fmt.Errorf("egress: BaseURL %q has a path; give only scheme://host[:port], the guest supplies every path", shown)
+		return origin{}, fmt.Errorf("base URL %q has a path; give only scheme://host[:port], the guest supplies every path", shown)
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.RawFragment != "" {
-		return origin{}, fmt.Errorf("egress: BaseURL %q has a query or fragment; give only scheme://host[:port]", shown)
+		return origin{}, fmt.Errorf("base URL %q has a query or fragment; give only scheme://host[:port]", shown)
 	}
 	host := strings.ToLower(u.Hostname())
 	if host == "" {
-		return origin{}, fmt.Errorf("egress: BaseURL %q has an empty host; %s", shown, want)
+		return origin{}, fmt.Errorf("base URL %q has an empty host; %s", shown, want)
 	}
 	port := portOrDefault(u)
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return origin{}, fmt.Errorf("egress: BaseURL %q: port %q is out of range 1-65535", shown, port)
+		return origin{}, fmt.Errorf("base URL %q: port %q is out of range 1-65535", shown, port)
 	}
 	if u.Scheme == "http" && !isLoopbackHost(host) {
-		return origin{}, fmt.Errorf("egress: BaseURL %q uses plain http, which is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https://%s", shown, u.Host)
+		return origin{}, fmt.Errorf("base URL %q uses plain http, which is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https://%s", shown, u.Host)
 	}
 	return origin{
 		scheme:   u.Scheme,
@@ -164,4 +164,65 @@ func buildURL(o origin, p string) (*url.URL, error) {
 		return nil, fmt.Errorf("path would leave the API origin %s", o)
 	}
 	return u, nil
+}
+
+// echo is raw as the operator typed it, for an error message, except what
+// may be a credential pasted into the wrong setting: a URL is shown as its
+// scheme and host, with "…" for any user info, path, query or fragment; a
+// string that is no URL is shown only when it reads as a host name or as
+// words (a token is neither); and the token is masked wherever it appears.
+func echo(raw string, u *url.URL, token Secret) string {
+	var shown string
+	switch {
+	case u != nil && u.Scheme != "" && u.Host != "":
+		shown = u.Scheme + "://"
+		if u.User != nil {
+			shown += "…@"
+		}
+		shown += u.Host
+		if (u.Path != "" && u.Path != "/") || u.RawPath != "" || u.Opaque != "" {
+			shown += "/…"
+		}
+		if u.RawQuery != "" || u.ForceQuery {
+			shown += "?…"
+		}
+		if u.Fragment != "" || u.RawFragment != "" {
+			shown += "#…"
+		}
+	case strings.ContainsAny(raw, " \t") || looksLikeHost(raw):
+		shown = raw
+	default:
+		return fmt.Sprintf("(%d characters, not shown in case they are a credential)", len(raw))
+	}
+	if !token.IsZero() {
+		shown = strings.ReplaceAll(shown, token.Reveal(), "<token>")
+	}
+	return shown
+}
+
+var hostLabel = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// looksLikeHost reports whether s is host[:port] with a dotted DNS name,
+// localhost or an IP address: what an operator types forgetting the scheme.
+func looksLikeHost(s string) bool {
+	host := s
+	if h, port, err := net.SplitHostPort(s); err == nil {
+		if _, err := strconv.Atoi(port); err != nil {
+			return false
+		}
+		host = h
+	}
+	if host == "localhost" || net.ParseIP(host) != nil {
+		return true
+	}
+	labels := strings.Split(host, ".")
+	if len(labels) < 2 {
+		return false
+	}
+	for _, l := range labels {
+		if !hostLabel.MatchString(l) {
+			return false
+		}
+	}
+	return true
 }

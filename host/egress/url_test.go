@@ -9,7 +9,7 @@ import (
 
 func mustOrigin(t testing.TB, base string) origin {
 	t.Helper()
-	o, err := parseBaseURL(base)
+	o, err := parseBaseURL(base, Secret{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,4 +124,31 @@ func FuzzBuildURL(f *testing.F) {
 			checkSameOrigin(t, o, p, u)
 		}
 	})
+}
+
+// TestBaseURLErrorsEchoTheInput: the operator sees what they typed, except
+// the parts that may hold a credential.
+func TestBaseURLErrorsEchoTheInput(t *testing.T) {
+	tests := []struct{ base, want, hidden string }{
+		{"not a url", `"not a url" has no scheme and host`, ""},
+		{"api.segmentapis.com", `"api.segmentapis.com" has no scheme`, ""},
+		{"https://bob:hunter2@api.segmentapis.com", `"https://…@api.segmentapis.com"`, "hunter2"},
+		{"https://api.segmentapis.com?key=hunter2", `"https://api.segmentapis.com?…"`, "hunter2"},
+		{"localhost:8080", `"localhost:8080" has no scheme`, ""},
+		{"sekrit-token-value", "(18 characters, not shown in case they are a credential)", "sekrit-token-value"},
+		{"another-secret-pasted-here", "not shown", "another-secret"},
+		{"https://api.segmentapis.com/another-secret", `"https://api.segmentapis.com/…" has a path`, "another-secret"},
+		{"https://api.segmentapis.com/sekrit-token-value", `"https://api.segmentapis.com/…" has a path`, "sekrit-token-value"},
+		{"https://api.segmentapis.com#sekrit", `"https://api.segmentapis.com#…"`, "sekrit"},
+	}
+	for _, tt := range tests {
+		_, err := parseBaseURL(tt.base, NewSecret("sekrit-token-value"))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("parseBaseURL(%q) = %v, want it to contain %s", tt.base, err, tt.want)
+			continue
+		}
+		if tt.hidden != "" && strings.Contains(err.Error(), tt.hidden) {
+			t.Errorf("parseBaseURL(%q) = %v: shows %q", tt.base, err, tt.hidden)
+		}
+	}
 }

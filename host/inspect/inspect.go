@@ -22,6 +22,8 @@ type Snapshot struct {
 	Resources    []*v2.Resource
 	Entitlements []*v2.Entitlement
 	Grants       []*v2.Grant
+
+	index *index
 }
 
 // Load reads the latest finished sync of the c1z at path. tmpDir holds the
@@ -103,6 +105,16 @@ func (s *Snapshot) Counts() []TypeCount {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ResourceType < out[j].ResourceType })
 	return out
+}
+
+// CountTable is the per-type counts as an explorer table, totals last.
+func (s *Snapshot) CountTable() *Table {
+	t := &Table{Columns: []string{"resource_type", "resources", "entitlements", "grants"}}
+	for _, c := range s.Counts() {
+		t.Rows = append(t.Rows, []string{c.ResourceType, fmt.Sprint(c.Resources), fmt.Sprint(c.Entitlements), fmt.Sprint(c.Grants)})
+	}
+	t.Rows = append(t.Rows, []string{"total", fmt.Sprint(len(s.Resources)), fmt.Sprint(len(s.Entitlements)), fmt.Sprint(len(s.Grants))})
+	return t
 }
 
 // WriteSummary prints the per-type counts and totals as a table.

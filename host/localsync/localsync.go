@@ -42,6 +42,12 @@ type Options struct {
 	TmpDir string
 	// OnProgress, if set, is called after every page the syncer stores.
 	OnProgress func(*Progress)
+	// ResourceTypes, if set, limits the sync to resources of these type
+	// IDs (baton-sdk's --sync-resource-types).
+	ResourceTypes []string
+	// SkipEntitlementsAndGrants syncs resources only (baton-sdk's
+	// --skip-entitlements-and-grants).
+	SkipEntitlementsAndGrants bool
 	// Limits bound the sync; Run enforces the wall time (Timeout), the
 	// connector the rest. Zero fields take synclimits' defaults.
 	Limits synclimits.Limits
@@ -114,6 +120,12 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 	}
 	if len(opts.Targets) > 0 {
 		syncOpts = append(syncOpts, sync.WithTargetedSyncResources(opts.Targets))
+	}
+	if len(opts.ResourceTypes) > 0 {
+		syncOpts = append(syncOpts, sync.WithSyncResourceTypes(opts.ResourceTypes))
+	}
+	if opts.SkipEntitlementsAndGrants {
+		syncOpts = append(syncOpts, sync.WithSkipEntitlementsAndGrants(true))
 	}
 	// timedOut returns the sync_timeout error once the wall time ran out,
 	// whatever error that caused on its way out.

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"net/http"
+	"regexp"
+	"sort"
 	"strconv"
 	"time"
 
@@ -62,9 +64,45 @@ func NewMetrics() *Metrics {
 			Name: "baton_runner_tenant_restarts_total", Help: "Tenant restarts after a failure.",
 		}, []string{"tenant"}),
 	}
-	m.registry.MustRegister(m.syncs, m.syncDuration, m.requests, m.denials, m.rateWait, m.guestErrors,
-		m.instances, m.memory, m.restarts, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.registry.MustRegister(m.own()...)
+	m.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// own is the runner's own collectors, without the tenant status (which is
+// registered with its runner).
+func (m *Metrics) own() []prometheus.Collector {
+	return []prometheus.Collector{m.syncs, m.syncDuration, m.requests, m.denials, m.rateWait, m.guestErrors, m.instances, m.memory, m.restarts}
+}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// Names lists the names of the runner's own metrics, those a dashboard or
+// alert rule may query (a histogram's _bucket, _sum and _count series
+// are under its name).
+func (m *Metrics) Names() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range append(m.own(), newStatusCollector(nil)) {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		if n := fqName.FindStringSubmatch(d.String()); n != nil {
+			out = append(out, n[1])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// watch exports a runner's tenant statuses. A Metrics serves one runner.
+func (m *Metrics) watch(b *statusBoard) {
+	if m != nil {
+		m.registry.MustRegister(newStatusCollector(b))
+	}
 }
 
 // Handler serves the metrics in Prometheus text format.

@@ -130,7 +130,8 @@ type Runner struct {
 	mu      sync.Mutex // guards tenants
 	tenants map[string]*running
 
-	syncs *syncSlots
+	syncs  *syncSlots
+	status *statusBoard
 }
 
 type compiled struct {
@@ -156,10 +157,13 @@ func New(opts Options) *Runner {
 		opts.MaxRestartBackoff = 5 * time.Minute
 	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Runner{
+	r := &Runner{
 		opts: opts, log: opts.Logger, base: base, cancelBase: cancel, applying: semaphore.NewWeighted(1),
 		modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0),
+		status: newStatusBoard(),
 	}
+	opts.Metrics.watch(r.status)
+	return r
 }
 
 // ShardOf returns the shard of a tenant: a stable hash of its name, so that
@@ -231,6 +235,7 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 		rt.cancel()
 		stopping = append(stopping, rt)
 		delete(r.tenants, name)
+		r.status.remove(name)
 	}
 	r.mu.Unlock()
 	for _, rt := range stopping {
@@ -341,4 +346,28 @@ func (r *Runner) Tenants() []string {
 		out = append(out, name)
 	}
 	return out
+}
+
+// Check validates spec as Apply would, without running anything: every
+// module compiles with the spec's runtime settings, and every tenant names
+// one of them. `config check` uses it, so that it and serve agree.
+func Check(ctx context.Context, spec Spec, log *zap.Logger) error {
+	r := New(Options{Logger: log})
+	defer r.cancelBase()
+	modules, err := r.compileAll(ctx, spec)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range modules {
+			_ = c.module.Close(context.WithoutCancel(ctx))
+		}
+	}()
+	var errs []error
+	for _, t := range spec.Tenants {
+		if _, ok := modules[t.Module]; !ok {
+			errs = append(errs, fmt.Errorf("tenant %s: unknown module %q", t.Name, t.Module))
+		}
+	}
+	return errors.Join(errs...)
 }

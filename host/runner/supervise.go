@@ -19,6 +19,7 @@ import (
 // start runs a tenant under supervision until stopped.
 func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
 	ctx, cancel := context.WithCancel(r.base)
+	r.status.update(spec.Name, func(*TenantStatus) {})
 	rt := &running{spec: spec, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(rt.done)
@@ -42,8 +43,19 @@ func (r *Runner) supervise(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			wait.reset()
 		}
 		d := wait.next()
+		// One line per failure, its reason in one sentence: the status
+		// chain under it repeats the same words at every layer.
+		reason, stop := r.status.failed(spec.Name, err, time.Now().Add(d))
+		if stop {
+			// A rejected token stays rejected: retrying only adds load
+			// and lines. A reload with a changed secret restarts it.
+			log.Error("tenant's credentials were rejected; not retrying until the configuration is reloaded",
+				zap.String("reason", reason), zap.Int("attempts", AuthFailuresBeforeStop))
+			<-ctx.Done()
+			return
+		}
 		r.opts.Metrics.restart(spec.Name)
-		log.Error("tenant failed; restarting", zap.Error(err), zap.Duration("backoff", d))
+		log.Error("tenant failed; restarting", zap.String("reason", reason), zap.Duration("backoff", d))
 		select {
 		case <-ctx.Done():
 			return
@@ -93,6 +105,12 @@ func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) 
 		Egress: egress.Config{
 			BaseURL: spec.BaseURL, Token: spec.Token, RequestsPerMinute: spec.RequestsPerMinute,
 			Audit: r.audit(spec.Name, log),
+			OnWait: func(w egress.Wait) {
+				if w.Notable() {
+					log.Info("waiting before an API request", zap.String("request", w.Method+" "+w.Path),
+						zap.String("reason", w.Reason), zap.Duration("wait", w.Wait), zap.Int("attempt", w.Attempt))
+				}
+			},
 		},
 		Settings:  spec.Settings,
 		Instances: spec.Instances,
@@ -127,6 +145,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, Provisioning: spec.Provisioning,
 			ShutdownTimeout: r.opts.ShutdownTimeout, Logger: log,
 		})
+		r.status.serving(spec.Name, svc.Ready)
 		err := svc.Run(ctx, t.Connector())
 		return svc.Ready(), err
 	}
@@ -147,7 +166,8 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			return ok, err
 		}
 		start := time.Now()
-		err = t.Sync(ctx, localsync.Options{Path: spec.Output})
+		r.status.running(spec.Name)
+		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update})
 		release()
 		if err != nil && ctx.Err() != nil {
 			// Stopped mid-sync by a reload or shutdown: the sync did not
@@ -163,6 +183,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			return ok, fmt.Errorf("sync into %s: %w", spec.Output, err)
 		}
 		ok = true
+		r.status.succeeded(spec.Name, time.Now(), next)
 		log.Info("sync complete", zap.String("file", spec.Output), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
 	}
 }

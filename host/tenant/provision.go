@@ -26,31 +26,66 @@ const (
 )
 
 // Grant gives the principal the entitlement, looking both up in the c1z of
-// an earlier sync, as baton-sdk's one-shot provisioning does.
+// an earlier sync, as baton-sdk's one-shot provisioning does. A part that is
+// not in the c1z is reported as a *LookupError naming it.
 func (t *Tenant) Grant(ctx context.Context, c1zPath, entitlementID, principalType, principalID string) (Outcome, error) {
-	return t.provision(ctx, func(cc types.ConnectorClient) *provisioner.Provisioner {
-		return provisioner.NewGranter(cc, c1zPath, entitlementID, principalID, principalType)
+	if err := withLookup(ctx, c1zPath, func(l *c1zLookup) error {
+		return l.checkGrantable(ctx, entitlementID, principalType, principalID)
+	}); err != nil {
+		return Changed, err
+	}
+	return t.provision(ctx, func(cc types.ConnectorClient) error {
+		return runProvisioner(ctx, provisioner.NewGranter(cc, c1zPath, entitlementID, principalID, principalType))
 	})
 }
 
-// Revoke removes the grant, looked up in the c1z of an earlier sync.
+// Revoke removes the grant, looked up in the c1z of an earlier sync. A grant
+// made since that sync is not in it, but its ID names its entitlement and
+// principal: when both are in the c1z, Revoke revokes it from those.
 func (t *Tenant) Revoke(ctx context.Context, c1zPath, grantID string) (Outcome, error) {
-	return t.provision(ctx, func(cc types.ConnectorClient) *provisioner.Provisioner {
-		return provisioner.NewRevoker(cc, c1zPath, grantID)
+	var ent *v2.Entitlement
+	var principal *v2.Resource
+	if err := withLookup(ctx, c1zPath, func(l *c1zLookup) error {
+		ok, err := l.grant(ctx, grantID)
+		if err != nil || ok {
+			return err
+		}
+		ent, principal, err = l.splitGrant(ctx, grantID)
+		return err
+	}); err != nil {
+		return Changed, err
+	}
+	return t.provision(ctx, func(cc types.ConnectorClient) error {
+		if ent != nil {
+			return revokeByParts(ctx, cc, grantID, ent, principal)
+		}
+		return runProvisioner(ctx, provisioner.NewRevoker(cc, c1zPath, grantID))
 	})
 }
 
-func (t *Tenant) provision(ctx context.Context, newProvisioner func(types.ConnectorClient) *provisioner.Provisioner) (Outcome, error) {
+func withLookup(ctx context.Context, c1zPath string, f func(*c1zLookup) error) error {
+	l, err := openLookup(ctx, c1zPath)
+	if err != nil {
+		return err
+	}
+	defer l.close(ctx)
+	return f(l)
+}
+
+func runProvisioner(ctx context.Context, p *provisioner.Provisioner) error {
+	runErr := p.Run(ctx)
+	closeErr := p.Close(ctx)
+	return errors.Join(runErr, closeErr)
+}
+
+func (t *Tenant) provision(ctx context.Context, do func(types.ConnectorClient) error) (Outcome, error) {
 	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Provisioning: true})
 	if err != nil {
 		return Changed, err
 	}
 	defer cc.Close()
 	rc := &outcomeClient{ConnectorClient: cc}
-	p := newProvisioner(rc)
-	runErr := p.Run(ctx)
-	closeErr := p.Close(ctx)
-	if err := errors.Join(runErr, closeErr); err != nil {
+	if err := do(rc); err != nil {
 		return Changed, err
 	}
 	return rc.outcome, nil

@@ -2,6 +2,7 @@ package tenant_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -336,11 +337,23 @@ func TestGrantAndRevokeThroughTheC1Z(t *testing.T) {
 		t.Fatalf("second grant: %v, %v; want already granted", out, err)
 	}
 
-	// The grant is in the c1z only after a new sync.
+	// Right after the grant, without a re-sync: the grant is not in the
+	// c1z, but its ID names an entitlement and a principal that are.
+	grantID := ent + ":user:" + u.ID
+	if out, err := tn.Revoke(ctx, c1z, grantID); err != nil || out != tenant.Changed {
+		t.Fatalf("revoke of a grant made since the sync: %v, %v", out, err)
+	}
+	if slices.Contains(e.sim.Snapshot().GroupByID(g.ID).MemberIDs, u.ID) {
+		t.Fatal("the member is still in the group")
+	}
+
+	// With the grant in the c1z, baton-sdk's revoker looks it up.
+	if out, err := tn.Grant(ctx, c1z, ent, "user", u.ID); err != nil || out != tenant.Changed {
+		t.Fatalf("grant again: %v, %v", out, err)
+	}
 	if err := e.sync(t, segmentsim.DefaultToken, c1z); err != nil {
 		t.Fatal(err)
 	}
-	grantID := ent + ":user:" + u.ID
 	if out, err := tn.Revoke(ctx, c1z, grantID); err != nil || out != tenant.Changed {
 		t.Fatalf("revoke: %v, %v", out, err)
 	}
@@ -351,13 +364,23 @@ func TestGrantAndRevokeThroughTheC1Z(t *testing.T) {
 		t.Fatalf("second revoke: %v, %v; want already revoked", out, err)
 	}
 
-	for name, call := range map[string]func() error{
-		"unknown entitlement": func() error { _, err := tn.Grant(ctx, c1z, "group:nope:member", "user", u.ID); return err },
-		"unknown principal":   func() error { _, err := tn.Grant(ctx, c1z, ent, "user", "nobody"); return err },
-		"unknown grant":       func() error { _, err := tn.Revoke(ctx, c1z, ent+":user:nobody"); return err },
+	// Each missing or malformed part is named.
+	for _, tc := range []struct {
+		name      string
+		call      func() error
+		part, id  string
+		malformed bool
+	}{
+		{"unknown entitlement", func() error { _, err := tn.Grant(ctx, c1z, "group:nope:member", "user", u.ID); return err }, "entitlement", "group:nope:member", false},
+		{"malformed entitlement", func() error { _, err := tn.Grant(ctx, c1z, "nope", "user", u.ID); return err }, "entitlement", "nope", true},
+		{"unknown principal", func() error { _, err := tn.Grant(ctx, c1z, ent, "user", "nobody"); return err }, "principal", "user:nobody", false},
+		{"unknown grantee", func() error { _, err := tn.Revoke(ctx, c1z, ent+":user:nobody"); return err }, "principal", "user:nobody", false},
+		{"unknown grant", func() error { _, err := tn.Revoke(ctx, c1z, "group:nope:member:user:"+u.ID); return err }, "grant", "group:nope:member:user:" + u.ID, false},
+		{"malformed grant", func() error { _, err := tn.Revoke(ctx, c1z, "nope:x"); return err }, "grant", "nope:x", true},
 	} {
-		if err := call(); err == nil {
-			t.Errorf("%s: succeeded", name)
+		var le *tenant.LookupError
+		if err := tc.call(); !errors.As(err, &le) || le.Part != tc.part || le.ID != tc.id || (le.Malformed != "") != tc.malformed {
+			t.Errorf("%s: %v (%#v); want a LookupError for %s %s, malformed %v", tc.name, err, le, tc.part, tc.id, tc.malformed)
 		}
 	}
 	_, err := tn.Grant(ctx, c1z, "workspace:"+e.ws.ID+":member", "user", u.ID)

@@ -1,0 +1,214 @@
+package runner
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc/codes"
+
+	"github.com/baton-runner/baton-runner/host/rpcerr"
+	"github.com/baton-runner/baton-runner/host/service"
+)
+
+// The states of a tenant, as /status and the baton_runner_tenant_state
+// metric report them.
+const (
+	StateStarting = "starting" // no outcome yet
+	StateOK       = "ok"       // the last sync succeeded, or the service is connected
+	StateFailing  = "failing"  // the last attempt failed; Reason says why
+	// StateWaitingForReload: the upstream rejected the tenant's credentials
+	// AuthFailuresBeforeStop times in a row; retrying cannot help until the
+	// configuration (or the secret it references) changes and is reloaded.
+	StateWaitingForReload = "waiting for reload"
+)
+
+// AuthFailuresBeforeStop is how many times in a row a tenant whose
+// credentials are rejected (its API token, or its ConductorOne client ID
+// and secret) is tried before it waits for a reload.
+const AuthFailuresBeforeStop = 3
+
+// TenantStatus is what an operator needs to know about one tenant.
+type TenantStatus struct {
+	Name                string     `json:"name"`
+	State               string     `json:"state"`
+	Reason              string     `json:"reason,omitempty"`
+	LastSuccess         *time.Time `json:"last_success,omitempty"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	// NextRun is when the tenant next syncs or, failing, restarts; unset
+	// while a sync runs, for a service tenant and while waiting for reload.
+	NextRun *time.Time `json:"next_run,omitempty"`
+	// BackingOffUntil is set while a failed tenant waits to restart.
+	BackingOffUntil *time.Time `json:"backing_off_until,omitempty"`
+}
+
+// statusBoard holds every running tenant's status.
+type statusBoard struct {
+	mu      sync.Mutex
+	tenants map[string]*TenantStatus
+	// ready reports whether a service tenant is connected to ConductorOne;
+	// it is read when the status is.
+	ready map[string]func() bool
+}
+
+func newStatusBoard() *statusBoard {
+	return &statusBoard{tenants: map[string]*TenantStatus{}, ready: map[string]func() bool{}}
+}
+
+// serving registers a service tenant's readiness.
+func (b *statusBoard) serving(name string, ready func() bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ready[name] = ready
+}
+
+func (b *statusBoard) update(name string, f func(*TenantStatus)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s := b.tenants[name]
+	if s == nil {
+		s = &TenantStatus{Name: name, State: StateStarting}
+		b.tenants[name] = s
+	}
+	f(s)
+}
+
+func (b *statusBoard) remove(name string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.tenants, name)
+	delete(b.ready, name)
+}
+
+func (b *statusBoard) snapshot() []TenantStatus {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]TenantStatus, 0, len(b.tenants))
+	for name, s := range b.tenants {
+		st := *s
+		if ready := b.ready[name]; ready != nil && st.State != StateWaitingForReload {
+			if ready() {
+				st.State, st.Reason, st.NextRun, st.BackingOffUntil = StateOK, "", nil, nil
+			}
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func at(t time.Time) *time.Time { t = t.UTC().Round(time.Second); return &t }
+
+// succeeded records a good sync (next: when the next one runs) or a
+// connected service (next zero).
+func (b *statusBoard) succeeded(name string, now, next time.Time) {
+	b.update(name, func(s *TenantStatus) {
+		s.State, s.Reason, s.ConsecutiveFailures, s.BackingOffUntil = StateOK, "", 0, nil
+		s.LastSuccess = at(now)
+		s.NextRun = nil
+		if !next.IsZero() {
+			s.NextRun = at(next)
+		}
+	})
+}
+
+// running clears the next run while a sync is under way.
+func (b *statusBoard) running(name string) {
+	b.update(name, func(s *TenantStatus) { s.NextRun = nil })
+}
+
+// failed records a failure and returns the reason in one sentence and
+// whether the tenant should stop retrying (its token was rejected
+// AuthFailuresBeforeStop times in a row).
+func (b *statusBoard) failed(name string, err error, retryAt time.Time) (reason string, stop bool) {
+	reason, code := rpcerr.Sentence(err)
+	// Rejected credentials, upstream's (the API token) or ConductorOne's
+	// (client ID and secret), stay rejected until the configuration changes.
+	rejected := code == codes.Unauthenticated
+	if errors.Is(err, service.ErrCredentials) {
+		rejected, reason = true, service.ErrCredentials.Error()
+	}
+	b.mu.Lock()
+	delete(b.ready, name) // the failed service's; a restart registers anew
+	b.mu.Unlock()
+	b.update(name, func(s *TenantStatus) {
+		s.ConsecutiveFailures++
+		s.Reason = reason
+		s.State = StateFailing
+		stop = rejected && s.ConsecutiveFailures >= AuthFailuresBeforeStop
+		if stop {
+			s.State, s.NextRun, s.BackingOffUntil = StateWaitingForReload, nil, nil
+			return
+		}
+		s.NextRun, s.BackingOffUntil = at(retryAt), at(retryAt)
+	})
+	return reason, stop
+}
+
+// Status returns the status of every tenant this process runs, by name.
+func (r *Runner) Status() []TenantStatus { return r.status.snapshot() }
+
+// States lists every state, as the tenant_state metric's state label has
+// them (spaces as underscores).
+var States = []string{StateStarting, StateOK, StateFailing, StateWaitingForReload}
+
+func stateLabel(s string) string { return strings.ReplaceAll(s, " ", "_") }
+
+// statusCollector exports the board at scrape time, so a removed tenant's
+// series disappear with it.
+type statusCollector struct {
+	board                                     *statusBoard
+	state, lastSuccess, failures, nextRun, up *prometheus.Desc
+}
+
+func newStatusCollector(b *statusBoard) *statusCollector {
+	d := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, append([]string{"tenant"}, labels...), nil)
+	}
+	return &statusCollector{
+		board:       b,
+		state:       d("baton_runner_tenant_state", "1 for the tenant's current state (starting, ok, failing, waiting_for_reload), 0 for the others.", "state"),
+		up:          d("baton_runner_tenant_up", "1 while the tenant's last sync succeeded or its service is connected, else 0."),
+		lastSuccess: d("baton_runner_tenant_last_success_timestamp_seconds", "When the tenant last synced successfully (or its service was last seen connected); absent before the first success."),
+		failures:    d("baton_runner_tenant_consecutive_failures", "Failures since the tenant's last success."),
+		nextRun:     d("baton_runner_tenant_next_run_timestamp_seconds", "When the tenant next syncs or restarts after a failure; absent while it runs or waits for a reload."),
+	}
+}
+
+func (c *statusCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.state, c.up, c.lastSuccess, c.failures, c.nextRun} {
+		ch <- d
+	}
+}
+
+func (c *statusCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	for _, s := range c.board.snapshot() {
+		for _, st := range States {
+			v := 0.0
+			if st == s.State {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(c.state, prometheus.GaugeValue, v, s.Name, stateLabel(st))
+		}
+		up := 0.0
+		if s.State == StateOK {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, s.Name)
+		ch <- prometheus.MustNewConstMetric(c.failures, prometheus.GaugeValue, float64(s.ConsecutiveFailures), s.Name)
+		last := s.LastSuccess
+		if last == nil && s.State == StateOK {
+			last = &now // a connected service
+		}
+		if last != nil {
+			ch <- prometheus.MustNewConstMetric(c.lastSuccess, prometheus.GaugeValue, float64(last.Unix()), s.Name)
+		}
+		if s.NextRun != nil {
+			ch <- prometheus.MustNewConstMetric(c.nextRun, prometheus.GaugeValue, float64(s.NextRun.Unix()), s.Name)
+		}
+	}
+}
