@@ -16,7 +16,6 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/baton-runner/baton-runner/host/localsync"
-	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
@@ -137,23 +136,15 @@ func deleteResourceAction(c *cli.Context) error {
 // oneShot runs one create-account or delete through the sandboxed
 // connector and prints one line saying what happened.
 func oneShot(c *cli.Context, what string, do func(*tenant.Tenant) (string, error)) error {
-	logger, err := newLogger(c)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = logger.Sync() }()
-	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{}, nil)
-	if err != nil {
-		return err
-	}
-	defer closeTenant()
-	line, err := do(t)
-	if err != nil {
-		return explainOneShot(what, err)
-	}
-	fmt.Printf("%s: %s\n", what, line)
-	logger.Debug("one-shot finished", zap.String("what", what))
-	return nil
+	return withTenant(c, func(t *tenant.Tenant, logger *zap.Logger) error {
+		line, err := do(t)
+		if err != nil {
+			return explainOneShot(what, err)
+		}
+		fmt.Printf("%s: %s\n", what, line)
+		logger.Debug("one-shot finished", zap.String("what", what))
+		return nil
+	})
 }
 
 // explainOneShot says what failed and, for refusals, why.

@@ -8,7 +8,6 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 
-	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
@@ -69,31 +68,22 @@ func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outc
 	if _, err := os.Stat(c.String("file")); err != nil {
 		return fmt.Errorf("%s: cannot read %s (run `baton-runner sync` first; provisioning looks entitlements and principals up in its c1z): %w", what, c.String("file"), err)
 	}
-	logger, err := newLogger(c)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = logger.Sync() }()
-	// Grant and revoke run no sync, so they take no sync limits.
-	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{}, nil)
-	if err != nil {
-		return err
-	}
-	defer closeTenant()
-	outcome, err := do(t)
-	if err != nil {
-		return explainProvisionError(what, c.String("file"), err)
-	}
-	switch outcome {
-	case tenant.AlreadyGranted:
-		fmt.Printf("%s: already held, nothing changed\n", what)
-	case tenant.AlreadyRevoked:
-		fmt.Printf("%s: not held, nothing changed\n", what)
-	default:
-		fmt.Printf("%s: done\n", what)
-	}
-	logger.Debug("provisioning finished", zap.String("what", what), zap.Int("outcome", int(outcome)))
-	return nil
+	return withTenant(c, func(t *tenant.Tenant, logger *zap.Logger) error {
+		outcome, err := do(t)
+		if err != nil {
+			return explainProvisionError(what, c.String("file"), err)
+		}
+		switch outcome {
+		case tenant.AlreadyGranted:
+			fmt.Printf("%s: already held, nothing changed\n", what)
+		case tenant.AlreadyRevoked:
+			fmt.Printf("%s: not held, nothing changed\n", what)
+		default:
+			fmt.Printf("%s: done\n", what)
+		}
+		logger.Debug("provisioning finished", zap.String("what", what), zap.Int("outcome", int(outcome)))
+		return nil
+	})
 }
 
 func explainProvisionError(what, file string, err error) error {

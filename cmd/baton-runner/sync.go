@@ -66,6 +66,23 @@ func syncAction(c *cli.Context) error {
 	return runSync(c.Context, c, logger, c.String("token"), c.String("base-url"), c.String("file"))
 }
 
+// withTenant runs do on a tenant opened from the command's flags for one
+// operation that is not a sync (create account, delete, grant, revoke), so
+// no sync limits apply.
+func withTenant(c *cli.Context, do func(*tenant.Tenant, *zap.Logger) error) error {
+	logger, err := newLogger(c)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logger.Sync() }()
+	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{}, nil)
+	if err != nil {
+		return err
+	}
+	defer closeTenant()
+	return do(t, logger)
+}
+
 // openTenant compiles the guest and binds it to the tenant at baseURL,
 // with limits on its syncs (zero for a command that runs none); close
 // releases everything.
