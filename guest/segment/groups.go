@@ -155,31 +155,11 @@ func (c *call) holdsMembership(ctx context.Context, ch *change, gid, email strin
 // findGroupInvite pages through the group's pending invites for an email
 // (case-insensitive) and returns it as Segment spells it, or "".
 func (c *call) findGroupInvite(ctx context.Context, gid, email string) (string, error) {
-	path := "/groups/" + url.PathEscape(gid) + "/invites"
-	seen := map[string]bool{}
-	cursor := ""
-	for {
-		emails, next, err := fetchPage[string](ctx, c.api, "list group invites", path, "emails", listCount, cursor)
-		if isNotFound(err) {
-			return "", abi.Errorf(abi.CodeNotFound, "group %s not found in Segment: %s", gid, abi.AsError(err).Message)
-		}
-		if err != nil {
-			return "", err
-		}
-		for _, e := range emails {
-			if strings.EqualFold(strings.TrimSpace(e), email) {
-				return strings.TrimSpace(e), nil
-			}
-		}
-		if next == "" {
-			return "", nil
-		}
-		if seen[next] {
-			return "", abi.Errorf(abi.CodeUnavailable, "%s: pagination cursor did not advance (%q seen before)", where("list group invites", path), next)
-		}
-		seen[next] = true
-		cursor = next
+	found, err := c.findEmail(ctx, "list group invites", "/groups/"+url.PathEscape(gid)+"/invites", "emails", email)
+	if isNotFound(err) {
+		return "", abi.Errorf(abi.CodeNotFound, "group %s not found in Segment: %s", gid, abi.AsError(err).Message)
 	}
+	return found, err
 }
 
 // findMember pages through the group's members for the user, by id or by

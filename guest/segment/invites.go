@@ -87,10 +87,17 @@ func (c *call) groupInviteGrants(ctx context.Context, g abi.ResourceID, cursor s
 // findInvite pages through GET /invites for an email (case-insensitive)
 // and returns it as Segment spells it; "" when no invite is pending.
 func (c *call) findInvite(ctx context.Context, email string) (string, error) {
+	return c.findEmail(ctx, "list invites", "/invites", "invites", email)
+}
+
+// findEmail pages through a list of emails (the page's key holds them)
+// for email, case-insensitively, and returns it as Segment spells it; ""
+// when the list does not hold it.
+func (c *call) findEmail(ctx context.Context, what, path, key, email string) (string, error) {
 	seen := map[string]bool{}
 	cursor := ""
 	for {
-		emails, next, err := fetchPage[string](ctx, c.api, "list invites", "/invites", "invites", listCount, cursor)
+		emails, next, err := fetchPage[string](ctx, c.api, what, path, key, listCount, cursor)
 		if err != nil {
 			return "", err
 		}
@@ -103,7 +110,7 @@ func (c *call) findInvite(ctx context.Context, email string) (string, error) {
 			return "", nil
 		}
 		if seen[next] {
-			return "", abi.Errorf(abi.CodeUnavailable, "%s: pagination cursor did not advance (%q seen before)", where("list invites", "/invites"), next)
+			return "", abi.Errorf(abi.CodeUnavailable, "%s: pagination cursor did not advance (%q seen before)", where(what, path), next)
 		}
 		seen[next] = true
 		cursor = next
