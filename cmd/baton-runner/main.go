@@ -34,7 +34,7 @@ func defaultAction(c *cli.Context) error {
 
 // rootFlags are the bare command's: those of sync and service together.
 func rootFlags() []cli.Flag {
-	return concat(tenantFlags(), []cli.Flag{fileFlag()}, serviceFlags(), runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags())
+	return concat(tenantFlags(), []cli.Flag{fileFlag(), storageEngineFlag()}, serviceFlags(), runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags())
 }
 
 func main() {

@@ -38,6 +38,7 @@ func syncCommand() *cli.Command {
 		Usage: "sync a Segment workspace into a c1z file through the sandboxed connector",
 		Flags: concat(tenantFlags(), []cli.Flag{
 			fileFlag(),
+			storageEngineFlag(),
 			configFlag(false),
 			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)"},
 			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant"},
@@ -108,6 +109,10 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	if err != nil {
 		return err
 	}
+	engine, err := storageEngine(c)
+	if err != nil {
+		return err
+	}
 	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits)
 	if err != nil {
 		return err
@@ -115,7 +120,7 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	defer closeTenant()
 
 	start := time.Now()
-	opts := localsync.Options{Path: file}
+	opts := localsync.Options{Path: file, StorageEngine: engine}
 	var prog *progress
 	if isTerminal(os.Stderr) {
 		prog = newProgress(os.Stderr)
