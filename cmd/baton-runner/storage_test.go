@@ -106,3 +106,32 @@ func TestServiceModeStorageEngine(t *testing.T) {
 		t.Errorf("reading the upload: %v", err)
 	}
 }
+
+// runner.toml's [runtime] storage_engine reaches the syncs of its
+// tenants (sync --config; serve and service-mode tenants take the same
+// TenantSpec field), and a bad value is refused naming the key.
+func TestConfigStorageEngine(t *testing.T) {
+	_, _, url := writableSim(t, 10, 0)
+	dir := t.TempDir()
+	body := "[runtime]\nstorage_engine = \"pebble\"\n[connectors.segment]\nwasm = \"embedded:segment\"\n" + tenantTOML("alpha", url)
+	path := filepath.Join(dir, "runner.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"SIM_TOKEN=" + segmentsim.DefaultToken}
+	if res := run(t, dir, env, "sync", "--config", path, "--all"); res.code != 0 {
+		t.Fatalf("sync --all: exit %d\n%s", res.code, res.stderr)
+	}
+	if got := c1zFormat(t, filepath.Join(dir, "out", "alpha.c1z")); got != dotc1z.C1ZFormatV3 {
+		t.Errorf("with storage_engine = \"pebble\" the tenant's c1z is %v, want v3", got)
+	}
+
+	bad := strings.Replace(body, `"pebble"`, `"rocks"`, 1)
+	if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := run(t, dir, env, "config", "check", path)
+	if res.code == 0 || !strings.Contains(res.stderr, "runtime.storage_engine") || !strings.Contains(res.stderr, "sqlite") {
+		t.Errorf("config check of storage_engine = \"rocks\": exit %d\n%s", res.code, res.stderr)
+	}
+}

@@ -125,7 +125,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 	if spec.Mode == ModeService {
 		svc := service.New(service.Config{
 			ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, Provisioning: spec.Provisioning,
-			ShutdownTimeout: r.opts.ShutdownTimeout, Logger: log,
+			ShutdownTimeout: r.opts.ShutdownTimeout, StorageEngine: spec.StorageEngine, Logger: log,
 		})
 		err := svc.Run(ctx, t.Connector())
 		return svc.Ready(), err
@@ -147,7 +147,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			return ok, err
 		}
 		start := time.Now()
-		err = t.Sync(ctx, localsync.Options{Path: spec.Output})
+		err = t.Sync(ctx, localsync.Options{Path: spec.Output, StorageEngine: spec.StorageEngine})
 		release()
 		if err != nil && ctx.Err() != nil {
 			// Stopped mid-sync by a reload or shutdown: the sync did not
