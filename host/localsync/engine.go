@@ -41,12 +41,15 @@ func ParseStorageEngine(name string) (c1zstore.Engine, error) {
 // store's working files are scratch: a sync that dies is swept and starts
 // over, and the c1z only replaces the target after the store is closed.
 // So SQLite need not make each transaction durable: without the per-commit
-// fsyncs (synchronous=OFF, the rollback journal in memory) a sync on a
-// busy disk takes half the wall time or less, and writes the same file.
+// fsyncs (synchronous=OFF) a sync on a busy disk takes half the wall time
+// or less, and writes the same file. The rollback journal stays on disk:
+// in memory (journal_mode=MEMORY) it holds every page a transaction
+// changes, and baton-sdk's large write transactions took a 10,000-user
+// sync from 175 MiB to 720 MiB.
 func storeOptions(engine c1zstore.Engine, work string) []dotc1z.C1ZOption {
 	opts := []dotc1z.C1ZOption{dotc1z.WithTmpDir(work), dotc1z.WithEngine(engine)}
 	if engine == c1zstore.EngineSQLite {
-		opts = append(opts, dotc1z.WithPragma("synchronous", "OFF"), dotc1z.WithPragma("journal_mode", "MEMORY"))
+		opts = append(opts, dotc1z.WithPragma("synchronous", "OFF"))
 	}
 	return opts
 }
