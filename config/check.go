@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
@@ -206,6 +207,7 @@ func (ck *checker) runtime(r *Runtime, t *table) {
 		MaxConcurrentSyncs: DefaultMaxConcurrentSyncs,
 	}
 	r.CacheDir = DefaultCacheDir()
+	r.StorageEngine = localsync.DefaultStorageEngine
 	r.Limits = synclimits.Limits{}.WithDefaults()
 	if t == nil {
 		return
@@ -233,6 +235,13 @@ func (ck *checker) runtime(r *Runtime, t *table) {
 			ck.add(t.child("listen"), "%s", msg)
 		} else {
 			r.Listen = s
+		}
+	}
+	if s, ok := t.str("storage_engine"); ok {
+		if e, err := localsync.ParseStorageEngine(s); err != nil {
+			ck.add(t.child("storage_engine"), "%v", err)
+		} else {
+			r.StorageEngine = e
 		}
 	}
 	t.unknown("[runtime]")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
@@ -103,6 +104,9 @@ type Runtime struct {
 	MaxConcurrentSyncs int
 	// Listen is the health and metrics address, host:port; "" serves none.
 	Listen string
+	// StorageEngine is the c1z storage engine of every tenant's syncs
+	// (sqlite or pebble); default localsync.DefaultStorageEngine.
+	StorageEngine c1zstore.Engine
 	// Limits are the sync limits every tenant inherits unless it sets its
 	// own: synclimits' defaults, and RequestBudget 0 (unlimited), unless
 	// the file says otherwise.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
+
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
@@ -153,7 +155,8 @@ func TestDefaults(t *testing.T) {
 	c := mustParse(t, minimal)
 	limits := synclimits.Limits{Timeout: synclimits.DefaultTimeout, MaxPages: synclimits.DefaultMaxPages, MaxItems: synclimits.DefaultMaxItems,
 		MaxDepth: synclimits.DefaultMaxDepth, MaxC1ZBytes: synclimits.DefaultMaxC1ZBytes}
-	want := Runtime{CacheDir: DefaultCacheDir(), MemoryLimitMiB: 256, CallTimeout: 2 * time.Minute, InstancesPerTenant: 2, MaxConcurrentSyncs: 2, Limits: limits}
+	want := Runtime{CacheDir: DefaultCacheDir(), MemoryLimitMiB: 256, CallTimeout: 2 * time.Minute, InstancesPerTenant: 2, MaxConcurrentSyncs: 2,
+		StorageEngine: c1zstore.EnginePebble, Limits: limits}
 	if c.Runtime != want {
 		t.Errorf("Runtime = %+v, want %+v", c.Runtime, want)
 	}
@@ -280,10 +283,11 @@ memory_limit_mib = 512
 call_timeout = "90s"
 instances_per_tenant = 4
 listen = ":9090"
+storage_engine = "pebble"
 `+minimal)
 	dir := filepath.Dir(c.Path)
 	want := Runtime{CacheDir: filepath.Join(dir, "cache"), MemoryLimitMiB: 512, CallTimeout: 90 * time.Second, InstancesPerTenant: 4, MaxConcurrentSyncs: 2, Listen: ":9090",
-		Limits: synclimits.Limits{}.WithDefaults()}
+		StorageEngine: c1zstore.EnginePebble, Limits: synclimits.Limits{}.WithDefaults()}
 	if c.Runtime != want {
 		t.Errorf("Runtime = %+v, want %+v", c.Runtime, want)
 	}
@@ -322,7 +326,7 @@ func TestRules(t *testing.T) {
 		{"unknown top-level key", "[runtme]\nlisten = \"\"\n" + minimal,
 			[]string{"runner.toml:1: runtme: unknown key; the keys of the file are connectors, runtime, tenants"}},
 		{"unknown runtime key", "[runtime]\nmemory_limit = 5\n" + minimal,
-			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_c1z_mib, max_concurrent_syncs, max_depth, max_items, max_pages, memory_limit_mib, request_budget, sync_timeout"}},
+			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_c1z_mib, max_concurrent_syncs, max_depth, max_items, max_pages, memory_limit_mib, request_budget, storage_engine, sync_timeout"}},
 		{"unknown connector key", strings.Replace(minimal, "wasm =", "sha = 1\nwasm =", 1),
 			[]string{"runner.toml:2: connectors.segment.sha: unknown key; the keys of a connector are sha256, wasm"}},
 		{"unknown tenant key", minimal + "[[tenants]]\nname = \"b\"\nconnector = \"segment\"\ntokn = \"env:B\"\nmode = \"sync\"\n",
@@ -427,6 +431,8 @@ func TestRules(t *testing.T) {
 			[]string{`runner.toml:2: runtime.max_concurrent_syncs: must be between 1 and 256, not 0`}},
 		{"bad listen", "[runtime]\nlisten = \"9090\"\n" + minimal,
 			[]string{`runner.toml:2: runtime.listen: must be host:port such as "127.0.0.1:9090" (or "" for no health and metrics server)`}},
+		{"unknown storage engine", "[runtime]\nstorage_engine = \"rocksdb\"\n" + minimal,
+			[]string{`runner.toml:2: runtime.storage_engine: unknown c1z storage engine "rocksdb": use "pebble" or "sqlite" (default "pebble")`}},
 		{"negative rate", strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nrequests_per_minute = -1", 1),
 			[]string{`runner.toml:9: tenants[0].requests_per_minute: must be between 0 and 2147483647, not -1`}},
 		{"no tenants", "[connectors.segment]\nwasm = \"embedded:segment\"\n",

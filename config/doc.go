@@ -11,6 +11,7 @@
 //	instances_per_tenant = 2                # concurrent guest calls per tenant, 1..64 (default 2)
 //	max_concurrent_syncs = 2                # scheduled syncs running at once, all tenants, 1..256 (default 2)
 //	listen = "127.0.0.1:9090"               # health + metrics address; "" or absent = off
+//	storage_engine = "pebble"               # c1z storage engine of syncs: "pebble" (default, less CPU) or "sqlite" (less memory)
 //	sync_timeout = "12h"                    # sync limits, inherited by every tenant (defaults shown):
 //	max_pages = 2000000                     #   wall time of a sync, 1m..168h; guest list calls, 1..1e9;
 //	max_items = 20000000                    #   resources+entitlements+grants listed, 1..1e10;

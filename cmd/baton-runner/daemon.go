@@ -86,6 +86,7 @@ func buildSpec(cfg *config.Config, requireSecrets bool) (runner.Spec, error) {
 		ts := runner.TenantSpec{
 			Name: t.Name, Module: t.Connector, BaseURL: t.BaseURL, RequestsPerMinute: t.RequestsPerMinute,
 			Limits: t.Limits, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
+			StorageEngine: cfg.Runtime.StorageEngine,
 		}
 		token, err := t.Token.Resolve()
 		if err != nil && requireSecrets {

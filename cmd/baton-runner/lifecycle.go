@@ -183,6 +183,10 @@ func targetedSyncAction(c *cli.Context, bids []string) error {
 	if err != nil {
 		return err
 	}
+	engine, err := storageEngine(c)
+	if err != nil {
+		return err
+	}
 	logger, err := newLogger(c)
 	if err != nil {
 		return err
@@ -193,7 +197,7 @@ func targetedSyncAction(c *cli.Context, bids []string) error {
 		return err
 	}
 	defer closeTenant()
-	if err := t.Sync(c.Context, localsync.Options{Path: file, Targets: targets}); err != nil {
+	if err := t.Sync(c.Context, localsync.Options{Path: file, Targets: targets, StorageEngine: engine}); err != nil {
 		return explain("sync of "+strings.Join(names, ", "), err)
 	}
 	fmt.Printf("synced %s into %s\n", strings.Join(names, ", "), file)

@@ -37,7 +37,7 @@ func defaultAction(c *cli.Context) error {
 
 // rootFlags are the bare command's: those of sync and service together.
 func rootFlags() []cli.Flag {
-	return concat(tenantFlags(), []cli.Flag{fileFlag()}, oneShotFlags(), syncScopeFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags())
+	return concat(tenantFlags(), []cli.Flag{fileFlag(), storageEngineFlag()}, oneShotFlags(), syncScopeFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags())
 }
 
 func main() {

@@ -33,7 +33,7 @@ func serviceCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "service",
 		Usage:  "run in ConductorOne service mode: take sync, grant and revoke tasks and upload the results",
-		Flags:  concat(tenantFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags()),
+		Flags:  concat(tenantFlags(), serviceFlags(), []cli.Flag{storageEngineFlag()}, runtimeFlags(), limitFlags(), logFlags()),
 		Action: runService,
 	}
 }
@@ -46,6 +46,10 @@ func runService(c *cli.Context) error {
 	defer func() { _ = logger.Sync() }()
 	ctx := c.Context
 	limits, err := syncLimits(c)
+	if err != nil {
+		return err
+	}
+	engine, err := storageEngine(c)
 	if err != nil {
 		return err
 	}
@@ -62,6 +66,7 @@ func runService(c *cli.Context) error {
 		TaskConcurrency: c.Int("task-concurrency"),
 		TempDir:         c.String("c1z-temp-dir"),
 		ShutdownTimeout: c.Duration("shutdown-timeout"),
+		StorageEngine:   engine,
 		Logger:          logger,
 	})
 	if addr := healthAddr(c); addr != "" {

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/dotc1z"
 	"google.golang.org/grpc/codes"
 
 	"github.com/baton-runner/baton-runner/host/inspect"
@@ -145,6 +146,9 @@ func TestServiceMode(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "up.c1z")
 	if err := os.WriteFile(path, c1z, 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if got := c1zFormat(t, path); got != dotc1z.C1ZFormatV3 {
+		t.Errorf("the upload is a %v c1z, want v3 (the default storage engine, pebble)", got)
 	}
 	snap, err := inspect.Load(context.Background(), path, t.TempDir())
 	if err != nil {

@@ -37,6 +37,7 @@ func syncCommand() *cli.Command {
 		Usage: "sync a Segment workspace into a c1z file through the sandboxed connector",
 		Flags: concat(tenantFlags(), syncScopeFlags(), []cli.Flag{
 			fileFlag(),
+			storageEngineFlag(),
 			configFlag(false),
 			&cli.StringSliceFlag{Name: "tenant", Usage: "with --config: the tenant to sync (repeatable)", EnvVars: []string{"BATON_TENANT"}},
 			&cli.BoolFlag{Name: "all", Usage: "with --config: every sync-mode tenant", EnvVars: []string{"BATON_ALL_TENANTS"}},
@@ -143,6 +144,10 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	if err != nil {
 		return err
 	}
+	engine, err := storageEngine(c)
+	if err != nil {
+		return err
+	}
 	report := newSyncReport(logger, isTerminal(os.Stderr), c.Duration("progress-interval"))
 	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits, report)
 	if err != nil {
@@ -150,7 +155,7 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	}
 	defer closeTenant()
 
-	opts := localsync.Options{Path: file, OnProgress: report.update}
+	opts := localsync.Options{Path: file, OnProgress: report.update, StorageEngine: engine}
 	syncScope(c, &opts)
 	err = t.Sync(ctx, opts)
 	report.done()

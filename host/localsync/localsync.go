@@ -19,6 +19,8 @@ import (
 	"strings"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/dotc1z"
+	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 	"github.com/conductorone/baton-sdk/pkg/sync"
 	"github.com/conductorone/baton-sdk/pkg/types"
 	"google.golang.org/grpc/codes"
@@ -61,6 +63,10 @@ type Options struct {
 	// targets' parents): callers must not point it at a full sync's file
 	// they mean to keep.
 	Targets []*v2.Resource
+	// StorageEngine is the c1z storage engine the sync writes with
+	// (baton-sdk's --storage-engine); empty means DefaultStorageEngine.
+	// Readers (inspect, provisioning, ConductorOne) read either.
+	StorageEngine c1zstore.Engine
 }
 
 // Run syncs everything cc exposes into a new c1z at opts.Path. It checks
@@ -114,7 +120,29 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 		defer cancel()
 	}
 
-	syncOpts := []sync.SyncOpt{sync.WithC1ZPath(tmpPath), sync.WithTmpDir(work)}
+	// timedOut returns the sync_timeout error once the wall time ran out,
+	// whatever error that caused on its way out.
+	timedOut := func() error {
+		var limitErr *synclimits.Error
+		if syncCtx.Err() != nil && errors.As(context.Cause(syncCtx), &limitErr) {
+			return limitErr
+		}
+		return nil
+	}
+	engine := opts.StorageEngine
+	if engine == "" {
+		engine = DefaultStorageEngine
+	}
+	// The store is opened here rather than by the syncer (WithC1ZPath)
+	// so that it gets storeOptions; the syncer closes it either way.
+	store, err := dotc1z.NewStore(syncCtx, tmpPath, storeOptions(engine, work)...)
+	if err != nil {
+		if limitErr := timedOut(); limitErr != nil {
+			return limitErr
+		}
+		return fmt.Errorf("creating the sync's %s c1z store in %s: %w", engine, work, err)
+	}
+	syncOpts := []sync.SyncOpt{sync.WithConnectorStore(store), sync.WithTmpDir(work)}
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))
 	}
@@ -127,17 +155,9 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 	if opts.SkipEntitlementsAndGrants {
 		syncOpts = append(syncOpts, sync.WithSkipEntitlementsAndGrants(true))
 	}
-	// timedOut returns the sync_timeout error once the wall time ran out,
-	// whatever error that caused on its way out.
-	timedOut := func() error {
-		var limitErr *synclimits.Error
-		if syncCtx.Err() != nil && errors.As(context.Cause(syncCtx), &limitErr) {
-			return limitErr
-		}
-		return nil
-	}
 	syncer, err := sync.NewSyncer(syncCtx, cc, syncOpts...)
 	if err != nil {
+		_ = store.Close(context.WithoutCancel(ctx))
 		if limitErr := timedOut(); limitErr != nil {
 			return limitErr
 		}

@@ -65,5 +65,5 @@ func (r *Runner) syncOnce(ctx context.Context, spec TenantSpec, modules map[stri
 		return err
 	}
 	defer t.Close(context.WithoutCancel(ctx))
-	return t.Sync(ctx, localsync.Options{Path: spec.Output})
+	return t.Sync(ctx, localsync.Options{Path: spec.Output, StorageEngine: spec.StorageEngine})
 }

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
@@ -73,6 +74,10 @@ type TenantSpec struct {
 	Provisioning bool
 	// Settings are non-secret settings passed to the guest.
 	Settings map[string]string
+
+	// StorageEngine is the c1z storage engine of the tenant's syncs, in
+	// either mode ("": localsync.DefaultStorageEngine).
+	StorageEngine c1zstore.Engine
 }
 
 // Spec is everything the runner should be running.

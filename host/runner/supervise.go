@@ -143,7 +143,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 	if spec.Mode == ModeService {
 		svc := service.New(service.Config{
 			ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, Provisioning: spec.Provisioning,
-			ShutdownTimeout: r.opts.ShutdownTimeout, Logger: log,
+			ShutdownTimeout: r.opts.ShutdownTimeout, StorageEngine: spec.StorageEngine, Logger: log,
 		})
 		r.status.serving(spec.Name, svc.Ready)
 		err := svc.Run(ctx, t.Connector())
@@ -167,7 +167,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		}
 		start := time.Now()
 		r.status.running(spec.Name)
-		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update})
+		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
 		release()
 		if err != nil && ctx.Err() != nil {
 			// Stopped mid-sync by a reload or shutdown: the sync did not

@@ -48,7 +48,12 @@ type Config struct {
 	// context is cancelled before they are cancelled too (and reported as
 	// failed); default 30s, Kubernetes' default grace period.
 	ShutdownTimeout time.Duration
-	Logger          *zap.Logger
+	// StorageEngine is the c1z storage engine of sync tasks; empty means
+	// localsync.DefaultStorageEngine, as for local syncs. It is passed to
+	// baton-sdk's task manager, where it takes precedence over the engine
+	// a task may ask for.
+	StorageEngine c1zstore.Engine
+	Logger        *zap.Logger
 }
 
 // Service is a running service-mode loop.
@@ -67,6 +72,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
+	}
+	if cfg.StorageEngine == "" {
+		cfg.StorageEngine = localsync.DefaultStorageEngine
 	}
 	return &Service{cfg: cfg}
 }
@@ -111,7 +119,7 @@ func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
 	}
 
 	tm, err := c1api.NewC1TaskManager(taskCtx, cfg.ClientID, cfg.ClientSecret.Reveal(), dir,
-		false, "", "", nil, nil, nil, 0, c1zstore.EnginePebble, cfg.TaskConcurrency, false)
+		false, "", "", nil, nil, nil, 0, cfg.StorageEngine, cfg.TaskConcurrency, false)
 	if err != nil {
 		return fmt.Errorf("configuring ConductorOne client: %w", err)
 	}

@@ -42,6 +42,8 @@ func runWorker(args []string) error {
 	wasmPath := fs.String("wasm", "bin/segment.wasm", "guest module (sandboxed)")
 	tmpDir := fs.String("tmp-dir", "", "baton-sdk scratch directory (default: system temp)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole worker to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile (allocations of the whole worker, in use at its end) to this file")
+	engine := fs.String("storage-engine", "", "c1z storage engine: sqlite or pebble (default: localsync's)")
 	_ = fs.Parse(args)
 	if *baseURL == "" || *file == "" {
 		return errors.New("worker: --base-url and --file are required")
@@ -59,12 +61,23 @@ func runWorker(args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 
+	if *memProfile != "" {
+		defer func() {
+			if err := writeHeapProfile(*memProfile); err != nil {
+				fmt.Fprintln(os.Stderr, "worker:", err)
+			}
+		}()
+	}
+	storageEngine, err := localsync.ParseStorageEngine(*engine)
+	if err != nil {
+		return err
+	}
+
 	ctx := context.Background()
 	eg := egress.Config{BaseURL: *baseURL, Token: egress.NewSecret(*token)}
-	opts := localsync.Options{Path: *file, TmpDir: *tmpDir}
+	opts := localsync.Options{Path: *file, TmpDir: *tmpDir, StorageEngine: storageEngine}
 	start := time.Now()
 	var setup time.Duration
-	var err error
 	switch *mode {
 	case "sandboxed":
 		setup, err = syncSandboxed(ctx, *wasmPath, *cacheDir, eg, opts, start)
@@ -82,6 +95,21 @@ func runWorker(args []string) error {
 		SyncSeconds:  (total - setup).Seconds(),
 		PeakRSSKiB:   peakRSSKiB(),
 	})
+}
+
+// writeHeapProfile writes the heap profile: go tool pprof -sample_index
+// alloc_space shows where the worker allocated, inuse_space what it held
+// at the end.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // peakRSSKiB is the high-water RSS of this process's own address space.
