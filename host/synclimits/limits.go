@@ -45,10 +45,10 @@ const (
 	DefaultMaxItems    = 20_000_000
 	DefaultMaxDepth    = 8
 	DefaultMaxC1ZBytes = 8 << 30
-	// DefaultMaxInFlight: four requests in flight took a 1k-user sync at
-	// 20 ms latency from ~29 s to a fraction of that (see
-	// docs/ARCHITECTURE.md); more adds little on two cores and spends
-	// more of the API's shared rate limit in bursts.
+	// DefaultMaxInFlight: 4 workers took a 1k-user sync at 20 ms latency
+	// from 31 s to 27 s, 8 to 26 s (docs/ARCHITECTURE.md says why so
+	// little); more spends the API's shared rate limit in bursts for
+	// nothing.
 	DefaultMaxInFlight = 4
 )
 
