@@ -565,6 +565,9 @@ func (ck *checker) limits(t *table, base synclimits.Limits) synclimits.Limits {
 	if n, ok := t.int64Range("request_budget", 0, MaxRequestBudget); ok {
 		l.RequestBudget = n
 	}
+	if n, ok := t.int64Range("max_in_flight", 1, MaxMaxInFlight); ok {
+		l.MaxInFlight = int(n)
+	}
 	return l
 }
 

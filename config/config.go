@@ -55,6 +55,9 @@ const (
 	MinMaxC1ZMiB     = 16
 	MaxMaxC1ZMiB     = 1 << 20 // 1 TiB
 	MaxRequestBudget = 1<<31 - 1
+	// MaxMaxInFlight matches MaxInstancesPerTenant: each request in flight
+	// holds a guest instance.
+	MaxMaxInFlight = MaxInstancesPerTenant
 )
 
 // EmbeddedPrefix marks a connector's Wasm as a module built into the binary

@@ -47,6 +47,7 @@ func limitFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-depth", Value: synclimits.DefaultMaxDepth, Usage: "limit of how deep child resources nest", EnvVars: []string{"BATON_MAX_DEPTH"}},
 		&cli.Int64Flag{Name: "max-c1z-mib", Value: synclimits.DefaultMaxC1ZBytes >> 20, Usage: "disk limit of the sync's c1z store, MiB", EnvVars: []string{"BATON_MAX_C1Z_MIB"}},
 		&cli.Int64Flag{Name: "request-budget", Usage: "API requests per sync (0: unlimited)", EnvVars: []string{"BATON_REQUEST_BUDGET"}},
+		&cli.IntFlag{Name: "max-in-flight", Value: synclimits.DefaultMaxInFlight, Usage: "sync workers, and API requests in flight at once (raises --instances to match)", EnvVars: []string{"BATON_MAX_IN_FLIGHT"}},
 	}
 }
 
@@ -67,6 +68,7 @@ func syncLimits(c *cli.Context) (synclimits.Limits, error) {
 		MaxDepth:      int(check("max-depth", "BATON_MAX_DEPTH", int64(c.Int("max-depth")), 1, config.MaxMaxDepth)),
 		MaxC1ZBytes:   check("max-c1z-mib", "BATON_MAX_C1Z_MIB", c.Int64("max-c1z-mib"), config.MinMaxC1ZMiB, config.MaxMaxC1ZMiB) << 20,
 		RequestBudget: check("request-budget", "BATON_REQUEST_BUDGET", c.Int64("request-budget"), 0, config.MaxRequestBudget),
+		MaxInFlight:   int(check("max-in-flight", "BATON_MAX_IN_FLIGHT", int64(c.Int("max-in-flight")), 1, config.MaxMaxInFlight)),
 	}
 	if l.Timeout < config.MinSyncTimeout || l.Timeout > config.MaxSyncTimeout {
 		errs = append(errs, fmt.Errorf("--sync-timeout (BATON_SYNC_TIMEOUT) must be between %s and %s, not %s", config.MinSyncTimeout, config.MaxSyncTimeout, l.Timeout))

@@ -82,6 +82,10 @@ type Config struct {
 	// RequestsPerMinute, when positive, does the same for every request:
 	// an operator's per-tenant budget of the API's shared rate limit.
 	RequestsPerMinute int
+	// MaxInFlight, when positive, bounds the attempts on the wire at once
+	// (the tenant's max_in_flight); others wait for a slot. Zero means no
+	// bound.
+	MaxInFlight int
 	// Redirects, when true, follows up to 5 redirects that stay on the
 	// origin. When false every 3xx is returned to the guest unfollowed.
 	Redirects bool
@@ -118,6 +122,7 @@ type Client struct {
 	redirects      bool
 
 	writes, requests *pacer
+	inFlight         inFlight
 
 	audit  func(Record)
 	onWait func(Wait)
@@ -145,6 +150,7 @@ func New(cfg Config) (*Client, error) {
 		redirects:      cfg.Redirects,
 		writes:         newPacer(cfg.WritesPerMinute),
 		requests:       newPacer(cfg.RequestsPerMinute),
+		inFlight:       newInFlight(cfg.MaxInFlight),
 		audit:          cfg.Audit,
 		onWait:         cfg.OnWait,
 		sleep:          cfg.Sleep,
@@ -300,9 +306,13 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			}
 			rec.RateLimitWait += waited
 		}
+		if err := c.inFlight.acquire(ctx); err != nil {
+			return canceled(err)
+		}
 		rec.Attempts++
 		attemptStart := c.now()
 		res := c.attempt(ctx, req.Method, u, hdr, req.Body)
+		c.inFlight.release()
 		tookLast = c.now().Sub(attemptStart)
 		rec.Status, rec.Bytes = res.status, int64(len(res.body))
 

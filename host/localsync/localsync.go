@@ -142,7 +142,7 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 		}
 		return fmt.Errorf("creating the sync's %s c1z store in %s: %w", engine, work, err)
 	}
-	syncOpts := []sync.SyncOpt{sync.WithConnectorStore(store), sync.WithTmpDir(work)}
+	syncOpts := []sync.SyncOpt{sync.WithConnectorStore(store), sync.WithTmpDir(work), sync.WithWorkerCount(limits.MaxInFlight)}
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))
 	}
@@ -195,15 +195,38 @@ const (
 // the host makes ResourceExhausted errors that say "sync exceeded"; guest
 // error codes never map to it. The gRPC status stays reachable.
 func limitFirst(err error) error {
-	if status.Code(err) != codes.ResourceExhausted {
+	// A parallel sync joins its workers' errors: the limit may follow the
+	// siblings it canceled.
+	limit := findLimit(err)
+	if limit == nil {
 		return err
 	}
-	msg := err.Error()
+	msg := limit.Error()
 	i := strings.LastIndex(msg, "sync exceeded ")
 	if i < 0 {
 		return err
 	}
 	return &limitReport{text: msg[i:], err: err}
+}
+
+// findLimit returns the first error in err's tree with the host's
+// ResourceExhausted status, or nil.
+func findLimit(err error) error {
+	if err == nil {
+		return nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if l := findLimit(e); l != nil {
+				return l
+			}
+		}
+		return nil
+	}
+	if status.Code(err) == codes.ResourceExhausted {
+		return err
+	}
+	return findLimit(errors.Unwrap(err))
 }
 
 type limitReport struct {

@@ -118,8 +118,11 @@ func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
 		return fmt.Errorf("validating the connector's credentials: %w", err)
 	}
 
+	// A sync task runs max_in_flight workers; the tenant's pool and egress
+	// client bound the calls and requests of all tasks together.
+	workers := c.Limits().WithDefaults().MaxInFlight
 	tm, err := c1api.NewC1TaskManager(taskCtx, cfg.ClientID, cfg.ClientSecret.Reveal(), dir,
-		false, "", "", nil, nil, nil, 0, cfg.StorageEngine, cfg.TaskConcurrency, false)
+		false, "", "", nil, nil, nil, workers, cfg.StorageEngine, cfg.TaskConcurrency, false)
 	if err != nil {
 		return fmt.Errorf("configuring ConductorOne client: %w", err)
 	}

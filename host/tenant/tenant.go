@@ -28,7 +28,8 @@ type Config struct {
 	Egress egress.Config
 	// Settings are non-secret settings passed to the guest with every call.
 	Settings map[string]string
-	// Instances bounds concurrent guest calls (see sandbox.PoolConfig).
+	// Instances bounds concurrent guest calls (see sandbox.PoolConfig);
+	// it is raised to Limits.MaxInFlight so that every sync worker has one.
 	Instances int
 	// Limits bound each whole sync (wall time, pages, items, depth, disk,
 	// API requests); zero fields take synclimits' defaults.
@@ -58,6 +59,13 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 	if cfg.Egress.WritesPerMinute == 0 {
 		cfg.Egress.WritesPerMinute = m.Metadata().WritesPerMinute
 	}
+	// Each of the syncer's MaxInFlight workers holds a guest instance
+	// for its call and makes its requests through the one client.
+	inFlight := cfg.Limits.WithDefaults().MaxInFlight
+	if cfg.Egress.MaxInFlight == 0 {
+		cfg.Egress.MaxInFlight = inFlight
+	}
+	cfg.Instances = max(cfg.Instances, inFlight)
 	hc, err := egress.New(cfg.Egress)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)

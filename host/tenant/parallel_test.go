@@ -1,0 +1,166 @@
+package tenant_test
+
+import (
+	"fmt"
+	"maps"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-runner/baton-runner/host/inspect"
+	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/segmentsim"
+)
+
+// requestsServed counts the requests the simulator answered other than
+// with a 429, by method, path and query: what a sync had to read.
+func requestsServed(sim *segmentsim.Server) map[string]int {
+	out := map[string]int{}
+	for _, r := range sim.Requests() {
+		if r.Status != http.StatusTooManyRequests {
+			out[r.Method+" "+r.Path+"?"+r.RawQuery]++
+		}
+	}
+	return out
+}
+
+// contentIDs lists the IDs of a c1z's resources, entitlements and grants.
+func contentIDs(s *inspect.Snapshot) []string {
+	var ids []string
+	for _, r := range s.Resources {
+		ids = append(ids, "resource "+inspect.ResourceKey(r.GetId()))
+	}
+	for _, e := range s.Entitlements {
+		ids = append(ids, "entitlement "+e.GetId())
+	}
+	for _, g := range s.Grants {
+		ids = append(ids, "grant "+g.GetId())
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// syncInFlight syncs a fresh simulator of cfg (served with opts) with
+// max_in_flight n and returns the c1z's content and the simulator.
+// A clock, if given, is the simulator's and the host's, so that waiting
+// out a 429 takes no real time.
+func syncInFlight(t *testing.T, cfg segmentsim.Config, opts segmentsim.Options, n int, clock *fakeClock) ([]string, *segmentsim.Server) {
+	t.Helper()
+	if clock != nil {
+		opts.Now = clock.Now
+	}
+	ws := segmentsim.Generate(cfg)
+	sim := segmentsim.NewServer(ws, opts)
+	e := &env{ws: ws.Clone(), sim: sim, url: serve(t, sim), audit: &auditLog{}}
+	path := filepath.Join(t.TempDir(), "s.c1z")
+	if err := e.syncWith(t, segmentsim.DefaultToken, path, func(c *tenant.Config) {
+		c.Limits = synclimits.Limits{MaxInFlight: n}
+		if clock != nil {
+			c.Egress.Sleep, c.Egress.Now = clock.Sleep, clock.Now
+		}
+	}); err != nil {
+		t.Fatalf("max_in_flight %d: %v", n, err)
+	}
+	return contentIDs(load(t, path)), sim
+}
+
+// sessionListed says whether a request reads one of the sync-wide lists
+// the guest keeps in the session (the workspace, roles and sources): a
+// worker that needs one before another worker stored it reads it too, so
+// a parallel sync may read each up to once per worker (see
+// docs/ARCHITECTURE.md).
+func sessionListed(request string) bool {
+	path, _, _ := strings.Cut(request, "?")
+	return path == "GET /" || path == "GET /roles" || path == "GET /sources"
+}
+
+// TestParallelSyncMatchesSequential: a sync with several requests in
+// flight writes exactly what a sequential one writes and reads every page
+// and user once, as the sequential sync does (the session's sync-wide
+// lists aside: at most once per worker); under a read limit tight enough for 429 storms
+// it still succeeds with the same content.
+func TestParallelSyncMatchesSequential(t *testing.T) {
+	cfg := segmentsim.DefaultConfig(200)
+	want, seq := syncInFlight(t, cfg, segmentsim.Options{}, 1, nil)
+	wantRequests := requestsServed(seq)
+	if len(want) == 0 || len(wantRequests) == 0 {
+		t.Fatal("the sequential sync wrote or read nothing")
+	}
+	for _, tc := range []struct {
+		name  string
+		opts  segmentsim.Options
+		n     int
+		clock *fakeClock
+	}{
+		{"4 in flight, with latency", segmentsim.Options{Latency: 2 * time.Millisecond}, 4, nil},
+		{"8 in flight", segmentsim.Options{}, 8, nil},
+		{"4 in flight, read limit", segmentsim.Options{ReadLimitPerMinute: 10}, 4,
+			&fakeClock{now: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, sim := syncInFlight(t, cfg, tc.opts, tc.n, tc.clock)
+			if !slices.Equal(got, want) {
+				t.Errorf("content differs from the sequential sync:\n%s", diffIDs(want, got))
+			}
+			requests := requestsServed(sim)
+			for k, n := range requests {
+				if sessionListed(k) && n >= wantRequests[k] && n <= tc.n*wantRequests[k] {
+					requests[k] = wantRequests[k]
+				}
+			}
+			if !maps.Equal(requests, wantRequests) {
+				t.Errorf("requests differ from the sequential sync:\n%s", diffCounts(wantRequests, requests))
+			}
+			if tc.opts.ReadLimitPerMinute > 0 {
+				limited := len(sim.Requests()) - total(requestsServed(sim))
+				if limited < tc.n {
+					t.Fatalf("%d answers were 429: the test did not exercise rate limiting", limited)
+				}
+				t.Logf("%d answers were 429", limited)
+			}
+		})
+	}
+}
+
+func total(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func diffIDs(want, got []string) string {
+	w, g := map[string]int{}, map[string]int{}
+	for _, id := range want {
+		w[id]++
+	}
+	for _, id := range got {
+		g[id]++
+	}
+	return diffCounts(w, g)
+}
+
+// diffCounts lists the keys whose counts differ, at most 20.
+func diffCounts(want, got map[string]int) string {
+	keys := slices.Collect(maps.Keys(want))
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	var out strings.Builder
+	n := 0
+	for _, k := range keys {
+		if want[k] != got[k] && n < 20 {
+			fmt.Fprintf(&out, "  %s: want %d, got %d\n", k, want[k], got[k])
+			n++
+		}
+	}
+	return out.String()
+}
