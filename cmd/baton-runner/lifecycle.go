@@ -12,7 +12,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/baton-runner/baton-runner/host/localsync"
@@ -149,14 +148,14 @@ func oneShot(c *cli.Context, what string, do func(*tenant.Tenant) (string, error
 
 // explainOneShot says what failed and, for refusals, why.
 func explainOneShot(what string, err error) error {
-	st, _ := status.FromError(err)
-	switch st.Code() {
+	msg, code := oneSentence(err, what)
+	switch code {
 	case codes.Unimplemented:
-		return fmt.Errorf("%s: not supported: %s", what, st.Message())
+		return fmt.Errorf("%s: not supported: %s", what, msg)
 	case codes.InvalidArgument:
-		return fmt.Errorf("%s: invalid request: %s", what, st.Message())
+		return fmt.Errorf("%s: invalid request: %s", what, msg)
 	case codes.NotFound:
-		return fmt.Errorf("%s: not found: %s", what, st.Message())
+		return fmt.Errorf("%s: not found: %s", what, msg)
 	}
 	return explain(what, err)
 }
