@@ -7,6 +7,7 @@ package provmodel
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sort"
@@ -432,13 +433,7 @@ func (m *Model) diff(ws *segmentsim.Workspace) []string {
 	}
 	for _, g := range ws.Groups {
 		cmp(abi.ResourceID{Type: "group", ID: g.ID}, g.Permissions)
-		got := slices.Clone(g.MemberIDs)
-		var want []string
-		for id := range m.members[g.ID] {
-			want = append(want, id)
-		}
-		slices.Sort(got)
-		slices.Sort(want)
+		got, want := slices.Sorted(slices.Values(g.MemberIDs)), slices.Sorted(maps.Keys(m.members[g.ID]))
 		if !slices.Equal(got, want) {
 			out = append(out, fmt.Sprintf("group %s members %v, want %v", g.ID, got, want))
 		}
@@ -447,9 +442,7 @@ func (m *Model) diff(ws *segmentsim.Workspace) []string {
 		out = append(out, fmt.Sprintf("%d users and %d groups, want %d and %d", len(ws.Users), len(ws.Groups), len(m.users), len(m.groupIDs)))
 	}
 	// Pending invites, their permissions and their groups.
-	var gotInv, wantInv []string
 	for _, e := range ws.Invites {
-		gotInv = append(gotInv, e)
 		if got, want := Tuples(ws.InvitePermissions[e]), m.invites[e]; len(got) != len(want) {
 			out = append(out, fmt.Sprintf("invite %s permissions %v, want %v", e, got, want))
 		} else {
@@ -460,22 +453,12 @@ func (m *Model) diff(ws *segmentsim.Workspace) []string {
 			}
 		}
 	}
-	for e := range m.invites {
-		wantInv = append(wantInv, e)
-	}
-	slices.Sort(gotInv)
-	slices.Sort(wantInv)
+	gotInv, wantInv := slices.Sorted(slices.Values(ws.Invites)), slices.Sorted(maps.Keys(m.invites))
 	if !slices.Equal(gotInv, wantInv) {
 		out = append(out, fmt.Sprintf("invites %v, want %v", gotInv, wantInv))
 	}
 	for _, g := range ws.Groups {
-		got := slices.Clone(g.InviteEmails)
-		var want []string
-		for e := range m.invitees[g.ID] {
-			want = append(want, e)
-		}
-		slices.Sort(got)
-		slices.Sort(want)
+		got, want := slices.Sorted(slices.Values(g.InviteEmails)), slices.Sorted(maps.Keys(m.invitees[g.ID]))
 		if !slices.Equal(got, want) {
 			out = append(out, fmt.Sprintf("group %s invitees %v, want %v", g.ID, got, want))
 		}
