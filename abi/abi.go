@@ -32,7 +32,11 @@ const (
 // ("extism:host/user"). Each takes the offset of a JSON document in extism
 // memory and returns the offset of the JSON reply (0 where documented).
 const (
-	HostHTTP       = "baton_http"
+	HostHTTP = "baton_http"
+	// HostHTTPBatch sends several requests at once; its reply is framed
+	// (see HTTPBatchReply), not a plain JSON document. Added to version 1:
+	// a guest that does not import it runs as before.
+	HostHTTPBatch  = "baton_http_batch"
 	HostSessionGet = "baton_session_get"
 	HostSessionSet = "baton_session_set"
 )

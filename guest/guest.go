@@ -7,6 +7,7 @@ package guest
 
 import (
 	"context"
+	"errors"
 
 	"github.com/baton-runner/baton-runner/abi"
 )
@@ -16,6 +17,40 @@ import (
 // transport failures as *abi.Error values.
 type HTTP interface {
 	Do(ctx context.Context, req abi.HTTPRequest) (abi.HTTPResponse, error)
+}
+
+// BatchHTTP is implemented by an HTTP that can send several requests at
+// once: the sandbox's, which runs them concurrently within the tenant's
+// limits. Response i answers request i and carries its own Error.
+type BatchHTTP interface {
+	DoBatch(ctx context.Context, reqs []abi.HTTPRequest) []abi.HTTPResponse
+}
+
+// DoAll sends reqs through h, all at once when h is a BatchHTTP and one
+// after the other otherwise. Response i answers request i; a request
+// without a response has its Error set.
+func DoAll(ctx context.Context, h HTTP, reqs []abi.HTTPRequest) []abi.HTTPResponse {
+	if b, ok := h.(BatchHTTP); ok {
+		return b.DoBatch(ctx, reqs)
+	}
+	out := make([]abi.HTTPResponse, len(reqs))
+	for i, req := range reqs {
+		resp, err := h.Do(ctx, req)
+		if err != nil {
+			resp = abi.HTTPResponse{Error: asABIError(err)}
+		}
+		out[i] = resp
+	}
+	return out
+}
+
+// asABIError keeps an *abi.Error's code; any other error is unavailable.
+func asABIError(err error) *abi.Error {
+	var ae *abi.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return abi.Errorf(abi.CodeUnavailable, "%v", err)
 }
 
 // Session is a key-value cache scoped to one sync. Values may be evicted at

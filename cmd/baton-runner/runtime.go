@@ -33,7 +33,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cache-dir", Usage: "compilation cache directory (default: baton-runner/wazero under the user cache dir)", EnvVars: []string{"BATON_CACHE_DIR"}},
 		&cli.IntFlag{Name: "memory-limit-mib", Value: sandbox.DefaultMemoryLimitMiB, Usage: "memory limit of each guest instance, MiB", EnvVars: []string{"BATON_MEMORY_LIMIT_MIB"}},
 		&cli.DurationFlag{Name: "call-timeout", Value: sandbox.DefaultCallTimeout, Usage: "time limit of each guest call", EnvVars: []string{"BATON_CALL_TIMEOUT"}},
-		&cli.IntFlag{Name: "instances", Value: 2, Usage: "guest instances, i.e. concurrent guest calls", EnvVars: []string{"BATON_INSTANCES"}},
+		&cli.IntFlag{Name: "instances", Value: sandbox.DefaultInstances, Usage: "guest instances: concurrent guest calls, and sync workers", EnvVars: []string{"BATON_INSTANCES"}},
 	}
 }
 
@@ -47,7 +47,7 @@ func limitFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-depth", Value: synclimits.DefaultMaxDepth, Usage: "limit of how deep child resources nest", EnvVars: []string{"BATON_MAX_DEPTH"}},
 		&cli.Int64Flag{Name: "max-c1z-mib", Value: synclimits.DefaultMaxC1ZBytes >> 20, Usage: "disk limit of the sync's c1z store, MiB", EnvVars: []string{"BATON_MAX_C1Z_MIB"}},
 		&cli.Int64Flag{Name: "request-budget", Usage: "API requests per sync (0: unlimited)", EnvVars: []string{"BATON_REQUEST_BUDGET"}},
-		&cli.IntFlag{Name: "max-in-flight", Value: synclimits.DefaultMaxInFlight, Usage: "sync workers, and API requests in flight at once (raises --instances to match)", EnvVars: []string{"BATON_MAX_IN_FLIGHT"}},
+		&cli.IntFlag{Name: "max-in-flight", Value: synclimits.DefaultMaxInFlight, Usage: "API requests in flight at once per tenant (lowered on 429s, paced by the API's rate-limit window)", EnvVars: []string{"BATON_MAX_IN_FLIGHT"}},
 	}
 }
 

@@ -362,23 +362,6 @@ func fetchAll[T any](ctx context.Context, c *client, op, base, key string) ([]T,
 	}
 }
 
-// getOne fetches a single object under data.<key>.
-func getOne[T any](ctx context.Context, c *client, op, path, key string) (*T, error) {
-	var env envelope[map[string]json.RawMessage]
-	if err := c.get(ctx, op, path, &env); err != nil {
-		return nil, err
-	}
-	raw, ok := env.Data[key]
-	if !ok || string(raw) == "null" {
-		return nil, abi.Errorf(abi.CodeUnavailable, "%s: malformed response: no data.%s", where(op, path), key)
-	}
-	var v T
-	if err := json.Unmarshal(raw, &v); err != nil {
-		return nil, abi.Errorf(abi.CodeUnavailable, "%s: malformed data.%s: %v", where(op, path), key, err)
-	}
-	return &v, nil
-}
-
 // Page sizes. Users are listed 100 at a time because each user costs one
 // more request (GET /users/{id}) in the same call; 200 is the largest count
 // every API version accepts.

@@ -35,26 +35,31 @@ func (c *call) userGrants(ctx context.Context, u abi.Resource) (abi.GrantPage, e
 	return abi.GrantPage{Grants: grants}, nil
 }
 
-// listUsers lists a page of users and, for each, fetches its permissions
-// (list responses omit them) so that grants and entitlements need no
-// further requests.
+// listUsers lists a page of users and fetches their permissions (list
+// responses omit them), all of the page's at once, so that grants and
+// entitlements need no further requests.
 func (c *call) listUsers(ctx context.Context, ws abi.ResourceID, tok pageToken) (abi.ResourcePage, error) {
 	users, next, err := fetchPage[user](ctx, c.api, "list users", "/users", "users", userCount, tok.Cursor)
+	if err != nil {
+		return abi.ResourcePage{}, err
+	}
+	ids := make([]string, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+	}
+	perms, err := c.usersPermissions(ctx, ids)
 	if err != nil {
 		return abi.ResourcePage{}, err
 	}
 	var out []abi.Resource
 	extras := []scopedRole{}
 	for _, u := range users {
-		perms, found, err := c.userPermissions(ctx, u.ID)
-		if err != nil {
-			return abi.ResourcePage{}, err
-		}
+		p, found := perms[u.ID]
 		if !found {
 			c.log.warnf("user %s disappeared while listing users; skipping it", u.ID)
 			continue
 		}
-		x, err := c.extrasOf(ctx, perms)
+		x, err := c.extrasOf(ctx, p)
 		if err != nil {
 			return abi.ResourcePage{}, err
 		}
@@ -71,22 +76,12 @@ func (c *call) listUsers(ctx context.Context, ws abi.ResourceID, tok pageToken) 
 // part-way through) or a second listing of users in the same sync cost no
 // GET /users/{id} again.
 func (c *call) userPermissions(ctx context.Context, id string) (perms []permission, found bool, err error) {
-	if c.cache.load(ctx, permKey(kindUser, id), &perms) && perms != nil {
-		return perms, true, nil
-	}
-	u, err := getOne[user](ctx, c.api, "get user", "/users/"+url.PathEscape(id), "user")
-	if isNotFound(err) {
-		return nil, false, nil
-	}
+	all, err := c.usersPermissions(ctx, []string{id})
 	if err != nil {
 		return nil, false, err
 	}
-	perms = u.Permissions
-	if perms == nil {
-		perms = []permission{}
-	}
-	c.cache.store(ctx, permKey(kindUser, id), perms)
-	return perms, true, nil
+	perms, found = all[id]
+	return perms, found, nil
 }
 
 // userResource keeps users whose name is empty (service accounts often

@@ -10,6 +10,7 @@ package wasmenv
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/extism/go-pdk"
 
@@ -17,8 +18,8 @@ import (
 	"github.com/baton-runner/baton-runner/guest"
 )
 
-//go:wasmimport extism:host/user baton_http
-func importHTTP(request uint64) uint64
+//go:wasmimport extism:host/user baton_http_batch
+func importHTTPBatch(request uint64) uint64
 
 //go:wasmimport extism:host/user baton_session_get
 func importSessionGet(key uint64) uint64
@@ -40,21 +41,52 @@ func call(fn func(uint64) uint64, in []byte) []byte {
 	return reply.ReadBytes()
 }
 
+// hostHTTP sends every request, even a single one, through
+// baton_http_batch, whose reply carries bodies raw instead of in base64.
 type hostHTTP struct{}
 
-func (hostHTTP) Do(_ context.Context, req abi.HTTPRequest) (abi.HTTPResponse, error) {
-	in, err := json.Marshal(req)
-	if err != nil {
-		return abi.HTTPResponse{}, abi.Errorf(abi.CodeInvalidArgument, "encoding HTTP request: %v", err)
-	}
-	var resp abi.HTTPResponse
-	if err := json.Unmarshal(call(importHTTP, in), &resp); err != nil {
-		return abi.HTTPResponse{}, abi.Errorf(abi.CodeUnknown, "decoding host HTTP reply: %v", err)
-	}
+func (h hostHTTP) Do(ctx context.Context, req abi.HTTPRequest) (abi.HTTPResponse, error) {
+	resp := h.DoBatch(ctx, []abi.HTTPRequest{req})[0]
 	if resp.Error != nil {
 		return abi.HTTPResponse{}, resp.Error
 	}
 	return resp, nil
+}
+
+// DoBatch implements guest.BatchHTTP, in batches of at most
+// abi.MaxBatchRequests.
+func (hostHTTP) DoBatch(_ context.Context, reqs []abi.HTTPRequest) []abi.HTTPResponse {
+	out := make([]abi.HTTPResponse, 0, len(reqs))
+	for len(reqs) > 0 {
+		n := min(len(reqs), abi.MaxBatchRequests)
+		out = append(out, batch(reqs[:n])...)
+		reqs = reqs[n:]
+	}
+	return out
+}
+
+func batch(reqs []abi.HTTPRequest) []abi.HTTPResponse {
+	failAll := func(err *abi.Error) []abi.HTTPResponse {
+		out := make([]abi.HTTPResponse, len(reqs))
+		for i := range out {
+			out[i].Error = err
+		}
+		return out
+	}
+	in, err := json.Marshal(abi.HTTPBatchRequest{Requests: reqs})
+	if err != nil {
+		return failAll(abi.Errorf(abi.CodeInvalidArgument, "encoding HTTP requests: %v", err))
+	}
+	// The bodies alias the reply, which stays alive as long as they do.
+	out, err := abi.DecodeBatchReply(call(importHTTPBatch, in), len(reqs))
+	var refused *abi.Error
+	switch {
+	case errors.As(err, &refused):
+		return failAll(refused)
+	case err != nil:
+		return failAll(abi.Errorf(abi.CodeUnknown, "decoding host HTTP reply: %v", err))
+	}
+	return out
 }
 
 type hostSession struct{}

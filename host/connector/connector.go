@@ -37,6 +37,7 @@ type Connector struct {
 	// noGrants holds the types whose resources are marked SkipGrants.
 	noGrants map[string]bool
 	limits   synclimits.Limits
+	workers  int
 	// tracker holds the state of the syncs that call the connector
 	// directly; every Client has a tracker of its own.
 	tracker  *synclimits.Tracker
@@ -66,11 +67,17 @@ func WithLimits(l synclimits.Limits) Option {
 	return func(c *Connector) { c.limits = l }
 }
 
+// WithWorkers sets how many calls a sync of the connector makes at once
+// (baton-sdk's sync workers): the caller's instances (default 1).
+func WithWorkers(n int) Option {
+	return func(c *Connector) { c.workers = max(1, n) }
+}
+
 // New returns the connector for a guest whose metadata is md. config holds
 // the tenant's non-secret settings, passed to the guest with every call.
 func New(caller Caller, md abi.Metadata, config map[string]string, opts ...Option) *Connector {
 	c := &Connector{caller: caller, md: md, config: config, types: map[string]*v2.ResourceType{}, noGrants: map[string]bool{},
-		locks: &principalLocks{}, failures: &failureCounts{max: MaxAttempts}}
+		locks: &principalLocks{}, failures: &failureCounts{max: MaxAttempts}, workers: 1}
 	for _, o := range opts {
 		o(c)
 	}
@@ -85,6 +92,9 @@ func New(caller Caller, md abi.Metadata, config map[string]string, opts ...Optio
 
 // Limits returns the limits of each whole sync, defaults applied.
 func (c *Connector) Limits() synclimits.Limits { return c.limits }
+
+// Workers returns how many calls a sync of the connector makes at once.
+func (c *Connector) Workers() int { return c.workers }
 
 // withTracker returns a view of c whose syncs are tracked by t; the
 // view shares everything else (failure counts, provisioning locks).

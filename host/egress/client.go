@@ -83,8 +83,10 @@ type Config struct {
 	// an operator's per-tenant budget of the API's shared rate limit.
 	RequestsPerMinute int
 	// MaxInFlight, when positive, bounds the attempts on the wire at once
-	// (the tenant's max_in_flight); others wait for a slot. Zero means no
-	// bound.
+	// (the tenant's max_in_flight); others wait for a slot. The bound
+	// adapts: it halves on a 429 and grows back after answers, and every
+	// request waits while a 429's wait runs or while the API's window is
+	// used up (see gate). Zero means no bound on attempts.
 	MaxInFlight int
 	// Redirects, when true, follows up to 5 redirects that stay on the
 	// origin. When false every 3xx is returned to the guest unfollowed.
@@ -122,7 +124,7 @@ type Client struct {
 	redirects      bool
 
 	writes, requests *pacer
-	inFlight         inFlight
+	gate             *gate
 
 	audit  func(Record)
 	onWait func(Wait)
@@ -150,7 +152,6 @@ func New(cfg Config) (*Client, error) {
 		redirects:      cfg.Redirects,
 		writes:         newPacer(cfg.WritesPerMinute),
 		requests:       newPacer(cfg.RequestsPerMinute),
-		inFlight:       newInFlight(cfg.MaxInFlight),
 		audit:          cfg.Audit,
 		onWait:         cfg.OnWait,
 		sleep:          cfg.Sleep,
@@ -168,6 +169,7 @@ func New(cfg Config) (*Client, error) {
 	case c.maxRetries < 0:
 		c.maxRetries = 0
 	}
+	c.gate = newGate(cfg.MaxInFlight, c.maxRLWait)
 	if c.sleep == nil {
 		c.sleep = sleepCtx
 	}
@@ -306,13 +308,29 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			}
 			rec.RateLimitWait += waited
 		}
-		if err := c.inFlight.acquire(ctx); err != nil {
-			return canceled(err)
+		for {
+			hold, ok, err := c.gate.acquire(ctx, c.now())
+			if err != nil {
+				return canceled(err)
+			}
+			if ok {
+				break
+			}
+			wait := hold.until.Sub(c.now())
+			if pastDeadline(ctx, wait) {
+				resp := fail(abi.CodeRateLimited, fmt.Sprintf("%s %s: the API's rate limit leaves no time for this request before the call's deadline; retry in %s", req.Method, rec.Path, wait))
+				resp.Error.RetryAfter = &hold.until
+				return resp
+			}
+			if err := sleep(hold.reason)(ctx, wait); err != nil {
+				return canceled(err)
+			}
+			rec.RateLimitWait += wait
 		}
 		rec.Attempts++
 		attemptStart := c.now()
 		res := c.attempt(ctx, req.Method, u, hdr, req.Body)
-		c.inFlight.release()
+		c.gate.release(res.status, res.header, c.now())
 		tookLast = c.now().Sub(attemptStart)
 		rec.Status, rec.Bytes = res.status, int64(len(res.body))
 
@@ -353,6 +371,8 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 				resp.Error.RetryAfter = &at
 				return resp
 			}
+			// The limit is the token's: the tenant's other requests wait too.
+			c.gate.pause(c.now().Add(wait))
 			if err := sleep("rate limited by the API (HTTP 429)")(ctx, wait); err != nil {
 				return canceled(err)
 			}

@@ -63,6 +63,9 @@ type Options struct {
 	// targets' parents): callers must not point it at a full sync's file
 	// they mean to keep.
 	Targets []*v2.Resource
+	// Workers is how many calls the syncer makes at once (baton-sdk's
+	// sync workers); zero means one, a sequential sync.
+	Workers int
 	// StorageEngine is the c1z storage engine the sync writes with
 	// (baton-sdk's --storage-engine); empty means DefaultStorageEngine.
 	// Readers (inspect, provisioning, ConductorOne) read either.
@@ -142,7 +145,7 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 		}
 		return fmt.Errorf("creating the sync's %s c1z store in %s: %w", engine, work, err)
 	}
-	syncOpts := []sync.SyncOpt{sync.WithConnectorStore(store), sync.WithTmpDir(work), sync.WithWorkerCount(limits.MaxInFlight)}
+	syncOpts := []sync.SyncOpt{sync.WithConnectorStore(store), sync.WithTmpDir(work), sync.WithWorkerCount(max(1, opts.Workers))}
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))
 	}

@@ -40,6 +40,12 @@ func (a httpAdapter) Do(ctx context.Context, req abi.HTTPRequest) (abi.HTTPRespo
 	return resp, nil
 }
 
+// DoBatch implements guest.BatchHTTP as the sandbox's baton_http_batch
+// does, so that native and sandboxed syncs overlap the same requests.
+func (a httpAdapter) DoBatch(ctx context.Context, reqs []abi.HTTPRequest) []abi.HTTPResponse {
+	return sandbox.DoBatch(ctx, a.h, reqs)
+}
+
 // emptySession stands in when the caller has no session, as the sandbox's
 // host functions do: reads miss, writes are forgotten.
 type emptySession struct{}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"sync"
 
 	extism "github.com/extism/go-sdk"
 
@@ -49,6 +51,7 @@ func hostFunctions() []extism.HostFunction {
 	ptr := []extism.ValueType{extism.ValueTypePTR}
 	return []extism.HostFunction{
 		extism.NewHostFunctionWithStack(abi.HostHTTP, hostHTTP, ptr, ptr),
+		extism.NewHostFunctionWithStack(abi.HostHTTPBatch, hostHTTPBatch, ptr, ptr),
 		extism.NewHostFunctionWithStack(abi.HostSessionGet, hostSessionGet, ptr, ptr),
 		extism.NewHostFunctionWithStack(abi.HostSessionSet, hostSessionSet, ptr, ptr),
 	}
@@ -96,6 +99,73 @@ func hostHTTP(ctx context.Context, p *extism.CurrentPlugin, stack []uint64) {
 	}
 	out, _ := json.Marshal(resp) // plain data, cannot fail
 	reply(p, stack, out)
+}
+
+// hostHTTPBatch sends a batch's requests concurrently, each as hostHTTP
+// would; the egress client bounds how many are on the wire. The reply
+// holds at most abi.MaxBatchReplyBytes of bodies: a response that would
+// pass it is replaced by an error, so a batch costs the host no more than
+// one maximal response.
+func hostHTTPBatch(ctx context.Context, p *extism.CurrentPlugin, stack []uint64) {
+	in, err := readBlock(p, stack[0], maxHTTPRequestBytes)
+	var req abi.HTTPBatchRequest
+	var refusal *abi.Error
+	switch {
+	case err != nil:
+		refusal = abi.Errorf(abi.CodeInvalidArgument, "baton_http_batch: %v", err)
+	case json.Unmarshal(in, &req) != nil:
+		refusal = abi.Errorf(abi.CodeInvalidArgument, "baton_http_batch: request is not a valid HTTPBatchRequest document")
+	case len(req.Requests) == 0 || len(req.Requests) > abi.MaxBatchRequests:
+		refusal = abi.Errorf(abi.CodeInvalidArgument, "baton_http_batch: a batch holds 1 to %d requests, not %d", abi.MaxBatchRequests, len(req.Requests))
+	}
+	if refusal != nil {
+		reply(p, stack, abi.EncodeBatchRefusal(refusal))
+		return
+	}
+	out, _ := abi.EncodeBatchReply(DoBatch(ctx, stateFrom(ctx).http, req.Requests)) // plain data, cannot fail
+	reply(p, stack, out)
+}
+
+// DoBatch sends reqs through h concurrently (h bounds how many are on the
+// wire) and returns response i for request i, with the reply's size cap.
+func DoBatch(ctx context.Context, h HTTPDoer, reqs []abi.HTTPRequest) []abi.HTTPResponse {
+	out := make([]abi.HTTPResponse, len(reqs))
+	if h == nil {
+		for i := range out {
+			out[i].Error = abi.Errorf(abi.CodeEgressDenied, "baton_http_batch: this call has no egress")
+		}
+		return out
+	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+	)
+	for i, req := range reqs {
+		wg.Go(func() {
+			resp := h.Do(ctx, req)
+			mu.Lock()
+			defer mu.Unlock()
+			if total+len(resp.Body) > abi.MaxBatchReplyBytes {
+				resp = abi.HTTPResponse{Error: abi.Errorf(abi.CodeUnavailable,
+					"%s %s: the batch's responses exceed %d MiB together; send this request in a smaller batch",
+					abi.ClipText(req.Method), abi.ClipText(pathOnly(req.Path)), abi.MaxBatchReplyBytes>>20)}
+			}
+			total += len(resp.Body)
+			out[i] = resp
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// pathOnly drops the query, which may hold emails, from a path quoted in
+// an error.
+func pathOnly(path string) string {
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		return path[:i]
+	}
+	return path
 }
 
 func hostSessionGet(ctx context.Context, p *extism.CurrentPlugin, stack []uint64) {

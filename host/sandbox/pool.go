@@ -19,6 +19,10 @@ type HTTPDoer interface {
 	Do(ctx context.Context, req abi.HTTPRequest) abi.HTTPResponse
 }
 
+// DefaultInstances is a pool's default number of instances: two calls at
+// once per tenant, two sync workers.
+const DefaultInstances = 2
+
 // PoolConfig configures one tenant's pool of instances.
 type PoolConfig struct {
 	// Instances bounds the concurrent calls (one instance each); default 2.
@@ -68,7 +72,7 @@ type Pool struct {
 // NewPool returns a pool of instances of m bound to cfg's egress.
 func (m *Module) NewPool(cfg PoolConfig) *Pool {
 	if cfg.Instances <= 0 {
-		cfg.Instances = 2
+		cfg.Instances = DefaultInstances
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = m.cfg.Logger

@@ -118,9 +118,9 @@ func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
 		return fmt.Errorf("validating the connector's credentials: %w", err)
 	}
 
-	// A sync task runs max_in_flight workers; the tenant's pool and egress
-	// client bound the calls and requests of all tasks together.
-	workers := c.Limits().WithDefaults().MaxInFlight
+	// A sync task runs a worker per guest instance; the tenant's pool and
+	// egress client bound the calls and requests of all tasks together.
+	workers := c.Workers()
 	tm, err := c1api.NewC1TaskManager(taskCtx, cfg.ClientID, cfg.ClientSecret.Reveal(), dir,
 		false, "", "", nil, nil, nil, workers, cfg.StorageEngine, cfg.TaskConcurrency, false)
 	if err != nil {

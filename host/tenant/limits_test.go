@@ -23,10 +23,9 @@ import (
 
 func limitedTenant(t *testing.T, e *env, l synclimits.Limits) *tenant.Tenant {
 	t.Helper()
-	// Exact budgets need the exact request count of a sequential sync:
+	// Exact budgets need the exact request count of a one-worker sync:
 	// parallel workers may each read GET / once (see parallel_test.go).
-	l.MaxInFlight = 1
-	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: "limits", Limits: l,
+	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: "limits", Limits: l, Instances: 1,
 		Egress: egress.Config{BaseURL: e.url, Token: egress.NewSecret(segmentsim.DefaultToken)}})
 	if err != nil {
 		t.Fatal(err)

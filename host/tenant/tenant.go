@@ -28,8 +28,8 @@ type Config struct {
 	Egress egress.Config
 	// Settings are non-secret settings passed to the guest with every call.
 	Settings map[string]string
-	// Instances bounds concurrent guest calls (see sandbox.PoolConfig);
-	// it is raised to Limits.MaxInFlight so that every sync worker has one.
+	// Instances bounds concurrent guest calls (see sandbox.PoolConfig)
+	// and is the number of sync workers; default sandbox.DefaultInstances.
 	Instances int
 	// Limits bound each whole sync (wall time, pages, items, depth, disk,
 	// API requests); zero fields take synclimits' defaults.
@@ -59,13 +59,14 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 	if cfg.Egress.WritesPerMinute == 0 {
 		cfg.Egress.WritesPerMinute = m.Metadata().WritesPerMinute
 	}
-	// Each of the syncer's MaxInFlight workers holds a guest instance
-	// for its call and makes its requests through the one client.
-	inFlight := cfg.Limits.WithDefaults().MaxInFlight
+	// The syncer runs one worker per instance; their requests, a page's
+	// batch included, share the client's max_in_flight.
 	if cfg.Egress.MaxInFlight == 0 {
-		cfg.Egress.MaxInFlight = inFlight
+		cfg.Egress.MaxInFlight = cfg.Limits.WithDefaults().MaxInFlight
 	}
-	cfg.Instances = max(cfg.Instances, inFlight)
+	if cfg.Instances <= 0 {
+		cfg.Instances = sandbox.DefaultInstances
+	}
 	hc, err := egress.New(cfg.Egress)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)
@@ -76,7 +77,8 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 		logger: logger,
 		pool:   pool,
 		connector: connector.New(pool, m.Metadata(), cfg.Settings,
-			connector.WithMaxAttempts(cfg.MaxCallAttempts), connector.WithLimits(cfg.Limits)),
+			connector.WithMaxAttempts(cfg.MaxCallAttempts), connector.WithLimits(cfg.Limits),
+			connector.WithWorkers(cfg.Instances)),
 	}, nil
 }
 
@@ -90,6 +92,7 @@ func (t *Tenant) Stats() sandbox.Stats { return t.pool.Stats() }
 // (which replace opts.Limits).
 func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
 	opts.Limits = t.connector.Limits()
+	opts.Workers = t.connector.Workers()
 	if opts.Disk == nil {
 		opts.Disk = &synclimits.Disk{}
 	}

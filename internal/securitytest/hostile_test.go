@@ -161,9 +161,9 @@ func attacks(o *originServer, evil *evilServer) []attack {
 					if !strings.HasPrefix(v, "error egress_denied") {
 						t.Errorf("baton_http(%s) = %q, want an egress_denied error value", k, v)
 					}
-				case strings.HasPrefix(k, "http-"):
+				case strings.HasPrefix(k, "http-"), strings.HasPrefix(k, "batch-"):
 					if !strings.HasPrefix(v, "error invalid_argument") {
-						t.Errorf("baton_http(%s) = %q, want an invalid_argument error value", k, v)
+						t.Errorf("%s = %q, want an invalid_argument error value", k, v)
 					}
 				case strings.HasPrefix(k, "get-"):
 					if v != "0" {

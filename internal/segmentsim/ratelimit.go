@@ -1,6 +1,7 @@
 package segmentsim
 
 import (
+	"cmp"
 	"net/http"
 	"strconv"
 	"sync"
@@ -15,7 +16,7 @@ const (
 	classWrite
 )
 
-const rateWindow = time.Minute
+const defaultRateWindow = time.Minute
 
 // defaultWriteLimit is the documented limit of the IAM write endpoints.
 const defaultWriteLimit = 60
@@ -59,11 +60,13 @@ func isIAMWrite(method string, segs []string) bool {
 
 // rateLimiter is a fixed-window counter per (token, class). Like the
 // rate-limiter-flexible library whose field names Segment's 429 body uses,
-// a window starts at the first request and lasts one minute.
+// a window starts at the first request and lasts one minute (or
+// Options.RateWindow); the limits count per window.
 type rateLimiter struct {
 	mu      sync.Mutex
 	limits  [2]int // ≤0 = unlimited
 	windows map[rateKey]*rateWindowState
+	window  time.Duration
 	now     func() time.Time
 }
 
@@ -99,6 +102,7 @@ func newRateLimiter(opts Options) *rateLimiter {
 	return &rateLimiter{
 		limits:  [2]int{max(0, opts.ReadLimitPerMinute), max(0, write)},
 		windows: map[rateKey]*rateWindowState{},
+		window:  cmp.Or(opts.RateWindow, defaultRateWindow),
 		now:     now,
 	}
 }
@@ -112,12 +116,12 @@ func (l *rateLimiter) take(token string, c rateClass) rateDecision {
 	now := l.now()
 	k := rateKey{token, c}
 	w := l.windows[k]
-	if w == nil || !now.Before(w.start.Add(rateWindow)) {
+	if w == nil || !now.Before(w.start.Add(l.window)) {
 		w = &rateWindowState{start: now}
 		l.windows[k] = w
 	}
 	limit := l.limits[c]
-	d := rateDecision{limited: limit > 0, limit: limit, reset: w.start.Add(rateWindow), now: now, allowed: true}
+	d := rateDecision{limited: limit > 0, limit: limit, reset: w.start.Add(l.window), now: now, allowed: true}
 	if limit > 0 && w.consumed >= limit {
 		d.allowed = false
 	} else {
@@ -132,7 +136,7 @@ func (l *rateLimiter) current(token string, c rateClass) (int, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if w := l.windows[rateKey{token, c}]; w != nil && now.Before(w.start.Add(rateWindow)) {
+	if w := l.windows[rateKey{token, c}]; w != nil && now.Before(w.start.Add(l.window)) {
 		return w.consumed, now
 	}
 	return 0, now

@@ -25,6 +25,9 @@ type Options struct {
 	// the same requests every time.
 	FailureRate float64
 	FailureSeed int64
+	// RateWindow is the length of a rate-limit window; 0 = one minute,
+	// Segment's. Tests shorten it to exercise many windows quickly.
+	RateWindow time.Duration
 	// Now is the clock for rate-limit windows; nil = time.Now.
 	Now func() time.Time
 }

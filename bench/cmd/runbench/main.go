@@ -19,6 +19,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,9 @@ type config struct {
 	out        string
 	wasm, cli  string
 	profileDir string
+	// readLimit adds a sandboxed sync of the first workspace size under
+	// this many read requests per minute (0: none).
+	readLimit int
 	// -multitenant: one process with many tenants against as many processes.
 	multitenant bool
 	tenants     int
@@ -56,11 +60,12 @@ type config struct {
 
 func parseFlags() (config, error) {
 	users := flag.String("users", "1000,10000", "comma-separated workspace sizes (users)")
-	latency := flag.String("latency", "0ms,20ms", "comma-separated simulated API latencies")
+	latency := flag.String("latency", "0ms,20ms,100ms", "comma-separated simulated API latencies")
 	modes := flag.String("modes", "native,sandboxed", "comma-separated modes: native, sandboxed")
 	coldRuns := flag.Int("coldstart-runs", 5, "CLI cold-start runs per cache state (0 skips cold start)")
 	out := flag.String("out", "", "write the Markdown report to this file (default: stdout)")
 	quick := flag.Bool("quick", false, "smoke run: 1000 users only, latencies 0ms and 20ms")
+	readLimit := flag.Int("read-limit", 600, "also sync the first -users size sandboxed under this many read requests per minute (`sim --read-limit`; 0 skips)")
 	wasm := flag.String("wasm", "bin/segment.wasm", "guest module (built by make build)")
 	cli := flag.String("cli", "bin/baton-runner", "baton-runner binary for the cold-start runs (built by make build)")
 	profileDir := flag.String("cpuprofile-dir", "", "have each worker write a CPU profile <mode>-<users>-<latency>.pprof here")
@@ -68,7 +73,7 @@ func parseFlags() (config, error) {
 	tenants := flag.Int("tenants", 50, "with -multitenant: number of tenants (workspaces)")
 	flag.Parse()
 
-	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, multitenant: *multitenant, tenants: *tenants}
+	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, multitenant: *multitenant, tenants: *tenants}
 	if *quick {
 		*users, *latency = "1000", "0ms,20ms"
 	}
@@ -157,20 +162,26 @@ func run() error {
 	}
 
 	rep := &report{started: time.Now(), cfg: cfg, moduleBytes: len(wasm), moduleGzip: gzipSize(wasm)}
-	total := len(cfg.users) * len(cfg.latencies) * len(cfg.modes)
+	var scenarios []scenario
 	for _, users := range cfg.users {
 		for _, lat := range cfg.latencies {
 			for _, mode := range cfg.modes {
-				r, err := env.runScenario(scenario{Mode: mode, Users: users, Latency: lat})
-				if err != nil {
-					return err
-				}
-				rep.syncs = append(rep.syncs, r)
-				fmt.Fprintf(os.Stderr, "[%d/%d] %-9s users=%-5d latency=%-4s wall=%6.1fs cpu=%6.1fs rss=%5.0fMiB requests=%d grants=%d other-cpu=%.1fs\n",
-					len(rep.syncs), total, mode, users, latencyLabel(lat), r.Wall.Seconds(),
-					(r.User + r.Sys).Seconds(), mib(r.MaxRSSKiB*1024), r.Requests, r.Grants, r.OtherCPU.Seconds())
+				scenarios = append(scenarios, scenario{Mode: mode, Users: users, Latency: lat})
 			}
 		}
+	}
+	if cfg.readLimit > 0 && slices.Contains(cfg.modes, "sandboxed") {
+		scenarios = append(scenarios, scenario{Mode: "sandboxed", Users: cfg.users[0], ReadLimit: cfg.readLimit})
+	}
+	for i, sc := range scenarios {
+		r, err := env.runScenario(sc)
+		if err != nil {
+			return err
+		}
+		rep.syncs = append(rep.syncs, r)
+		fmt.Fprintf(os.Stderr, "[%d/%d] %-28s wall=%6.1fs cpu=%6.1fs rss=%5.0fMiB requests=%d (429: %d) grants=%d other-cpu=%.1fs\n",
+			i+1, len(scenarios), sc.name(), r.Wall.Seconds(),
+			(r.User + r.Sys).Seconds(), mib(r.MaxRSSKiB*1024), r.Requests, r.Limited, r.Grants, r.OtherCPU.Seconds())
 	}
 
 	if cfg.coldRuns > 0 {

@@ -34,13 +34,13 @@ type sim struct {
 	t0   time.Time
 }
 
-func startSim(users int, latency time.Duration) (*sim, error) {
-	return startSimWorkspace(segmentsim.DefaultConfig(users), latency)
+func startSim(users int, opts segmentsim.Options) (*sim, error) {
+	return startSimWorkspace(segmentsim.DefaultConfig(users), opts)
 }
 
 // startSimWorkspace serves a workspace generated from cfg.
-func startSimWorkspace(cfg segmentsim.Config, latency time.Duration) (*sim, error) {
-	s := &sim{Server: segmentsim.NewServer(segmentsim.Generate(cfg), segmentsim.Options{Latency: latency})}
+func startSimWorkspace(cfg segmentsim.Config, opts segmentsim.Options) (*sim, error) {
+	s := &sim{Server: segmentsim.NewServer(segmentsim.Generate(cfg), opts)}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -127,16 +127,22 @@ func tail(s string, n int) string {
 	return s
 }
 
-// scenario is one sync benchmark: a mode against a workspace size and a
-// simulated API latency.
+// scenario is one sync benchmark: a mode against a workspace size, a
+// simulated API latency and, optionally, a read limit (requests per
+// minute, as `sim --read-limit`).
 type scenario struct {
-	Mode    string
-	Users   int
-	Latency time.Duration
+	Mode      string
+	Users     int
+	Latency   time.Duration
+	ReadLimit int
 }
 
 func (sc scenario) name() string {
-	return fmt.Sprintf("%s-%d-%s", sc.Mode, sc.Users, latencyLabel(sc.Latency))
+	n := fmt.Sprintf("%s-%d-%s", sc.Mode, sc.Users, latencyLabel(sc.Latency))
+	if sc.ReadLimit > 0 {
+		n += fmt.Sprintf("-rl%d", sc.ReadLimit)
+	}
+	return n
 }
 
 func latencyLabel(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
@@ -147,6 +153,8 @@ type syncResult struct {
 	procStats
 	Worker   workerResult
 	Requests int
+	// Limited counts the answers that were 429 (included in Requests).
+	Limited  int
 	ByRoute  map[string]int
 	Grants   int
 	Res, Ent int
@@ -198,7 +206,7 @@ type benchEnv struct {
 // runScenario starts a simulator, runs one worker sync against it and
 // checks the c1z it wrote.
 func (e *benchEnv) runScenario(sc scenario) (syncResult, error) {
-	s, err := startSim(sc.Users, sc.Latency)
+	s, err := startSim(sc.Users, segmentsim.Options{Latency: sc.Latency, ReadLimitPerMinute: sc.ReadLimit})
 	if err != nil {
 		return syncResult{}, err
 	}
@@ -222,6 +230,11 @@ func (e *benchEnv) runScenario(sc scenario) (syncResult, error) {
 	}
 	cpu1 := cpuSnapshot()
 	r := syncResult{scenario: sc, procStats: ps, Requests: s.RequestCount() - before, ByRoute: routes(s.Requests())}
+	for _, rec := range s.Requests() {
+		if rec.Status == http.StatusTooManyRequests {
+			r.Limited++
+		}
+	}
 	if err := json.Unmarshal(bytes.TrimSpace(ps.Stdout), &r.Worker); err != nil {
 		return syncResult{}, fmt.Errorf("%s: reading worker result %q: %w", sc.name(), ps.Stdout, err)
 	}
@@ -279,7 +292,7 @@ type coldRun struct {
 // new, empty compilation cache; warm=true primes one cache with an untimed
 // run first and reuses it.
 func (e *benchEnv) coldStart(cli string, runs int, warm bool) ([]coldRun, error) {
-	s, err := startSim(100, 0)
+	s, err := startSim(100, segmentsim.Options{})
 	if err != nil {
 		return nil, err
 	}

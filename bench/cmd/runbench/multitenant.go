@@ -68,7 +68,7 @@ func runMultitenant(cfg config) error {
 	for i := range cfg.tenants {
 		wc := segmentsim.DefaultConfig(b.users)
 		wc.Seed = int64(i + 1)
-		s, err := startSimWorkspace(wc, cfg.latencies[0])
+		s, err := startSimWorkspace(wc, segmentsim.Options{Latency: cfg.latencies[0]})
 		if err != nil {
 			return err
 		}

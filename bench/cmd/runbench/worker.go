@@ -16,6 +16,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/native"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
@@ -74,8 +75,10 @@ func runWorker(args []string) error {
 	}
 
 	ctx := context.Background()
-	eg := egress.Config{BaseURL: *baseURL, Token: egress.NewSecret(*token)}
-	opts := localsync.Options{Path: *file, TmpDir: *tmpDir, StorageEngine: storageEngine}
+	// Both modes get the CLI's defaults: the same requests in flight and
+	// sync workers.
+	eg := egress.Config{BaseURL: *baseURL, Token: egress.NewSecret(*token), MaxInFlight: synclimits.DefaultMaxInFlight}
+	opts := localsync.Options{Path: *file, TmpDir: *tmpDir, StorageEngine: storageEngine, Workers: sandbox.DefaultInstances}
 	start := time.Now()
 	var setup time.Duration
 	switch *mode {
@@ -136,8 +139,7 @@ func syncSandboxed(ctx context.Context, wasmPath, cacheDir string, eg egress.Con
 		return 0, err
 	}
 	defer m.Close(ctx)
-	// Two instances, as the CLI's --instances default.
-	t, err := tenant.New(m, tenant.Config{Name: "bench", Egress: eg, Instances: 2})
+	t, err := tenant.New(m, tenant.Config{Name: "bench", Egress: eg, Instances: sandbox.DefaultInstances})
 	if err != nil {
 		return 0, err
 	}

@@ -20,6 +20,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -36,6 +37,9 @@ import (
 
 //go:wasmimport extism:host/user baton_http
 func rawHTTP(offset uint64) uint64
+
+//go:wasmimport extism:host/user baton_http_batch
+func rawHTTPBatch(offset uint64) uint64
 
 //go:wasmimport extism:host/user baton_session_get
 func rawSessionGet(offset uint64) uint64
@@ -252,6 +256,11 @@ func garbage(p map[string]string) {
 		p[fmt.Sprintf("http-offset%d", i)] = replyOf(rawHTTP(off))
 		p[fmt.Sprintf("get-offset%d", i)] = replyOf(rawSessionGet(off))
 		p[fmt.Sprintf("set-offset%d", i)] = replyOf(rawSessionSet(off))
+		p[fmt.Sprintf("batch-offset%d", i)] = batchReplyOf(rawHTTPBatch(off))
+	}
+	tooMany := `{"requests":[` + strings.Repeat(`{"method":"GET","path":"/"},`, abi.MaxBatchRequests) + `{"method":"GET","path":"/"}]}`
+	for i, doc := range []string{"", "not json", `{"requests":[]}`, `{"requests":[{"method":1}]}`, tooMany} {
+		p[fmt.Sprintf("batch-doc%d", i)] = batchReplyOf(withBlock(rawHTTPBatch, doc))
 	}
 	for i, doc := range []string{"", "not json", `{"method":1}`, `{"method":"GET","path":"/","body":"!!!"}`, "[", `{"key":"","value":"x"}`} {
 		p[fmt.Sprintf("http-doc%d", i)] = replyOf(withBlock(rawHTTP, doc))
@@ -284,6 +293,21 @@ func replyOf(off uint64) string {
 	b := m.ReadBytes()
 	if json.Unmarshal(b, &resp) == nil && resp.Error != nil {
 		return "error " + string(resp.Error.Code) + ": " + resp.Error.Message
+	}
+	return "reply " + string(b)
+}
+
+// batchReplyOf reads (and frees) a baton_http_batch reply; "0" is none.
+func batchReplyOf(off uint64) string {
+	if off == 0 {
+		return "0"
+	}
+	m := pdk.FindMemory(off)
+	defer m.Free()
+	b := m.ReadBytes()
+	var refused *abi.Error
+	if _, err := abi.DecodeBatchReply(b, 0); errors.As(err, &refused) {
+		return "error " + string(refused.Code) + ": " + refused.Message
 	}
 	return "reply " + string(b)
 }

@@ -1,0 +1,199 @@
+package egress
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestMaxInFlightBoundsAttempts: with MaxInFlight 2, six concurrent
+// requests reach the server at most two at a time, each attempt holding
+// one of the two slots, and all complete.
+func TestMaxInFlightBoundsAttempts(t *testing.T) {
+	const limit, total = 2, 6
+	var mu sync.Mutex
+	cur, peak := 0, 0
+	entered := make(chan struct{}, total)
+	proceed := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		cur++
+		peak = max(peak, cur)
+		mu.Unlock()
+		entered <- struct{}{}
+		<-proceed
+		mu.Lock()
+		cur--
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	env := newTestClient(t, srv.URL, func(c *Config) { c.MaxInFlight = limit })
+
+	var wg sync.WaitGroup
+	statuses := make(chan int, total)
+	for range total {
+		wg.Go(func() { statuses <- env.c.Do(context.Background(), get("/x")).Status })
+	}
+	// The server holds each request until the test lets one go.
+	for range limit {
+		<-entered
+	}
+	if held := env.c.gate.busyNow(); held != limit {
+		t.Errorf("%d slots held while %d requests are at the server, want %d", held, limit, limit)
+	}
+	for i := range total {
+		proceed <- struct{}{}
+		if i+limit < total {
+			<-entered
+		}
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != http.StatusOK {
+			t.Errorf("status %d, want 200", s)
+		}
+	}
+	if peak > limit {
+		t.Errorf("%d requests were in flight at once, want at most %d", peak, limit)
+	}
+	if held := env.c.gate.busyNow(); held != 0 {
+		t.Errorf("%d slots still held after every request completed", held)
+	}
+}
+
+// busyNow is the number of slots held.
+func (g *gate) busyNow() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.busy
+}
+
+// TestGateHalvesOnTooManyRequestsAndGrowsBack: the bound starts at max,
+// halves on each 429 and regains one after as many answers in a row as
+// it allows; no bound ever falls below one or rises above max.
+func TestGateHalvesOnTooManyRequestsAndGrowsBack(t *testing.T) {
+	now := time.Now()
+	g := newGate(8, time.Minute)
+	for range 8 {
+		if _, ok, err := g.acquire(context.Background(), now); !ok || err != nil {
+			t.Fatalf("acquire below the bound: ok %v, err %v", ok, err)
+		}
+	}
+	full, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := g.acquire(full, now); err == nil {
+		t.Fatal("a ninth attempt got a slot with a bound of 8")
+	}
+	g.release(http.StatusTooManyRequests, nil, now)
+	if g.limit != 4 {
+		t.Fatalf("limit %d after a 429 from 8, want 4", g.limit)
+	}
+	for _, want := range []int{2, 1, 1} {
+		g.release(http.StatusTooManyRequests, nil, now)
+		if g.limit != want {
+			t.Fatalf("limit %d after another 429, want %d", g.limit, want)
+		}
+	}
+	// Four slots are still held; one answer in a row grows a bound of 1.
+	g.release(http.StatusOK, nil, now)
+	if g.limit != 2 {
+		t.Fatalf("limit %d after one answer at 1, want 2", g.limit)
+	}
+	g.release(http.StatusOK, nil, now)
+	g.release(0, nil, now) // no answer: teaches nothing
+	if g.limit != 2 {
+		t.Fatalf("limit %d after one answer and a transport error at 2, want 2", g.limit)
+	}
+	g.release(http.StatusOK, nil, now)
+	if g.limit != 3 || g.busyNow() != 0 {
+		t.Fatalf("limit %d, busy %d after two answers at 2, want 3 and 0", g.limit, g.busyNow())
+	}
+	for range 100 {
+		if _, ok, _ := g.acquire(context.Background(), now); !ok {
+			break
+		}
+		g.release(http.StatusOK, nil, now)
+	}
+	if g.limit != 8 {
+		t.Fatalf("limit %d after 100 answers, want max 8", g.limit)
+	}
+}
+
+// rateHeaders are the API's window headers as of date.
+func rateHeaders(date time.Time, remaining int, resetIn time.Duration) http.Header {
+	h := http.Header{}
+	h.Set("Date", date.UTC().Format(http.TimeFormat))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Reset", date.Add(resetIn).UTC().Format(http.TimeFormat))
+	return h
+}
+
+// TestGateWaitsOutAUsedUpWindow: once the window's requests are spent
+// (the API's count less what was sent since), attempts wait until its
+// reset, measured on the server's clock: a server an hour behind still
+// means "in 10 seconds". A new window is open again.
+func TestGateWaitsOutAUsedUpWindow(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	g := newGate(8, time.Minute)
+	if _, ok, _ := g.acquire(context.Background(), now); !ok {
+		t.Fatal("first attempt held")
+	}
+	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 2, 10*time.Second), now)
+	for i := range 2 {
+		if _, ok, _ := g.acquire(context.Background(), now); !ok {
+			t.Fatalf("attempt %d of the 2 remaining held", i+1)
+		}
+	}
+	hold, ok, err := g.acquire(context.Background(), now.Add(time.Second))
+	if ok || err != nil {
+		t.Fatalf("third attempt in a window with 2 left: ok %v, err %v; want a hold", ok, err)
+	}
+	if want := now.Add(10 * time.Second); !hold.until.Equal(want) || !strings.Contains(hold.reason, "X-RateLimit-Remaining") {
+		t.Fatalf("hold until %v (%q), want %v naming X-RateLimit-Remaining", hold.until, hold.reason, want)
+	}
+	// An answer from the same window reporting more (it was counted
+	// earlier) does not reopen it.
+	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 1, 10*time.Second), now)
+	if _, ok, _ := g.acquire(context.Background(), now.Add(2*time.Second)); ok {
+		t.Fatal("a stale count reopened a used-up window")
+	}
+	if _, ok, _ := g.acquire(context.Background(), now.Add(10*time.Second)); !ok {
+		t.Fatal("attempt held after the window's reset")
+	}
+}
+
+// TestGateIgnoresWindowsPastItsLongestWait: a reset further away than the
+// longest wait the client makes is not waited for here; the 429 path
+// decides then (it hands such waits back to the guest).
+func TestGateIgnoresWindowsPastItsLongestWait(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	g := newGate(2, time.Minute)
+	g.acquire(context.Background(), now)
+	g.release(http.StatusOK, rateHeaders(now, 0, 2*time.Hour), now)
+	if _, ok, _ := g.acquire(context.Background(), now); !ok {
+		t.Fatal("held for a window two hours long")
+	}
+}
+
+// TestGatePauseHoldsEveryAttempt: a 429's wait applies to every request
+// of the tenant, not only to the one that got it.
+func TestGatePauseHoldsEveryAttempt(t *testing.T) {
+	now := time.Now()
+	g := newGate(8, time.Minute)
+	g.pause(now.Add(5 * time.Second))
+	g.pause(now.Add(time.Second)) // an earlier end does not shorten it
+	hold, ok, _ := g.acquire(context.Background(), now)
+	if ok || !hold.until.Equal(now.Add(5*time.Second)) || !strings.Contains(hold.reason, "429") {
+		t.Fatalf("during a pause: ok %v, hold %v %q; want held until +5s naming the 429", ok, hold.until, hold.reason)
+	}
+	if _, ok, _ := g.acquire(context.Background(), now.Add(5*time.Second)); !ok {
+		t.Fatal("held after the pause ended")
+	}
+}
