@@ -242,14 +242,15 @@ func Load(path string) (*Config, error) {
 // not read, and nothing else is touched.
 func Parse(path string, data []byte) (*Config, error) {
 	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
 		return nil, syntaxError(path, data, err)
 	}
 	dir := filepath.Dir(path)
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	c := &Config{Path: filepath.Join(dir, filepath.Base(path)), file: path, pos: scanPositions(data)}
+	c := &Config{Path: filepath.Join(dir, filepath.Base(path)), file: path, pos: keyPositions(string(data), md, raw)}
 	ck := &checker{problems: problems{file: path, pos: c.pos}, dir: dir}
 	ck.config(c, raw)
 	if err := ck.err(); err != nil {
