@@ -12,14 +12,16 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 
+	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
-// Defaults for [runtime]; they match the single-tenant CLI's flags so that
-// moving a tenant into the daemon changes nothing about its sandbox.
+// Defaults for [runtime]. The CLI's flags use the same constants, so that
+// moving a tenant into the daemon changes nothing about its sandbox; the
+// sandbox's own defaults are the source of the first two.
 const (
-	DefaultMemoryLimitMiB     = 256
-	DefaultCallTimeout        = 2 * time.Minute
+	DefaultMemoryLimitMiB     = sandbox.DefaultMemoryLimitMiB
+	DefaultCallTimeout        = sandbox.DefaultCallTimeout
 	DefaultInstancesPerTenant = 2
 	// DefaultMaxConcurrentSyncs matches a small machine: each running sync
 	// holds baton-sdk's c1z store (well over 100 MiB for a 1k-user
@@ -69,6 +71,11 @@ const EmbeddedPrefix = "embedded:"
 var defaultBaseURLs = map[string]string{
 	"segment": "https://api.segmentapis.com",
 }
+
+// DefaultBaseURL returns the API origin of the connector called name (or
+// running the embedded module name) when a tenant gives no base_url, or ""
+// if it has none. The CLI's --base-url default is DefaultBaseURL("segment").
+func DefaultBaseURL(name string) string { return defaultBaseURLs[name] }
 
 // namePattern is what tenant and connector names must match: they appear in
 // file names, metric labels and log fields, so they are kept to characters
