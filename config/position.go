@@ -84,7 +84,7 @@ func isBareChar(c byte) bool {
 
 // keyPositions places every key of md, which toml decoded from src into raw.
 func keyPositions(src string, md toml.MetaData, raw map[string]any) *positions {
-	f := &keyFinder{src: src, lines: map[string]int{}, elem: map[string]int{}}
+	f := &keyFinder{src: src, lines: map[string]int{}, elem: map[string]int{}, headers: map[string]int{}}
 	for _, k := range md.Keys() {
 		if len(k) > 0 {
 			f.place(k, raw)
@@ -98,6 +98,8 @@ type keyFinder struct {
 	at    int            // byte offset after the previous key found
 	lines map[string]int // the result
 	elem  map[string]int // array key -> index of the element keys now go to
+	// headers counts the [[key]] headers seen, by array key.
+	headers map[string]int
 }
 
 // place records the line of k and of each of its ancestors not yet seen
@@ -113,7 +115,8 @@ func (f *keyFinder) place(k toml.Key, raw map[string]any) {
 		case []map[string]any: // [[key]] headers
 			n := f.elem[key]
 			if i == len(k)-1 { // this key is the header: a new element
-				n = f.count(key)
+				n = f.headers[key]
+				f.headers[key]++
 			}
 			f.elem[key] = n
 			key = indexKey(key, n)
@@ -129,16 +132,6 @@ func (f *keyFinder) place(k toml.Key, raw map[string]any) {
 			n := f.inlineElem(key, arr, k[i+1:])
 			key, v = indexKey(key, n), arr[n]
 			f.set(key, line)
-		}
-	}
-}
-
-// count returns how many elements of the array of tables key were seen.
-func (f *keyFinder) count(key string) int {
-	n := 0
-	for ; ; n++ {
-		if _, ok := f.lines[indexKey(key, n)]; !ok {
-			return n
 		}
 	}
 }
@@ -179,7 +172,7 @@ func (f *keyFinder) set(key string, line int) {
 }
 
 // find moves past the next occurrence of seg written as a key (bare or
-// quoted, outside comments) and returns its line. A quoted key written
+// quoted, outside strings and comments) and returns its line. A quoted key written
 // with escapes does not match its decoded text; it is then taken to be
 // the next quoted key. Past a key whose value is a multi-line string, the
 // search resumes after the string, whose lines may look like keys.
@@ -242,16 +235,16 @@ func (f *keyFinder) keyAt(form string) int {
 				continue
 			}
 		}
-		if inComment(before[strings.LastIndexByte(before, '\n')+1:]) {
+		if hidden(f.src[strings.LastIndexByte(f.src[:i], '\n')+1 : i]) {
 			continue
 		}
 		return i
 	}
 }
 
-// inComment says whether a line that starts with prefix is inside a
-// comment at its end: a # outside any string.
-func inComment(prefix string) bool {
+// hidden says whether what follows prefix, the start of a line, is inside
+// a string or a comment.
+func hidden(prefix string) bool {
 	var quote byte
 	for i := 0; i < len(prefix); i++ {
 		switch c := prefix[i]; {
@@ -265,7 +258,7 @@ func inComment(prefix string) bool {
 			i++
 		}
 	}
-	return false
+	return quote != 0
 }
 
 func (f *keyFinder) lineOf(off int) int {

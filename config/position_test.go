@@ -157,7 +157,7 @@ func TestParentKey(t *testing.T) {
 // elements that share no key.
 func TestPositionsLookalikes(t *testing.T) {
 	src := `[[tenants]]
-note = "name = 'x'" # name = 1
+note = "a, name = 'x'" # name = 1
 # [[tenants]]
 # name = "commented"
 text = """
