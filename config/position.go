@@ -126,7 +126,7 @@ func (f *keyFinder) place(k toml.Key, raw map[string]any) {
 			}
 			f.set(key, line)
 		case []any: // key = [ {…}, {…} ]
-			if i == len(k)-1 {
+			if i == len(k)-1 || len(arr) == 0 {
 				continue
 			}
 			n := f.inlineElem(key, arr, k[i+1:])
