@@ -248,8 +248,8 @@ func (ck *checker) runtime(r *Runtime, t *table) {
 }
 
 // DefaultCacheDir is the compiled-module cache used when [runtime] sets no
-// cache_dir: the same directory as the CLI's --cache-dir default, so the
-// daemon and one-shot commands share compiled modules.
+// cache_dir, and the CLI's --cache-dir default, so the daemon and one-shot
+// commands share compiled modules.
 func DefaultCacheDir() string {
 	if d, err := os.UserCacheDir(); err == nil {
 		return filepath.Join(d, "baton-runner", "wazero")
@@ -490,11 +490,11 @@ func declared(connectors map[string]Connector) string {
 }
 
 func defaultBaseURL(c Connector) string {
-	if u, ok := defaultBaseURLs[c.Name]; ok {
+	if u := DefaultBaseURL(c.Name); u != "" {
 		return u
 	}
 	if mod, ok := c.Embedded(); ok {
-		return defaultBaseURLs[mod]
+		return DefaultBaseURL(mod)
 	}
 	return ""
 }

@@ -12,15 +12,17 @@ import (
 	"github.com/BurntSushi/toml"
 	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 
+	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
-// Defaults for [runtime]; they match the single-tenant CLI's flags so that
-// moving a tenant into the daemon changes nothing about its sandbox.
+// Defaults for [runtime]. The CLI's flags use the same constants, so that
+// moving a tenant into the daemon changes nothing about its sandbox; the
+// sandbox's own defaults are the source of the first two.
 const (
-	DefaultMemoryLimitMiB     = 256
-	DefaultCallTimeout        = 2 * time.Minute
-	DefaultInstancesPerTenant = 2
+	DefaultMemoryLimitMiB     = sandbox.DefaultMemoryLimitMiB
+	DefaultCallTimeout        = sandbox.DefaultCallTimeout
+	DefaultInstancesPerTenant = sandbox.DefaultInstances
 	// DefaultMaxConcurrentSyncs matches a small machine: each running sync
 	// holds baton-sdk's c1z store (well over 100 MiB for a 1k-user
 	// workspace), so running every tenant's sync at once costs memory
@@ -69,6 +71,11 @@ const EmbeddedPrefix = "embedded:"
 var defaultBaseURLs = map[string]string{
 	"segment": "https://api.segmentapis.com",
 }
+
+// DefaultBaseURL returns the API origin of the connector called name (or
+// running the embedded module name) when a tenant gives no base_url, or ""
+// if it has none. The CLI's --base-url default is DefaultBaseURL("segment").
+func DefaultBaseURL(name string) string { return defaultBaseURLs[name] }
 
 // namePattern is what tenant and connector names must match: they appear in
 // file names, metric labels and log fields, so they are kept to characters
@@ -242,14 +249,15 @@ func Load(path string) (*Config, error) {
 // not read, and nothing else is touched.
 func Parse(path string, data []byte) (*Config, error) {
 	var raw map[string]any
-	if _, err := toml.Decode(string(data), &raw); err != nil {
+	md, err := toml.Decode(string(data), &raw)
+	if err != nil {
 		return nil, syntaxError(path, data, err)
 	}
 	dir := filepath.Dir(path)
 	if abs, err := filepath.Abs(dir); err == nil {
 		dir = abs
 	}
-	c := &Config{Path: filepath.Join(dir, filepath.Base(path)), file: path, pos: scanPositions(data)}
+	c := &Config{Path: filepath.Join(dir, filepath.Base(path)), file: path, pos: keyPositions(string(data), md, raw)}
 	ck := &checker{problems: problems{file: path, pos: c.pos}, dir: dir}
 	ck.config(c, raw)
 	if err := ck.err(); err != nil {

@@ -174,6 +174,9 @@ func TestDefaultBaseURLByModule(t *testing.T) {
 	if c := mustParse(t, src); c.Tenants[0].BaseURL != "https://api.segmentapis.com" {
 		t.Errorf("BaseURL = %q", c.Tenants[0].BaseURL)
 	}
+	if DefaultBaseURL("segment") != "https://api.segmentapis.com" || DefaultBaseURL("seg-eu") != "" {
+		t.Errorf("DefaultBaseURL = %q, %q", DefaultBaseURL("segment"), DefaultBaseURL("seg-eu"))
+	}
 	src = strings.Replace(src, `"embedded:segment"`, `"custom.wasm"`, 1)
 	wantErrors(t, src, `runner.toml:4: tenants[0].base_url: is required: connector "seg-eu" has no default API origin`)
 }

@@ -3,16 +3,22 @@ package config
 import (
 	"strconv"
 	"strings"
+
+	"github.com/BurntSushi/toml"
 )
 
-// BurntSushi/toml v1.5.0 records key positions only internally (its
-// MetaData has no position accessor), and its Undecoded keys carry no array
-// index, so "tenants.tokn" could be in any tenant. positions therefore
-// re-reads the file, which toml has already accepted, and records the line
-// of every key under the same indexed name the checker uses
-// ("tenants[1].sync.interval"). It is a reader for valid TOML only, kept
-// lenient: on anything unexpected it skips ahead, and every loop advances,
-// so it terminates on any input.
+// Why key lines are found here rather than taken from toml: BurntSushi/toml
+// v1.5.0 keeps key positions private. They surface only in the ParseError
+// of a failing UnmarshalText, which ends the decode at the first problem
+// (the checker reports them all), and they are kept per unindexed key, so
+// an error in the first [[tenants]] is placed at the last tenant's line.
+// MetaData.Undecoded has no array indexes either. What toml does give is
+// MetaData.Keys: every key, already unescaped, in file order. positions
+// walks that list, gives each key its array index from the decoded tree,
+// and finds its line by searching forward from the previous key.
+
+// positions maps keys, named as the checker names them
+// ("tenants[1].sync.interval"), to their 1-based lines.
 type positions struct {
 	lines map[string]int
 }
@@ -69,393 +75,192 @@ func indexKey(parent string, i int) string {
 }
 
 func isBareKey(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !isBareChar(s[i]) {
-			return false
-		}
-	}
-	return true
+	return s != "" && strings.IndexFunc(s, func(r rune) bool { return r > 0x7f || !isBareChar(byte(r)) }) < 0
 }
 
 func isBareChar(c byte) bool {
 	return c == '_' || c == '-' || '0' <= c && c <= '9' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'
 }
 
-// scanPositions reads the key lines of src, which toml has parsed.
-func scanPositions(src []byte) *positions {
-	s := &posScanner{src: src, line: 1, lines: map[string]int{}, arrays: map[string]int{}}
-	s.run()
-	return &positions{lines: s.lines}
-}
-
-type posScanner struct {
-	src    []byte
-	i      int
-	line   int
-	lines  map[string]int
-	arrays map[string]int // array-of-tables key -> elements seen so far
-	table  string         // key of the current [table] or [[array]] element
-}
-
-func (s *posScanner) eof() bool { return s.i >= len(s.src) }
-
-func (s *posScanner) peek(off int) byte {
-	if s.i+off < len(s.src) {
-		return s.src[s.i+off]
-	}
-	return 0
-}
-
-func (s *posScanner) advance() {
-	if s.src[s.i] == '\n' {
-		s.line++
-	}
-	s.i++
-}
-
-// set records the first line a key appears on: a table split over several
-// headers or dotted keys is reported where it starts.
-func (s *posScanner) set(key string, line int) {
-	if _, ok := s.lines[key]; !ok && key != "" {
-		s.lines[key] = line
-	}
-}
-
-func (s *posScanner) skipBlank() {
-	for !s.eof() {
-		switch s.src[s.i] {
-		case ' ', '\t', '\r':
-			s.advance()
-		default:
-			return
+// keyPositions places every key of md, which toml decoded from src into raw.
+func keyPositions(src string, md toml.MetaData, raw map[string]any) *positions {
+	f := &keyFinder{src: src, lines: map[string]int{}, elem: map[string]int{}, headers: map[string]int{}}
+	for _, k := range md.Keys() {
+		if len(k) > 0 {
+			f.place(k, raw)
 		}
 	}
+	return &positions{lines: f.lines}
 }
 
-// skipSpace skips blanks, newlines and comments.
-func (s *posScanner) skipSpace() {
-	for !s.eof() {
-		switch s.src[s.i] {
-		case ' ', '\t', '\r', '\n':
-			s.advance()
-		case '#':
-			s.skipLine()
-		default:
-			return
-		}
-	}
+type keyFinder struct {
+	src   string
+	at    int            // byte offset after the previous key found
+	lines map[string]int // the result
+	elem  map[string]int // array key -> index of the element keys now go to
+	// headers counts the [[key]] headers seen, by array key.
+	headers map[string]int
 }
 
-// skipLine moves to the newline ending the current line.
-func (s *posScanner) skipLine() {
-	for !s.eof() && s.src[s.i] != '\n' {
-		s.advance()
-	}
-}
-
-func (s *posScanner) run() {
-	for {
-		s.skipSpace()
-		if s.eof() {
-			return
-		}
-		start := s.i
-		if s.src[s.i] == '[' {
-			s.header()
-		} else {
-			s.keyValue(s.table, true)
-		}
-		if s.i == start { // not something this reader understands
-			s.skipLine()
-		}
-		if !s.eof() && s.src[s.i] != '\n' {
-			s.skipLine()
-		}
-	}
-}
-
-// header reads "[a.b]" or "[[a.b]]".
-func (s *posScanner) header() {
-	line := s.line
-	s.advance()
-	array := s.peek(0) == '['
-	if array {
-		s.advance()
-	}
-	segs := s.keyPath()
-	if len(segs) == 0 {
-		return
-	}
-	if !array {
-		s.table = s.resolve("", segs, line)
-		return
-	}
-	key := s.resolve("", segs[:len(segs)-1], line)
-	key = joinKey(key, segs[len(segs)-1])
-	n := s.arrays[key]
-	s.arrays[key] = n + 1
-	s.set(key, line)
-	s.table = indexKey(key, n)
-	s.set(s.table, line)
-}
-
-// resolve turns key segments under base into a key, descending into the
-// last element of any array of tables on the way (that is what a header
-// such as [tenants.sync] after [[tenants]] means), and records every
-// intermediate key's line.
-func (s *posScanner) resolve(base string, segs []string, line int) string {
-	key := base
-	for _, seg := range segs {
+// place records the line of k and of each of its ancestors not yet seen
+// (a table is reported where it first appears).
+func (f *keyFinder) place(k toml.Key, raw map[string]any) {
+	line := f.find(k[len(k)-1])
+	key, v := "", any(raw)
+	for i, seg := range k {
 		key = joinKey(key, seg)
-		s.set(key, line)
-		if n := s.arrays[key]; n > 0 {
-			key = indexKey(key, n-1)
-		}
-	}
-	return key
-}
-
-// keyValue reads "a.b = value"; top says the pair is a statement of its
-// own (under the current table) rather than inside an inline table, where
-// array-of-tables lookups do not apply.
-func (s *posScanner) keyValue(base string, top bool) {
-	line := s.line
-	segs := s.keyPath()
-	if len(segs) == 0 || s.peek(0) != '=' {
-		return
-	}
-	s.advance()
-	var key string
-	if top {
-		key = s.resolve(base, segs, line)
-	} else {
-		key = base
-		for _, seg := range segs {
-			key = joinKey(key, seg)
-			s.set(key, line)
-		}
-	}
-	s.skipBlank()
-	s.value(key)
-}
-
-// keyPath reads dotted key segments and the blanks after them.
-func (s *posScanner) keyPath() []string {
-	var segs []string
-	for {
-		s.skipBlank()
-		seg, ok := s.keySegment()
-		if !ok {
-			return segs
-		}
-		segs = append(segs, seg)
-		s.skipBlank()
-		if s.peek(0) != '.' {
-			return segs
-		}
-		s.advance()
-	}
-}
-
-func (s *posScanner) keySegment() (string, bool) {
-	switch c := s.peek(0); {
-	case c == '"':
-		raw := s.basicString()
-		return unescapeBasic(strings.TrimSuffix(strings.TrimPrefix(raw, `"`), `"`)), true
-	case c == '\'':
-		raw := s.literalString()
-		return strings.Trim(raw, "'"), true
-	case isBareChar(c) && !s.eof():
-		start := s.i
-		for !s.eof() && isBareChar(s.src[s.i]) {
-			s.advance()
-		}
-		return string(s.src[start:s.i]), true
-	}
-	return "", false
-}
-
-// basicString reads a one-line "..." string and returns it with quotes.
-func (s *posScanner) basicString() string {
-	start := s.i
-	s.advance()
-	for !s.eof() {
-		switch s.src[s.i] {
-		case '\\':
-			s.advance()
-			if !s.eof() {
-				s.advance()
+		v = member(v, seg)
+		f.set(key, line)
+		switch arr := v.(type) {
+		case []map[string]any: // [[key]] headers
+			n := f.elem[key]
+			if i == len(k)-1 { // this key is the header: a new element
+				n = f.headers[key]
+				f.headers[key]++
 			}
-		case '"':
-			s.advance()
-			return string(s.src[start:s.i])
-		case '\n':
-			return string(s.src[start:s.i])
-		default:
-			s.advance()
-		}
-	}
-	return string(s.src[start:s.i])
-}
-
-// literalString reads a one-line '...' string and returns it with quotes.
-func (s *posScanner) literalString() string {
-	start := s.i
-	s.advance()
-	for !s.eof() {
-		switch s.src[s.i] {
-		case '\'':
-			s.advance()
-			return string(s.src[start:s.i])
-		case '\n':
-			return string(s.src[start:s.i])
-		default:
-			s.advance()
-		}
-	}
-	return string(s.src[start:s.i])
-}
-
-// multiline skips a multi-line string, opened and closed by three delim
-// characters.
-func (s *posScanner) multiline(delim byte) {
-	s.i += 3 // the opening quotes hold no newline
-	for !s.eof() {
-		c := s.src[s.i]
-		if c == '\\' && delim == '"' {
-			s.advance()
-			if !s.eof() {
-				s.advance()
+			f.elem[key] = n
+			key = indexKey(key, n)
+			v = nil
+			if n < len(arr) {
+				v = arr[n]
 			}
-			continue
-		}
-		if c == delim && s.peek(1) == delim && s.peek(2) == delim {
-			s.i += 3
-			// Up to two more quotes belong to the content ("""a"""" ends in a quote).
-			for k := 0; k < 2 && s.peek(0) == delim; k++ {
-				s.i++
+			f.set(key, line)
+		case []any: // key = [ {…}, {…} ]
+			if i == len(k)-1 || len(arr) == 0 {
+				continue
 			}
-			return
-		}
-		s.advance()
-	}
-}
-
-// value skips one value, recording the keys inside arrays and inline
-// tables under key.
-func (s *posScanner) value(key string) {
-	switch c := s.peek(0); {
-	case s.eof():
-	case c == '"' || c == '\'':
-		if s.peek(1) == c && s.peek(2) == c {
-			s.multiline(c)
-		} else if c == '"' {
-			s.basicString()
-		} else {
-			s.literalString()
-		}
-	case c == '[':
-		s.advance()
-		for n := 0; ; n++ {
-			s.skipSpace()
-			if s.eof() || s.peek(0) == ']' {
-				break
-			}
-			start := s.i
-			elem := indexKey(key, n)
-			s.set(elem, s.line)
-			s.value(elem)
-			s.skipSpace()
-			if s.peek(0) == ',' {
-				s.advance()
-			} else if s.i == start {
-				break
-			}
-		}
-		if s.peek(0) == ']' {
-			s.advance()
-		}
-	case c == '{':
-		s.advance()
-		for {
-			s.skipSpace()
-			if s.eof() || s.peek(0) == '}' {
-				break
-			}
-			start := s.i
-			s.keyValue(key, false)
-			s.skipSpace()
-			if s.peek(0) == ',' {
-				s.advance()
-			} else if s.i == start {
-				break
-			}
-		}
-		if s.peek(0) == '}' {
-			s.advance()
-		}
-	default: // number, boolean, date: up to a delimiter (dates may hold a space)
-		for !s.eof() {
-			switch s.src[s.i] {
-			case ',', ']', '}', '#', '\n', '\r':
-				return
-			}
-			s.advance()
+			n := f.inlineElem(key, arr, k[i+1:])
+			key, v = indexKey(key, n), arr[n]
+			f.set(key, line)
 		}
 	}
 }
 
-// unescapeBasic decodes the escapes of a TOML basic string as toml does
-// (including TOML 1.1's \e and \xHH, which v1.5.0 accepts when
-// BURNTSUSHI_TOML_110 is set), so that quoted keys are recorded under the
-// names toml decoded. strconv.Unquote would differ: its \xHH is a byte,
-// TOML's a code point.
-func unescapeBasic(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] != '\\' || i+1 >= len(s) {
-			b.WriteByte(s[i])
-			continue
+// inlineElem returns the element of the inline array key that rest (a key
+// below it) belongs to. Keys() does not mark where one element ends, but
+// keys come in file order and TOML forbids a key twice in one table: rest
+// starts the next element when the current one does not hold it or has
+// had it already.
+func (f *keyFinder) inlineElem(key string, arr []any, rest toml.Key) int {
+	n := f.elem[key]
+	for n < len(arr)-1 {
+		sub, v := indexKey(key, n), arr[n]
+		for _, seg := range rest {
+			sub, v = joinKey(sub, seg), member(v, seg)
 		}
-		i++
-		switch c := s[i]; c {
-		case 'b':
-			b.WriteByte('\b')
-		case 't':
-			b.WriteByte('\t')
-		case 'n':
-			b.WriteByte('\n')
-		case 'f':
-			b.WriteByte('\f')
-		case 'r':
-			b.WriteByte('\r')
-		case 'e':
-			b.WriteByte(0x1b)
-		case 'x', 'u', 'U':
-			n := 2
-			if c == 'u' {
-				n = 4
-			} else if c == 'U' {
-				n = 8
+		if _, seen := f.lines[sub]; v != nil && !seen {
+			break
+		}
+		n++
+	}
+	f.elem[key] = n
+	return n
+}
+
+// member returns v[seg] when v is a table, or nil.
+func member(v any, seg string) any {
+	if m, ok := v.(map[string]any); ok {
+		return m[seg]
+	}
+	return nil
+}
+
+func (f *keyFinder) set(key string, line int) {
+	if _, ok := f.lines[key]; !ok {
+		f.lines[key] = line
+	}
+}
+
+// find moves past the next occurrence of seg written as a key (bare or
+// quoted, outside strings and comments) and returns its line. A quoted key written
+// with escapes does not match its decoded text; it is then taken to be
+// the next quoted key. Past a key whose value is a multi-line string, the
+// search resumes after the string, whose lines may look like keys.
+func (f *keyFinder) find(seg string) int {
+	forms := []string{`"` + seg + `"`, `'` + seg + `'`}
+	if isBareKey(seg) {
+		forms = append(forms, seg)
+	}
+	best, end := -1, 0
+	for _, form := range forms {
+		if i := f.keyAt(form); i >= 0 && (best < 0 || i < best) {
+			best, end = i, i+len(form)
+		}
+	}
+	if best < 0 {
+		for _, q := range []string{`"`, `'`} {
+			if i := f.keyAt(q); i >= 0 && (best < 0 || i < best) {
+				best = i
 			}
-			if i+n < len(s) {
-				if r, err := strconv.ParseUint(s[i+1:i+1+n], 16, 32); err == nil {
-					b.WriteRune(rune(r))
-					i += n
-					continue
+		}
+		if best < 0 {
+			return f.lineOf(f.at)
+		}
+		end = best + 1 + strings.IndexByte(f.src[best+1:], f.src[best]) + 1
+	}
+	f.at = end
+	rest := strings.TrimLeft(f.src[end:], " \t")
+	if v, ok := strings.CutPrefix(rest, "="); ok {
+		v = strings.TrimLeft(v, " \t")
+		for _, q := range []string{`"""`, `'''`} {
+			if strings.HasPrefix(v, q) {
+				start := len(f.src) - len(v) + len(q)
+				if j := strings.Index(f.src[start:], q); j >= 0 {
+					f.at = start + j + len(q)
 				}
 			}
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		default:
-			b.WriteByte(c)
 		}
 	}
-	return b.String()
+	return f.lineOf(best)
+}
+
+// keyAt returns the offset of the next occurrence of form from f.at that
+// stands where a key does: after a line start, [, {, , or . and before
+// =, ., ] or (for a quote being looked for on its own) anything; or -1.
+func (f *keyFinder) keyAt(form string) int {
+	for from := f.at; ; {
+		i := strings.Index(f.src[from:], form)
+		if i < 0 {
+			return -1
+		}
+		i += from
+		from = i + 1
+		before := strings.TrimRight(f.src[:i], " \t")
+		if before != "" && !strings.ContainsRune("\n[{,.", rune(before[len(before)-1])) {
+			continue
+		}
+		if len(form) > 1 {
+			after := strings.TrimLeft(f.src[i+len(form):], " \t")
+			if after == "" || !strings.ContainsRune("=.]", rune(after[0])) {
+				continue
+			}
+		}
+		if hidden(f.src[strings.LastIndexByte(f.src[:i], '\n')+1 : i]) {
+			continue
+		}
+		return i
+	}
+}
+
+// hidden says whether what follows prefix, the start of a line, is inside
+// a string or a comment.
+func hidden(prefix string) bool {
+	var quote byte
+	for i := 0; i < len(prefix); i++ {
+		switch c := prefix[i]; {
+		case quote == 0 && c == '#':
+			return true
+		case quote == 0 && (c == '"' || c == '\''):
+			quote = c
+		case c == quote:
+			quote = 0
+		case c == '\\' && quote == '"':
+			i++
+		}
+	}
+	return quote != 0
+}
+
+func (f *keyFinder) lineOf(off int) int {
+	return 1 + strings.Count(f.src[:off], "\n")
 }

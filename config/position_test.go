@@ -34,14 +34,15 @@ func treeKeys(prefix string, m map[string]any) []string {
 	return out
 }
 
-// checkAllKeysPlaced asserts that the scanner found every key toml decoded.
+// checkAllKeysPlaced asserts that keyPositions placed every key toml decoded.
 func checkAllKeysPlaced(t *testing.T, src string) *positions {
 	t.Helper()
 	var raw map[string]any
-	if _, err := toml.Decode(src, &raw); err != nil {
+	md, err := toml.Decode(src, &raw)
+	if err != nil {
 		t.Fatalf("test input is not TOML: %v", err)
 	}
-	p := scanPositions([]byte(src))
+	p := keyPositions(src, md, raw)
 	for _, k := range treeKeys("", raw) {
 		if _, ok := p.lines[k]; !ok {
 			t.Errorf("key %s not placed; have %v", k, p.lines)
@@ -148,5 +149,51 @@ func TestParentKey(t *testing.T) {
 		if got := parentKey(key); got != want {
 			t.Errorf("parentKey(%s) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// Cases a forward text search could get wrong: key-like text in comments,
+// strings and multi-line strings, keys spelled quoted, and inline array
+// elements that share no key.
+func TestPositionsLookalikes(t *testing.T) {
+	src := `[[tenants]]
+note = "a, name = 'x'" # name = 1
+# [[tenants]]
+# name = "commented"
+text = """
+name = "inside a string"
+"""
+name = "a"
+"mode" = 'sync'
+[[tenants]]
+name = "b" # [tenants.sync]
+ [ tenants . sync ]
+ interval = "1h"
+[x]
+arr = [ { p = 1 }, { q = 2 }, { p = 3, "s t" = 4 },
+  { p = 5 } ]
+`
+	p := checkAllKeysPlaced(t, src)
+	for key, line := range map[string]int{
+		"tenants[0]":               1,
+		"tenants[0].note":          2,
+		"tenants[0].text":          5,
+		"tenants[0].name":          8,
+		"tenants[0].mode":          9,
+		"tenants[1]":               10,
+		"tenants[1].name":          11,
+		"tenants[1].sync":          12,
+		"tenants[1].sync.interval": 13,
+		"x.arr[0].p":               15,
+		"x.arr[1].q":               15,
+		`x.arr[2]."s t"`:           15,
+		"x.arr[3].p":               16,
+	} {
+		if got := p.line(key); got != line {
+			t.Errorf("line(%s) = %d, want %d", key, got, line)
+		}
+	}
+	if _, ok := p.lines["x.arr[1].p"]; ok {
+		t.Error("x.arr[1] was given the key p of another element")
 	}
 }

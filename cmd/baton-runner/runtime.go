@@ -33,7 +33,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cache-dir", Usage: "compilation cache directory (default: baton-runner/wazero under the user cache dir)", EnvVars: []string{"BATON_CACHE_DIR"}},
 		&cli.IntFlag{Name: "memory-limit-mib", Value: sandbox.DefaultMemoryLimitMiB, Usage: "memory limit of each guest instance, MiB", EnvVars: []string{"BATON_MEMORY_LIMIT_MIB"}},
 		&cli.DurationFlag{Name: "call-timeout", Value: sandbox.DefaultCallTimeout, Usage: "time limit of each guest call", EnvVars: []string{"BATON_CALL_TIMEOUT"}},
-		&cli.IntFlag{Name: "instances", Value: sandbox.DefaultInstances, Usage: "guest instances: concurrent guest calls, and sync workers", EnvVars: []string{"BATON_INSTANCES"}},
+		&cli.IntFlag{Name: "instances", Value: config.DefaultInstancesPerTenant, Usage: "guest instances: concurrent guest calls, and sync workers", EnvVars: []string{"BATON_INSTANCES"}},
 	}
 }
 
@@ -98,13 +98,6 @@ func loadModule(path string) ([]byte, error) {
 		" next to it; build with `make build` or pass --module path/to/" + defaultModule)
 }
 
-func defaultCacheDir() string {
-	if d, err := os.UserCacheDir(); err == nil {
-		return filepath.Join(d, "baton-runner", "wazero")
-	}
-	return filepath.Join(os.TempDir(), "baton-runner-wazero")
-}
-
 // compileModule loads and compiles the guest with the runtime flags.
 func compileModule(ctx context.Context, c *cli.Context, logger *zap.Logger) (*sandbox.Module, error) {
 	wasm, err := loadModule(c.String("module"))
@@ -113,7 +106,7 @@ func compileModule(ctx context.Context, c *cli.Context, logger *zap.Logger) (*sa
 	}
 	dir := c.String("cache-dir")
 	if dir == "" {
-		dir = defaultCacheDir()
+		dir = config.DefaultCacheDir()
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating compilation cache %s: %w (set --cache-dir)", dir, err)

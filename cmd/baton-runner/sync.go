@@ -14,13 +14,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/baton-runner/baton-runner/config"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
-const defaultBaseURL = "https://api.segmentapis.com"
+// defaultBaseURL is runner.toml's default for a Segment tenant, so that a
+// tenant moved from the CLI into the daemon reaches the same API.
+var defaultBaseURL = config.DefaultBaseURL("segment")
 
 // tenantFlags say which API to reach and with what credential.
 func tenantFlags() []cli.Flag {
