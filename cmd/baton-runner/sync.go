@@ -151,6 +151,8 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	if err != nil {
 		return err
 	}
+	// The process runs this one sync and exits (GOMEMLIMIT overrides).
+	localsync.LimitOneShotMemory()
 	report := newSyncReport(logger, isTerminal(os.Stderr), c.Duration("progress-interval"))
 	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits, report)
 	if err != nil {

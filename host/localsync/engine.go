@@ -9,11 +9,11 @@ import (
 )
 
 // DefaultStorageEngine is the c1z storage engine a sync writes with when
-// none is chosen: Pebble, baton-sdk's own default. SQLite takes a third to
-// half the peak memory (a sandboxed sync peaks at about 150 MiB with 1k
-// users and 170 MiB with 10k, against 165–290 MiB and 480 MiB with
-// Pebble's 64 MiB memtable and the 128 MiB sort arena it allocates when it
-// seals the file), but about 1.3× the CPU at 1k users and 2.5× at 10k
+// none is chosen: Pebble, baton-sdk's own default. SQLite takes about half
+// the peak memory (a sandboxed sync peaks at about 145 MiB with 1k users
+// and 170 MiB with 10k, against ~240 MiB and 300–390 MiB with Pebble
+// under the one-shot memory limit: Pebble seals the file with 128 MiB
+// sort arenas), but about 1.25× the CPU at 1k users and 2.5× at 10k
 // (measured side by side, 2026-12-01), and a default that made large syncs
 // that much slower would be a surprise; memory-bound operators choose it.
 // Every reader (inspect, provisioning, ConductorOne, baton) reads both.

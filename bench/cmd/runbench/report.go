@@ -127,6 +127,8 @@ func (r *report) write(out io.Writer) error {
 	p("# one scenario, with a CPU profile per worker (bench/out/prof/<mode>-<users>-<latency>.pprof, git-ignored):")
 	p("go run ./bench/cmd/runbench -modes sandboxed -users 10000 -latency 20ms -coldstart-runs 0 -cpuprofile-dir bench/out/prof")
 	p("go tool pprof -top bench/out/prof/sandboxed-10000-20ms.pprof")
+	p("# workers run under the one-shot soft memory limit, as `baton-runner sync`; without it:")
+	p("GOMEMLIMIT=off go run ./bench/cmd/runbench -modes sandboxed -users 1000 -latency 0ms -coldstart-runs 0")
 	p("# one sync by hand against a simulator in another terminal:")
 	p("bin/baton-runner sim --users 1000 --latency 20ms      # serves on 127.0.0.1:8765")
 	p("go run ./bench/cmd/runbench worker --mode native --base-url http://127.0.0.1:8765 --file /tmp/bench.c1z")

@@ -69,6 +69,8 @@ func runWorker(args []string) error {
 			}
 		}()
 	}
+	// As `baton-runner sync` does; GOMEMLIMIT (e.g. "off") overrides it.
+	localsync.LimitOneShotMemory()
 	storageEngine, err := localsync.ParseStorageEngine(*engine)
 	if err != nil {
 		return err
