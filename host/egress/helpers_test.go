@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/internal/egresshook"
 )
 
 const testToken = "tok-S3CR3T-do-not-leak-9f2c"
@@ -187,8 +188,7 @@ func newTestClient(t *testing.T, baseURL string, mod func(*Config)) testEnv {
 		BaseURL: baseURL,
 		Token:   NewSecret(testToken),
 		Audit:   env.audit.add,
-		Sleep:   env.clock.Sleep,
-		Now:     env.clock.Now,
+		hooks:   egresshook.Hooks{Sleep: env.clock.Sleep, Now: env.clock.Now},
 	}
 	if mod != nil {
 		mod(&cfg)

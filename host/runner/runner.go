@@ -56,8 +56,8 @@ const (
 type TenantSpec struct {
 	Name   string
 	Module string
-	// Egress configures the API origin, the secret and the rates; its Audit
-	// and Sleep fields are set by the runner.
+	// The API origin, the token and the request budget; the runner adds
+	// the audit and wait reporting.
 	BaseURL           string
 	Token             egress.Secret
 	RequestsPerMinute int

@@ -21,6 +21,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/egresshook"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
@@ -95,18 +96,18 @@ func (e *env) syncWith(t *testing.T, token, path string, mod func(*tenant.Config
 		Name: "test",
 		Egress: egress.Config{
 			BaseURL: e.url, Token: egress.NewSecret(token), Audit: e.audit.add,
-			// Keep host-side waits short and real: the simulator asks for
-			// waits of a few milliseconds in these tests.
-			Sleep: func(ctx context.Context, d time.Duration) error {
-				select {
-				case <-time.After(min(d, 50*time.Millisecond)):
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			},
 		},
 	}
+	// Keep host-side waits short and real: the simulator asks for waits of
+	// a few milliseconds in these tests.
+	egresshook.Set(&cfg.Egress, egresshook.Hooks{Sleep: func(ctx context.Context, d time.Duration) error {
+		select {
+		case <-time.After(min(d, 50*time.Millisecond)):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}})
 	if mod != nil {
 		mod(&cfg)
 	}
