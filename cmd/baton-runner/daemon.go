@@ -22,8 +22,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/config"
-	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/runner"
+	"github.com/baton-runner/baton-runner/host/secret"
 )
 
 func configFlag(required bool) cli.Flag {
@@ -92,18 +92,18 @@ func buildSpec(cfg *config.Config, requireSecrets bool) (runner.Spec, error) {
 		if err != nil && requireSecrets {
 			continue // reported by CheckSecrets
 		}
-		ts.Token = egress.NewSecret(token)
+		ts.Token = secret.New(token)
 		switch t.Mode {
 		case config.ModeSync:
 			ts.Mode, ts.Interval, ts.Output = runner.ModeSync, t.Sync.Interval, t.Sync.Output
 		case config.ModeService:
 			ts.Mode = runner.ModeService
 			id, err1 := t.Service.ClientID.Resolve()
-			secret, err2 := t.Service.ClientSecret.Resolve()
+			clientSecret, err2 := t.Service.ClientSecret.Resolve()
 			if (err1 != nil || err2 != nil) && requireSecrets {
 				continue // reported by CheckSecrets
 			}
-			ts.ClientID, ts.ClientSecret = id, egress.NewSecret(secret)
+			ts.ClientID, ts.ClientSecret = id, secret.New(clientSecret)
 		}
 		spec.Tenants = append(spec.Tenants, ts)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 
-	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/service"
 )
 
@@ -61,7 +61,7 @@ func runService(c *cli.Context) error {
 
 	svc := service.New(service.Config{
 		ClientID:        c.String("client-id"),
-		ClientSecret:    egress.NewSecret(c.String("client-secret")),
+		ClientSecret:    secret.New(c.String("client-secret")),
 		Provisioning:    c.Bool("provisioning"),
 		TaskConcurrency: c.Int("task-concurrency"),
 		TempDir:         c.String("c1z-temp-dir"),

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/internal/egresshook"
 )
 
@@ -55,7 +56,7 @@ type Config struct {
 	BaseURL string
 	// Token is sent as "Authorization: Bearer <token>", added after all
 	// checks. A zero Token sends no Authorization header.
-	Token Secret
+	Token secret.Secret
 
 	// Zero (or negative) durations and sizes mean the defaults: 5s, 10s,
 	// 30s, 60s and 32 MiB in field order.
@@ -122,7 +123,7 @@ func init() {
 // and reuses connections, so create one per tenant and keep it.
 type Client struct {
 	origin    origin
-	token     Secret
+	token     secret.Secret
 	hc        *http.Client
 	transport *http.Transport
 	dialer    *dialer

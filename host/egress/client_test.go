@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/internal/egresshook"
 )
 
@@ -71,7 +72,7 @@ func TestNewOrigin(t *testing.T) {
 }
 
 func TestNewRejectsTokenWithControlChars(t *testing.T) {
-	_, err := New(Config{BaseURL: "https://api.segmentapis.com", Token: NewSecret(testToken + "\r\nX-Evil: 1")})
+	_, err := New(Config{BaseURL: "https://api.segmentapis.com", Token: secret.New(testToken + "\r\nX-Evil: 1")})
 	if err == nil || !strings.Contains(err.Error(), "token contains control characters") {
 		t.Fatalf("New with CRLF token: err = %v", err)
 	}
@@ -170,7 +171,7 @@ func TestNoBodyNoContentType(t *testing.T) {
 
 func TestZeroTokenSendsNoAuthorization(t *testing.T) {
 	srv := newRecorder(t, nil)
-	env := newTestClient(t, srv.URL, func(c *Config) { c.Token = Secret{} })
+	env := newTestClient(t, srv.URL, func(c *Config) { c.Token = secret.Secret{} })
 	resp := env.c.Do(context.Background(), abi.HTTPRequest{
 		Method: http.MethodGet, Path: "/", Headers: map[string][]string{"Authorization": {"Bearer guest"}, "X-Ok": {"1"}},
 	})
@@ -665,10 +666,10 @@ func TestTokenScrubbedFromErrors(t *testing.T) {
 	if rec.Attempts != 4 {
 		t.Errorf("resolution failure not retried: %+v", rec)
 	}
-	if got := scrub("a "+testToken+" b", NewSecret(testToken)); got != "a [REDACTED] b" {
+	if got := scrub("a "+testToken+" b", secret.New(testToken)); got != "a [REDACTED] b" {
 		t.Errorf("scrub = %q", got)
 	}
-	if got := scrub("unchanged", Secret{}); got != "unchanged" {
+	if got := scrub("unchanged", secret.Secret{}); got != "unchanged" {
 		t.Errorf("scrub with zero token = %q", got)
 	}
 }

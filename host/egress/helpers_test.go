@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/internal/egresshook"
 )
 
@@ -186,7 +187,7 @@ func newTestClient(t *testing.T, baseURL string, mod func(*Config)) testEnv {
 	env := testEnv{clock: newFakeClock(), audit: &auditLog{}}
 	cfg := Config{
 		BaseURL: baseURL,
-		Token:   NewSecret(testToken),
+		Token:   secret.New(testToken),
 		Audit:   env.audit.add,
 		hooks:   egresshook.Hooks{Sleep: env.clock.Sleep, Now: env.clock.Now},
 	}

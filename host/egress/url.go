@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/baton-runner/baton-runner/host/secret"
 )
 
 // origin is the one scheme+host+port a Client may talk to.
@@ -51,7 +53,7 @@ func portOrDefault(u *url.URL) string {
 // fix, because operators read them at start-up, and quote what the operator
 // typed, with any user info, query values and the token itself masked: a
 // credential pasted into the wrong setting must not reach the log.
-func parseBaseURL(raw string, token Secret) (origin, error) {
+func parseBaseURL(raw string, token secret.Secret) (origin, error) {
 	const want = "want scheme://host[:port], e.g. https://api.segmentapis.com or http://127.0.0.1:8080 for a local simulator"
 	if raw == "" {
 		return origin{}, fmt.Errorf("base URL is empty; %s", want)
@@ -171,7 +173,7 @@ func buildURL(o origin, p string) (*url.URL, error) {
 // scheme and host, with "…" for any user info, path, query or fragment; a
 // string that is no URL is shown only when it reads as a host name or as
 // words (a token is neither); and the token is masked wherever it appears.
-func echo(raw string, u *url.URL, token Secret) string {
+func echo(raw string, u *url.URL, token secret.Secret) string {
 	var shown string
 	switch {
 	case u != nil && u.Scheme != "" && u.Host != "":

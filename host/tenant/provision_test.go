@@ -20,6 +20,7 @@ import (
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/tenant"
 	"github.com/baton-runner/baton-runner/internal/egresshook"
 	"github.com/baton-runner/baton-runner/internal/provmodel"
@@ -30,7 +31,7 @@ import (
 // simulator's write limit is what these tests control).
 func (e *env) newTenant(t *testing.T, instances int, mod func(*egress.Config)) *tenant.Tenant {
 	t.Helper()
-	cfg := egress.Config{BaseURL: e.url, Token: egress.NewSecret(segmentsim.DefaultToken), Audit: e.audit.add, WritesPerMinute: -1}
+	cfg := egress.Config{BaseURL: e.url, Token: secret.New(segmentsim.DefaultToken), Audit: e.audit.add, WritesPerMinute: -1}
 	if mod != nil {
 		mod(&cfg)
 	}

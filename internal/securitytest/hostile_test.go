@@ -16,6 +16,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/internal/egresshook"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
@@ -213,7 +214,7 @@ func TestHostileGuest(t *testing.T) {
 	for _, a := range attacks(origin, evil) {
 		t.Run(a.name, func(t *testing.T) {
 			before := evil.hits.Load()
-			eg := egress.Config{BaseURL: origin.URL, Token: egress.NewSecret(hostileToken),
+			eg := egress.Config{BaseURL: origin.URL, Token: secret.New(hostileToken),
 				DialTimeout: 2 * time.Second, MaxRetries: -1}
 			if a.egress != nil {
 				a.egress(&eg)
