@@ -21,7 +21,7 @@ func TestNewRejectsBadBaseURL(t *testing.T) {
 		{"", "base URL is empty"},
 		{"api.segmentapis.com", "no scheme and host"},
 		{"localhost:8080", "no scheme and host"},
-		{"ftp://api.segmentapis.com", `scheme "ftp" is not supported`},
+		{"ftp://api.segmentapis.com", `scheme "ftp", which is not supported`},
 		{"https://api.segmentapis.com/v1", "has a path"},
 		{"https://api.segmentapis.com?x=1", "query or fragment"},
 		{"https://api.segmentapis.com#f", "query or fragment"},
