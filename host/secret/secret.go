@@ -1,7 +1,7 @@
 // Package secret holds credentials in a type that never prints: the API
 // token egress injects and the ConductorOne client secret the service mode
-// sends are both a Secret from the moment they are read until the one call
-// that sends them.
+// sends are both a Secret from the moment the runner reads them (flags, or
+// a config.SecretRef resolved) until the one call that sends them.
 package secret
 
 import (
