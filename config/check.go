@@ -1,10 +1,9 @@
 package config
 
 import (
+	"errors"
 	"maps"
 	"net"
-	"net/netip"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
@@ -499,44 +499,18 @@ func defaultBaseURL(c Connector) string {
 	return ""
 }
 
-// checkBaseURL applies the egress client's origin rules here, so that
-// `config check` catches what the tenant would fail on at start. Messages
-// never quote the URL: it could carry user:password.
+// checkBaseURL applies the egress client's own origin rules, so that
+// `config check` catches what the tenant would fail on at start. The
+// message is egress's Problem, which never quotes the URL: it could carry
+// user:password.
 func checkBaseURL(raw string) string {
-	const want = "must be scheme://host[:port], e.g. https://api.segmentapis.com (or http://127.0.0.1:8765 for the simulator)"
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return want
-	case u.User != nil:
-		return "must not contain user info (user:password@); credentials belong in token"
-	case u.Scheme != "http" && u.Scheme != "https":
-		return want
-	case u.Opaque != "" || u.Hostname() == "":
-		return want
-	case (u.Path != "" && u.Path != "/") || u.RawPath != "":
-		return "must not have a path: give only scheme://host[:port]; the connector supplies every path"
-	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "must not have a query or fragment: give only scheme://host[:port]"
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return "port must be between 1 and 65535"
-		}
-	}
-	if u.Scheme == "http" && !isLoopbackHost(strings.ToLower(u.Hostname())) {
-		return "must use https: plain http is allowed only for a loopback host (127.0.0.1, ::1, localhost)"
+	var be *egress.BaseURLError
+	if err := egress.CheckBaseURL(raw); errors.As(err, &be) {
+		return be.Problem
+	} else if err != nil {
+		return err.Error()
 	}
 	return ""
-}
-
-// isLoopbackHost matches host/egress: "localhost" or a loopback IP literal.
-func isLoopbackHost(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	a, err := netip.ParseAddr(host)
-	return err == nil && a.Unmap().IsLoopback()
 }
 
 // limits reads the sync-limit keys of [runtime] or a tenant, each in

@@ -54,7 +54,8 @@
 // contents, without one trailing newline). An inline value is an error,
 // and the error does not repeat it. Load keeps references as SecretRef,
 // which never holds a value; SecretRef.Resolve reads the value when a
-// tenant starts, and Config.CheckSecrets resolves them all up front.
+// tenant starts (the runner keeps it as a host/secret.Secret, which never
+// prints), and Config.CheckSecrets resolves them all up front.
 //
 // # Errors
 //

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -22,8 +21,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/config"
-	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/runner"
+	"github.com/baton-runner/baton-runner/host/secret"
 )
 
 func configFlag(required bool) cli.Flag {
@@ -92,18 +91,18 @@ func buildSpec(cfg *config.Config, requireSecrets bool) (runner.Spec, error) {
 		if err != nil && requireSecrets {
 			continue // reported by CheckSecrets
 		}
-		ts.Token = egress.NewSecret(token)
+		ts.Token = secret.New(token)
 		switch t.Mode {
 		case config.ModeSync:
 			ts.Mode, ts.Interval, ts.Output = runner.ModeSync, t.Sync.Interval, t.Sync.Output
 		case config.ModeService:
 			ts.Mode = runner.ModeService
 			id, err1 := t.Service.ClientID.Resolve()
-			secret, err2 := t.Service.ClientSecret.Resolve()
+			clientSecret, err2 := t.Service.ClientSecret.Resolve()
 			if (err1 != nil || err2 != nil) && requireSecrets {
 				continue // reported by CheckSecrets
 			}
-			ts.ClientID, ts.ClientSecret = id, egress.NewSecret(secret)
+			ts.ClientID, ts.ClientSecret = id, secret.New(clientSecret)
 		}
 		spec.Tenants = append(spec.Tenants, ts)
 	}
@@ -198,7 +197,10 @@ func runServe(c *cli.Context) error {
 	var started atomic.Bool // set once every tenant has started
 	if cfg.Runtime.Listen != "" {
 		ready := func() (bool, string) { return readiness(started.Load, r) }
-		stop, err := serveOps(cfg.Runtime.Listen, metrics.Handler(), statusHandler(r), ready, logger)
+		stop, err := serveOps(cfg.Runtime.Listen, opsEndpoints{
+			name: "health and metrics", setting: "runtime.listen", ready: ready,
+			more: map[string]http.Handler{"/status": statusHandler(r), "/metrics": metrics.Handler()},
+		}, logger)
 		if err != nil {
 			return err
 		}
@@ -261,37 +263,6 @@ func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logg
 		return
 	}
 	logger.Info("configuration reloaded", zap.Strings("tenants", r.Tenants()))
-}
-
-// serveOps serves /healthz, /readyz, /status and /metrics.
-func serveOps(addr string, metrics, status http.Handler, ready func() (bool, string), logger *zap.Logger) (stop func(), err error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := ready()
-		if !ok {
-			http.Error(w, why, http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, why)
-	})
-	mux.Handle("/status", status)
-	mux.Handle("/metrics", metrics)
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("cannot listen on %s for health and metrics: %w (runtime.listen)", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("health and metrics endpoint stopped", zap.Error(err))
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
 }
 
 // syncFromConfig runs one sync of the named tenants (or all sync-mode

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"context"
 	"errors"
-	"fmt"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/urfave/cli/v2"
-	"go.uber.org/zap"
 
-	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/service"
 )
 
@@ -61,7 +56,7 @@ func runService(c *cli.Context) error {
 
 	svc := service.New(service.Config{
 		ClientID:        c.String("client-id"),
-		ClientSecret:    egress.NewSecret(c.String("client-secret")),
+		ClientSecret:    secret.New(c.String("client-secret")),
 		Provisioning:    c.Bool("provisioning"),
 		TaskConcurrency: c.Int("task-concurrency"),
 		TempDir:         c.String("c1z-temp-dir"),
@@ -70,7 +65,13 @@ func runService(c *cli.Context) error {
 		Logger:          logger,
 	})
 	if addr := healthAddr(c); addr != "" {
-		stop, err := serveHealth(addr, svc.Ready, logger)
+		ready := func() (bool, string) {
+			if !svc.Ready() {
+				return false, "not connected to ConductorOne yet"
+			}
+			return true, "ready"
+		}
+		stop, err := serveOps(addr, opsEndpoints{name: "health", setting: "set --health-check-port or --health-port", ready: ready}, logger)
 		if err != nil {
 			return err
 		}
@@ -81,33 +82,4 @@ func runService(c *cli.Context) error {
 		return explain("service", err)
 	}
 	return err
-}
-
-// serveHealth serves /healthz (the process is alive) and /readyz
-// (ConductorOne accepted the connector).
-func serveHealth(addr string, ready func() bool, logger *zap.Logger) (stop func(), err error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready() {
-			http.Error(w, "not connected to ConductorOne yet", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ready")
-	})
-	lis, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("health endpoint cannot listen on %s: %w (set --health-check-port or --health-port)", addr, err)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			logger.Error("health endpoint stopped", zap.Error(err))
-		}
-	}()
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}, nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/baton-runner/baton-runner/config"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
@@ -119,7 +120,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	}
 	t, err = tenant.New(m, tenant.Config{
 		Name:      "default",
-		Egress:    egress.Config{BaseURL: baseURL, Token: egress.NewSecret(token), Audit: audit, OnWait: onWait},
+		Egress:    egress.Config{BaseURL: baseURL, Token: secret.New(token), Audit: audit, OnWait: onWait},
 		Instances: c.Int("instances"),
 		Limits:    limits,
 		Logger:    logger,

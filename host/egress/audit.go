@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/baton-runner/baton-runner/host/secret"
 )
 
 // Record is one audit entry: one per guest request (written after all
@@ -62,9 +64,9 @@ func logSafe(s string) string {
 // scrub removes the token from a message bound for the guest or the audit
 // log. Messages are built without it, but net/http and resolvers format
 // their own errors, so this is the last line of defence.
-func scrub(msg string, tok Secret) string {
+func scrub(msg string, tok secret.Secret) string {
 	if t := tok.Reveal(); t != "" {
-		msg = strings.ReplaceAll(msg, t, redacted)
+		msg = strings.ReplaceAll(msg, t, secret.Redacted)
 	}
 	return msg
 }

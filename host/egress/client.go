@@ -3,7 +3,7 @@
 // to the tenant's one configured API origin.
 //
 // The Client enforces the egress rules (path-only requests, exact origin,
-// public IPs only, no redirects off the origin), injects the token after
+// public IPs only, redirects returned to the guest unfollowed), injects the token after
 // every check so the guest never sees it, bounds time and response size,
 // absorbs rate limiting and transient failures, and writes an audit Record
 // per request that never holds headers, bodies, the token or the query.
@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/internal/egresshook"
 )
 
 // Defaults for zero Config limits (documented on Config).
@@ -36,7 +38,6 @@ const (
 )
 
 const (
-	maxRedirects = 5
 	// retryBase starts the back-off after 5xx/transport errors: 200ms,
 	// 400ms, 800ms, ..., each jittered ±50% and at most maxRetryWait.
 	retryBase    = 200 * time.Millisecond
@@ -55,7 +56,7 @@ type Config struct {
 	BaseURL string
 	// Token is sent as "Authorization: Bearer <token>", added after all
 	// checks. A zero Token sends no Authorization header.
-	Token Secret
+	Token secret.Secret
 
 	// Zero (or negative) durations and sizes mean the defaults: 5s, 10s,
 	// 30s, 60s and 32 MiB in field order.
@@ -88,12 +89,7 @@ type Config struct {
 	// request waits while a 429's wait runs or while the API's window is
 	// used up (see gate). Zero means no bound on attempts.
 	MaxInFlight int
-	// Redirects, when true, follows up to 5 redirects that stay on the
-	// origin. When false every 3xx is returned to the guest unfollowed.
-	Redirects bool
 
-	// Resolver resolves the origin's host name; nil means net.DefaultResolver.
-	Resolver Resolver
 	// Audit receives one Record per Do call (after retries and waits),
 	// including refused requests. It must be safe for concurrent use.
 	Audit func(Record)
@@ -102,17 +98,32 @@ type Config struct {
 	// for concurrent use and quick; it lets an operator see why a sync is
 	// silent.
 	OnWait func(Wait)
-	// Sleep waits d or until ctx is done; nil means a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
-	// Now returns the current time; nil means time.Now.
-	Now func() time.Time
+
+	// hooks replace the clock and the resolver in tests of this module
+	// (set through egresshook.Set).
+	hooks egresshook.Hooks
+}
+
+func init() {
+	egresshook.Register(func(cfg any, h egresshook.Hooks) {
+		c := cfg.(*Config)
+		if h.Sleep != nil {
+			c.hooks.Sleep = h.Sleep
+		}
+		if h.Now != nil {
+			c.hooks.Now = h.Now
+		}
+		if h.Resolver != nil {
+			c.hooks.Resolver = h.Resolver
+		}
+	})
 }
 
 // Client sends guest requests to one origin. It is safe for concurrent use
 // and reuses connections, so create one per tenant and keep it.
 type Client struct {
 	origin    origin
-	token     Secret
+	token     secret.Secret
 	hc        *http.Client
 	transport *http.Transport
 	dialer    *dialer
@@ -121,7 +132,6 @@ type Client struct {
 	maxBytes       int64
 	maxRLWait      time.Duration
 	maxRetries     int
-	redirects      bool
 
 	writes, requests *pacer
 	gate             *gate
@@ -149,13 +159,12 @@ func New(cfg Config) (*Client, error) {
 		maxBytes:       orDefault(cfg.MaxResponseBytes, defaultMaxResponseBytes),
 		maxRLWait:      cfg.MaxRateLimitWait,
 		maxRetries:     cfg.MaxRetries,
-		redirects:      cfg.Redirects,
 		writes:         newPacer(cfg.WritesPerMinute),
 		requests:       newPacer(cfg.RequestsPerMinute),
 		audit:          cfg.Audit,
 		onWait:         cfg.OnWait,
-		sleep:          cfg.Sleep,
-		now:            cfg.Now,
+		sleep:          cfg.hooks.Sleep,
+		now:            cfg.hooks.Now,
 	}
 	switch {
 	case c.maxRLWait == 0:
@@ -176,7 +185,7 @@ func New(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.dialer = newDialer(o, cfg.Resolver, orDefault(cfg.DialTimeout, defaultDialTimeout))
+	c.dialer = newDialer(o, cfg.hooks.Resolver, orDefault(cfg.DialTimeout, defaultDialTimeout))
 	c.transport = &http.Transport{
 		// No proxy: an environment proxy would connect on our behalf and
 		// bypass the IP checks in the dialer.
@@ -192,7 +201,11 @@ func New(cfg Config) (*Client, error) {
 		ExpectContinueTimeout:  time.Second,
 		MaxResponseHeaderBytes: 1 << 20,
 	}
-	c.hc = &http.Client{Transport: c.transport, CheckRedirect: c.checkRedirect}
+	// Every 3xx goes back to the guest unfollowed (with its Location), so
+	// no request ever leaves for a URL the guest did not name.
+	c.hc = &http.Client{Transport: c.transport, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 	return c, nil
 }
 
@@ -425,7 +438,7 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, hdr htt
 
 	var rd io.Reader
 	if len(body) > 0 {
-		rd = bytes.NewReader(body) // sets ContentLength and GetBody, so 307/308 can replay it
+		rd = bytes.NewReader(body) // sets ContentLength and GetBody, so a retry can replay it
 	}
 	hreq, err := http.NewRequestWithContext(actx, method, u.String(), rd)
 	if err != nil {
@@ -439,7 +452,6 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, hdr htt
 
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
-		// On a CheckRedirect error resp is non-nil with its body closed.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // drop the URL: it carries the query
@@ -467,23 +479,6 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, hdr htt
 		res.body = nil
 	}
 	return res
-}
-
-// checkRedirect applies the origin rule to every hop and re-injects the
-// token only on hops that pass it.
-func (c *Client) checkRedirect(r *http.Request, via []*http.Request) error {
-	if !c.redirects {
-		return http.ErrUseLastResponse
-	}
-	r.Header.Del("Authorization")
-	if len(via) > maxRedirects {
-		return &permanentError{fmt.Errorf("stopped after %d redirects", maxRedirects)}
-	}
-	if !c.origin.matches(r.URL) {
-		return &denial{fmt.Sprintf("redirect to %s://%s leaves the API origin %s", logSafe(r.URL.Scheme), logSafe(r.URL.Host), c.origin)}
-	}
-	c.setAuth(r.Header)
-	return nil
 }
 
 func (c *Client) setAuth(h http.Header) {

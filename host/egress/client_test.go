@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/internal/egresshook"
 )
 
 func TestNewRejectsBadBaseURL(t *testing.T) {
@@ -19,7 +21,7 @@ func TestNewRejectsBadBaseURL(t *testing.T) {
 		{"", "base URL is empty"},
 		{"api.segmentapis.com", "no scheme and host"},
 		{"localhost:8080", "no scheme and host"},
-		{"ftp://api.segmentapis.com", `scheme "ftp" is not supported`},
+		{"ftp://api.segmentapis.com", `scheme "ftp", which is not supported`},
 		{"https://api.segmentapis.com/v1", "has a path"},
 		{"https://api.segmentapis.com?x=1", "query or fragment"},
 		{"https://api.segmentapis.com#f", "query or fragment"},
@@ -70,7 +72,7 @@ func TestNewOrigin(t *testing.T) {
 }
 
 func TestNewRejectsTokenWithControlChars(t *testing.T) {
-	_, err := New(Config{BaseURL: "https://api.segmentapis.com", Token: NewSecret(testToken + "\r\nX-Evil: 1")})
+	_, err := New(Config{BaseURL: "https://api.segmentapis.com", Token: secret.New(testToken + "\r\nX-Evil: 1")})
 	if err == nil || !strings.Contains(err.Error(), "token contains control characters") {
 		t.Fatalf("New with CRLF token: err = %v", err)
 	}
@@ -169,7 +171,7 @@ func TestNoBodyNoContentType(t *testing.T) {
 
 func TestZeroTokenSendsNoAuthorization(t *testing.T) {
 	srv := newRecorder(t, nil)
-	env := newTestClient(t, srv.URL, func(c *Config) { c.Token = Secret{} })
+	env := newTestClient(t, srv.URL, func(c *Config) { c.Token = secret.Secret{} })
 	resp := env.c.Do(context.Background(), abi.HTTPRequest{
 		Method: http.MethodGet, Path: "/", Headers: map[string][]string{"Authorization": {"Bearer guest"}, "X-Ok": {"1"}},
 	})
@@ -260,98 +262,42 @@ func TestPathSmugglingDenied(t *testing.T) {
 	}
 }
 
-func TestRedirectsNotFollowedByDefault(t *testing.T) {
+// TestRedirectsReturnedUnfollowed: a 3xx, to another origin or to the
+// origin itself, goes back to the guest with its Location (and no other
+// header off the allowlist) and nothing else is requested.
+func TestRedirectsReturnedUnfollowed(t *testing.T) {
 	other := newRecorder(t, nil)
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		http.Redirect(w, r, other.URL+"/steal", http.StatusFound)
-	})
-	env := newTestClient(t, srv.URL, nil)
-	resp := env.c.Do(context.Background(), get("/start"))
-	wantStatus(t, resp, http.StatusFound)
-	if loc := resp.Headers["Location"]; len(loc) != 1 || loc[0] != other.URL+"/steal" {
-		t.Errorf("Location = %q", loc)
+	for _, tt := range []struct {
+		status int
+		target func(srvURL string) string
+	}{
+		{http.StatusFound, func(string) string { return other.URL + "/steal" }},
+		{http.StatusTemporaryRedirect, func(srvURL string) string { return srvURL + "/same-origin" }},
+	} {
+		var srvURL string
+		srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+			w.Header().Set("Set-Cookie", "session=x")
+			http.Redirect(w, r, tt.target(srvURL), tt.status)
+		})
+		srvURL = srv.URL
+		env := newTestClient(t, srv.URL, nil)
+		resp := env.c.Do(context.Background(), abi.HTTPRequest{Method: http.MethodPost, Path: "/start", Body: []byte("{}")})
+		wantStatus(t, resp, tt.status)
+		if loc := resp.Headers["Location"]; len(loc) != 1 || loc[0] != tt.target(srvURL) {
+			t.Errorf("Location = %q, want %q", loc, tt.target(srvURL))
+		}
+		if _, ok := resp.Headers["Set-Cookie"]; ok {
+			t.Errorf("headers = %v: Set-Cookie is not on the allowlist", resp.Headers)
+		}
+		if n := len(srv.requests()); n != 1 {
+			t.Fatalf("%d: origin saw %d requests, want 1", tt.status, n)
+		}
+		if rec := env.audit.one(t); rec.Status != tt.status || rec.Attempts != 1 {
+			t.Errorf("record = %+v", rec)
+		}
 	}
 	if n := len(other.requests()); n != 0 {
 		t.Fatalf("redirect target saw %d requests", n)
-	}
-	if n := len(srv.requests()); n != 1 {
-		t.Fatalf("origin saw %d requests, want 1", n)
-	}
-}
-
-func TestRedirectsFollowedOnSameOrigin(t *testing.T) {
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		switch r.URL.Path {
-		case "/start":
-			http.Redirect(w, r, "/middle", http.StatusFound)
-		case "/middle":
-			http.Redirect(w, r, "/final?p=1", http.StatusTemporaryRedirect)
-		default:
-			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write([]byte(`{"data":"final"}`))
-		}
-	})
-	env := newTestClient(t, srv.URL, func(c *Config) { c.Redirects = true })
-	resp := env.c.Do(context.Background(), get("/start"))
-	wantStatus(t, resp, 200)
-	if string(resp.Body) != `{"data":"final"}` {
-		t.Errorf("body = %q", resp.Body)
-	}
-	reqs := srv.requests()
-	if len(reqs) != 3 {
-		t.Fatalf("origin saw %d requests, want 3", len(reqs))
-	}
-	for _, r := range reqs {
-		if r.Header.Get("Authorization") != "Bearer "+testToken {
-			t.Errorf("hop %s: Authorization = %q, want re-injected token", r.Path, r.Header.Get("Authorization"))
-		}
-	}
-	if rec := env.audit.one(t); rec.Attempts != 1 || rec.Status != 200 || rec.Path != "/start" {
-		t.Errorf("record = %+v", rec)
-	}
-}
-
-func TestRedirectToOtherOriginDenied(t *testing.T) {
-	// Origin A and server B are both on 127.0.0.1 but on different ports:
-	// a different origin, so the hop must be refused before B is contacted.
-	b := newRecorder(t, nil)
-	a := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		http.Redirect(w, r, b.URL+"/steal?x=1", http.StatusTemporaryRedirect)
-	})
-	env := newTestClient(t, a.URL, func(c *Config) { c.Redirects = true })
-	resp := env.c.Do(context.Background(), abi.HTTPRequest{Method: http.MethodPost, Path: "/start", Body: []byte("{}")})
-	wantError(t, resp, abi.CodeEgressDenied, "leaves the API origin")
-	if !strings.Contains(resp.Error.Message, strings.TrimPrefix(b.URL, "http://")) {
-		t.Errorf("message %q does not name the redirect target", resp.Error.Message)
-	}
-	if n := len(b.requests()); n != 0 {
-		t.Fatalf("other origin saw %d requests", n)
-	}
-	rec := env.audit.one(t)
-	if rec.Denied == "" || rec.Attempts != 1 {
-		t.Errorf("record = %+v", rec)
-	}
-}
-
-func TestRedirectSchemeChangeDenied(t *testing.T) {
-	a := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
-		http.Redirect(w, r, "https://"+r.Host+"/x", http.StatusFound)
-	})
-	env := newTestClient(t, a.URL, func(c *Config) { c.Redirects = true })
-	wantError(t, env.c.Do(context.Background(), get("/")), abi.CodeEgressDenied, "leaves the API origin")
-}
-
-func TestTooManyRedirects(t *testing.T) {
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		http.Redirect(w, r, fmt.Sprintf("/hop%d", n), http.StatusFound)
-	})
-	env := newTestClient(t, srv.URL, func(c *Config) { c.Redirects = true })
-	wantError(t, env.c.Do(context.Background(), get("/")), abi.CodeUnavailable, "stopped after 5 redirects")
-	if n := len(srv.requests()); n != 6 {
-		t.Fatalf("server saw %d requests, want 6 (first + 5 hops)", n)
-	}
-	if s := env.clock.Sleeps(); len(s) != 0 {
-		t.Errorf("too many redirects was retried: sleeps %v", s)
 	}
 }
 
@@ -595,7 +541,7 @@ func TestContextCanceledDuringRateLimitWait(t *testing.T) {
 		_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":30000}}]}`))
 	})
 	// Real Sleep (nil): the wait must end when ctx does.
-	env := newTestClient(t, srv.URL, func(c *Config) { c.Sleep = nil })
+	env := newTestClient(t, srv.URL, func(c *Config) { c.hooks.Sleep = nil })
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	start := time.Now()
@@ -711,7 +657,7 @@ func TestTokenScrubbedFromErrors(t *testing.T) {
 	// A resolver error that (absurdly) embeds the token: the last-line
 	// scrubbing must still keep it out of the guest's error and the log.
 	r := &fakeResolver{err: fmt.Errorf("lookup failed near %s", testToken)}
-	env := newTestClient(t, "https://api.segment.test", func(c *Config) { c.Resolver = r })
+	env := newTestClient(t, "https://api.segment.test", func(c *Config) { c.hooks.Resolver = r })
 	resp := env.c.Do(context.Background(), get("/users"))
 	wantError(t, resp, abi.CodeUnavailable, "[REDACTED]")
 	noLeak(t, "error message", resp.Error.Error())
@@ -720,10 +666,10 @@ func TestTokenScrubbedFromErrors(t *testing.T) {
 	if rec.Attempts != 4 {
 		t.Errorf("resolution failure not retried: %+v", rec)
 	}
-	if got := scrub("a "+testToken+" b", NewSecret(testToken)); got != "a [REDACTED] b" {
+	if got := scrub("a "+testToken+" b", secret.New(testToken)); got != "a [REDACTED] b" {
 		t.Errorf("scrub = %q", got)
 	}
-	if got := scrub("unchanged", Secret{}); got != "unchanged" {
+	if got := scrub("unchanged", secret.Secret{}); got != "unchanged" {
 		t.Errorf("scrub with zero token = %q", got)
 	}
 }
@@ -778,7 +724,7 @@ func TestTransportIgnoresProxyEnvironment(t *testing.T) {
 func TestWritesArePaced(t *testing.T) {
 	srv := newRecorder(t, nil)
 	clock := newFakeClock()
-	c, err := New(Config{BaseURL: srv.URL, WritesPerMinute: 60, Sleep: clock.Sleep, Now: clock.Now})
+	c, err := New(Config{BaseURL: srv.URL, WritesPerMinute: 60, hooks: egresshook.Hooks{Sleep: clock.Sleep, Now: clock.Now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -798,7 +744,7 @@ func TestWritesArePaced(t *testing.T) {
 func TestRequestsArePaced(t *testing.T) {
 	srv := newRecorder(t, nil)
 	clock := newFakeClock()
-	c, err := New(Config{BaseURL: srv.URL, RequestsPerMinute: 120, Sleep: clock.Sleep, Now: clock.Now})
+	c, err := New(Config{BaseURL: srv.URL, RequestsPerMinute: 120, hooks: egresshook.Hooks{Sleep: clock.Sleep, Now: clock.Now}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -809,5 +755,18 @@ func TestRequestsArePaced(t *testing.T) {
 	}
 	if got := clock.Sleeps(); len(got) != 2 || got[0] != 500*time.Millisecond || got[1] != 500*time.Millisecond {
 		t.Errorf("sleeps = %v, want [500ms 500ms] at 120 requests a minute", got)
+	}
+}
+
+// TestHooksSetMerges: tests elsewhere set the clock and the resolver in
+// separate calls; a later call must not undo an earlier one.
+func TestHooksSetMerges(t *testing.T) {
+	clock := newFakeClock()
+	r := &fakeResolver{}
+	var cfg Config
+	egresshook.Set(&cfg, egresshook.Hooks{Resolver: r})
+	egresshook.Set(&cfg, egresshook.Hooks{Sleep: clock.Sleep, Now: clock.Now})
+	if cfg.hooks.Resolver != r || cfg.hooks.Sleep == nil || cfg.hooks.Now == nil {
+		t.Fatalf("hooks = %+v, want all three set", cfg.hooks)
 	}
 }

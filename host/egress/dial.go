@@ -8,13 +8,9 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-)
 
-// Resolver looks up a host name's addresses. *net.Resolver implements it;
-// tests inject a fake to map names to chosen addresses.
-type Resolver interface {
-	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
-}
+	"github.com/baton-runner/baton-runner/internal/egresshook"
+)
 
 // denial is a refusal under the egress rules. It maps to CodeEgressDenied
 // and is never retried.
@@ -130,14 +126,14 @@ func ipClass(a netip.Addr) string {
 type dialer struct {
 	origin   origin
 	literal  netip.Addr // valid when the origin host is an IP literal
-	resolver Resolver
+	resolver egresshook.Resolver
 	timeout  time.Duration
 	// dial connects to an "ip:port"; a field so tests can route a public
 	// address to a local test server.
 	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-func newDialer(o origin, r Resolver, timeout time.Duration) *dialer {
+func newDialer(o origin, r egresshook.Resolver, timeout time.Duration) *dialer {
 	if r == nil {
 		r = net.DefaultResolver
 	}
@@ -152,8 +148,8 @@ func newDialer(o origin, r Resolver, timeout time.Duration) *dialer {
 func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || !strings.EqualFold(host, d.origin.host) || port != d.origin.port {
-		// Unreachable while redirects are checked; kept so that no future
-		// code path can make this Transport connect elsewhere.
+		// Unreachable while redirects are not followed; kept so that no
+		// future code path can make this Transport connect elsewhere.
 		return nil, &denial{fmt.Sprintf("connection to %s is outside the API origin %s", addr, d.origin)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)

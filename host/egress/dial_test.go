@@ -176,7 +176,7 @@ func TestPrivateAddressesDenied(t *testing.T) {
 	}
 	for _, tt := range tests {
 		r := &fakeResolver{m: map[string][]string{"api.segment.test": tt.ips}}
-		env := newTestClient(t, "https://api.segment.test", func(c *Config) { c.Resolver = r })
+		env := newTestClient(t, "https://api.segment.test", func(c *Config) { c.hooks.Resolver = r })
 		env.c.dialer.dial = noDial(t)
 		resp := env.c.Do(context.Background(), get("/users"))
 		wantError(t, resp, abi.CodeEgressDenied, "api.segment.test resolves to")
@@ -194,7 +194,7 @@ func TestLoopbackLiteralOriginAllowed(t *testing.T) {
 	// The operator configured the simulator's loopback address explicitly.
 	srv := newRecorder(t, nil)
 	env := newTestClient(t, srv.URL, func(c *Config) {
-		c.Resolver = &fakeResolver{err: errors.New("a literal origin must not be resolved")}
+		c.hooks.Resolver = &fakeResolver{err: errors.New("a literal origin must not be resolved")}
 	})
 	wantStatus(t, env.c.Do(context.Background(), get("/")), 200)
 }
@@ -204,11 +204,11 @@ func TestLocalhostOriginAllowsOnlyLoopback(t *testing.T) {
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
 
 	r := &fakeResolver{m: map[string][]string{"localhost": {"127.0.0.1"}}}
-	env := newTestClient(t, "http://localhost:"+port, func(c *Config) { c.Resolver = r })
+	env := newTestClient(t, "http://localhost:"+port, func(c *Config) { c.hooks.Resolver = r })
 	wantStatus(t, env.c.Do(context.Background(), get("/")), 200)
 
 	r2 := &fakeResolver{m: map[string][]string{"localhost": {"10.0.0.1"}}}
-	env2 := newTestClient(t, "http://localhost:"+port, func(c *Config) { c.Resolver = r2 })
+	env2 := newTestClient(t, "http://localhost:"+port, func(c *Config) { c.hooks.Resolver = r2 })
 	env2.c.dialer.dial = noDial(t)
 	wantError(t, env2.c.Do(context.Background(), get("/")), abi.CodeEgressDenied, "a private address")
 }
@@ -231,7 +231,7 @@ func TestPublicAddressDialedByIPOverTLS(t *testing.T) {
 	t.Cleanup(ts.Close)
 
 	r := &rebindingResolver{first: "93.184.216.34", then: "127.0.0.1"}
-	env := newTestClient(t, "https://example.com", func(c *Config) { c.Resolver = r })
+	env := newTestClient(t, "https://example.com", func(c *Config) { c.hooks.Resolver = r })
 	pool := x509.NewCertPool()
 	pool.AddCert(ts.Certificate())
 	env.c.transport.TLSClientConfig.RootCAs = pool

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/internal/egresshook"
 )
 
 const testToken = "tok-S3CR3T-do-not-leak-9f2c"
@@ -185,10 +187,9 @@ func newTestClient(t *testing.T, baseURL string, mod func(*Config)) testEnv {
 	env := testEnv{clock: newFakeClock(), audit: &auditLog{}}
 	cfg := Config{
 		BaseURL: baseURL,
-		Token:   NewSecret(testToken),
+		Token:   secret.New(testToken),
 		Audit:   env.audit.add,
-		Sleep:   env.clock.Sleep,
-		Now:     env.clock.Now,
+		hooks:   egresshook.Hooks{Sleep: env.clock.Sleep, Now: env.clock.Now},
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/baton-runner/baton-runner/host/secret"
 )
 
 // origin is the one scheme+host+port a Client may talk to.
@@ -47,50 +49,78 @@ func portOrDefault(u *url.URL) string {
 	return ""
 }
 
+// BaseURLError is a base URL that New refuses.
+type BaseURLError struct {
+	// Shown is the URL as the operator typed it, with whatever may be a
+	// credential (user info, path, query, a pasted token) left out.
+	Shown string
+	// Problem says what is wrong and how to fix it without quoting the
+	// URL, so that a caller naming the setting otherwise (config: a file
+	// position and key) can show it alone.
+	Problem string
+}
+
+func (e *BaseURLError) Error() string {
+	if e.Shown == "" {
+		return "base URL " + e.Problem
+	}
+	return fmt.Sprintf("base URL %q %s", e.Shown, e.Problem)
+}
+
+// CheckBaseURL applies the rules New applies to Config.BaseURL, for callers
+// that validate configuration before building a client. A refusal is a
+// *BaseURLError.
+func CheckBaseURL(raw string) error {
+	_, err := parseBaseURL(raw, secret.Secret{})
+	return err
+}
+
 // parseBaseURL validates Config.BaseURL. Its errors name the problem and the
 // fix, because operators read them at start-up, and quote what the operator
 // typed, with any user info, query values and the token itself masked: a
 // credential pasted into the wrong setting must not reach the log.
-func parseBaseURL(raw string, token Secret) (origin, error) {
+func parseBaseURL(raw string, token secret.Secret) (origin, error) {
 	const want = "want scheme://host[:port], e.g. https://api.segmentapis.com or http://127.0.0.1:8080 for a local simulator"
 	if raw == "" {
-		return origin{}, fmt.Errorf("base URL is empty; %s", want)
+		return origin{}, &BaseURLError{Problem: "is empty; " + want}
 	}
 	u, err := url.Parse(raw)
-	shown := echo(raw, u, token)
+	refuse := func(format string, args ...any) (origin, error) {
+		return origin{}, &BaseURLError{Shown: echo(raw, u, token), Problem: fmt.Sprintf(format, args...)}
+	}
 	if err != nil {
 		// url.Parse quotes the whole input unmasked; report only the cause.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return origin{}, fmt.Errorf("base URL %q is not a valid URL (%v); %s", shown, err, want)
+		return refuse("is not a valid URL (%v); %s", err, want)
 	}
 	if u.User != nil {
-		return origin{}, fmt.Errorf("base URL %q contains user info; remove it and pass the credential as the token", shown)
+		return refuse("contains user info (user:password@); remove it and pass the credential as the token")
 	}
 	if u.Scheme == "" || u.Opaque != "" || u.Host == "" {
-		return origin{}, fmt.Errorf("base URL %q has no scheme and host; %s", shown, want)
+		return refuse("has no scheme and host; %s", want)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return origin{}, fmt.Errorf("base URL %q: scheme %q is not supported; use https (or http for a loopback simulator)", shown, u.Scheme)
+		return refuse("has scheme %q, which is not supported; use https (or http for a loopback simulator)", u.Scheme)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawPath != "" {
-		return origin{}, fmt.Errorf("base URL %q has a path; give only scheme://host[:port], the guest supplies every path", shown)
+		return refuse("has a path; give only scheme://host[:port], the connector supplies every path")
 	}
 	if u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.RawFragment != "" {
-		return origin{}, fmt.Errorf("base URL %q has a query or fragment; give only scheme://host[:port]", shown)
+		return refuse("has a query or fragment; give only scheme://host[:port]")
 	}
 	host := strings.ToLower(u.Hostname())
 	if host == "" {
-		return origin{}, fmt.Errorf("base URL %q has an empty host; %s", shown, want)
+		return refuse("has an empty host; %s", want)
 	}
 	port := portOrDefault(u)
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return origin{}, fmt.Errorf("base URL %q: port %q is out of range 1-65535", shown, port)
+		return refuse("has port %q, out of range 1-65535", port)
 	}
 	if u.Scheme == "http" && !isLoopbackHost(host) {
-		return origin{}, fmt.Errorf("base URL %q uses plain http, which is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https://%s", shown, u.Host)
+		return refuse("uses plain http, which is allowed only for a loopback host (127.0.0.1, ::1, localhost); use https://%s", u.Host)
 	}
 	return origin{
 		scheme:   u.Scheme,
@@ -171,7 +201,7 @@ func buildURL(o origin, p string) (*url.URL, error) {
 // scheme and host, with "…" for any user info, path, query or fragment; a
 // string that is no URL is shown only when it reads as a host name or as
 // words (a token is neither); and the token is masked wherever it appears.
-func echo(raw string, u *url.URL, token Secret) string {
+func echo(raw string, u *url.URL, token secret.Secret) string {
 	var shown string
 	switch {
 	case u != nil && u.Scheme != "" && u.Host != "":

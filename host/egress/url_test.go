@@ -5,11 +5,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/baton-runner/baton-runner/host/secret"
 )
 
 func mustOrigin(t testing.TB, base string) origin {
 	t.Helper()
-	o, err := parseBaseURL(base, Secret{})
+	o, err := parseBaseURL(base, secret.Secret{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func TestBaseURLErrorsEchoTheInput(t *testing.T) {
 		{"https://api.segmentapis.com#sekrit", `"https://api.segmentapis.com#…"`, "sekrit"},
 	}
 	for _, tt := range tests {
-		_, err := parseBaseURL(tt.base, NewSecret("sekrit-token-value"))
+		_, err := parseBaseURL(tt.base, secret.New("sekrit-token-value"))
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("parseBaseURL(%q) = %v, want it to contain %s", tt.base, err, tt.want)
 			continue

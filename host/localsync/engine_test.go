@@ -19,7 +19,8 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/localsync"
-	"github.com/baton-runner/baton-runner/host/native"
+	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/internal/native"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
@@ -28,7 +29,7 @@ import (
 // sandbox) into path with engine.
 func syncSegment(t *testing.T, url, path string, engine c1zstore.Engine) {
 	t.Helper()
-	hc, err := egress.New(egress.Config{BaseURL: url, Token: egress.NewSecret(segmentsim.DefaultToken)})
+	hc, err := egress.New(egress.Config{BaseURL: url, Token: secret.New(segmentsim.DefaultToken)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,8 +22,8 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
@@ -56,10 +56,10 @@ const (
 type TenantSpec struct {
 	Name   string
 	Module string
-	// Egress configures the API origin, the secret and the rates; its Audit
-	// and Sleep fields are set by the runner.
+	// The API origin, the token and the request budget; the runner adds
+	// the audit and wait reporting.
 	BaseURL           string
-	Token             egress.Secret
+	Token             secret.Secret
 	RequestsPerMinute int
 	Instances         int
 	// Limits bound each whole sync (zero fields: synclimits' defaults).
@@ -70,7 +70,7 @@ type TenantSpec struct {
 	Output   string
 	// Service mode.
 	ClientID     string
-	ClientSecret egress.Secret
+	ClientSecret secret.Secret
 	Provisioning bool
 	// Settings are non-secret settings passed to the guest.
 	Settings map[string]string

@@ -16,9 +16,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
@@ -46,7 +46,7 @@ func simURL(t *testing.T) string {
 }
 
 func syncTenant(name, url, dir string) TenantSpec {
-	return TenantSpec{Name: name, Module: "segment", BaseURL: url, Token: egress.NewSecret(segmentsim.DefaultToken),
+	return TenantSpec{Name: name, Module: "segment", BaseURL: url, Token: secret.New(segmentsim.DefaultToken),
 		Mode: ModeSync, Interval: 100 * time.Millisecond, Output: filepath.Join(dir, name+".c1z")}
 }
 
@@ -187,7 +187,7 @@ func TestApplyReconcilesTenants(t *testing.T) {
 	// Reloading the same configuration, with secrets read anew, changes
 	// nothing.
 	a2 := a
-	a2.Token = egress.NewSecret(segmentsim.DefaultToken)
+	a2.Token = secret.New(segmentsim.DefaultToken)
 	if err := r.Apply(context.Background(), Spec{Runtime: testRuntime, Modules: mods, Tenants: []TenantSpec{a2, b}}); err != nil {
 		t.Fatal(err)
 	}

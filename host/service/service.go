@@ -27,15 +27,15 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/host/connector"
-	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 // Config configures service mode.
 type Config struct {
 	ClientID     string
-	ClientSecret egress.Secret
+	ClientSecret secret.Secret
 	// Provisioning lets grant and revoke tasks through; without it they
 	// fail with a message saying how to enable it.
 	Provisioning bool

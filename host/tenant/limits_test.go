@@ -16,6 +16,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
@@ -26,7 +27,7 @@ func limitedTenant(t *testing.T, e *env, l synclimits.Limits) *tenant.Tenant {
 	// Exact budgets need the exact request count of a one-worker sync:
 	// parallel workers may each read GET / once (see parallel_test.go).
 	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: "limits", Limits: l, Instances: 1,
-		Egress: egress.Config{BaseURL: e.url, Token: egress.NewSecret(segmentsim.DefaultToken)}})
+		Egress: egress.Config{BaseURL: e.url, Token: secret.New(segmentsim.DefaultToken)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/tenant"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
@@ -38,7 +39,7 @@ func TestGuestWithoutLifecycleExportsStillRuns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tn, err := tenant.New(m, tenant.Config{Name: "old", Egress: egress.Config{BaseURL: "https://api.example.test", Token: egress.NewSecret("unused")}})
+	tn, err := tenant.New(m, tenant.Config{Name: "old", Egress: egress.Config{BaseURL: "https://api.example.test", Token: secret.New("unused")}})
 	if err != nil {
 		t.Fatal(err)
 	}

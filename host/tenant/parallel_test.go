@@ -13,6 +13,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/egresshook"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
@@ -62,7 +63,7 @@ func syncInFlight(t *testing.T, cfg segmentsim.Config, opts segmentsim.Options, 
 		c.Limits = synclimits.Limits{MaxInFlight: n}
 		c.Instances = n
 		if clock != nil {
-			c.Egress.Sleep, c.Egress.Now = clock.Sleep, clock.Now
+			egresshook.Set(&c.Egress, egresshook.Hooks{Sleep: clock.Sleep, Now: clock.Now})
 		}
 	}); err != nil {
 		t.Fatalf("max_in_flight %d: %v", n, err)

@@ -20,7 +20,9 @@ import (
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/egresshook"
 	"github.com/baton-runner/baton-runner/internal/provmodel"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
@@ -29,7 +31,7 @@ import (
 // simulator's write limit is what these tests control).
 func (e *env) newTenant(t *testing.T, instances int, mod func(*egress.Config)) *tenant.Tenant {
 	t.Helper()
-	cfg := egress.Config{BaseURL: e.url, Token: egress.NewSecret(segmentsim.DefaultToken), Audit: e.audit.add, WritesPerMinute: -1}
+	cfg := egress.Config{BaseURL: e.url, Token: secret.New(segmentsim.DefaultToken), Audit: e.audit.add, WritesPerMinute: -1}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -255,7 +257,9 @@ func manySources() segmentsim.Config {
 func TestWritesRideOut429s(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)}
 	e := startWritableSim(t, manySources(), segmentsim.Options{WriteLimitPerMinute: 2, Now: clock.Now})
-	tn := e.newTenant(t, 2, func(c *egress.Config) { c.Sleep, c.Now = clock.Sleep, clock.Now })
+	tn := e.newTenant(t, 2, func(c *egress.Config) {
+		egresshook.Set(c, egresshook.Hooks{Sleep: clock.Sleep, Now: clock.Now})
+	})
 	cc := provisioningClient(t, tn)
 	m := provmodel.New(e.sim.Snapshot())
 	exec := sandboxedExec(t, cc, tn.Connector())
@@ -426,7 +430,7 @@ func TestCapabilitiesMatchWhatWorks(t *testing.T) {
 func TestRevokeUnderFaults(t *testing.T) {
 	e := startWritableSim(t, manySources(), segmentsim.Options{WriteLimitPerMinute: -1})
 	tn := e.newTenant(t, 1, func(c *egress.Config) {
-		c.Sleep = func(context.Context, time.Duration) error { return nil }
+		egresshook.Set(c, egresshook.Hooks{Sleep: func(context.Context, time.Duration) error { return nil }})
 	})
 	cc := provisioningClient(t, tn)
 	m := provmodel.New(e.sim.Snapshot())

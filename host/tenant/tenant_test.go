@@ -20,7 +20,9 @@ import (
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/egresshook"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
@@ -94,19 +96,19 @@ func (e *env) syncWith(t *testing.T, token, path string, mod func(*tenant.Config
 	cfg := tenant.Config{
 		Name: "test",
 		Egress: egress.Config{
-			BaseURL: e.url, Token: egress.NewSecret(token), Audit: e.audit.add,
-			// Keep host-side waits short and real: the simulator asks for
-			// waits of a few milliseconds in these tests.
-			Sleep: func(ctx context.Context, d time.Duration) error {
-				select {
-				case <-time.After(min(d, 50*time.Millisecond)):
-					return nil
-				case <-ctx.Done():
-					return ctx.Err()
-				}
-			},
+			BaseURL: e.url, Token: secret.New(token), Audit: e.audit.add,
 		},
 	}
+	// Keep host-side waits short and real: the simulator asks for waits of
+	// a few milliseconds in these tests.
+	egresshook.Set(&cfg.Egress, egresshook.Hooks{Sleep: func(ctx context.Context, d time.Duration) error {
+		select {
+		case <-time.After(min(d, 50*time.Millisecond)):
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}})
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -418,7 +420,7 @@ func TestFeaturesOff(t *testing.T) {
 func TestGuestCallsAreNotWasted(t *testing.T) {
 	e := startSim(t, segmentsim.DefaultConfig(200))
 	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: "calls",
-		Egress: egress.Config{BaseURL: e.url, Token: egress.NewSecret(segmentsim.DefaultToken)}})
+		Egress: egress.Config{BaseURL: e.url, Token: secret.New(segmentsim.DefaultToken)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/tenant"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
@@ -279,7 +280,7 @@ func healthyTimed(t *testing.T, stop <-chan struct{}, took *neighbourLog, interv
 }
 
 func syncOnce(m *sandbox.Module, url, path, tmp string, want map[string]int) error {
-	tn, err := tenant.New(m, tenant.Config{Name: "healthy", Egress: egress.Config{BaseURL: url, Token: egress.NewSecret(segmentsim.DefaultToken)}})
+	tn, err := tenant.New(m, tenant.Config{Name: "healthy", Egress: egress.Config{BaseURL: url, Token: secret.New(segmentsim.DefaultToken)}})
 	if err != nil {
 		return err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
@@ -194,7 +195,7 @@ func TestContainmentOverTime(t *testing.T) {
 			newTenant := func(settings map[string]string) *tenant.Tenant {
 				tn, err := tenant.New(m, tenant.Config{Name: "hostile", Settings: settings, Instances: 1,
 					Limits: a.limits, MaxCallAttempts: 3, Logger: jsonLogger(logs),
-					Egress: egress.Config{BaseURL: "http://127.0.0.1:9", Token: egress.NewSecret(hostileToken)}})
+					Egress: egress.Config{BaseURL: "http://127.0.0.1:9", Token: secret.New(hostileToken)}})
 				if err != nil {
 					t.Fatal(err)
 				}

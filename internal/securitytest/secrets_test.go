@@ -27,6 +27,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/runner"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/tenant"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
@@ -95,7 +96,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 
 	newTenant := func(name, url string) *tenant.Tenant {
 		tn, err := tenant.New(segmentModule(t), tenant.Config{Name: name, Logger: logger,
-			Egress: egress.Config{BaseURL: url, Token: egress.NewSecret(sentinel), Audit: audit.add, WritesPerMinute: -1}})
+			Egress: egress.Config{BaseURL: url, Token: secret.New(sentinel), Audit: audit.add, WritesPerMinute: -1}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,7 +170,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	// 4. Bad configurations that embed the token.
 	for _, cfg := range []egress.Config{
 		{BaseURL: "https://user:" + sentinel + "@api.example.com"},
-		{BaseURL: "https://api.example.com", Token: egress.NewSecret(sentinel + "\r\nX: y")},
+		{BaseURL: "https://api.example.com", Token: secret.New(sentinel + "\r\nX: y")},
 	} {
 		_, err := egress.New(cfg)
 		if err == nil {
@@ -186,12 +187,11 @@ func TestTokenNeverLeaks(t *testing.T) {
 	for i, set := range []map[string]string{
 		{"attack": "egress", "path": "http://evil.test/"},
 		{"attack": "egress", "path": "/redirect"},
-		{"attack": "egress", "path": "/redirect", "redirects": "on"},
 		{"attack": "egress", "path": "/nothing-here"},
 		{"attack": "headers"},
 		{"attack": "memscan", "path": "/canary", "tokenPrefix": hexPrefix(sentinel), "markerPrefix": hexPrefix(marker)},
 	} {
-		eg := egress.Config{BaseURL: origin.URL, Token: egress.NewSecret(sentinel), Redirects: set["redirects"] == "on"}
+		eg := egress.Config{BaseURL: origin.URL, Token: secret.New(sentinel)}
 		ht := newHostileTenant(t, fmt.Sprintf("hostile-%d", i), eg, set, logger)
 		prof, err := ht.list(ctx)
 		if err != nil {
@@ -238,7 +238,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 			denied++
 		}
 	}
-	if len(recs) < len(reqs) || denied < 2 {
+	if len(recs) < len(reqs) || denied == 0 {
 		t.Errorf("%d audit records (%d denied) for %d requests", len(recs), denied, len(reqs))
 	}
 	enc := zapcore.NewJSONEncoder(zap.NewDevelopmentEncoderConfig())
@@ -306,7 +306,7 @@ func runnerMetrics(t *testing.T, logger *zap.Logger, goodURL, rejectingURL strin
 	defer r.Stop(context.Background())
 	dir := t.TempDir()
 	spec := func(name, url string) runner.TenantSpec {
-		return runner.TenantSpec{Name: name, Module: "segment", BaseURL: url, Token: egress.NewSecret(sentinel),
+		return runner.TenantSpec{Name: name, Module: "segment", BaseURL: url, Token: secret.New(sentinel),
 			Mode: runner.ModeSync, Interval: time.Hour, Output: filepath.Join(dir, name+".c1z")}
 	}
 	err = r.Apply(context.Background(), runner.Spec{

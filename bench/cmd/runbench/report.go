@@ -109,7 +109,7 @@ func (r *report) write(out io.Writer) error {
 	p("# Benchmarks")
 	p("")
 	p("What the WebAssembly sandbox costs a Segment sync: the same connector logic")
-	p("(`guest/segment`) run natively (`host/native`) and sandboxed (`host/tenant`,")
+	p("(`guest/segment`) run natively (`internal/native`) and sandboxed (`host/tenant`,")
 	p("the path of `baton-runner sync`), against the bundled simulator")
 	p("(`internal/segmentsim`) served on 127.0.0.1 by the benchmark process. Each sync")
 	p("runs in its own child process, so CPU time and peak RSS are per run")

@@ -14,10 +14,11 @@ import (
 	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
-	"github.com/baton-runner/baton-runner/host/native"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/native"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
@@ -79,7 +80,7 @@ func runWorker(args []string) error {
 	ctx := context.Background()
 	// Both modes get the CLI's defaults: the same requests in flight and
 	// sync workers.
-	eg := egress.Config{BaseURL: *baseURL, Token: egress.NewSecret(*token), MaxInFlight: synclimits.DefaultMaxInFlight}
+	eg := egress.Config{BaseURL: *baseURL, Token: secret.New(*token), MaxInFlight: synclimits.DefaultMaxInFlight}
 	opts := localsync.Options{Path: *file, TmpDir: *tmpDir, StorageEngine: storageEngine, Workers: sandbox.DefaultInstances}
 	start := time.Now()
 	var setup time.Duration

@@ -11,7 +11,8 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/localsync"
-	"github.com/baton-runner/baton-runner/host/native"
+	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/internal/native"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
@@ -22,7 +23,7 @@ func TestNativeSyncMatchesTheWorkspace(t *testing.T) {
 	ws := segmentsim.Generate(segmentsim.DefaultConfig(60))
 	ts := httptest.NewServer(segmentsim.NewServer(ws, segmentsim.Options{}))
 	defer ts.Close()
-	hc, err := egress.New(egress.Config{BaseURL: ts.URL, Token: egress.NewSecret(segmentsim.DefaultToken)})
+	hc, err := egress.New(egress.Config{BaseURL: ts.URL, Token: secret.New(segmentsim.DefaultToken)})
 	if err != nil {
 		t.Fatal(err)
 	}
