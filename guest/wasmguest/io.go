@@ -2,8 +2,6 @@
 
 package wasmguest
 
-import "encoding/binary"
-
 // The extism kernel functions this package moves its input and output
 // with. go-pdk's Input and Output use the same ones but copy a block's
 // last len%8 bytes one at a time with input_load_u8 and store_u8, and the
@@ -36,28 +34,6 @@ func input() []byte {
 		func(off int) byte { return byte(kernelInputLoadU8(uint64(off))) })
 }
 
-// readChunks reads n bytes with load64 (8 bytes at an offset) and, for an
-// input shorter than 8 bytes only, load8. The tail of a longer input is
-// read as the 8 bytes that end at n, overlapping the last full chunk, so
-// nothing past the block is ever read.
-func readChunks(n int, load64 func(off int) uint64, load8 func(off int) byte) []byte {
-	buf := make([]byte, n)
-	if n < 8 {
-		for i := range n {
-			buf[i] = load8(i)
-		}
-		return buf
-	}
-	i := 0
-	for ; i+8 <= n; i += 8 {
-		binary.LittleEndian.PutUint64(buf[i:], load64(i))
-	}
-	if i < n {
-		binary.LittleEndian.PutUint64(buf[n-8:], load64(n-8))
-	}
-	return buf
-}
-
 // output makes b the call's output. The block is allocated rounded up to a
 // whole number of 8-byte words so that it can be filled with store_u64
 // alone; output_set names its exact length.
@@ -66,18 +42,4 @@ func output(b []byte) {
 	off := kernelAlloc(uint64((n + 7) &^ 7))
 	writeChunks(b, func(i int, v uint64) { kernelStoreU64(off+uint64(i), v) })
 	kernelOutputSet(off, uint64(n))
-}
-
-// writeChunks passes b to store64 as little-endian 8-byte words, the last
-// one padded with zeros.
-func writeChunks(b []byte, store64 func(off int, v uint64)) {
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		store64(i, binary.LittleEndian.Uint64(b[i:]))
-	}
-	if i < len(b) {
-		var last [8]byte
-		copy(last[:], b[i:])
-		store64(i, binary.LittleEndian.Uint64(last[:]))
-	}
 }
