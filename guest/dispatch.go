@@ -80,8 +80,25 @@ func serve[Req, Res any](input []byte, fn func(Req) (Res, error)) ([]byte, error
 		out.Error = abi.AsError(err)
 	} else {
 		out.OK = &res
+		if b, ok := encodeOK(out.OK); ok {
+			return b, nil
+		}
 	}
 	return json.Marshal(out)
+}
+
+// encodeOK encodes the success envelope of the listing results with the
+// append-based encoders of encode.go; ok is false for every other type.
+func encodeOK(res any) (b []byte, ok bool) {
+	switch r := res.(type) {
+	case *abi.ResourcePage:
+		return appendOK(make([]byte, 0, 256*len(r.Resources)+64), func(b []byte) []byte { return appendResourcePage(b, r) }), true
+	case *abi.EntitlementPage:
+		return appendOK(make([]byte, 0, 192*len(r.Entitlements)+64), func(b []byte) []byte { return appendEntitlementPage(b, r) }), true
+	case *abi.GrantPage:
+		return appendOK(make([]byte, 0, 160*len(r.Grants)+64), func(b []byte) []byte { return appendGrantPage(b, r) }), true
+	}
+	return nil, false
 }
 
 func unimplemented(input []byte, msg string) ([]byte, error) {
