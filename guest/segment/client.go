@@ -51,16 +51,31 @@ func where(op, path string) string {
 // get fetches path and decodes the whole response body into out. Every
 // non-2xx status becomes an error; so does a 2xx body that is not JSON.
 func (c *client) get(ctx context.Context, op, path string, out any) error {
-	at := where(op, path)
-	resp, err := c.do(ctx, at, abi.HTTPRequest{Method: "GET", Path: path, Headers: acceptJSON})
+	resp, err := c.getOK(ctx, op, path)
 	if err != nil {
 		return err
 	}
-	if resp.Status < 200 || resp.Status > 299 {
-		return c.statusError(at, resp)
+	return decodeBody(op, path, resp, out)
+}
+
+// getOK fetches path and returns its 2xx response; every other status is
+// an error.
+func (c *client) getOK(ctx context.Context, op, path string) (abi.HTTPResponse, error) {
+	at := where(op, path)
+	resp, err := c.do(ctx, at, abi.HTTPRequest{Method: "GET", Path: path, Headers: acceptJSON})
+	if err != nil {
+		return resp, err
 	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return resp, c.statusError(at, resp)
+	}
+	return resp, nil
+}
+
+// decodeBody decodes the whole of a response body into out.
+func decodeBody(op, path string, resp abi.HTTPResponse, out any) error {
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return abi.Errorf(abi.CodeUnavailable, "%s: malformed JSON in %d response: %v", at, resp.Status, err)
+		return abi.Errorf(abi.CodeUnavailable, "%s: malformed JSON in %d response: %v", where(op, path), resp.Status, err)
 	}
 	return nil
 }
@@ -364,8 +379,22 @@ func fetchAll[T any](ctx context.Context, c *client, op, base, key string) ([]T,
 
 // getOne fetches a single object under data.<key>.
 func getOne[T any](ctx context.Context, c *client, op, path, key string) (*T, error) {
+	resp, err := c.getOK(ctx, op, path)
+	if err != nil {
+		return nil, err
+	}
+	// One decoding pass when every member of data has T's shape, as in
+	// GET /users/{id} ({"data":{"user":{…}}}): JSON is the guest's main
+	// cost in WebAssembly. Anything else takes the two passes below, which
+	// also word the errors.
+	var one envelope[map[string]*T]
+	if json.Unmarshal(resp.Body, &one) == nil {
+		if v := one.Data[key]; v != nil {
+			return v, nil
+		}
+	}
 	var env envelope[map[string]json.RawMessage]
-	if err := c.get(ctx, op, path, &env); err != nil {
+	if err := decodeBody(op, path, resp, &env); err != nil {
 		return nil, err
 	}
 	raw, ok := env.Data[key]
