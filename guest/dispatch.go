@@ -74,16 +74,21 @@ func Dispatch(ctx context.Context, c Connector, env Env, export string, input []
 func serve[Req, Res any](input []byte, fn func(Req) (Res, error)) ([]byte, error) {
 	var req Req
 	var out abi.Result[Res]
-	if err := json.Unmarshal(input, &req); err != nil {
-		out.Error = abi.Errorf(abi.CodeInvalidArgument, "decoding call input: %v", err)
-	} else if res, err := fn(req); err != nil {
-		out.Error = abi.AsError(err)
-	} else {
-		out.OK = &res
-		if b, ok := encodeOK(out.OK); ok {
-			return b, nil
+	if !decodeFast(input, &req) {
+		if err := json.Unmarshal(input, &req); err != nil {
+			out.Error = abi.Errorf(abi.CodeInvalidArgument, "decoding call input: %v", err)
+			return json.Marshal(out)
 		}
 	}
+	res, err := fn(req)
+	if err != nil {
+		out.Error = abi.AsError(err)
+		return json.Marshal(out)
+	}
+	if b, ok := encodeOK(&res); ok {
+		return b, nil
+	}
+	out.OK = &res
 	return json.Marshal(out)
 }
 
