@@ -167,7 +167,9 @@ func instrument(wasm []byte) (out []byte, err error) {
 	tickFunc := importedFuncs
 	rw := rewriter{shiftFrom: importedFuncs, fuelGlobal: fuelGlobal, tickFunc: tickFunc}
 
-	var o []byte
+	// Loop headers are a small part of a module; the slack keeps the
+	// appends from copying the module again and again.
+	o := make([]byte, 0, len(wasm)+len(wasm)/4)
 	o = append(o, wasm[:8]...)
 	emit := func(id byte, body []byte) {
 		o = append(o, id)
@@ -353,7 +355,7 @@ func (rw rewriter) elements(r *reader) []byte {
 
 func (rw rewriter) code(r *reader) []byte {
 	n := r.u32()
-	b := appendU32(nil, n)
+	b := appendU32(make([]byte, 0, len(r.b)+len(r.b)/4), n)
 	var body []byte
 	for range n {
 		size := int(r.u32())
