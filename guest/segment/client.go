@@ -387,6 +387,11 @@ func getOne[T any](ctx context.Context, c *client, op, path, key string) (*T, er
 	// GET /users/{id} ({"data":{"user":{…}}}): JSON is the guest's main
 	// cost in WebAssembly. Anything else takes the two passes below, which
 	// also word the errors.
+	if _, isUser := any((*T)(nil)).(*user); isUser && key == "user" {
+		if u, ok := decodeUserDoc(resp.Body); ok {
+			return any(u).(*T), nil
+		}
+	}
 	var one envelope[map[string]*T]
 	if json.Unmarshal(resp.Body, &one) == nil {
 		if v := one.Data[key]; v != nil {
