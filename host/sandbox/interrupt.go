@@ -366,10 +366,21 @@ func (rw rewriter) code(r *reader) []byte {
 			fr.u32()
 			fr.valType()
 		}
+		// Only calls, ref.func and loops change; the bytes between them
+		// are copied in runs.
 		body = append(body, r.b[r.p:fr.p]...)
+		run := fr.p
 		for fr.p < end {
-			body = rw.instr(body, &fr)
+			switch fr.peek() {
+			case 0x03, 0x10, 0x12, 0xd2:
+				body = append(body, fr.b[run:fr.p]...)
+				body = rw.instr(body, &fr)
+				run = fr.p
+			default:
+				skipInstr(&fr)
+			}
 		}
+		body = append(body, fr.b[run:end]...)
 		r.p = end
 		b = appendU32(b, uint32(len(body)))
 		b = append(b, body...)
@@ -390,6 +401,16 @@ func (rw rewriter) instr(b []byte, r *reader) []byte {
 		r.blockType()
 		b = append(b, r.b[start:r.p]...)
 		return rw.fuelCheck(b)
+	default:
+		r.p = start
+		skipInstr(r)
+	}
+	return append(b, r.b[start:r.p]...)
+}
+
+// skipInstr reads past one instruction that instrument copies unchanged.
+func skipInstr(r *reader) {
+	switch op := r.byte(); {
 	case op == 0x02 || op == 0x04: // block, if
 		r.blockType()
 	case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1:
@@ -437,7 +458,6 @@ func (rw rewriter) instr(b []byte, r *reader) []byte {
 	default:
 		panic(fmt.Sprintf("opcode %#x", op))
 	}
-	return append(b, r.b[start:r.p]...)
 }
 
 // fuelCheck appends, at the top of a loop body:
