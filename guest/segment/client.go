@@ -328,8 +328,23 @@ func nextCursor(at, cursor string, p pagination) (string, error) {
 func fetchPage[T any](ctx context.Context, c *client, op, base, key string, count int, cursor string) ([]T, string, error) {
 	path := pagePath(base, count, cursor)
 	at := where(op, path)
+	resp, err := c.getOK(ctx, op, path)
+	if err != nil {
+		return nil, "", err
+	}
+	// Pages of users (the users list and every group's members) are read
+	// without reflection when plain; see fastjson.go.
+	if _, isUser := any((*T)(nil)).(*user); isUser {
+		if users, p, ok := decodeUserPage(resp.Body, key); ok {
+			next, err := nextCursor(at, cursor, p)
+			if err != nil {
+				return nil, "", err
+			}
+			return any(users).([]T), next, nil
+		}
+	}
 	var env envelope[map[string]json.RawMessage]
-	if err := c.get(ctx, op, path, &env); err != nil {
+	if err := decodeBody(op, path, resp, &env); err != nil {
 		return nil, "", err
 	}
 	raw, ok := env.Data[key]

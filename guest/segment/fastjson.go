@@ -34,6 +34,40 @@ func decodeUserDoc(body []byte) (*user, bool) {
 	return u, true
 }
 
+// decodeUserPage decodes the users of a list page,
+// {"data":{<key>:[user…],"pagination":{…}}}. key must hold an array;
+// pagination may be absent or null.
+func decodeUserPage(body []byte, key string) ([]user, pagination, bool) {
+	var p pagination
+	if key == "pagination" || !json.Valid(body) {
+		return nil, p, false
+	}
+	s := scan{b: body}
+	var users []user
+	found := false
+	ok := s.object([]string{"data"}, func(string) bool {
+		return s.object([]string{key, "pagination"}, func(k string) bool {
+			if k == "pagination" {
+				if s.null() {
+					return true
+				}
+				return s.object([]string{"current", "next"}, func(k string) bool {
+					if k == "current" {
+						return s.str(&p.Current)
+					}
+					return s.str(&p.Next)
+				})
+			}
+			found = !s.null()
+			return found && list(&s, &users, s.user)
+		})
+	}) && s.end()
+	if !ok || !found {
+		return nil, pagination{}, false
+	}
+	return users, p, true
+}
+
 // decodePermissions decodes a []permission as the session holds it.
 func decodePermissions(b []byte) ([]permission, bool) {
 	if !json.Valid(b) {

@@ -209,3 +209,60 @@ func FuzzDecodeUserDoc(f *testing.F) {
 		}
 	})
 }
+
+func randUserPage(r *rand.Rand) string {
+	users := randList(r, func() string {
+		return randObject(r, userKeys[:3], func(string) string { return randStr(r) })
+	})
+	pag := randObject(r, []string{"current", "next"}, func(string) string { return randStr(r) })
+	var members []string
+	switch r.IntN(6) {
+	case 0:
+		members = []string{`"users":` + users}
+	case 1:
+		members = []string{`"pagination":null`, `"users":` + users}
+	case 2:
+		members = []string{`"users":` + users, `"pagination":` + pag, `"users":[]`}
+	case 3:
+		members = []string{`"pagination":` + pag}
+	default:
+		members = []string{`"users":` + users, `"pagination":` + pag, `"total":` + randJSON(r, 0)}
+	}
+	return `{"data":{` + strings.Join(members, ",") + `}}`
+}
+
+func TestDecodeUserPageMatchesUnmarshal(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	accepted := 0
+	for range 20000 {
+		doc := randUserPage(r)
+		if r.IntN(4) == 0 {
+			doc = mutate(r, doc)
+		}
+		got, gotPage, ok := decodeUserPage([]byte(doc), "users")
+		if !ok {
+			continue
+		}
+		accepted++
+		// What fetchPage's encoding/json path makes of it.
+		var env envelope[map[string]json.RawMessage]
+		if err := json.Unmarshal([]byte(doc), &env); err != nil {
+			t.Fatalf("accepted %s, which json.Unmarshal refuses: %v", doc, err)
+		}
+		raw, found := env.Data["users"]
+		var want []user
+		if !found || string(raw) == "null" || json.Unmarshal(raw, &want) != nil {
+			t.Fatalf("accepted %s, whose data.users fetchPage refuses", doc)
+		}
+		var wantPage pagination
+		if pr, ok := env.Data["pagination"]; ok && json.Unmarshal(pr, &wantPage) != nil {
+			t.Fatalf("accepted %s, whose data.pagination fetchPage refuses", doc)
+		}
+		if !reflect.DeepEqual(got, want) || gotPage != wantPage {
+			t.Fatalf("decodeUserPage(%s)\n = %#v %#v\nwant %#v %#v", doc, got, gotPage, want, wantPage)
+		}
+	}
+	if accepted < 1000 {
+		t.Fatalf("only %d of 20000 pages took the fast path", accepted)
+	}
+}
