@@ -7,10 +7,8 @@ GUEST     := $(BIN)/segment.wasm
 HOST      := $(BIN)/baton-runner
 TESTGUESTS := $(BIN)/testguests
 # The guest is a WASI reactor: -buildmode=c-shared gives it _initialize and
-# lets //go:wasmexport functions be called repeatedly. GOEXPERIMENT=jsonv2
-# backs encoding/json with its v2 implementation, which costs the guest far
-# less CPU in WebAssembly (internal/wasmbuild builds test guests the same way).
-WASMBUILD := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 GOEXPERIMENT=jsonv2 $(GO) build -buildmode=c-shared -trimpath -ldflags="-s -w"
+# lets //go:wasmexport functions be called repeatedly.
+WASMBUILD := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath -ldflags="-s -w"
 
 .PHONY: all build guest host test test-race fuzz demo bench lint clean FORCE
 

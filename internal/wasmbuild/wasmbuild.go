@@ -63,12 +63,11 @@ func Name(pkg string) string {
 }
 
 // Build compiles the main package pkg under moduleRoot into a WASI reactor
-// module at out, as `make build` does (the Makefile's WASMBUILD: keep the
-// two in step).
+// module at out, as `make build` does.
 func Build(moduleRoot, pkg, out string) error {
 	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", out, "./"+pkg)
 	cmd.Dir = moduleRoot
-	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0", "GOEXPERIMENT=jsonv2")
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s for wasip1: %v\n%s", pkg, err, b)
 	}

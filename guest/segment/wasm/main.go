@@ -4,7 +4,7 @@
 // (bin/segment.wasm): package segment's logic bound to the ABI exports by
 // package wasmguest. Build it with
 //
-//	GOOS=wasip1 GOARCH=wasm GOEXPERIMENT=jsonv2 go build -buildmode=c-shared -o segment.wasm ./guest/segment/wasm
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o segment.wasm ./guest/segment/wasm
 package main
 
 import (
