@@ -280,6 +280,9 @@ func instrument(wasm []byte) (out []byte, err error) {
 				if kind == 0x00 {
 					idx = rw.fn(idx)
 				}
+				if kind == 0x03 && idx >= fuelGlobal {
+					return nil, fmt.Errorf("%w: export of an undefined global", errUnsupported)
+				}
 				b = appendU32(b, idx)
 			}
 			emit(s.id, b)
@@ -372,7 +375,7 @@ func (rw rewriter) code(r *reader) []byte {
 		run := fr.p
 		for fr.p < end {
 			switch fr.peek() {
-			case 0x03, 0x10, 0x12, 0xd2:
+			case 0x03, 0x10, 0x12, 0x23, 0x24, 0xd2:
 				body = append(body, fr.b[run:fr.p]...)
 				body = rw.instr(body, &fr)
 				run = fr.p
@@ -401,6 +404,13 @@ func (rw rewriter) instr(b []byte, r *reader) []byte {
 		r.blockType()
 		b = append(b, r.b[start:r.p]...)
 		return rw.fuelCheck(b)
+	case op == 0x23 || op == 0x24: // global.get, global.set
+		// The fuel global takes the first index past the module's own, so
+		// an (invalid) reference to that index would become one to the
+		// fuel, letting the guest refill it and never tick.
+		if r.u32() >= rw.fuelGlobal {
+			panic("reference to a global the module does not define")
+		}
 	default:
 		r.p = start
 		skipInstr(r)

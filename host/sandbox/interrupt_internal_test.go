@@ -99,9 +99,18 @@ func TestInstrumentRefusesWhatItCannotRewrite(t *testing.T) {
 	// which the reader must refuse rather than misread.
 	simd[len(simd)-11] = 0xfd
 	truncated := callsThroughALoop[:len(callsThroughALoop)-3]
-	for name, wasm := range map[string][]byte{"simd": simd, "truncated": truncated, "not wasm": []byte("hello world")} {
+	// An invalid module whose loop sets global 0, which it does not have:
+	// after instrumenting, index 0 would be the fuel, refilled forever.
+	refills := append(append([]byte(nil), callsThroughALoop[:len(callsThroughALoop)-16]...),
+		0x0a, 0x12, 0x02,
+		0x04, 0x00, 0x10, 0x02, 0x0b,
+		0x0b, 0x00, 0x03, 0x40, 0x41, 0x00, 0x24, 0x00, 0x0c, 0x00, 0x0b, 0x0b)
+	for name, wasm := range map[string][]byte{"simd": simd, "truncated": truncated, "not wasm": []byte("hello world"), "refills the fuel": refills} {
 		if _, err := instrument(wasm); !errors.Is(err, errUnsupported) {
 			t.Errorf("%s: err = %v, want errUnsupported", name, err)
 		}
+	}
+	if _, err := instrument(refills); err == nil || !strings.Contains(err.Error(), "global") {
+		t.Errorf("refilling module: err = %v, want it refused for its global reference", err)
 	}
 }
