@@ -74,14 +74,36 @@ func Dispatch(ctx context.Context, c Connector, env Env, export string, input []
 func serve[Req, Res any](input []byte, fn func(Req) (Res, error)) ([]byte, error) {
 	var req Req
 	var out abi.Result[Res]
-	if err := json.Unmarshal(input, &req); err != nil {
-		out.Error = abi.Errorf(abi.CodeInvalidArgument, "decoding call input: %v", err)
-	} else if res, err := fn(req); err != nil {
-		out.Error = abi.AsError(err)
-	} else {
-		out.OK = &res
+	if !decodeFast(input, &req) {
+		if err := json.Unmarshal(input, &req); err != nil {
+			out.Error = abi.Errorf(abi.CodeInvalidArgument, "decoding call input: %v", err)
+			return json.Marshal(out)
+		}
 	}
+	res, err := fn(req)
+	if err != nil {
+		out.Error = abi.AsError(err)
+		return json.Marshal(out)
+	}
+	if b, ok := encodeOK(&res); ok {
+		return b, nil
+	}
+	out.OK = &res
 	return json.Marshal(out)
+}
+
+// encodeOK encodes the success envelope of the listing results with the
+// append-based encoders of encode.go; ok is false for every other type.
+func encodeOK(res any) (b []byte, ok bool) {
+	switch r := res.(type) {
+	case *abi.ResourcePage:
+		return appendOK(make([]byte, 0, 256*len(r.Resources)+64), func(b []byte) []byte { return appendResourcePage(b, r) }), true
+	case *abi.EntitlementPage:
+		return appendOK(make([]byte, 0, 192*len(r.Entitlements)+64), func(b []byte) []byte { return appendEntitlementPage(b, r) }), true
+	case *abi.GrantPage:
+		return appendOK(make([]byte, 0, 160*len(r.Grants)+64), func(b []byte) []byte { return appendGrantPage(b, r) }), true
+	}
+	return nil, false
 }
 
 func unimplemented(input []byte, msg string) ([]byte, error) {

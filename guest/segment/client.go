@@ -45,22 +45,39 @@ func where(op, path string) string {
 	if i := strings.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
 	}
-	return fmt.Sprintf("%s (GET %s)", op, path)
+	// Concatenation, not fmt: every request names itself, and fmt is slow
+	// in WebAssembly.
+	return op + " (GET " + path + ")"
 }
 
 // get fetches path and decodes the whole response body into out. Every
 // non-2xx status becomes an error; so does a 2xx body that is not JSON.
 func (c *client) get(ctx context.Context, op, path string, out any) error {
-	at := where(op, path)
-	resp, err := c.do(ctx, at, abi.HTTPRequest{Method: "GET", Path: path, Headers: acceptJSON})
+	resp, err := c.getOK(ctx, op, path)
 	if err != nil {
 		return err
 	}
-	if resp.Status < 200 || resp.Status > 299 {
-		return c.statusError(at, resp)
+	return decodeBody(op, path, resp, out)
+}
+
+// getOK fetches path and returns its 2xx response; every other status is
+// an error.
+func (c *client) getOK(ctx context.Context, op, path string) (abi.HTTPResponse, error) {
+	at := where(op, path)
+	resp, err := c.do(ctx, at, abi.HTTPRequest{Method: "GET", Path: path, Headers: acceptJSON})
+	if err != nil {
+		return resp, err
 	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return resp, c.statusError(at, resp)
+	}
+	return resp, nil
+}
+
+// decodeBody decodes the whole of a response body into out.
+func decodeBody(op, path string, resp abi.HTTPResponse, out any) error {
 	if err := json.Unmarshal(resp.Body, out); err != nil {
-		return abi.Errorf(abi.CodeUnavailable, "%s: malformed JSON in %d response: %v", at, resp.Status, err)
+		return abi.Errorf(abi.CodeUnavailable, "%s: malformed JSON in %d response: %v", where(op, path), resp.Status, err)
 	}
 	return nil
 }
@@ -72,13 +89,19 @@ func (c *client) do(ctx context.Context, at string, req abi.HTTPRequest) (abi.HT
 	if err != nil {
 		return resp, transportError(at, err)
 	}
+	return resp, answered(at, resp)
+}
+
+// answered reports a response that is no answer from the API: the host
+// refused or failed the request, or it came without a status.
+func answered(at string, resp abi.HTTPResponse) error {
 	if resp.Error != nil {
-		return resp, transportError(at, resp.Error)
+		return transportError(at, resp.Error)
 	}
 	if resp.Status == 0 {
-		return resp, abi.Errorf(abi.CodeUnavailable, "%s: response without an HTTP status", at)
+		return abi.Errorf(abi.CodeUnavailable, "%s: response without an HTTP status", at)
 	}
-	return resp, nil
+	return nil
 }
 
 // transportError adds context to a failure of the host's HTTP function,
@@ -313,8 +336,23 @@ func nextCursor(at, cursor string, p pagination) (string, error) {
 func fetchPage[T any](ctx context.Context, c *client, op, base, key string, count int, cursor string) ([]T, string, error) {
 	path := pagePath(base, count, cursor)
 	at := where(op, path)
+	resp, err := c.getOK(ctx, op, path)
+	if err != nil {
+		return nil, "", err
+	}
+	// Pages of users (the users list and every group's members) are read
+	// without reflection when plain; see fastjson.go.
+	if _, isUser := any((*T)(nil)).(*user); isUser {
+		if users, p, ok := decodeUserPage(resp.Body, key); ok {
+			next, err := nextCursor(at, cursor, p)
+			if err != nil {
+				return nil, "", err
+			}
+			return any(users).([]T), next, nil
+		}
+	}
 	var env envelope[map[string]json.RawMessage]
-	if err := c.get(ctx, op, path, &env); err != nil {
+	if err := decodeBody(op, path, resp, &env); err != nil {
 		return nil, "", err
 	}
 	raw, ok := env.Data[key]

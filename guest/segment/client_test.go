@@ -3,6 +3,7 @@ package segment
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -208,5 +209,41 @@ func TestFeatureDisabled(t *testing.T) {
 		if got := featureDisabled(c.err); got != c.off {
 			t.Errorf("featureDisabled(%v) = %v", c.err, got)
 		}
+	}
+}
+
+// TestGetOneDecodesEveryShapeOfData holds getOne's single-pass decoding to
+// the two-pass one: same user whether data holds other members or not, the
+// same errors when the key is missing, null or malformed, and one request
+// each time.
+func TestGetOneDecodesEveryShapeOfData(t *testing.T) {
+	const u = `{"id":"u1","name":"Ann","email":"a@x.io","permissions":[{"roleId":"r1","resources":[{"id":"ws","type":"WORKSPACE"}]}]}`
+	want := user{ID: "u1", Name: "Ann", Email: "a@x.io", Permissions: []permission{{RoleID: "r1", Resources: []permResource{{ID: "ws", Type: "WORKSPACE"}}}}}
+	for _, tc := range []struct{ name, body, wantErr string }{
+		{"alone", `{"data":{"user":` + u + `}}`, ""},
+		{"with other members", `{"data":{"meta":5,"user":` + u + `,"tags":["a"]}}`, ""},
+		{"missing", `{"data":{"other":{}}}`, "no data.user"},
+		{"null", `{"data":{"user":null}}`, "no data.user"},
+		{"wrong shape", `{"data":{"user":{"id":5}}}`, "malformed data.user"},
+		{"not JSON", `{"data":{"user":`, "malformed JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newFakeHTTP()
+			h.json("/users/u1", 200, tc.body)
+			got, err := getOne[user](context.Background(), testClient(h), "get user", "/users/u1", "user")
+			if n := len(h.requested()); n != 1 {
+				t.Errorf("%d requests, want 1", n)
+			}
+			if tc.wantErr != "" {
+				e := wantCode(t, err, abi.CodeUnavailable)
+				if !strings.Contains(e.Message, tc.wantErr) {
+					t.Fatalf("message %q, want it to contain %q", e.Message, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(*got, want) {
+				t.Fatalf("got %+v, %v; want %+v", got, err, want)
+			}
+		})
 	}
 }

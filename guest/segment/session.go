@@ -102,6 +102,12 @@ func (c cache) load(ctx context.Context, key string, out any) bool {
 	if !ok {
 		return false
 	}
+	if p, ok := out.(*[]permission); ok {
+		if v, ok := decodePermissions(b); ok {
+			*p = v
+			return true
+		}
+	}
 	if err := json.Unmarshal(b, out); err != nil {
 		c.log.warnf("session value %q is not valid JSON, recomputing: %v", key, err)
 		return false

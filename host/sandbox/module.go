@@ -151,8 +151,17 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 	// it drops extism's own trace chatter.
 	extism.SetLogLevel(extism.LogLevelDebug)
 
+	// Deadlines stop guests through the fuel checks instrument adds
+	// (interrupt.go); a module it cannot rewrite keeps wazero's own,
+	// far slower, check at every loop header.
+	wasm, err := instrument(cfg.Wasm)
+	closeOnDone := err != nil
+	if err != nil {
+		wasm = cfg.Wasm
+		cfg.Logger.Info("guest module not instrumented for deadlines; using wazero's checks", zap.Error(err))
+	}
 	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
+		WithCloseOnContextDone(closeOnDone).
 		// The page limit caps each memory (and refuses a module whose
 		// declared minimum is over it); each instance's memory budget
 		// (memory.go) caps the guest's and the kernel's together.
@@ -167,7 +176,7 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	manifest := extism.Manifest{
-		Wasm: []extism.Wasm{extism.WasmData{Data: cfg.Wasm, Name: "main"}},
+		Wasm: []extism.Wasm{extism.WasmData{Data: wasm, Name: "main"}},
 		// No AllowedHosts: extism's own http_request refuses everything;
 		// egress goes through baton_http only. Zero byte limits disable
 		// extism's HTTP responses and vars, which guests have no use for.
@@ -176,7 +185,7 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 	compiled, err := extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{
 		RuntimeConfig: rc,
 		EnableWasi:    true,
-	}, hostFunctions())
+	}, append(hostFunctions(), tickFunction()))
 	if err != nil {
 		m.closeCache(ctx)
 		return nil, fmt.Errorf("compiling guest module: %w", err)

@@ -1,0 +1,310 @@
+package guest
+
+import (
+	"unicode/utf8"
+
+	"github.com/baton-runner/baton-runner/abi"
+)
+
+// The listing requests arrive once per resource and page, and
+// encoding/json's reflection costs a WebAssembly guest far more than the
+// call's own work on a small document. decodeFast reads them directly, but
+// only in the plain form the host's json.Marshal writes: known keys spelled
+// exactly, each at most once, strings without escapes, no null where a
+// string is expected. Anything else reports false and the caller decodes
+// with encoding/json, so the result is always the one json.Unmarshal gives
+// (decode_test.go holds the two to that).
+
+// decodeFast decodes input into v when v is one of the listing requests
+// and input is in the plain form; otherwise it reports false and leaves v
+// untouched.
+func decodeFast(input []byte, v any) bool {
+	d := fastDecoder{b: input}
+	switch req := v.(type) {
+	case *abi.ListResourcesRequest:
+		var r abi.ListResourcesRequest
+		if d.object(func(key string) bool {
+			switch key {
+			case "resourceType":
+				return d.str(&r.ResourceType)
+			case "parent":
+				return d.resourceIDPtr(&r.Parent)
+			case "pageToken":
+				return d.str(&r.PageToken)
+			}
+			return d.call(key, &r.Call)
+		}) && d.end() {
+			*req = r
+			return true
+		}
+	case *abi.ListEntitlementsRequest:
+		var r abi.ListEntitlementsRequest
+		if d.object(func(key string) bool {
+			switch key {
+			case "resource":
+				return d.resource(&r.Resource)
+			case "pageToken":
+				return d.str(&r.PageToken)
+			}
+			return d.call(key, &r.Call)
+		}) && d.end() {
+			*req = r
+			return true
+		}
+	case *abi.ListGrantsRequest:
+		var r abi.ListGrantsRequest
+		if d.object(func(key string) bool {
+			switch key {
+			case "resource":
+				return d.resource(&r.Resource)
+			case "pageToken":
+				return d.str(&r.PageToken)
+			}
+			return d.call(key, &r.Call)
+		}) && d.end() {
+			*req = r
+			return true
+		}
+	}
+	return false
+}
+
+type fastDecoder struct {
+	b []byte
+	p int
+}
+
+func (d *fastDecoder) space() {
+	for d.p < len(d.b) {
+		switch d.b[d.p] {
+		case ' ', '\t', '\n', '\r':
+			d.p++
+		default:
+			return
+		}
+	}
+}
+
+// consume skips whitespace and then c, reporting whether c was there.
+func (d *fastDecoder) consume(c byte) bool {
+	d.space()
+	if d.p < len(d.b) && d.b[d.p] == c {
+		d.p++
+		return true
+	}
+	return false
+}
+
+func (d *fastDecoder) end() bool {
+	d.space()
+	return d.p == len(d.b)
+}
+
+// null consumes a null literal if one comes next.
+func (d *fastDecoder) null() bool {
+	d.space()
+	if len(d.b)-d.p >= 4 && string(d.b[d.p:d.p+4]) == "null" {
+		d.p += 4
+		return true
+	}
+	return false
+}
+
+// rawString reads a string without escapes or control characters, of
+// valid UTF-8.
+func (d *fastDecoder) rawString() (string, bool) {
+	if !d.consume('"') {
+		return "", false
+	}
+	start := d.p
+	ascii := true
+	for d.p < len(d.b) {
+		c := d.b[d.p]
+		switch {
+		case c == '"':
+			s := d.b[start:d.p]
+			d.p++
+			if !ascii && !utf8.Valid(s) {
+				return "", false
+			}
+			return string(s), true
+		case c == '\\' || c < 0x20:
+			return "", false
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		d.p++
+	}
+	return "", false
+}
+
+func (d *fastDecoder) str(dst *string) bool {
+	s, ok := d.rawString()
+	*dst = s
+	return ok
+}
+
+// object reads an object, calling member for each key with the decoder
+// positioned at the value. A key seen twice fails, since encoding/json
+// would merge the two values.
+func (d *fastDecoder) object(member func(key string) bool) bool {
+	if !d.consume('{') {
+		return false
+	}
+	if d.consume('}') {
+		return true
+	}
+	var seen []string
+	for {
+		key, ok := d.rawString()
+		if !ok || !d.consume(':') {
+			return false
+		}
+		for _, k := range seen {
+			if k == key {
+				return false
+			}
+		}
+		seen = append(seen, key)
+		if !member(key) {
+			return false
+		}
+		if d.consume(',') {
+			continue
+		}
+		return d.consume('}')
+	}
+}
+
+// call reads the members of abi.Call; any other key fails.
+func (d *fastDecoder) call(key string, c *abi.Call) bool {
+	switch key {
+	case "config":
+		return d.stringMap(&c.Config)
+	case "syncId":
+		return d.str(&c.SyncID)
+	}
+	return false
+}
+
+func (d *fastDecoder) stringMap(dst *map[string]string) bool {
+	if d.null() {
+		*dst = nil
+		return true
+	}
+	m := map[string]string{}
+	*dst = m
+	if !d.consume('{') {
+		return false
+	}
+	if d.consume('}') {
+		return true
+	}
+	for {
+		k, ok := d.rawString()
+		if !ok || !d.consume(':') {
+			return false
+		}
+		v, ok := d.rawString()
+		if !ok {
+			return false
+		}
+		m[k] = v
+		if d.consume(',') {
+			continue
+		}
+		return d.consume('}')
+	}
+}
+
+func (d *fastDecoder) strings(dst *[]string) bool {
+	if d.null() {
+		*dst = nil
+		return true
+	}
+	if !d.consume('[') {
+		return false
+	}
+	out := []string{}
+	if !d.consume(']') {
+		for {
+			s, ok := d.rawString()
+			if !ok {
+				return false
+			}
+			out = append(out, s)
+			if d.consume(',') {
+				continue
+			}
+			if !d.consume(']') {
+				return false
+			}
+			break
+		}
+	}
+	*dst = out
+	return true
+}
+
+func (d *fastDecoder) resourceID(id *abi.ResourceID) bool {
+	return d.object(func(key string) bool {
+		switch key {
+		case "type":
+			return d.str(&id.Type)
+		case "id":
+			return d.str(&id.ID)
+		}
+		return false
+	})
+}
+
+func (d *fastDecoder) resourceIDPtr(dst **abi.ResourceID) bool {
+	if d.null() {
+		*dst = nil
+		return true
+	}
+	var id abi.ResourceID
+	*dst = &id
+	return d.resourceID(&id)
+}
+
+func (d *fastDecoder) resource(r *abi.Resource) bool {
+	return d.object(func(key string) bool {
+		switch key {
+		case "id":
+			return d.resourceID(&r.ID)
+		case "parent":
+			return d.resourceIDPtr(&r.Parent)
+		case "displayName":
+			return d.str(&r.DisplayName)
+		case "description":
+			return d.str(&r.Description)
+		case "childTypes":
+			return d.strings(&r.ChildTypes)
+		case "profile":
+			return d.stringMap(&r.Profile)
+		case "user":
+			if d.null() {
+				r.User = nil
+				return true
+			}
+			u := &abi.UserTrait{}
+			r.User = u
+			return d.object(func(key string) bool {
+				switch key {
+				case "emails":
+					return d.strings(&u.Emails)
+				case "login":
+					return d.str(&u.Login)
+				case "status":
+					var s string
+					ok := d.str(&s)
+					u.Status = abi.UserStatus(s)
+					return ok
+				}
+				return false
+			})
+		}
+		return false
+	})
+}
