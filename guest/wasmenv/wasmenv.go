@@ -30,15 +30,13 @@ func importSessionSet(request uint64) uint64
 // call passes in to a host function and returns its reply (nil for offset 0),
 // freeing both blocks of extism memory.
 func call(fn func(uint64) uint64, in []byte) []byte {
-	mem := pdk.AllocateBytes(in)
-	defer mem.Free()
-	off := fn(mem.Offset())
+	mem := writeBlock(in)
+	defer kernelFree(mem)
+	off := fn(mem)
 	if off == 0 {
 		return nil
 	}
-	reply := pdk.FindMemory(off)
-	defer reply.Free()
-	return reply.ReadBytes()
+	return readBlock(off)
 }
 
 // hostHTTP sends every request, even a single one, through

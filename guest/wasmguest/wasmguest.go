@@ -68,11 +68,11 @@ func run(export string) int32 {
 		pdk.SetErrorString("guest module registered no connector")
 		return 1
 	}
-	out, err := guest.Dispatch(context.Background(), registered, env, export, input())
+	out, err := guest.Dispatch(context.Background(), registered, env, export, wasmenv.Input())
 	if err != nil {
 		pdk.SetError(err)
 		return 1
 	}
-	output(out)
+	wasmenv.Output(out)
 	return 0
 }

@@ -1,4 +1,4 @@
-package wasmguest
+package wasmenv
 
 import "encoding/binary"
 
@@ -24,16 +24,24 @@ func readChunks(n int, load64 func(off int) uint64, load8 func(off int) byte) []
 	return buf
 }
 
-// writeChunks passes b to store64 as little-endian 8-byte words, the last
-// one padded with zeros.
-func writeChunks(b []byte, store64 func(off int, v uint64)) {
+// writeChunks passes b to store64 as little-endian 8-byte words and, for
+// b shorter than 8 bytes only, to store8 byte by byte. The tail of a
+// longer b is written as the 8 bytes that end at len(b), overlapping the
+// last full word with the same bytes, so the block can be exactly len(b)
+// long: the host reads a block's length as its size.
+func writeChunks(b []byte, store64 func(off int, v uint64), store8 func(off int, v byte)) {
+	n := len(b)
+	if n < 8 {
+		for i := range n {
+			store8(i, b[i])
+		}
+		return
+	}
 	i := 0
-	for ; i+8 <= len(b); i += 8 {
+	for ; i+8 <= n; i += 8 {
 		store64(i, binary.LittleEndian.Uint64(b[i:]))
 	}
-	if i < len(b) {
-		var last [8]byte
-		copy(last[:], b[i:])
-		store64(i, binary.LittleEndian.Uint64(last[:]))
+	if i < n {
+		store64(n-8, binary.LittleEndian.Uint64(b[n-8:]))
 	}
 }

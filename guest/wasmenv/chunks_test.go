@@ -1,4 +1,4 @@
-package wasmguest
+package wasmenv
 
 import (
 	"bytes"
@@ -7,20 +7,31 @@ import (
 )
 
 // TestChunksRoundTrip moves every length from 0 to 40 through a fake
-// kernel block and checks that reads stay inside it and byte loads are
-// used only for blocks shorter than a word.
+// kernel block of exactly that length and checks that reads and writes
+// stay inside it and byte transfers are used only for blocks shorter than
+// a word.
 func TestChunksRoundTrip(t *testing.T) {
 	for n := range 41 {
 		src := make([]byte, n)
 		for i := range src {
 			src[i] = byte(i*7 + 1)
 		}
-		// The block as the kernel holds it: rounded up by output, exact
-		// for input.
-		block := make([]byte, (n+7)&^7)
-		writeChunks(src, func(off int, v uint64) { binary.LittleEndian.PutUint64(block[off:], v) })
-		if !bytes.Equal(block[:n], src) || !bytes.Equal(block[n:], make([]byte, len(block)-n)) {
-			t.Fatalf("n=%d: block %v, want %v then zeros", n, block, src)
+		block := make([]byte, n)
+		bytesStored := 0
+		writeChunks(src, func(off int, v uint64) {
+			if off < 0 || off+8 > n {
+				t.Fatalf("n=%d: 8-byte store at %d leaves the block", n, off)
+			}
+			binary.LittleEndian.PutUint64(block[off:], v)
+		}, func(off int, v byte) {
+			bytesStored++
+			block[off] = v
+		})
+		if !bytes.Equal(block, src) {
+			t.Fatalf("n=%d: block %v, want %v", n, block, src)
+		}
+		if n >= 8 && bytesStored > 0 {
+			t.Errorf("n=%d: %d single-byte stores", n, bytesStored)
 		}
 		bytesLoaded := 0
 		got := readChunks(n, func(off int) uint64 {
