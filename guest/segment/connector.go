@@ -55,7 +55,7 @@ var _ guest.Connector = (*Connector)(nil)
 func New() *Connector { return &Connector{} }
 
 // writesPerMinute is Segment's documented limit of the IAM write endpoints
-// (reference/segment-api.md §1).
+// (Rate Limits page, docs.segmentapis.com).
 const writesPerMinute = 60
 
 // Metadata describes the connector and its resource types. Workspace

@@ -17,8 +17,8 @@ import (
 //	<type>:<resourceId>:<roleId>    the role on one source, warehouse, space
 //	                                or function
 //
-// Segment has no per-permission delete (reference/segment-api.md §2.5,
-// §3): a grant is an additive POST of the one permission, and a revoke is
+// Segment has no per-permission delete (the Public API's IAM Users and
+// IAM Groups endpoints, docs.segmentapis.com): a grant is an additive POST of the one permission, and a revoke is
 // the only read-modify-write, a PUT of the principal's whole set minus the
 // one resource. The host serialises calls per principal; within a call the
 // set written back is always the one read from Segment moments before,

@@ -10,7 +10,7 @@ import (
 // roleScopes is the applicability table: for each Segment role name, the
 // resource type whose instances the role can be granted on, or "" for roles
 // that only exist on the whole workspace. It follows Segment's IAM role
-// documentation (reference/segment-api.md §3), including the older names
+// documentation (docs.segmentapis.com, IAM Roles), including the older names
 // that workspaces created in earlier eras still carry:
 //
 //	source     Source Admin, Source Read-only

@@ -119,7 +119,7 @@ func (c *call) getUser(ctx context.Context, ws abi.ResourceID, id string) (abi.R
 }
 
 // deleteUser removes a user from the workspace (DELETE /users?userIds.0=,
-// the deepObject array encoding of segment-api.md §2.6). A user that is
+// the deepObject array encoding of the Public API's Delete Users). A user that is
 // already gone is AlreadyDeleted: Segment would refuse the unknown id.
 func (c *call) deleteUser(ctx context.Context, id string) (abi.DeleteResourceResult, error) {
 	_, err := getOne[user](ctx, c.api, "get user", "/users/"+url.PathEscape(id), "user")

@@ -25,7 +25,7 @@ const (
 )
 
 // rateLimitWait returns how long a 429 asks to wait. Sources, most precise
-// first (segment-api.md §1): the body's errors[0].data.msBeforeNext, the
+// first (Segment's Rate Limits page, docs.segmentapis.com): the body's errors[0].data.msBeforeNext, the
 // X-RateLimit-Reset date, Retry-After (seconds or a date). A source counts
 // only if it parses to a positive wait; a reset date already in the past
 // (clock skew) falls through to the next source. ok is false when no source

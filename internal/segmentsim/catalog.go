@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Role names of the catalogue Generate creates (segment-api.md §3),
+// Role names of the catalogue Generate creates (Segment's IAM roles),
 // including legacy names still seen in older workspaces, plus one custom
 // role no name table knows.
 const (

@@ -3,8 +3,8 @@
 // workspace, IAM users, user groups, roles, invites, sources, warehouses,
 // spaces and functions.
 //
-// Behaviour follows the project's Segment API reference (segment-api.md,
-// sections 1–4): the data/errors envelopes; both pagination spellings with
+// Behaviour follows Segment's Public API documentation (docs.segmentapis.com)
+// and its generated SDK (segmentio/public-api-sdk-go): the data/errors envelopes; both pagination spellings with
 // base64 offset cursors; the singular /group/{id}/users paths for removing
 // and replacing members; additive POST versus replacing PUT permission
 // writes; per-token fixed-window rate limits (60/min on IAM writes) with the

@@ -1,7 +1,7 @@
 package segmentsim
 
 // Permission generation. Every kind of grant a connector has to understand
-// (segment-api.md §3) is produced: workspace-wide roles, per-instance grants
+// (Segment's IAM permission model) is produced: workspace-wide roles, per-instance grants
 // grouped into one entry per role, label-scoped WORKSPACE grants, legacy and
 // custom roles. The first users and groups get a fixed schedule of kinds so
 // each kind exists in any reasonably sized workspace regardless of the seed;

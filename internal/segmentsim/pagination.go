@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// Pagination limits of the current API (segment-api.md §1): count 1–1000,
+// Pagination limits of the current API (Pagination page, docs.segmentapis.com): count 1–1000,
 // 200 when omitted.
 const (
 	defaultPageCount = 200

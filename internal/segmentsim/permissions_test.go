@@ -87,9 +87,9 @@ func TestPostPermissionsIsAdditive(t *testing.T) {
 	}
 }
 
-// TestPutPermissionsReplaces runs the correct revoke flow of segment-api.md
-// §3 on group 0 (label-scoped Source Admin + Warehouse Read-only): GET, drop
-// one entry, PUT the rest, and check the label restriction survives.
+// TestPutPermissionsReplaces runs the correct revoke flow on group 0
+// (label-scoped Source Admin + Warehouse Read-only): GET, drop one entry,
+// PUT the rest, and check the label restriction survives.
 func TestPutPermissionsReplaces(t *testing.T) {
 	s := newSim(t, smallConfig(), Options{})
 	ws := s.srv.Snapshot()

@@ -8,7 +8,7 @@ import (
 )
 
 // queryArray reads an array query parameter in any of the encodings official
-// clients use (segment-api.md §2.11): deepObject `name.0=`, qs-style
+// clients use (segmentio/public-api-sdk-go and the TypeScript SDK): deepObject `name.0=`, qs-style
 // `name[0]=` (and `name[]=`), and repeated `name=`. Indexed values are
 // ordered by index. A value that looks like a JSON-encoded array
 // (`name=["a@x"]`) is rejected: it is not a documented encoding and a strict

@@ -22,7 +22,7 @@ const defaultRateWindow = time.Minute
 const defaultWriteLimit = 60
 
 // isIAMWrite reports whether method+path is one of the endpoints
-// segment-api.md §1 lists with the lower 60/min limit. It classifies by
+// Segment's Rate Limits page lists with the lower 60/min limit. It classifies by
 // shape, so the class is known even for ids that do not exist.
 func isIAMWrite(method string, segs []string) bool {
 	in := func(ms ...string) bool {

@@ -2,7 +2,8 @@ package segmentsim
 
 import "net/http"
 
-// route dispatches to the handlers. The table is exactly segment-api.md §2:
+// route dispatches to the handlers. The table is exactly the Public API's
+// routes a connector uses (docs.segmentapis.com):
 // anything else, including DELETE/PUT on the plural /groups/{id}/users (the
 // real paths are singular /group/{id}/users), is 404.
 func (s *Server) route(w http.ResponseWriter, r *http.Request, segs []string, ok bool) {

@@ -18,7 +18,7 @@ type Options struct {
 	// writes; 0 = unlimited.
 	ReadLimitPerMinute int
 	// WriteLimitPerMinute limits, per token, the IAM writes of
-	// segment-api.md §1; 0 = 60 (the real value); <0 = unlimited.
+	// Segment's Rate Limits page; 0 = 60 (the real value); <0 = unlimited.
 	WriteLimitPerMinute int
 	// FailureRate is the probability of a random 500/502/503 on any request,
 	// drawn from a PRNG seeded with FailureSeed, so a sequential run fails on

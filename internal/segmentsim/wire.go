@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Response shapes (segment-api.md §2). They are separate from the model so
+// Response shapes of the Public API (docs.segmentapis.com). They are separate from the model so
 // the model stays convenient for tests while the JSON matches the API
 // exactly, e.g. resource labels are always an array, never null.
 
