@@ -18,7 +18,7 @@
 //	max_depth = 8                           #   nesting of child resources, 1..64;
 //	max_c1z_mib = 8192                      #   disk of the c1z store, 16..1048576;
 //	request_budget = 0                      #   API requests, 0..2^31-1 (0 = unlimited)
-//	max_in_flight = 16                      # API requests in flight per tenant, 1..64 (adaptive below it)
+//	max_in_flight = 32                      # API requests in flight per tenant, 1..64 (adaptive below it)
 //
 //	[connectors.segment]                    # name: [a-z0-9][a-z0-9-]{0,62}
 //	wasm = "embedded:segment"               # a module built into the binary, or a path to a .wasm

@@ -125,7 +125,10 @@ func (g *gate) learnWindow(h http.Header, now time.Time) {
 	if date, ok := parseDate(h.Get("Date")); ok {
 		in = reset.Sub(date)
 	}
-	if in <= 0 || in > g.maxRL {
+	// The dates have one-second resolution (Date truncated, the reset
+	// rounded up), so a window as long as the longest wait reads up to two
+	// seconds longer.
+	if in <= 0 || in > g.maxRL+2*time.Second {
 		return
 	}
 	switch {

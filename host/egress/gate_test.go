@@ -197,3 +197,16 @@ func TestGatePauseHoldsEveryAttempt(t *testing.T) {
 		t.Fatal("held after the pause ended")
 	}
 }
+
+// TestGateFollowsAWindowAsLongAsItsLongestWait: Segment's windows last a
+// minute, the client's longest wait is a minute, and the one-second dates
+// make a fresh window read a little over a minute: it is still followed.
+func TestGateFollowsAWindowAsLongAsItsLongestWait(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	g := newGate(2, time.Minute)
+	g.acquire(context.Background(), now)
+	g.release(http.StatusOK, rateHeaders(now, 0, time.Minute+time.Second), now)
+	if _, ok, _ := g.acquire(context.Background(), now); ok {
+		t.Fatal("a spent window of 61 s was not waited for")
+	}
+}
