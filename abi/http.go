@@ -2,6 +2,7 @@ package abi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +30,16 @@ type HTTPResponse struct {
 	Headers map[string][]string `json:"headers,omitempty"`
 	Body    []byte              `json:"body,omitempty"`
 	Error   *Error              `json:"error,omitempty"`
+}
+
+// Session is the sync-scoped key-value cache the host lends a guest
+// (HostSessionGet, HostSessionSet): part of the contract, seen from the
+// host's side by the sandbox and from the guest's by package guest.
+// Values may be evicted at any time, so a connector must treat a miss as
+// "recompute", never as data.
+type Session interface {
+	Get(ctx context.Context, key string) ([]byte, bool, error)
+	Set(ctx context.Context, key string, value []byte) error
 }
 
 // SessionSetRequest is the input of the HostSessionSet host function.

@@ -53,12 +53,10 @@ func asABIError(err error) *abi.Error {
 	return abi.Errorf(abi.CodeUnavailable, "%v", err)
 }
 
-// Session is a key-value cache scoped to one sync. Values may be evicted at
-// any time, so a connector must treat a miss as "recompute", never as data.
-type Session interface {
-	Get(ctx context.Context, key string) ([]byte, bool, error)
-	Set(ctx context.Context, key string, value []byte) error
-}
+// Session is a key-value cache scoped to one sync (abi.Session). Values
+// may be evicted at any time, so a connector must treat a miss as
+// "recompute", never as data.
+type Session = abi.Session
 
 // LogLevel is the severity of a guest log message.
 type LogLevel int

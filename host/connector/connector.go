@@ -16,7 +16,6 @@ import (
 	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/guest"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
@@ -25,7 +24,15 @@ import (
 // of package abi; sess is the sync-scoped session the guest may use (nil
 // outside a sync).
 type Caller interface {
-	Call(ctx context.Context, export string, input []byte, sess guest.Session) ([]byte, error)
+	Call(ctx context.Context, export string, input []byte, sess abi.Session) ([]byte, error)
+}
+
+// GuestFault is implemented by the errors of a Caller that the guest
+// caused (a trap, output that breaks the ABI, an overrun of its time:
+// GuestFault reports which): they are final, never retried.
+type GuestFault interface {
+	error
+	GuestFault() (timedOut bool)
 }
 
 // Connector is a guest seen as a baton-sdk ConnectorBuilderV2.
@@ -133,7 +140,7 @@ func (c *Connector) ResourceSyncers(context.Context) []connectorbuilder.Resource
 // call belongs to: the call runs under the sync's deadline, carries scope
 // to the host functions, and fails with the limit once the sync exceeded
 // one, whatever the guest made of it.
-func call[Res any](ctx context.Context, c *Connector, scope *synclimits.Sync, export string, req any, sess guest.Session) (Res, error) {
+func call[Res any](ctx context.Context, c *Connector, scope *synclimits.Sync, export string, req any, sess abi.Session) (Res, error) {
 	var zero Res
 	if err := scope.Check(); err != nil {
 		return zero, limitExceeded(err)

@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/guest"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 )
 
@@ -24,7 +23,7 @@ type cannedCaller struct {
 	err error
 }
 
-func (c cannedCaller) Call(context.Context, string, []byte, guest.Session) ([]byte, error) {
+func (c cannedCaller) Call(context.Context, string, []byte, abi.Session) ([]byte, error) {
 	return c.out, c.err
 }
 

@@ -11,13 +11,12 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/guest"
 )
 
 // fuzzCaller answers every export with the same guest output.
 type fuzzCaller []byte
 
-func (f fuzzCaller) Call(context.Context, string, []byte, guest.Session) ([]byte, error) {
+func (f fuzzCaller) Call(context.Context, string, []byte, abi.Session) ([]byte, error) {
 	return f, nil
 }
 

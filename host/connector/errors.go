@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/host/sandbox"
 )
 
 // codeOf maps the ABI's error codes to gRPC codes. baton-sdk retries
@@ -56,14 +55,14 @@ func guestError(export string, e *abi.Error) error {
 // retryable codes without limit. ctx is the caller's: when it is done the
 // caller gave up, which is no fault of the guest's and no reason to retry.
 func callFailed(ctx context.Context, export string, err error) error {
-	var ce *sandbox.CallError
+	var gf GuestFault
 	text := abi.ClipText(err.Error())
 	switch {
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):
 		return status.Errorf(codes.Canceled, "%s: cancelled by the caller: %s", export, text)
-	case errors.As(err, &ce) && ce.Kind == sandbox.KindTimeout:
+	case errors.As(err, &gf) && gf.GuestFault():
 		return status.Errorf(codes.ResourceExhausted, "%s (raise the call timeout if the API is slow)", text)
-	case errors.As(err, &ce):
+	case errors.As(err, &gf):
 		return status.Error(codes.Internal, text)
 	case errors.Is(err, context.DeadlineExceeded):
 		return status.Errorf(codes.DeadlineExceeded, "%s: %s", export, text)

@@ -17,7 +17,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/guest"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 )
@@ -25,7 +24,7 @@ import (
 // funcCaller answers each call with f.
 type funcCaller func(ctx context.Context, export string, input []byte) ([]byte, error)
 
-func (f funcCaller) Call(ctx context.Context, export string, input []byte, _ guest.Session) ([]byte, error) {
+func (f funcCaller) Call(ctx context.Context, export string, input []byte, _ abi.Session) ([]byte, error) {
 	return f(ctx, export, input)
 }
 

@@ -9,7 +9,6 @@ import (
 	"github.com/conductorone/baton-sdk/pkg/types/sessions"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/guest"
 )
 
 // resourceSyncer is baton-sdk's ResourceSyncerV2 for one resource type of
@@ -127,7 +126,7 @@ func (s *resourceSyncer) Grants(ctx context.Context, r *v2.Resource, opts resour
 
 // sessionOf adapts baton-sdk's sync-scoped session store to the guest's
 // Session interface.
-func sessionOf(ss sessions.SessionStore) guest.Session {
+func sessionOf(ss sessions.SessionStore) abi.Session {
 	if ss == nil {
 		return nil
 	}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/guest"
 	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/synclimits"
@@ -30,7 +29,7 @@ type guestFunc struct {
 	f     func(ctx context.Context) ([]byte, error)
 }
 
-func (g *guestFunc) Call(ctx context.Context, export string, _ []byte, _ guest.Session) ([]byte, error) {
+func (g *guestFunc) Call(ctx context.Context, export string, _ []byte, _ abi.Session) ([]byte, error) {
 	g.calls.Add(1)
 	if export == abi.ExportValidate {
 		return []byte(`{"ok": {}}`), nil

@@ -10,7 +10,6 @@ import (
 	extism "github.com/extism/go-sdk"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/guest"
 )
 
 // Limits on what a guest may pass to a host function, so a hostile guest
@@ -26,7 +25,7 @@ const (
 // by every tenant.
 type callState struct {
 	http    HTTPDoer
-	session guest.Session
+	session abi.Session
 }
 
 type callStateKey struct{}

@@ -45,6 +45,10 @@ func (e *CallError) Error() string {
 
 func (e *CallError) Unwrap() error { return e.Err }
 
+// GuestFault implements connector.GuestFault: every CallError is a failure
+// of the guest or of the call itself, never of the API.
+func (e *CallError) GuestFault() (timedOut bool) { return e.Kind == KindTimeout }
+
 // instance is one instantiated guest with its own memory budget; it logs
 // through its pool's log budget.
 type instance struct {

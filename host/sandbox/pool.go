@@ -9,7 +9,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/guest"
 )
 
 // HTTPDoer performs a guest's HTTP request under the tenant's egress rules.
@@ -88,7 +87,7 @@ var ErrPoolClosed = errors.New("sandbox pool is closed")
 // busy. sess is the sync-scoped session the guest's session functions use
 // (nil: the guest sees an always-empty session). An error of type *CallError
 // means the sandbox stopped the call; the instance has then been discarded.
-func (p *Pool) Call(ctx context.Context, export string, input []byte, sess guest.Session) ([]byte, error) {
+func (p *Pool) Call(ctx context.Context, export string, input []byte, sess abi.Session) ([]byte, error) {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():

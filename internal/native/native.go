@@ -22,7 +22,7 @@ type Runner struct {
 }
 
 // Call implements connector.Caller.
-func (r *Runner) Call(ctx context.Context, export string, input []byte, sess guest.Session) ([]byte, error) {
+func (r *Runner) Call(ctx context.Context, export string, input []byte, sess abi.Session) ([]byte, error) {
 	env := guest.Env{HTTP: httpAdapter{r.HTTP}, Session: sessionOrEmpty(sess), Log: r.Log}
 	if env.Log == nil {
 		env.Log = func(guest.LogLevel, string) {}
@@ -53,7 +53,7 @@ type emptySession struct{}
 func (emptySession) Get(context.Context, string) ([]byte, bool, error) { return nil, false, nil }
 func (emptySession) Set(context.Context, string, []byte) error         { return nil }
 
-func sessionOrEmpty(s guest.Session) guest.Session {
+func sessionOrEmpty(s abi.Session) guest.Session {
 	if s == nil {
 		return emptySession{}
 	}
