@@ -2,8 +2,11 @@ package sandbox
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,5 +115,37 @@ func TestInstrumentRefusesWhatItCannotRewrite(t *testing.T) {
 	}
 	if _, err := instrument(refills); err == nil || !strings.Contains(err.Error(), "global") {
 		t.Errorf("refilling module: err = %v, want it refused for its global reference", err)
+	}
+}
+
+// TestInstrumentCachedReusesItsOutput: the second compile of a module
+// reads the rewrite from the cache directory instead of redoing it, and a
+// module that cannot be instrumented leaves nothing there.
+func TestInstrumentCachedReusesItsOutput(t *testing.T) {
+	dir := t.TempDir()
+	wasm := callsThroughALoop
+	sum := sha256.Sum256(wasm)
+	first, err := instrumentCached(wasm, sum, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "instrumented-*.wasm"))
+	if len(files) != 1 {
+		t.Fatalf("cache holds %v, want one instrumented module", files)
+	}
+	// A marker written over the cached copy proves the next call read it.
+	if err := os.WriteFile(files[0], append(slices.Clone(first), 0), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	second, err := instrumentCached(wasm, sum, dir)
+	if err != nil || len(second) != len(first)+1 {
+		t.Fatalf("second call returned %d bytes (err %v), want the cached %d", len(second), err, len(first)+1)
+	}
+	bad := []byte("\x00asm\x01\x00\x00\x00\x0a\x05")
+	if _, err := instrumentCached(bad, sha256.Sum256(bad), dir); err == nil {
+		t.Fatal("a truncated module was instrumented")
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 1 {
+		t.Fatalf("cache holds %v after a refused module, want only the first", files)
 	}
 }

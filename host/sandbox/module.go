@@ -154,7 +154,13 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 	// Deadlines stop guests through the fuel checks instrument adds
 	// (interrupt.go); a module it cannot rewrite keeps wazero's own,
 	// far slower, check at every loop header.
-	wasm, err := instrument(cfg.Wasm)
+	sum := sha256.Sum256(cfg.Wasm)
+	if cfg.CacheDir != "" {
+		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
+			return nil, fmt.Errorf("opening compilation cache %s: %w (set --cache-dir to a writable directory)", cfg.CacheDir, err)
+		}
+	}
+	wasm, err := instrumentCached(cfg.Wasm, sum, cfg.CacheDir)
 	closeOnDone := err != nil
 	if err != nil {
 		wasm = cfg.Wasm
@@ -191,7 +197,6 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 		return nil, fmt.Errorf("compiling guest module: %w", err)
 	}
 	m.compiled = compiled
-	sum := sha256.Sum256(cfg.Wasm)
 	m.sha256 = hex.EncodeToString(sum[:])
 
 	if err := m.probe(ctx); err != nil {
