@@ -26,31 +26,40 @@ var (
 // is set, and built with the standard toolchain otherwise.
 func Module(t testing.TB, pkg string) string {
 	t.Helper()
+	p, err := Path(pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Path is Module for callers without a testing.TB (Example functions).
+func Path(pkg string) (string, error) {
 	name := Name(pkg)
 	if d := os.Getenv("BATON_TEST_WASM_DIR"); d != "" {
 		p := filepath.Join(d, name+".wasm")
 		if _, err := os.Stat(p); err == nil {
-			return p
+			return p, nil
 		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
 	if p, ok := built[pkg]; ok {
-		return p
+		return p, nil
 	}
 	if dir == "" {
 		d, err := os.MkdirTemp("", "baton-runner-wasm-")
 		if err != nil {
-			t.Fatal(err)
+			return "", err
 		}
 		dir = d
 	}
 	out := filepath.Join(dir, name+".wasm")
 	if err := Build(root(), pkg, out); err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	built[pkg] = out
-	return out
+	return out, nil
 }
 
 // Name is the module name used for pkg: "guest/segment/wasm" → "segment",
