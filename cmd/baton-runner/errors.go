@@ -7,8 +7,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	"github.com/baton-runner/baton-runner/host/rpcerr"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/rpcerr"
 )
 
 // oneSentence reduces err's status chain to its innermost message and code.

@@ -18,8 +18,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/host/sessionstore"
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/sessionstore"
 )
 
 // maxMessageBytes lifts gRPC's 4 MiB default: a page of resources with

@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 
-	"github.com/baton-runner/baton-runner/host/rpcerr"
 	"github.com/baton-runner/baton-runner/host/service"
+	"github.com/baton-runner/baton-runner/internal/rpcerr"
 )
 
 // The states of a tenant, as /status and the baton_runner_tenant_state
