@@ -309,14 +309,14 @@ func TestServiceModeLimitsPerTask(t *testing.T) {
 	sim.ResetRequests()
 	// One worker: an exact budget needs the exact request count of a
 	// sequential sync (parallel workers may each read GET / once).
-	if res := run(t, t.TempDir(), []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url, "BATON_MAX_IN_FLIGHT=1"}, "sync"); res.code != 0 {
+	if res := run(t, t.TempDir(), []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url, "BATON_INSTANCES=1"}, "sync"); res.code != 0 {
 		t.Fatalf("reference sync: exit %d\n%s", res.code, res.stderr)
 	}
 	requests := sim.RequestCount()
 
 	c1 := fakec1.Start(t)
 	env := append(c1.Env(), "BATON_TOKEN="+segmentsim.DefaultToken, "BATON_BASE_URL="+url,
-		fmt.Sprintf("BATON_REQUEST_BUDGET=%d", requests), "BATON_MAX_IN_FLIGHT=1")
+		fmt.Sprintf("BATON_REQUEST_BUDGET=%d", requests), "BATON_INSTANCES=1")
 	p := start(t, env)
 	if err := c1.WaitHello(ctxTimeout(t, 60*time.Second)); err != nil {
 		t.Fatalf("no Hello: %v\n%s", err, p.stderr)
