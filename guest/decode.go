@@ -39,34 +39,32 @@ func decodeFast(input []byte, v any) bool {
 		}
 	case *abi.ListEntitlementsRequest:
 		var r abi.ListEntitlementsRequest
-		if d.object(func(key string) bool {
-			switch key {
-			case "resource":
-				return d.resource(&r.Resource)
-			case "pageToken":
-				return d.str(&r.PageToken)
-			}
-			return d.call(key, &r.Call)
-		}) && d.end() {
+		if d.resourceRequest(&r.Call, &r.Resource, &r.PageToken) {
 			*req = r
 			return true
 		}
 	case *abi.ListGrantsRequest:
 		var r abi.ListGrantsRequest
-		if d.object(func(key string) bool {
-			switch key {
-			case "resource":
-				return d.resource(&r.Resource)
-			case "pageToken":
-				return d.str(&r.PageToken)
-			}
-			return d.call(key, &r.Call)
-		}) && d.end() {
+		if d.resourceRequest(&r.Call, &r.Resource, &r.PageToken) {
 			*req = r
 			return true
 		}
 	}
 	return false
+}
+
+// resourceRequest reads the whole input as a request about one resource
+// (the listing requests of entitlements and grants share this shape).
+func (d *fastDecoder) resourceRequest(call *abi.Call, res *abi.Resource, pageToken *string) bool {
+	return d.object(func(key string) bool {
+		switch key {
+		case "resource":
+			return d.resource(res)
+		case "pageToken":
+			return d.str(pageToken)
+		}
+		return d.call(key, call)
+	}) && d.end()
 }
 
 type fastDecoder struct {
