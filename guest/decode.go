@@ -1,9 +1,8 @@
 package guest
 
 import (
-	"unicode/utf8"
-
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/guest/internal/jsonscan"
 )
 
 // The listing requests arrive once per resource and page, and
@@ -19,7 +18,7 @@ import (
 // and input is in the plain form; otherwise it reports false and leaves v
 // untouched.
 func decodeFast(input []byte, v any) bool {
-	d := fastDecoder{b: input}
+	d := fastDecoder{jsonscan.Scanner{B: input}}
 	switch req := v.(type) {
 	case *abi.ListResourcesRequest:
 		var r abi.ListResourcesRequest
@@ -33,7 +32,7 @@ func decodeFast(input []byte, v any) bool {
 				return d.str(&r.PageToken)
 			}
 			return d.call(key, &r.Call)
-		}) && d.end() {
+		}) && d.End() {
 			*req = r
 			return true
 		}
@@ -64,80 +63,13 @@ func (d *fastDecoder) resourceRequest(call *abi.Call, res *abi.Resource, pageTok
 			return d.str(pageToken)
 		}
 		return d.call(key, call)
-	}) && d.end()
+	}) && d.End()
 }
 
-type fastDecoder struct {
-	b []byte
-	p int
-}
-
-func (d *fastDecoder) space() {
-	for d.p < len(d.b) {
-		switch d.b[d.p] {
-		case ' ', '\t', '\n', '\r':
-			d.p++
-		default:
-			return
-		}
-	}
-}
-
-// consume skips whitespace and then c, reporting whether c was there.
-func (d *fastDecoder) consume(c byte) bool {
-	d.space()
-	if d.p < len(d.b) && d.b[d.p] == c {
-		d.p++
-		return true
-	}
-	return false
-}
-
-func (d *fastDecoder) end() bool {
-	d.space()
-	return d.p == len(d.b)
-}
-
-// null consumes a null literal if one comes next.
-func (d *fastDecoder) null() bool {
-	d.space()
-	if len(d.b)-d.p >= 4 && string(d.b[d.p:d.p+4]) == "null" {
-		d.p += 4
-		return true
-	}
-	return false
-}
-
-// rawString reads a string without escapes or control characters, of
-// valid UTF-8.
-func (d *fastDecoder) rawString() (string, bool) {
-	if !d.consume('"') {
-		return "", false
-	}
-	start := d.p
-	ascii := true
-	for d.p < len(d.b) {
-		c := d.b[d.p]
-		switch {
-		case c == '"':
-			s := d.b[start:d.p]
-			d.p++
-			if !ascii && !utf8.Valid(s) {
-				return "", false
-			}
-			return string(s), true
-		case c == '\\' || c < 0x20:
-			return "", false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-		d.p++
-	}
-	return "", false
-}
+type fastDecoder struct{ jsonscan.Scanner }
 
 func (d *fastDecoder) str(dst *string) bool {
-	s, ok := d.rawString()
+	s, ok := d.RawString()
 	*dst = s
 	return ok
 }
@@ -146,16 +78,16 @@ func (d *fastDecoder) str(dst *string) bool {
 // positioned at the value. A key seen twice fails, since encoding/json
 // would merge the two values.
 func (d *fastDecoder) object(member func(key string) bool) bool {
-	if !d.consume('{') {
+	if !d.Consume('{') {
 		return false
 	}
-	if d.consume('}') {
+	if d.Consume('}') {
 		return true
 	}
 	var seen []string
 	for {
-		key, ok := d.rawString()
-		if !ok || !d.consume(':') {
+		key, ok := d.RawString()
+		if !ok || !d.Consume(':') {
 			return false
 		}
 		for _, k := range seen {
@@ -167,10 +99,10 @@ func (d *fastDecoder) object(member func(key string) bool) bool {
 		if !member(key) {
 			return false
 		}
-		if d.consume(',') {
+		if d.Consume(',') {
 			continue
 		}
-		return d.consume('}')
+		return d.Consume('}')
 	}
 }
 
@@ -186,55 +118,55 @@ func (d *fastDecoder) call(key string, c *abi.Call) bool {
 }
 
 func (d *fastDecoder) stringMap(dst *map[string]string) bool {
-	if d.null() {
+	if d.Null() {
 		*dst = nil
 		return true
 	}
 	m := map[string]string{}
 	*dst = m
-	if !d.consume('{') {
+	if !d.Consume('{') {
 		return false
 	}
-	if d.consume('}') {
+	if d.Consume('}') {
 		return true
 	}
 	for {
-		k, ok := d.rawString()
-		if !ok || !d.consume(':') {
+		k, ok := d.RawString()
+		if !ok || !d.Consume(':') {
 			return false
 		}
-		v, ok := d.rawString()
+		v, ok := d.RawString()
 		if !ok {
 			return false
 		}
 		m[k] = v
-		if d.consume(',') {
+		if d.Consume(',') {
 			continue
 		}
-		return d.consume('}')
+		return d.Consume('}')
 	}
 }
 
 func (d *fastDecoder) strings(dst *[]string) bool {
-	if d.null() {
+	if d.Null() {
 		*dst = nil
 		return true
 	}
-	if !d.consume('[') {
+	if !d.Consume('[') {
 		return false
 	}
 	out := []string{}
-	if !d.consume(']') {
+	if !d.Consume(']') {
 		for {
-			s, ok := d.rawString()
+			s, ok := d.RawString()
 			if !ok {
 				return false
 			}
 			out = append(out, s)
-			if d.consume(',') {
+			if d.Consume(',') {
 				continue
 			}
-			if !d.consume(']') {
+			if !d.Consume(']') {
 				return false
 			}
 			break
@@ -257,7 +189,7 @@ func (d *fastDecoder) resourceID(id *abi.ResourceID) bool {
 }
 
 func (d *fastDecoder) resourceIDPtr(dst **abi.ResourceID) bool {
-	if d.null() {
+	if d.Null() {
 		*dst = nil
 		return true
 	}
@@ -282,7 +214,7 @@ func (d *fastDecoder) resource(r *abi.Resource) bool {
 		case "profile":
 			return d.stringMap(&r.Profile)
 		case "user":
-			if d.null() {
+			if d.Null() {
 				r.User = nil
 				return true
 			}

@@ -3,7 +3,8 @@ package segment
 import (
 	"encoding/json"
 	"strings"
-	"unicode/utf8"
+
+	"github.com/baton-runner/baton-runner/guest/internal/jsonscan"
 )
 
 // Every user costs the guest a GET /users/{id} document and, in
@@ -20,14 +21,14 @@ func decodeUserDoc(body []byte) (*user, bool) {
 	if !json.Valid(body) {
 		return nil, false
 	}
-	s := scan{b: body}
+	s := scan{jsonscan.Scanner{B: body}}
 	var u *user
 	ok := s.object([]string{"data"}, func(string) bool {
 		return s.object([]string{"user"}, func(string) bool {
 			u = &user{}
 			return s.user(u)
 		})
-	}) && s.end()
+	}) && s.End()
 	if !ok || u == nil {
 		return nil, false
 	}
@@ -42,13 +43,13 @@ func decodeUserPage(body []byte, key string) ([]user, pagination, bool) {
 	if key == "pagination" || !json.Valid(body) {
 		return nil, p, false
 	}
-	s := scan{b: body}
+	s := scan{jsonscan.Scanner{B: body}}
 	var users []user
 	found := false
 	ok := s.object([]string{"data"}, func(string) bool {
 		return s.object([]string{key, "pagination"}, func(k string) bool {
 			if k == "pagination" {
-				if s.null() {
+				if s.Null() {
 					return true
 				}
 				return s.object([]string{"current", "next"}, func(k string) bool {
@@ -58,10 +59,10 @@ func decodeUserPage(body []byte, key string) ([]user, pagination, bool) {
 					return s.str(&p.Next)
 				})
 			}
-			found = !s.null()
+			found = !s.Null()
 			return found && list(&s, &users, s.user)
 		})
-	}) && s.end()
+	}) && s.End()
 	if !ok || !found {
 		return nil, pagination{}, false
 	}
@@ -73,117 +74,53 @@ func decodePermissions(b []byte) ([]permission, bool) {
 	if !json.Valid(b) {
 		return nil, false
 	}
-	s := scan{b: b}
+	s := scan{jsonscan.Scanner{B: b}}
 	var out []permission
-	if !s.list(&out, s.permission) || !s.end() {
+	if !s.list(&out, s.permission) || !s.End() {
 		return nil, false
 	}
 	return out, true
 }
 
 // scan reads a document already known to be valid JSON.
-type scan struct {
-	b []byte
-	p int
-}
-
-func (s *scan) space() {
-	for s.p < len(s.b) {
-		switch s.b[s.p] {
-		case ' ', '\t', '\n', '\r':
-			s.p++
-		default:
-			return
-		}
-	}
-}
-
-func (s *scan) consume(c byte) bool {
-	s.space()
-	if s.p < len(s.b) && s.b[s.p] == c {
-		s.p++
-		return true
-	}
-	return false
-}
-
-func (s *scan) end() bool {
-	s.space()
-	return s.p == len(s.b)
-}
-
-func (s *scan) null() bool {
-	s.space()
-	if len(s.b)-s.p >= 4 && string(s.b[s.p:s.p+4]) == "null" {
-		s.p += 4
-		return true
-	}
-	return false
-}
-
-// rawString reads a string free of escapes (valid JSON has no control
-// characters in strings) and of valid UTF-8.
-func (s *scan) rawString() (string, bool) {
-	if !s.consume('"') {
-		return "", false
-	}
-	start := s.p
-	ascii := true
-	for s.p < len(s.b) {
-		switch c := s.b[s.p]; {
-		case c == '"':
-			v := s.b[start:s.p]
-			s.p++
-			if !ascii && !utf8.Valid(v) {
-				return "", false
-			}
-			return string(v), true
-		case c == '\\':
-			return "", false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-		s.p++
-	}
-	return "", false
-}
+type scan struct{ jsonscan.Scanner }
 
 // str reads a string field; null leaves it empty, as encoding/json leaves
 // a string it meets null for unchanged.
 func (s *scan) str(dst *string) bool {
-	if s.null() {
+	if s.Null() {
 		return true
 	}
-	v, ok := s.rawString()
+	v, ok := s.RawString()
 	*dst = v
 	return ok
 }
 
 // skip passes over one value of the (valid) document.
 func (s *scan) skip() bool {
-	s.space()
-	if s.p >= len(s.b) {
+	s.Space()
+	if s.P >= len(s.B) {
 		return false
 	}
-	switch s.b[s.p] {
+	switch s.B[s.P] {
 	case '"':
-		s.p++
-		for s.p < len(s.b) {
-			switch s.b[s.p] {
+		s.P++
+		for s.P < len(s.B) {
+			switch s.B[s.P] {
 			case '\\':
-				s.p += 2
+				s.P += 2
 				continue
 			case '"':
-				s.p++
+				s.P++
 				return true
 			}
-			s.p++
+			s.P++
 		}
 		return false
 	case '{', '[':
 		depth := 0
-		for s.p < len(s.b) {
-			switch s.b[s.p] {
+		for s.P < len(s.B) {
+			switch s.B[s.P] {
 			case '"':
 				if !s.skip() {
 					return false
@@ -194,20 +131,20 @@ func (s *scan) skip() bool {
 			case '}', ']':
 				depth--
 				if depth == 0 {
-					s.p++
+					s.P++
 					return true
 				}
 			}
-			s.p++
+			s.P++
 		}
 		return false
 	}
-	for s.p < len(s.b) {
-		switch s.b[s.p] {
+	for s.P < len(s.B) {
+		switch s.B[s.P] {
 		case ',', '}', ']', ' ', '\t', '\n', '\r':
 			return true
 		}
-		s.p++
+		s.P++
 	}
 	return true
 }
@@ -217,16 +154,16 @@ func (s *scan) skip() bool {
 // matches a known one only without regard to case (encoding/json would
 // decode it into that field), fails.
 func (s *scan) object(known []string, field func(key string) bool) bool {
-	if !s.consume('{') {
+	if !s.Consume('{') {
 		return false
 	}
-	if s.consume('}') {
+	if s.Consume('}') {
 		return true
 	}
 	var seen uint32
 	for {
-		key, ok := s.rawString()
-		if !ok || !s.consume(':') {
+		key, ok := s.RawString()
+		if !ok || !s.Consume(':') {
 			return false
 		}
 		handled := false
@@ -246,34 +183,34 @@ func (s *scan) object(known []string, field func(key string) bool) bool {
 		if !handled && !s.skip() {
 			return false
 		}
-		if s.consume(',') {
+		if s.Consume(',') {
 			continue
 		}
-		return s.consume('}')
+		return s.Consume('}')
 	}
 }
 
 // list reads an array of items into dst: nil for null, empty for [].
 func list[T any](s *scan, dst *[]T, item func(*T) bool) bool {
-	if s.null() {
+	if s.Null() {
 		*dst = nil
 		return true
 	}
-	if !s.consume('[') {
+	if !s.Consume('[') {
 		return false
 	}
 	out := []T{}
-	if !s.consume(']') {
+	if !s.Consume(']') {
 		for {
 			var v T
 			if !item(&v) {
 				return false
 			}
 			out = append(out, v)
-			if s.consume(',') {
+			if s.Consume(',') {
 				continue
 			}
-			if !s.consume(']') {
+			if !s.Consume(']') {
 				return false
 			}
 			break
@@ -309,7 +246,7 @@ func (s *scan) user(u *user) bool {
 }
 
 func (s *scan) permission(p *permission) bool {
-	if s.null() {
+	if s.Null() {
 		return true // encoding/json leaves a struct it meets null for as it was
 	}
 	return s.object(permissionKeys, func(key string) bool {
@@ -326,7 +263,7 @@ func (s *scan) permission(p *permission) bool {
 }
 
 func (s *scan) permResource(r *permResource) bool {
-	if s.null() {
+	if s.Null() {
 		return true
 	}
 	return s.object(resourceKeys, func(key string) bool {
@@ -341,7 +278,7 @@ func (s *scan) permResource(r *permResource) bool {
 }
 
 func (s *scan) label(l *label) bool {
-	if s.null() {
+	if s.Null() {
 		return true
 	}
 	return s.object(labelKeys, func(key string) bool {
