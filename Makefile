@@ -65,7 +65,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_PARSE) ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzBuildURL$$' -fuzztime $(FUZZ_URL) ./host/egress
 	$(GO) test -run '^$$' -fuzz '^FuzzSegmentResponses$$' -fuzztime $(FUZZ_SEGMENT) ./guest/segment
-	$(GO) test -run '^$$' -fuzz '^FuzzGuestOutput$$' -fuzztime $(FUZZ_OUTPUT) ./host/connector
+	$(GO) test -run '^$$' -fuzz '^FuzzGuestOutput$$' -fuzztime $(FUZZ_OUTPUT) ./internal/connector
 
 demo: build
 	$(HOST) demo

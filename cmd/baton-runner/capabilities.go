@@ -12,7 +12,6 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
 
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
@@ -40,7 +39,7 @@ func capabilitiesCommand() *cli.Command {
 				return err
 			}
 			defer t.Close(c.Context)
-			cc, err := connector.NewClient(c.Context, t.Connector(), connector.ClientOptions{Provisioning: true})
+			cc, err := t.Client(c.Context, tenant.ClientOptions{Provisioning: true})
 			if err != nil {
 				return err
 			}

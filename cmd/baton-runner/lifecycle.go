@@ -98,7 +98,7 @@ func createAccountAction(c *cli.Context) error {
 	}
 	what := "create account " + who
 	return oneShot(c, what, func(t *tenant.Tenant) (string, error) {
-		res, err := t.Connector().CreateAccount(c.Context, c.String("create-account-resource-type"), info)
+		res, err := t.CreateAccount(c.Context, c.String("create-account-resource-type"), info)
 		if err != nil {
 			return "", err
 		}
@@ -121,7 +121,7 @@ func deleteResourceAction(c *cli.Context) error {
 	}
 	what := "delete " + rt + ":" + id
 	return oneShot(c, what, func(t *tenant.Tenant) (string, error) {
-		gone, err := t.Connector().DeleteResource(c.Context, v2.ResourceId_builder{ResourceType: rt, Resource: id}.Build(), nil)
+		gone, err := t.DeleteResource(c.Context, v2.ResourceId_builder{ResourceType: rt, Resource: id}.Build(), nil)
 		switch {
 		case err != nil:
 			return "", err

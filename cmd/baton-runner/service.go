@@ -77,7 +77,7 @@ func runService(c *cli.Context) error {
 		}
 		defer stop()
 	}
-	err = svc.Run(ctx, t.Connector())
+	err = svc.Run(ctx, t)
 	if err != nil && !errors.Is(err, service.ErrCredentials) {
 		return explain("service", err)
 	}

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/connector"
 )
 
 var md = abi.Metadata{ABIVersion: abi.Version, DisplayName: "t", ResourceTypes: []abi.ResourceType{

@@ -146,7 +146,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			ShutdownTimeout: r.opts.ShutdownTimeout, StorageEngine: spec.StorageEngine, Logger: log,
 		})
 		r.status.serving(spec.Name, svc.Ready)
-		err := svc.Run(ctx, t.Connector())
+		err := svc.Run(ctx, t)
 		return svc.Ready(), err
 	}
 

@@ -26,10 +26,10 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
 // Config configures service mode.
@@ -89,7 +89,7 @@ var ErrCredentials = errors.New("ConductorOne rejected the client credentials: c
 // ConductorOne and processes tasks until ctx is cancelled; then it stops
 // taking tasks and lets those in flight finish (or be reported failed)
 // within ShutdownTimeout.
-func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
+func (s *Service) Run(ctx context.Context, t *tenant.Tenant) error {
 	cfg := s.cfg
 	if cfg.ClientID == "" || cfg.ClientSecret.IsZero() {
 		return errors.New("service mode needs BATON_CLIENT_ID and BATON_CLIENT_SECRET (--client-id, --client-secret)")
@@ -109,7 +109,7 @@ func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
 	// concurrent tasks together).
 	disk := &synclimits.Disk{}
 	disk.Watch(dir)
-	cc, err := connector.NewClient(taskCtx, c, connector.ClientOptions{Provisioning: cfg.Provisioning, Disk: disk})
+	cc, err := t.Client(taskCtx, tenant.ClientOptions{Provisioning: cfg.Provisioning, Disk: disk})
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (s *Service) Run(ctx context.Context, c *connector.Connector) error {
 
 	// A sync task runs a worker per guest instance; the tenant's pool and
 	// egress client bound the calls and requests of all tasks together.
-	workers := c.Workers()
+	workers := t.Workers()
 	tm, err := c1api.NewC1TaskManager(taskCtx, cfg.ClientID, cfg.ClientSecret.Reveal(), dir,
 		false, "", "", nil, nil, nil, workers, cfg.StorageEngine, cfg.TaskConcurrency, false)
 	if err != nil {

@@ -13,12 +13,12 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/structpb"
 
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/tenant"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
-func createAccount(t *testing.T, cc *connector.Client, profile map[string]any) (*v2.CreateAccountResponse, error) {
+func createAccount(t *testing.T, cc *tenant.Client, profile map[string]any) (*v2.CreateAccountResponse, error) {
 	t.Helper()
 	p, err := structpb.NewStruct(profile)
 	if err != nil {
@@ -129,7 +129,7 @@ func TestDeleteUserAndInvite(t *testing.T) {
 		if _, err := cc.DeleteResourceV2(ctx, v2.DeleteResourceV2Request_builder{ResourceId: id, ParentResourceId: ws}.Build()); err != nil {
 			t.Fatalf("delete %v: %v", id, err)
 		}
-		gone, err := tn.Connector().DeleteResource(ctx, id, nil)
+		gone, err := tn.DeleteResource(ctx, id, nil)
 		if err != nil || !gone {
 			t.Fatalf("second delete of %v: already deleted %v, %v", id, gone, err)
 		}
@@ -145,7 +145,7 @@ func TestDeleteUserAndInvite(t *testing.T) {
 	}
 
 	// Other types are not deletable: a clear error, nothing written.
-	_, err := tn.Connector().DeleteResource(ctx, v2.ResourceId_builder{ResourceType: "group", Resource: e.ws.Groups[0].ID}.Build(), nil)
+	_, err := tn.DeleteResource(ctx, v2.ResourceId_builder{ResourceType: "group", Resource: e.ws.Groups[0].ID}.Build(), nil)
 	if status.Code(err) != codes.Unimplemented || !strings.Contains(err.Error(), "cannot be deleted") {
 		t.Errorf("group delete: %v", err)
 	}
@@ -154,7 +154,7 @@ func TestDeleteUserAndInvite(t *testing.T) {
 	}
 
 	// Without provisioning, baton-sdk's services refuse and say how.
-	off, err := connector.NewClient(ctx, tn.Connector(), connector.ClientOptions{})
+	off, err := tn.Client(ctx, tenant.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

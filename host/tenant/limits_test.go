@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/secret"
@@ -113,15 +112,16 @@ func TestSegmentSyncLimits(t *testing.T) {
 func TestBudgetIsPerSyncInServiceMode(t *testing.T) {
 	e := startSim(t, segmentsim.DefaultConfig(30))
 	_, requests := need(t, e)
-	tn := limitedTenant(t, e, synclimits.Limits{RequestBudget: requests})
-	cc, err := connector.NewClient(context.Background(), tn.Connector(), connector.ClientOptions{})
+	limits := synclimits.Limits{RequestBudget: requests}
+	tn := limitedTenant(t, e, limits)
+	cc, err := tn.Client(context.Background(), tenant.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cc.Close()
 	for i := range 3 {
 		path := filepath.Join(t.TempDir(), "task.c1z")
-		if err := localsync.Run(context.Background(), cc, localsync.Options{Path: path, Limits: tn.Connector().Limits()}); err != nil {
+		if err := localsync.Run(context.Background(), cc, localsync.Options{Path: path, Limits: limits}); err != nil {
 			t.Fatalf("sync %d through the same client: %v", i+1, err)
 		}
 	}

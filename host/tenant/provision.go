@@ -11,8 +11,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
-
-	"github.com/baton-runner/baton-runner/host/connector"
 )
 
 // Outcome says whether a grant or revoke changed anything upstream.
@@ -79,7 +77,7 @@ func runProvisioner(ctx context.Context, p *provisioner.Provisioner) error {
 }
 
 func (t *Tenant) provision(ctx context.Context, do func(types.ConnectorClient) error) (Outcome, error) {
-	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Provisioning: true})
+	cc, err := t.Client(ctx, ClientOptions{Provisioning: true})
 	if err != nil {
 		return Changed, err
 	}

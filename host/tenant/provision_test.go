@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/tenant"
@@ -54,9 +53,9 @@ func startWritableSim(t *testing.T, cfg segmentsim.Config, opts segmentsim.Optio
 
 // provisioningClient is baton-sdk's ConnectorClient for the tenant, with
 // the grant services on.
-func provisioningClient(t *testing.T, tn *tenant.Tenant) *connector.Client {
+func provisioningClient(t *testing.T, tn *tenant.Tenant) *tenant.Client {
 	t.Helper()
-	cc, err := connector.NewClient(context.Background(), tn.Connector(), connector.ClientOptions{Provisioning: true})
+	cc, err := tn.Client(context.Background(), tenant.ClientOptions{Provisioning: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +118,7 @@ var abiCodes = map[codes.Code]abi.Code{
 
 // sandboxedExec runs the model's operations through baton-sdk's client, the
 // host adapter, the sandbox and the wasm guest.
-func sandboxedExec(t *testing.T, cc *connector.Client, conn *connector.Connector) provmodel.Exec {
+func sandboxedExec(t *testing.T, cc *tenant.Client, tn *tenant.Tenant) provmodel.Exec {
 	return func(op provmodel.Op) (bool, error) {
 		ctx := context.Background()
 		var annos annotations.Annotations
@@ -142,7 +141,7 @@ func sandboxedExec(t *testing.T, cc *connector.Client, conn *connector.Connector
 			// resource was already gone; the host's own path (the same
 			// adapter and sandboxed guest) does.
 			id := v2.ResourceId_builder{ResourceType: op.Delete.Type, Resource: op.Delete.ID}.Build()
-			already, err = conn.DeleteResource(ctx, id, nil)
+			already, err = tn.DeleteResource(ctx, id, nil)
 		}
 		if op.Kind() == "create-account" || op.Kind() == "delete" {
 			if err != nil {
@@ -187,7 +186,7 @@ func TestSandboxedProvisioningModel(t *testing.T) {
 			cfg.Seed = int64(seed)
 			e := startWritableSim(t, cfg, segmentsim.Options{WriteLimitPerMinute: -1})
 			tn := e.newTenant(t, 2, nil)
-			provmodel.Run(t, seed, 50, e.sim, sandboxedExec(t, provisioningClient(t, tn), tn.Connector()))
+			provmodel.Run(t, seed, 50, e.sim, sandboxedExec(t, provisioningClient(t, tn), tn))
 		})
 	}
 }
@@ -202,7 +201,7 @@ func TestConcurrentRevokesOnOnePrincipal(t *testing.T) {
 	m := provmodel.New(e.sim.Snapshot())
 	u := e.ws.Users[0]
 	role := e.ws.RoleByName(segmentsim.RoleSourceReadOnly).ID
-	exec := sandboxedExec(t, cc, tn.Connector())
+	exec := sandboxedExec(t, cc, tn)
 	var ops []provmodel.Op
 	for _, s := range e.ws.Sources[:6] {
 		op := provmodel.Op{Grant: true, Entitlement: m.Entitlement("source", s.ID, role), Principal: m.UserResource(u)}
@@ -262,7 +261,7 @@ func TestWritesRideOut429s(t *testing.T) {
 	})
 	cc := provisioningClient(t, tn)
 	m := provmodel.New(e.sim.Snapshot())
-	exec := sandboxedExec(t, cc, tn.Connector())
+	exec := sandboxedExec(t, cc, tn)
 	role := e.ws.RoleByName(segmentsim.RoleSourceAdmin).ID
 	u := e.ws.Users[1]
 	for _, s := range e.ws.Sources[:5] {
@@ -436,7 +435,7 @@ func TestRevokeUnderFaults(t *testing.T) {
 	m := provmodel.New(e.sim.Snapshot())
 	u := e.ws.Users[2]
 	role := e.ws.RoleByName(segmentsim.RoleSourceAdmin).ID
-	exec := sandboxedExec(t, cc, tn.Connector())
+	exec := sandboxedExec(t, cc, tn)
 	for _, s := range e.ws.Sources[:2] {
 		if _, err := exec(provmodel.Op{Grant: true, Entitlement: m.Entitlement("source", s.ID, role), Principal: m.UserResource(u)}); err != nil {
 			t.Fatal(err)
@@ -445,7 +444,7 @@ func TestRevokeUnderFaults(t *testing.T) {
 	var prov interface {
 		Revoke(context.Context, *v2.Grant) (annotations.Annotations, error)
 	}
-	for _, s := range tn.Connector().ResourceSyncers(context.Background()) {
+	for _, s := range tenant.ConnectorOf(tn).ResourceSyncers(context.Background()) {
 		if s.ResourceType(context.Background()).GetId() == "source" {
 			prov = s.(interface {
 				Revoke(context.Context, *v2.Grant) (annotations.Annotations, error)

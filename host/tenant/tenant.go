@@ -11,11 +11,11 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/connector"
 )
 
 // Config describes a tenant.
@@ -35,7 +35,7 @@ type Config struct {
 	// API requests); zero fields take synclimits' defaults.
 	Limits synclimits.Limits
 	// MaxCallAttempts bounds consecutive retryable failures of one guest
-	// call (default connector.MaxAttempts).
+	// call (default 10).
 	MaxCallAttempts int
 	// Logger receives the tenant's logs, guest logs included.
 	Logger *zap.Logger
@@ -82,9 +82,6 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 	}, nil
 }
 
-// Connector returns the tenant's baton-sdk connector.
-func (t *Tenant) Connector() *connector.Connector { return t.connector }
-
 // Stats returns the tenant's sandbox counters.
 func (t *Tenant) Stats() sandbox.Stats { return t.pool.Stats() }
 
@@ -96,7 +93,7 @@ func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
 	if opts.Disk == nil {
 		opts.Disk = &synclimits.Disk{}
 	}
-	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Disk: opts.Disk})
+	cc, err := t.Client(ctx, ClientOptions{Disk: opts.Disk})
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,11 @@ import (
 	"testing"
 
 	"github.com/baton-runner/baton-runner/guest/segment"
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/internal/connector"
 	"github.com/baton-runner/baton-runner/internal/native"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )

@@ -20,7 +20,6 @@ import (
 	"github.com/conductorone/baton-sdk/pkg/types/resource"
 	"go.uber.org/zap"
 
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
@@ -197,7 +196,7 @@ func (r fakeResolver) LookupIPAddr(_ context.Context, host string) ([]net.IPAddr
 // given settings.
 type hostileTenant struct {
 	tn    *tenant.Tenant
-	cc    *connector.Client
+	cc    *tenant.Client
 	audit *auditLog
 }
 
@@ -210,7 +209,7 @@ func newHostileTenant(t *testing.T, name string, eg egress.Config, settings map[
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { tn.Close(context.Background()) })
-	cc, err := connector.NewClient(context.Background(), tn.Connector(), connector.ClientOptions{})
+	cc, err := tn.Client(context.Background(), tenant.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -169,7 +169,7 @@ func TestContainmentOverTime(t *testing.T) {
 		// host calls run several times slower and memory use multiplies,
 		// so the text attacks overrun their call timeout instead of the
 		// paths under test. The same paths run under -race in host/sandbox,
-		// host/connector and host/tenant.
+		// internal/connector and host/tenant.
 		t.Skip("containment bounds are measured on the product's build, not under -race")
 	}
 	m := overTimeModule(t)

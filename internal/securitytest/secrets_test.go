@@ -22,7 +22,6 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/localsync"
@@ -134,7 +133,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 	}
 
 	// 2. A grant and a revoke, and a refused grant.
-	cc, err := connector.NewClient(ctx, tn.Connector(), connector.ClientOptions{Provisioning: true})
+	cc, err := tn.Client(ctx, tenant.ClientOptions{Provisioning: true})
 	if err != nil {
 		t.Fatal(err)
 	}

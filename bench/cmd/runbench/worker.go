@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/baton-runner/baton-runner/guest/segment"
-	"github.com/baton-runner/baton-runner/host/connector"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/connector"
 	"github.com/baton-runner/baton-runner/internal/native"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )

@@ -1,0 +1,64 @@
+package tenant
+
+import (
+	"context"
+
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
+	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
+	"github.com/conductorone/baton-sdk/pkg/types"
+
+	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/connector"
+)
+
+// ClientOptions configures Client.
+type ClientOptions struct {
+	// Provisioning exposes grant, revoke, create-account and delete. When
+	// false they fail with FailedPrecondition and say how to turn
+	// provisioning on.
+	Provisioning bool
+	// Disk, if set, measures the files of the syncs run through the
+	// client, which then end when they take more than the tenant's
+	// Limits.MaxC1ZBytes.
+	Disk *synclimits.Disk
+}
+
+// Client is baton-sdk's ConnectorClient for the tenant's sandboxed guest,
+// served over gRPC inside this process: anything baton-sdk does with a
+// connector (its syncer, provisioner, service-mode task manager) works
+// with it, bounded by the tenant's limits. Close it when done.
+type Client struct {
+	types.ConnectorClient
+	cc *connector.Client
+}
+
+// Client starts a Client for the tenant. Each sync run through it is
+// bounded by the tenant's Limits on its own, tracked by its sync ID.
+func (t *Tenant) Client(ctx context.Context, opts ClientOptions) (*Client, error) {
+	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Provisioning: opts.Provisioning, Disk: opts.Disk})
+	if err != nil {
+		return nil, err
+	}
+	return &Client{ConnectorClient: cc, cc: cc}, nil
+}
+
+// Close stops the client's in-process server.
+func (c *Client) Close() error { return c.cc.Close() }
+
+// Workers is the number of sync workers baton-sdk should run against the
+// tenant: one per guest instance (Config.Instances).
+func (t *Tenant) Workers() int { return t.connector.Workers() }
+
+// CreateAccount creates an account of resource type rt (the guest's
+// account type when rt is empty) and returns baton-sdk's result:
+// *v2.CreateAccountResponse_SuccessResult, _AlreadyExistsResult or
+// _ActionRequiredResult.
+func (t *Tenant) CreateAccount(ctx context.Context, rt string, info *v2.AccountInfo) (connectorbuilder.CreateAccountResponse, error) {
+	return t.connector.CreateAccount(ctx, rt, info)
+}
+
+// DeleteResource deletes the resource and reports whether it was already
+// gone (baton-sdk's own delete service does not say).
+func (t *Tenant) DeleteResource(ctx context.Context, id, parent *v2.ResourceId) (alreadyDeleted bool, err error) {
+	return t.connector.DeleteResource(ctx, id, parent)
+}
