@@ -4,7 +4,11 @@
 // a single export is bounded by the sandbox; these limits bound the sum.
 package synclimits
 
-import "time"
+import (
+	"fmt"
+	"strings"
+	"time"
+)
 
 // Limits of one sync. A zero field takes its default (WithDefaults); a
 // negative one disables that limit.
@@ -76,4 +80,22 @@ func (l Limits) WithDefaults() Limits {
 		l.MaxInFlight = DefaultMaxInFlight
 	}
 	return l
+}
+
+// Error is a sync over one of its limits. The sync ends with it; nothing
+// the guest listed after the limit is kept.
+type Error struct {
+	// Key is the runner.toml key of the limit ("max_pages"); its flag is
+	// the same name with dashes (--max-pages).
+	Key string
+	// Detail states the limit's value and unit ("2000000 guest list calls").
+	Detail string
+}
+
+func (e *Error) Error() string {
+	if e.Key == "" {
+		return "sync exceeded " + e.Detail
+	}
+	return fmt.Sprintf("sync exceeded %s (%s; raise %s in runner.toml or --%s)",
+		e.Key, e.Detail, e.Key, strings.ReplaceAll(e.Key, "_", "-"))
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/internal/connector"
+	"github.com/baton-runner/baton-runner/internal/synctrack"
 )
 
 // Config describes a tenant.
@@ -112,7 +113,7 @@ func (t *Tenant) ReleaseIdle(ctx context.Context) { t.pool.ReleaseIdle(ctx) }
 type budget struct{ next sandbox.HTTPDoer }
 
 func (b budget) Do(ctx context.Context, req abi.HTTPRequest) abi.HTTPResponse {
-	s := synclimits.FromContext(ctx)
+	s := synctrack.FromContext(ctx)
 	if s == nil {
 		return abi.HTTPResponse{Error: abi.Errorf(abi.CodeEgressDenied, "request outside any sync or call scope")}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/internal/sessionstore"
+	"github.com/baton-runner/baton-runner/internal/synctrack"
 )
 
 // maxMessageBytes lifts gRPC's 4 MiB default: a page of resources with
@@ -59,7 +60,7 @@ type ClientOptions struct {
 // bounded by c's limits, each tracked by its sync ID. Close the Client
 // when done.
 func NewClient(ctx context.Context, c *Connector, opts ClientOptions) (*Client, error) {
-	c = c.withTracker(synclimits.NewTracker(c.limits, opts.Disk))
+	c = c.withTracker(synctrack.NewTracker(c.limits, opts.Disk))
 	srv, err := connectorbuilder.NewConnector(ctx, c,
 		connectorbuilder.WithSessionStore(sessionstore.New(0)))
 	if err != nil {

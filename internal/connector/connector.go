@@ -17,6 +17,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/synctrack"
 )
 
 // Caller runs one export of a guest: a sandbox pool, or native connector
@@ -47,7 +48,7 @@ type Connector struct {
 	workers  int
 	// tracker holds the state of the syncs that call the connector
 	// directly; every Client has a tracker of its own.
-	tracker  *synclimits.Tracker
+	tracker  *synctrack.Tracker
 	locks    *principalLocks
 	failures *failureCounts
 }
@@ -89,7 +90,7 @@ func New(caller Caller, md abi.Metadata, config map[string]string, opts ...Optio
 		o(c)
 	}
 	c.limits = c.limits.WithDefaults()
-	c.tracker = synclimits.NewTracker(c.limits, nil)
+	c.tracker = synctrack.NewTracker(c.limits, nil)
 	for _, rt := range md.ResourceTypes {
 		c.types[rt.ID] = resourceType(rt)
 		c.noGrants[rt.ID] = rt.NoGrants
@@ -105,7 +106,7 @@ func (c *Connector) Workers() int { return c.workers }
 
 // withTracker returns a view of c whose syncs are tracked by t; the
 // view shares everything else (failure counts, provisioning locks).
-func (c *Connector) withTracker(t *synclimits.Tracker) *Connector {
+func (c *Connector) withTracker(t *synctrack.Tracker) *Connector {
 	v := *c
 	v.tracker = t
 	return &v
@@ -140,7 +141,7 @@ func (c *Connector) ResourceSyncers(context.Context) []connectorbuilder.Resource
 // call belongs to: the call runs under the sync's deadline, carries scope
 // to the host functions, and fails with the limit once the sync exceeded
 // one, whatever the guest made of it.
-func call[Res any](ctx context.Context, c *Connector, scope *synclimits.Sync, export string, req any, sess abi.Session) (Res, error) {
+func call[Res any](ctx context.Context, c *Connector, scope *synctrack.Sync, export string, req any, sess abi.Session) (Res, error) {
 	var zero Res
 	if err := scope.Check(); err != nil {
 		return zero, limitExceeded(err)
@@ -149,7 +150,7 @@ func call[Res any](ctx context.Context, c *Connector, scope *synclimits.Sync, ex
 	if err != nil {
 		return zero, fmt.Errorf("encoding %s input: %w", export, err)
 	}
-	callCtx := synclimits.WithSync(ctx, scope)
+	callCtx := synctrack.WithSync(ctx, scope)
 	if deadline, ok := scope.Deadline(); ok {
 		var cancel context.CancelFunc
 		callCtx, cancel = context.WithDeadline(callCtx, deadline)

@@ -19,6 +19,7 @@ import (
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/synctrack"
 )
 
 // funcCaller answers each call with f.
@@ -173,7 +174,7 @@ func TestRequestBudgetIsPerSync(t *testing.T) {
 	// Segment guest does: as its own error.
 	c := New(funcCaller(func(ctx context.Context, export string, _ []byte) ([]byte, error) {
 		for range 3 {
-			if err := synclimits.FromContext(ctx).ChargeRequest(); err != nil {
+			if err := synctrack.FromContext(ctx).ChargeRequest(); err != nil {
 				b, _ := json.Marshal(abi.Result[abi.Empty]{Error: abi.Errorf(abi.CodePermissionDenied, "egress denied: %v", err)})
 				return b, nil
 			}

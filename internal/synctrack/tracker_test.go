@@ -1,4 +1,4 @@
-package synclimits
+package synctrack
 
 import (
 	"errors"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
 
 type clock struct {
@@ -23,7 +25,7 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newTracker(l Limits, disk *Disk) (*Tracker, *clock) {
+func newTracker(l synclimits.Limits, disk *synclimits.Disk) (*Tracker, *clock) {
 	c := &clock{t: time.Unix(1_000_000, 0)}
 	t := NewTracker(l, disk)
 	t.SetClock(c.now)
@@ -33,7 +35,7 @@ func newTracker(l Limits, disk *Disk) (*Tracker, *clock) {
 // exceeded asserts err is the limit key's error and names its flag.
 func exceeded(t *testing.T, err error, key string) {
 	t.Helper()
-	var e *Error
+	var e *synclimits.Error
 	if !errors.As(err, &e) || e.Key != key {
 		t.Fatalf("err = %v, want the %s limit", err, key)
 	}
@@ -44,9 +46,9 @@ func exceeded(t *testing.T, err error, key string) {
 }
 
 func TestErrorNamesLimitValueKeyAndFlag(t *testing.T) {
-	tr, _ := newTracker(Limits{}, nil)
+	tr, _ := newTracker(synclimits.Limits{}, nil)
 	s := tr.Sync("a")
-	s.pages.Store(DefaultMaxPages)
+	s.pages.Store(synclimits.DefaultMaxPages)
 	err := s.ChargePage()
 	want := "sync exceeded max_pages (2000000 guest list calls; raise max_pages in runner.toml or --max-pages)"
 	if err == nil || err.Error() != want {
@@ -55,7 +57,7 @@ func TestErrorNamesLimitValueKeyAndFlag(t *testing.T) {
 }
 
 func TestPagesItemsRequestsPerSync(t *testing.T) {
-	tr, _ := newTracker(Limits{MaxPages: 3, MaxItems: 10, RequestBudget: 5}, nil)
+	tr, _ := newTracker(synclimits.Limits{MaxPages: 3, MaxItems: 10, RequestBudget: 5}, nil)
 	a := tr.Sync("a")
 	for range 3 {
 		if err := a.ChargePage(); err != nil {
@@ -100,7 +102,7 @@ func TestPagesItemsRequestsPerSync(t *testing.T) {
 }
 
 func TestNegativeDisablesAndZeroBudgetIsUnlimited(t *testing.T) {
-	tr, c := newTracker(Limits{MaxPages: -1, MaxItems: -1, Timeout: -1, MaxDepth: -1}, nil)
+	tr, c := newTracker(synclimits.Limits{MaxPages: -1, MaxItems: -1, Timeout: -1, MaxDepth: -1}, nil)
 	s := tr.Sync("a")
 	for range 100 {
 		if err := s.ChargePage(); err != nil {
@@ -110,10 +112,10 @@ func TestNegativeDisablesAndZeroBudgetIsUnlimited(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := s.ChargeItems(DefaultMaxItems * 2); err != nil {
+	if err := s.ChargeItems(synclimits.DefaultMaxItems * 2); err != nil {
 		t.Fatal(err)
 	}
-	c.add(100 * DefaultTimeout)
+	c.add(100 * synclimits.DefaultTimeout)
 	if err := s.Check(); err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +128,7 @@ func TestNegativeDisablesAndZeroBudgetIsUnlimited(t *testing.T) {
 }
 
 func TestWallTime(t *testing.T) {
-	tr, c := newTracker(Limits{Timeout: time.Hour}, nil)
+	tr, c := newTracker(synclimits.Limits{Timeout: time.Hour}, nil)
 	s := tr.Sync("a")
 	if dl, ok := s.Deadline(); !ok || !dl.Equal(c.now().Add(time.Hour)) {
 		t.Errorf("deadline = %v, %v", dl, ok)
@@ -140,7 +142,7 @@ func TestWallTime(t *testing.T) {
 }
 
 func TestDepth(t *testing.T) {
-	tr, _ := newTracker(Limits{MaxDepth: 2}, nil)
+	tr, _ := newTracker(synclimits.Limits{MaxDepth: 2}, nil)
 	s := tr.Sync("a")
 	// top (depth 0) → a (1) → b (2) → listing below b would be depth 3.
 	d, err := s.ChildDepth("t", "top")
@@ -165,7 +167,7 @@ func TestDepth(t *testing.T) {
 }
 
 func TestNestedParentsAreBounded(t *testing.T) {
-	tr, _ := newTracker(Limits{}, nil)
+	tr, _ := newTracker(synclimits.Limits{}, nil)
 	s := tr.Sync("a")
 	for i := range MaxNestedParents {
 		if err := s.NoteParent("t", fmt.Sprint(i), 1); err != nil {
@@ -183,7 +185,7 @@ func TestNestedParentsAreBounded(t *testing.T) {
 }
 
 func TestTrackerForgetsOldSyncs(t *testing.T) {
-	tr, c := newTracker(Limits{Timeout: time.Hour}, nil)
+	tr, c := newTracker(synclimits.Limits{Timeout: time.Hour}, nil)
 	old := tr.Sync("old")
 	c.add(2 * time.Hour)
 	tr.Sync("new")
@@ -212,12 +214,12 @@ func TestDiskProbe(t *testing.T) {
 	dir := t.TempDir()
 	work := filepath.Join(dir, "work")
 	c1z := filepath.Join(dir, "x.partial")
-	disk := &Disk{}
+	disk := &synclimits.Disk{}
 	disk.Watch(work, c1z)
 	if disk.Usage() != 0 {
 		t.Fatal("missing paths must count as empty")
 	}
-	tr, c := newTracker(Limits{MaxC1ZBytes: 3 << 20}, disk)
+	tr, c := newTracker(synclimits.Limits{MaxC1ZBytes: 3 << 20}, disk)
 	s := tr.Sync("a")
 	if err := s.Check(); err != nil {
 		t.Fatal(err)

@@ -1,32 +1,19 @@
-package synclimits
+// Package synctrack keeps the state of the syncs running through one
+// connector client, keyed by baton-sdk's sync ID, and enforces the
+// synclimits.Limits of each: the connector charges each guest list call and
+// item to it, the tenant each API request.
+package synctrack
 
 import (
 	"context"
 	"fmt"
 	"hash/maphash"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/baton-runner/baton-runner/host/synclimits"
 )
-
-// Error is a sync over one of its limits. The sync ends with it; nothing
-// the guest listed after the limit is kept.
-type Error struct {
-	// Key is the runner.toml key of the limit ("max_pages"); its flag is
-	// the same name with dashes (--max-pages).
-	Key string
-	// Detail states the limit's value and unit ("2000000 guest list calls").
-	Detail string
-}
-
-func (e *Error) Error() string {
-	if e.Key == "" {
-		return "sync exceeded " + e.Detail
-	}
-	return fmt.Sprintf("sync exceeded %s (%s; raise %s in runner.toml or --%s)",
-		e.Key, e.Detail, e.Key, strings.ReplaceAll(e.Key, "_", "-"))
-}
 
 // Tracking bounds. A tracker keeps per-sync state for at most MaxTracked
 // syncs (the least recently used is forgotten first) and forgets a sync
@@ -42,7 +29,7 @@ const (
 	ProbeEvery = time.Second
 	// idleWithoutTimeout is how long a sync whose timeout is disabled may
 	// stay idle before it is forgotten.
-	idleWithoutTimeout = DefaultTimeout
+	idleWithoutTimeout = synclimits.DefaultTimeout
 )
 
 // Tracker holds the state of the syncs that run through one connector
@@ -50,8 +37,8 @@ const (
 // so one-shot syncs and service-mode tasks are bounded alike. It is safe
 // for concurrent use.
 type Tracker struct {
-	limits Limits
-	disk   *Disk
+	limits synclimits.Limits
+	disk   *synclimits.Disk
 	now    func() time.Time
 
 	mu    sync.Mutex
@@ -60,12 +47,12 @@ type Tracker struct {
 
 // NewTracker returns a tracker enforcing l (zero fields take their
 // defaults). disk, if not nil, measures the disk the syncs' files take.
-func NewTracker(l Limits, disk *Disk) *Tracker {
+func NewTracker(l synclimits.Limits, disk *synclimits.Disk) *Tracker {
 	return &Tracker{limits: l.WithDefaults(), disk: disk, now: time.Now, syncs: map[string]*Sync{}}
 }
 
 // Limits returns the limits the tracker enforces, defaults applied.
-func (t *Tracker) Limits() Limits { return t.limits }
+func (t *Tracker) Limits() synclimits.Limits { return t.limits }
 
 // SetClock replaces time.Now, for tests.
 func (t *Tracker) SetClock(now func() time.Time) { t.now = now }
@@ -136,15 +123,15 @@ func (t *Tracker) Tracked() int {
 // on other workers end as soon as they ask.
 type Sync struct {
 	id       string
-	limits   Limits
-	disk     *Disk
+	limits   synclimits.Limits
+	disk     *synclimits.Disk
 	now      func() time.Time
 	start    time.Time
 	deadline time.Time // zero when the timeout is disabled
 	lastUsed atomic.Int64
 
 	pages, items, requests atomic.Int64
-	failed                 atomic.Pointer[Error]
+	failed                 atomic.Pointer[synclimits.Error]
 
 	depthMu sync.Mutex
 	seed    maphash.Seed
@@ -175,7 +162,7 @@ func (s *Sync) Err() error {
 }
 
 // fail records e as the sync's failure; the first limit exceeded wins.
-func (s *Sync) fail(e *Error) error {
+func (s *Sync) fail(e *synclimits.Error) error {
 	s.failed.CompareAndSwap(nil, e)
 	return s.failed.Load()
 }
@@ -186,7 +173,7 @@ func (s *Sync) TimedOut() bool {
 	if s.deadline.IsZero() || s.now().Before(s.deadline) {
 		return false
 	}
-	s.fail(&Error{Key: "sync_timeout", Detail: fmt.Sprintf("wall time of %s", s.limits.Timeout)})
+	s.fail(&synclimits.Error{Key: "sync_timeout", Detail: fmt.Sprintf("wall time of %s", s.limits.Timeout)})
 	return true
 }
 
@@ -218,7 +205,7 @@ func (s *Sync) probeDisk() error {
 	}
 	s.lastProbe = now
 	if used := s.disk.Usage(); used > s.limits.MaxC1ZBytes {
-		return s.fail(&Error{Key: "max_c1z_mib", Detail: fmt.Sprintf("%s of c1z store and working files; %s in use",
+		return s.fail(&synclimits.Error{Key: "max_c1z_mib", Detail: fmt.Sprintf("%s of c1z store and working files; %s in use",
 			size(s.limits.MaxC1ZBytes), size(used))})
 	}
 	return nil
@@ -239,7 +226,7 @@ func (s *Sync) ChargePage() error {
 		return err
 	}
 	if n := s.pages.Add(1); s.limits.MaxPages > 0 && n > s.limits.MaxPages {
-		return s.fail(&Error{Key: "max_pages", Detail: fmt.Sprintf("%d guest list calls", s.limits.MaxPages)})
+		return s.fail(&synclimits.Error{Key: "max_pages", Detail: fmt.Sprintf("%d guest list calls", s.limits.MaxPages)})
 	}
 	return nil
 }
@@ -250,7 +237,7 @@ func (s *Sync) ChargeItems(n int) error {
 		return err
 	}
 	if total := s.items.Add(int64(n)); s.limits.MaxItems > 0 && total > s.limits.MaxItems {
-		return s.fail(&Error{Key: "max_items", Detail: fmt.Sprintf("%d resources, entitlements and grants", s.limits.MaxItems)})
+		return s.fail(&synclimits.Error{Key: "max_items", Detail: fmt.Sprintf("%d resources, entitlements and grants", s.limits.MaxItems)})
 	}
 	return nil
 }
@@ -261,7 +248,7 @@ func (s *Sync) ChargeRequest() error {
 		return err
 	}
 	if n := s.requests.Add(1); s.limits.RequestBudget > 0 && n > s.limits.RequestBudget {
-		return s.fail(&Error{Key: "request_budget", Detail: fmt.Sprintf("%d API requests", s.limits.RequestBudget)})
+		return s.fail(&synclimits.Error{Key: "request_budget", Detail: fmt.Sprintf("%d API requests", s.limits.RequestBudget)})
 	}
 	return nil
 }
@@ -290,7 +277,7 @@ func (s *Sync) ChildDepth(parentType, parentID string) (int, error) {
 	d := s.depths[s.key(parentType, parentID)] + 1
 	s.depthMu.Unlock()
 	if s.limits.MaxDepth > 0 && d > s.limits.MaxDepth {
-		return 0, s.fail(&Error{Key: "max_depth", Detail: fmt.Sprintf("child resources nested %d deep", s.limits.MaxDepth)})
+		return 0, s.fail(&synclimits.Error{Key: "max_depth", Detail: fmt.Sprintf("child resources nested %d deep", s.limits.MaxDepth)})
 	}
 	return d, nil
 }
@@ -309,7 +296,7 @@ func (s *Sync) NoteParent(typ, id string, depth int) error {
 	}
 	k := s.key(typ, id)
 	if _, ok := s.depths[k]; !ok && len(s.depths) >= MaxNestedParents {
-		return s.fail(&Error{Detail: fmt.Sprintf("the host's bound of %d nested resources that declare child types", MaxNestedParents)})
+		return s.fail(&synclimits.Error{Detail: fmt.Sprintf("the host's bound of %d nested resources that declare child types", MaxNestedParents)})
 	}
 	s.depths[k] = depth
 	return nil
