@@ -26,8 +26,8 @@ const (
 	// KindCanceled: the caller's context ended (cancelled, or the caller's
 	// own deadline) while the guest ran. Not the guest's fault, so callers
 	// must not count or log it as a guest failure; Err is the context's
-	// error. The instance is discarded all the same: close-on-done stopped
-	// it mid-call.
+	// error. The instance is discarded all the same: the deadline check
+	// (interrupt.go) stopped it mid-call.
 	KindCanceled ErrorKind = "canceled"
 )
 
@@ -57,7 +57,7 @@ type instance struct {
 	// between calls: the guest's sleeps end when it closes.
 	callDone atomic.Pointer[<-chan struct{}]
 	// exited is set when one of the instance's modules closes: the guest
-	// called proc_exit, close-on-done stopped it, or the host closed it.
+	// called proc_exit, the deadline check stopped it, or the host closed it.
 	exited atomic.Bool
 }
 
@@ -89,10 +89,11 @@ func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memory
 }
 
 // nanosleep is the guest's sleep (WASI poll_oneoff with a clock
-// subscription). wazero calls it with no context and close-on-done only
-// stops running wasm, so a guest asleep in poll_oneoff would outlive its
-// deadline by as long as it asked to sleep. Waking at the end of the call
-// hands control back to wasm, where close-on-done stops it.
+// subscription). wazero calls it with no context and the deadline check
+// (fuel ticks, or close-on-done) only stops running wasm, so a guest
+// asleep in poll_oneoff would outlive its deadline by as long as it asked
+// to sleep. Waking at the end of the call hands control back to wasm,
+// where the check stops it at its next loop header.
 func (i *instance) nanosleep(ns int64) {
 	if ns <= 0 {
 		return

@@ -11,8 +11,10 @@
 // Everything a guest can make the host pay for is bounded:
 //
 //   - Time: every call runs under Config.CallTimeout, which stops it in a
-//     tight loop (close-on-done) and also while it sleeps in poll_oneoff
-//     (the instance's nanosleep wakes at the call's end). A call its
+//     tight loop (fuel ticks at every loop header, interrupt.go; wazero's
+//     close-on-done for a module the rewriter refuses) and also while it
+//     sleeps in poll_oneoff (the instance's nanosleep wakes at the call's
+//     end). A call its
 //     caller cancelled fails as KindCanceled, not as the guest's timeout.
 //   - Memory: Config.MemoryLimitMiB caps each instance's guest and extism
 //     kernel memory together (memory.go).

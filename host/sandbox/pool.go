@@ -147,7 +147,7 @@ func (p *Pool) acquire(ctx context.Context) (*instance, error) {
 			p.mu.Unlock()
 			return inst, nil
 		}
-		// Closed while idle (close-on-done racing the end of its last
+		// Closed while idle (the deadline check racing the end of its last
 		// call): never hand out a dead instance.
 		inst.close(context.WithoutCancel(ctx))
 	}

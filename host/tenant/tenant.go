@@ -2,6 +2,11 @@
 // with its own API origin and secret) needs to run: an egress client holding
 // the secret, a pool of sandboxed guest instances bound to it, and the
 // baton-sdk connector in front of the pool.
+//
+// A Tenant syncs into a c1z (Sync), provisions (Grant, Revoke,
+// CreateAccount, DeleteResource) and, for anything else baton-sdk does with
+// a connector, hands out baton-sdk's own ConnectorClient (Client);
+// host/service runs it in ConductorOne service mode, host/runner runs many.
 package tenant
 
 import (
