@@ -125,8 +125,15 @@ func TestConfigCheckAndOneShotSync(t *testing.T) {
 	if res := run(t, dir, env, "config", "check", path); res.code != 0 || !strings.Contains(res.stdout, "ok, 2 tenant") {
 		t.Fatalf("config check: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}
-	if res := run(t, dir, env, "sync", "--config", path, "--tenant", "beta"); res.code != 0 {
+	res = run(t, dir, env, "sync", "--config", path, "--tenant", "beta")
+	if res.code != 0 {
 		t.Fatalf("sync --tenant beta: exit %d\n%s", res.code, res.stderr)
+	}
+	// Each phase logs its progress, as a scheduled sync's does.
+	for _, phase := range []string{"resources", "entitlements", "grants"} {
+		if !strings.Contains(res.stderr, `"msg":"sync progress","tenant":"beta","phase":"`+phase+`"`) {
+			t.Errorf("sync --config: no progress line for the %s phase\n%s", phase, res.stderr)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "out", "beta.c1z")); err != nil {
 		t.Fatal(err)

@@ -60,10 +60,11 @@ func (r *Runner) syncOnce(ctx context.Context, spec TenantSpec, modules map[stri
 		return err
 	}
 	defer release()
-	t, err := r.newTenant(spec, m.module, r.log.With(zap.String("tenant", spec.Name)))
+	log := r.log.With(zap.String("tenant", spec.Name))
+	t, err := r.newTenant(spec, m.module, log)
 	if err != nil {
 		return err
 	}
 	defer t.Close(context.WithoutCancel(ctx))
-	return t.Sync(ctx, localsync.Options{Path: spec.Output, StorageEngine: spec.StorageEngine})
+	return t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
 }
