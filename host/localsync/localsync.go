@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/rpcerr"
 )
 
 // Progress reports one page of sync work: the syncer's phase
@@ -209,7 +210,7 @@ func limitFirst(err error) error {
 	if i < 0 {
 		return err
 	}
-	return &limitReport{text: msg[i:], err: err}
+	return &limitReport{text: msg[i:], err: err, limit: rpcerr.Limit(limit)}
 }
 
 // findLimit returns the first error in err's tree with the host's
@@ -232,10 +233,19 @@ func findLimit(err error) error {
 	return findLimit(errors.Unwrap(err))
 }
 
+// limitReport is the error of a sync a limit ended: its text is the
+// limit's, and errors.As finds the *synclimits.Error the connector sent
+// as well as the status chain.
 type limitReport struct {
-	text string
-	err  error
+	text  string
+	err   error
+	limit *synclimits.Error
 }
 
 func (e *limitReport) Error() string { return e.text }
-func (e *limitReport) Unwrap() error { return e.err }
+func (e *limitReport) Unwrap() []error {
+	if e.limit == nil {
+		return []error{e.err}
+	}
+	return []error{e.limit, e.err}
+}

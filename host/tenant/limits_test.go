@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
@@ -47,15 +45,15 @@ func need(t *testing.T, e *env) (pages, requests int64) {
 	return int64(tn.Stats().Calls) - 1, int64(e.sim.RequestCount()) - 1
 }
 
-// failsNaming asserts err is the limit's error (a ResourceExhausted status
-// from the connector, or localsync's own for the wall time) and the
-// previous c1z at path is untouched.
+// failsNaming asserts err is the limit's error (a *synclimits.Error, found
+// by errors.As whether the connector sent it across gRPC or localsync made
+// it for the wall time) and the previous c1z at path is untouched.
 func failsNaming(t *testing.T, err error, key, path string, old []byte) {
 	t.Helper()
 	var le *synclimits.Error
-	if (status.Code(err) != codes.ResourceExhausted && !errors.As(err, &le)) || !strings.Contains(err.Error(), "sync exceeded "+key) ||
+	if !errors.As(err, &le) || le.Key != key || !strings.Contains(err.Error(), "sync exceeded "+key) ||
 		!strings.Contains(err.Error(), "--"+strings.ReplaceAll(key, "_", "-")) {
-		t.Fatalf("err = %v, want ResourceExhausted naming %s", err, key)
+		t.Fatalf("err = %v (limit %+v), want a *synclimits.Error naming %s", err, le, key)
 	}
 	t.Logf("%s: %v", key, err)
 	if got, _ := os.ReadFile(path); !bytes.Equal(got, old) {

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/internal/rpcerr"
 )
 
 // codeOf maps the ABI's error codes to gRPC codes. baton-sdk retries
@@ -77,10 +78,6 @@ func malformed(export string, err error) error {
 	return status.Errorf(codes.Internal, "%s: guest output is not a valid ABI v%d result: %s", export, abi.Version, abi.ClipText(err.Error()))
 }
 
-// limitExceeded reports a sync over one of its limits. ResourceExhausted
-// is final for baton-sdk (its retryer retries only Unavailable and
-// DeadlineExceeded, and its syncer skips only NotFound), so the sync ends
-// at once.
-func limitExceeded(err error) error {
-	return status.Error(codes.ResourceExhausted, err.Error())
-}
+// limitExceeded reports a sync over one of its limits, ending the sync
+// (rpcerr.LimitStatus).
+func limitExceeded(err error) error { return rpcerr.LimitStatus(err) }

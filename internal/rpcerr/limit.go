@@ -1,0 +1,51 @@
+package rpcerr
+
+import (
+	"errors"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/baton-runner/baton-runner/host/synclimits"
+)
+
+// A whole-sync limit is found by the connector, behind baton-sdk's gRPC
+// client, and reported by localsync in front of it: the *synclimits.Error
+// crosses as an ErrorInfo so that callers can still errors.As it.
+const (
+	limitDomain = "baton-runner"
+	limitReason = "SYNC_LIMIT_EXCEEDED"
+)
+
+// LimitStatus returns err, a sync over one of its limits, as a
+// ResourceExhausted status: final for baton-sdk (its retryer retries only
+// Unavailable and DeadlineExceeded, its syncer skips only NotFound), so the
+// sync ends at once. A *synclimits.Error in err travels with it.
+func LimitStatus(err error) error {
+	st := status.New(codes.ResourceExhausted, err.Error())
+	var le *synclimits.Error
+	if errors.As(err, &le) {
+		info := &errdetails.ErrorInfo{Domain: limitDomain, Reason: limitReason,
+			Metadata: map[string]string{"key": le.Key, "detail": le.Detail}}
+		if withInfo, derr := st.WithDetails(info); derr == nil {
+			st = withInfo
+		}
+	}
+	return st.Err()
+}
+
+// Limit returns the *synclimits.Error carried by a status LimitStatus made,
+// found anywhere in err's chain, or nil.
+func Limit(err error) *synclimits.Error {
+	st, ok := status.FromError(err)
+	if !ok {
+		return nil
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == limitDomain && info.GetReason() == limitReason {
+			return &synclimits.Error{Key: info.GetMetadata()["key"], Detail: info.GetMetadata()["detail"]}
+		}
+	}
+	return nil
+}
