@@ -1,0 +1,133 @@
+package service_test
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/inspect"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/host/service"
+	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/fakec1"
+	"github.com/baton-runner/baton-runner/internal/segmentsim"
+	"github.com/baton-runner/baton-runner/internal/wasmbuild"
+)
+
+// Serving ConductorOne: a tenant runs in service mode with the connector's
+// client ID and secret, takes a full-sync task and uploads the c1z, as
+// `baton-runner service` does. Here ConductorOne is a fake (its CA trusted
+// through SSL_CERT_FILE, which must be set before the process's first TLS
+// handshake) and the tenant's origin is the bundled Segment simulator.
+func Example() {
+	ctx := context.Background()
+	api := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
+	defer api.Close()
+	tb := &exampleTB{}
+	defer tb.cleanup()
+	c1 := fakec1.Start(tb)
+	os.Setenv("SSL_CERT_FILE", c1.CAFile())
+
+	path, err := wasmbuild.Path("guest/segment/wasm") // bin/segment.wasm
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	wasm, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer m.Close(ctx)
+	t, err := tenant.New(m, tenant.Config{Name: "acme",
+		Egress: egress.Config{BaseURL: api.URL, Token: secret.New(segmentsim.DefaultToken)}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer t.Close(ctx)
+
+	svc := service.New(service.Config{ClientID: c1.ClientID(), ClientSecret: secret.New(c1.ClientSecret())})
+	runCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(runCtx, t) }()
+
+	task := c1.AddSyncTask() // ConductorOne asks for a full sync
+	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	fin, err := c1.WaitFinished(waitCtx, task)
+	stop() // like SIGTERM: take no more tasks, finish those in flight
+	fmt.Println("service stopped, error:", <-done)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("sync task succeeded:", fin.GetSuccess() != nil)
+
+	c1z, ok := c1.Upload(task)
+	dir := tb.TempDir()
+	file := filepath.Join(dir, "uploaded.c1z")
+	if err := os.WriteFile(file, c1z, 0o600); !ok || err != nil {
+		fmt.Println("no c1z uploaded", err)
+		return
+	}
+	snap, err := inspect.Load(ctx, file, dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	users := 0
+	for _, r := range snap.Resources {
+		if r.GetId().GetResourceType() == "user" {
+			users++
+		}
+	}
+	fmt.Println("users in the uploaded c1z:", users)
+	// Output:
+	// service stopped, error: <nil>
+	// sync task succeeded: true
+	// users in the uploaded c1z: 20
+}
+
+// exampleTB is the little of testing.TB that fakec1.Start uses, for an
+// Example, which has no *testing.T.
+type exampleTB struct {
+	testing.TB
+	dir      string
+	cleanups []func()
+}
+
+func (t *exampleTB) Helper()                           {}
+func (t *exampleTB) Log(...any)                        {}
+func (t *exampleTB) Errorf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
+func (t *exampleTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+func (t *exampleTB) Cleanup(f func())                  { t.cleanups = append(t.cleanups, f) }
+
+func (t *exampleTB) TempDir() string {
+	if t.dir == "" {
+		dir, err := os.MkdirTemp("", "service-example-")
+		if err != nil {
+			panic(err)
+		}
+		t.dir = dir
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
+	return t.dir
+}
+
+func (t *exampleTB) cleanup() {
+	for i := len(t.cleanups) - 1; i >= 0; i-- {
+		t.cleanups[i]()
+	}
+}
