@@ -3,17 +3,12 @@ package runner_test
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
 	"time"
-
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/baton-runner/baton-runner/host/inspect"
 	"github.com/baton-runner/baton-runner/host/runner"
@@ -84,7 +79,7 @@ func ExampleSyncOnce() {
 // supervision, and Status says how each is doing, as `baton-runner serve`
 // reports on /status. A tenant whose token is rejected is retried with
 // back-off, then waits for a configuration reload; its neighbour is
-// unaffected. The example waits for both outcomes through the runner's log.
+// unaffected. OnStatus tells the example when both outcomes are in.
 func ExampleRunner_Status() {
 	ctx := context.Background()
 	api := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
@@ -109,15 +104,17 @@ func ExampleRunner_Status() {
 	// Done once acme has synced and globex has given up.
 	var outcomes sync.WaitGroup
 	outcomes.Add(2)
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(io.Discard), zap.InfoLevel),
-		zap.Hooks(func(e zapcore.Entry) error {
-			if e.Message == "sync complete" || strings.HasPrefix(e.Message, "tenant's credentials were rejected") {
-				outcomes.Done()
-			}
-			return nil
-		}))
+	var once [2]sync.Once
+	onStatus := func(s runner.TenantStatus) {
+		switch {
+		case s.Name == "acme" && s.State == runner.StateOK:
+			once[0].Do(outcomes.Done)
+		case s.Name == "globex" && s.State == runner.StateWaitingForReload:
+			once[1].Do(outcomes.Done)
+		}
+	}
 
-	r := runner.New(runner.Options{Logger: log, RestartBackoff: time.Millisecond})
+	r := runner.New(runner.Options{OnStatus: onStatus, RestartBackoff: time.Millisecond})
 	defer r.Stop(ctx)
 	tenant := func(name, token string) runner.TenantSpec {
 		return runner.TenantSpec{Name: name, Module: "segment", BaseURL: api.URL, Token: secret.New(token),

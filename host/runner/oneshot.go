@@ -12,8 +12,8 @@ import (
 
 // SyncOnce syncs each of tenants once into its Output, at most
 // spec.MaxConcurrentSyncs at a time, with the modules of spec compiled once
-// for all of them. It returns each
-// tenant's error (nil on success) by name.
+// for all of them; spec.Tenants is not read, so that a caller can sync a
+// chosen few. It returns each tenant's error (nil on success) by name.
 func SyncOnce(ctx context.Context, spec Spec, tenants []TenantSpec, logger *zap.Logger) map[string]error {
 	r := New(Options{Logger: logger})
 	defer r.syncs.close()

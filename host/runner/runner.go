@@ -110,6 +110,12 @@ type Options struct {
 	// may finish once the tenant is stopped (see service.Config); default
 	// 30s.
 	ShutdownTimeout time.Duration
+	// OnStatus, if set, is called with a tenant's status each time the
+	// runner records something of it: started, syncing, synced, failed,
+	// waiting for reload. It runs on the tenant's goroutine, so it must
+	// not block. A service tenant's connection to ConductorOne is not an
+	// event of its own: Status reports it when read.
+	OnStatus func(TenantStatus)
 }
 
 // ErrStopped is returned by Apply once Stop has been called.
@@ -165,7 +171,7 @@ func New(opts Options) *Runner {
 	r := &Runner{
 		opts: opts, log: opts.Logger, base: base, cancelBase: cancel, applying: semaphore.NewWeighted(1),
 		modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0),
-		status: newStatusBoard(),
+		status: newStatusBoard(opts.OnStatus),
 	}
 	opts.Metrics.watch(r.status)
 	return r

@@ -52,10 +52,12 @@ type statusBoard struct {
 	// ready reports whether a service tenant is connected to ConductorOne;
 	// it is read when the status is.
 	ready map[string]func() bool
+	// notify, if set, gets each tenant's status after every change.
+	notify func(TenantStatus)
 }
 
-func newStatusBoard() *statusBoard {
-	return &statusBoard{tenants: map[string]*TenantStatus{}, ready: map[string]func() bool{}}
+func newStatusBoard(notify func(TenantStatus)) *statusBoard {
+	return &statusBoard{tenants: map[string]*TenantStatus{}, ready: map[string]func() bool{}, notify: notify}
 }
 
 // serving registers a service tenant's readiness.
@@ -67,13 +69,18 @@ func (b *statusBoard) serving(name string, ready func() bool) {
 
 func (b *statusBoard) update(name string, f func(*TenantStatus)) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	s := b.tenants[name]
 	if s == nil {
 		s = &TenantStatus{Name: name, State: StateStarting}
 		b.tenants[name] = s
 	}
 	f(s)
+	changed := *s
+	b.mu.Unlock()
+	// Outside the lock: the callback may read Status.
+	if b.notify != nil {
+		b.notify(changed)
+	}
 }
 
 func (b *statusBoard) remove(name string) {

@@ -28,7 +28,7 @@ func TestStatusBoard(t *testing.T) {
 		{"outage", status.Error(codes.Unavailable, "upstream 503"), false},
 		{"plain", errors.New("disk full"), false},
 	} {
-		b := newStatusBoard()
+		b := newStatusBoard(nil)
 		var stopped int
 		for i := 1; i <= AuthFailuresBeforeStop+1; i++ {
 			reason, stop := b.failed(tc.name, tc.err, now.Add(time.Minute))
