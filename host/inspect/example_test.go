@@ -130,7 +130,11 @@ func ExampleDiff() {
 		return
 	}
 	// Someone adds the user to the group in Segment.
-	req, _ := http.NewRequest("POST", api.URL+"/groups/"+group.ID+"/users", strings.NewReader(`{"emails":["`+newcomer.Email+`"]}`))
+	req, err := http.NewRequest("POST", api.URL+"/groups/"+group.ID+"/users", strings.NewReader(`{"emails":["`+newcomer.Email+`"]}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	req.Header.Set("Authorization", "Bearer "+segmentsim.DefaultToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
