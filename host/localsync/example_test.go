@@ -85,11 +85,11 @@ func ExampleRun() {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	err = localsync.Run(cancelled, client, localsync.Options{Path: file})
-	fmt.Println("second sync:", err)
+	fmt.Println("second sync cancelled:", errors.Is(err, context.Canceled))
 	users()
 	// Output:
 	// users in the c1z: 20
-	// second sync: rpc error: code = Canceled desc = context canceled
+	// second sync cancelled: true
 	// users in the c1z: 20
 }
 

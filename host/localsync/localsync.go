@@ -175,6 +175,11 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 		return limitErr
 	}
 	if syncErr != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			// The caller gave up: baton-sdk reports it as a Canceled
+			// status, which errors.Is(err, context.Canceled) would miss.
+			return fmt.Errorf("%w: %w", cause, syncErr)
+		}
 		return limitFirst(syncErr)
 	}
 	if closeErr != nil {
