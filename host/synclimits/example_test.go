@@ -48,7 +48,8 @@ func ExampleLimits_WithDefaults() {
 
 // A sync that outlives its limits ends with a *synclimits.Error naming the
 // runner.toml key to raise, and the target c1z is not written. Here a
-// tenant's wall time is too short for any sync of the Segment simulator.
+// tenant's request budget is too small for a sync of the Segment
+// simulator's 20 users (one request per user, and the pages).
 func ExampleError() {
 	ctx := context.Background()
 	api := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
@@ -71,7 +72,7 @@ func ExampleError() {
 	defer m.Close(ctx)
 	t, err := tenant.New(m, tenant.Config{Name: "acme",
 		Egress: egress.Config{BaseURL: api.URL, Token: secret.New(segmentsim.DefaultToken)},
-		Limits: synclimits.Limits{Timeout: time.Nanosecond}})
+		Limits: synclimits.Limits{RequestBudget: 10}})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -97,7 +98,7 @@ func ExampleError() {
 	_, statErr := os.Stat(file)
 	fmt.Println("c1z written:", statErr == nil)
 	// Output:
-	// limit: sync_timeout
-	// sync exceeded sync_timeout (wall time of 1ns; raise sync_timeout in runner.toml or --sync-timeout)
+	// limit: request_budget
+	// sync exceeded request_budget (10 API requests; raise request_budget in runner.toml or --request-budget)
 	// c1z written: false
 }
