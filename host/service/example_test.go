@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/baton-runner/baton-runner/host/egress"
@@ -29,9 +28,18 @@ func Example() {
 	ctx := context.Background()
 	api := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
 	defer api.Close()
-	tb := &exampleTB{}
-	defer tb.cleanup()
-	c1 := fakec1.Start(tb)
+	dir, err := os.MkdirTemp("", "service-example-")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	c1, err := fakec1.New(dir)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c1.Close()
 	os.Setenv("SSL_CERT_FILE", c1.CAFile())
 
 	path, err := wasmbuild.Path("guest/segment/wasm") // bin/segment.wasm
@@ -76,7 +84,6 @@ func Example() {
 	fmt.Println("sync task succeeded:", fin.GetSuccess() != nil)
 
 	c1z, ok := c1.Upload(task)
-	dir := tb.TempDir()
 	file := filepath.Join(dir, "uploaded.c1z")
 	if err := os.WriteFile(file, c1z, 0o600); !ok || err != nil {
 		fmt.Println("no c1z uploaded", err)
@@ -98,36 +105,4 @@ func Example() {
 	// service stopped, error: <nil>
 	// sync task succeeded: true
 	// users in the uploaded c1z: 20
-}
-
-// exampleTB is the little of testing.TB that fakec1.Start uses, for an
-// Example, which has no *testing.T.
-type exampleTB struct {
-	testing.TB
-	dir      string
-	cleanups []func()
-}
-
-func (t *exampleTB) Helper()                           {}
-func (t *exampleTB) Log(...any)                        {}
-func (t *exampleTB) Errorf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
-func (t *exampleTB) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
-func (t *exampleTB) Cleanup(f func())                  { t.cleanups = append(t.cleanups, f) }
-
-func (t *exampleTB) TempDir() string {
-	if t.dir == "" {
-		dir, err := os.MkdirTemp("", "service-example-")
-		if err != nil {
-			panic(err)
-		}
-		t.dir = dir
-		t.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	return t.dir
-}
-
-func (t *exampleTB) cleanup() {
-	for i := len(t.cleanups) - 1; i >= 0; i-- {
-		t.cleanups[i]()
-	}
 }

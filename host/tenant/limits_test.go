@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/secret"

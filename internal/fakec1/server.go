@@ -16,6 +16,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log"
 	"net"
@@ -38,7 +39,10 @@ import (
 // OAuth token endpoint (POST /auth/v1/token) and BatonService over gRPC
 // (HTTP/2), like the real API host. All methods are safe for concurrent use.
 type Server struct {
-	t           testing.TB
+	// log receives the server's errors as they happen (a test's Log);
+	// misuse reports a caller's mistake (a test's Errorf). Both are called
+	// under mu and only until the server stops.
+	log, misuse func(args ...any)
 	host        string
 	caFile      string
 	clientID    string
@@ -63,39 +67,51 @@ type Server struct {
 	tasks         map[string]*taskState
 }
 
-// Start generates a server certificate (SANs localhost, 127.0.0.1) signed by
-// a CA whose PEM it writes to a temp file, generates an Ed25519 client key
-// pair and the matching client secret, and starts serving. The server is
-// stopped via t.Cleanup.
+// Start starts a server for a test (New), logging its errors to t and
+// stopping it via t.Cleanup.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	ca, err := sharedCA()
+	s, err := New(t.TempDir())
 	if err != nil {
 		t.Fatalf("fakec1: %v", err)
+	}
+	s.log, s.misuse = t.Log, func(args ...any) { t.Error(args...) }
+	t.Cleanup(s.Close)
+	return s
+}
+
+// New generates a server certificate (SANs localhost, 127.0.0.1) signed by
+// a CA whose PEM it writes to dir, generates an Ed25519 client key pair
+// and the matching client secret, and starts serving. Errors are kept for
+// Errors; Close stops the server.
+func New(dir string) (*Server, error) {
+	ca, err := sharedCA()
+	if err != nil {
+		return nil, err
 	}
 	cert, err := ca.serverCert()
 	if err != nil {
-		t.Fatalf("fakec1: %v", err)
+		return nil, err
 	}
-	caFile := filepath.Join(t.TempDir(), "fakec1-ca.pem")
+	caFile := filepath.Join(dir, "fakec1-ca.pem")
 	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
-		t.Fatalf("fakec1: writing CA file: %v", err)
+		return nil, fmt.Errorf("writing CA file: %w", err)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		t.Fatalf("fakec1: %v", err)
+		return nil, err
 	}
 	_, otherPriv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
-		t.Fatalf("fakec1: %v", err)
+		return nil, err
 	}
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("fakec1: listening: %v", err)
+		return nil, fmt.Errorf("listening: %w", err)
 	}
 
 	s := &Server{
-		t:           t,
+		log:         func(...any) {},
 		host:        lis.Addr().String(),
 		caFile:      caFile,
 		secret:      encodeClientSecret(priv),
@@ -108,6 +124,7 @@ func Start(t testing.TB) *Server {
 		tokens:   map[string]bool{},
 		tasks:    map[string]*taskState{},
 	}
+	s.misuse = func(args ...any) { s.errs = append(s.errs, errors.New(fmt.Sprint(args...))) }
 	// The port goes into the client ID as well as BATON_C1_API_HOST, so the
 	// SDK reaches this server (token URL and gRPC address) even when the
 	// environment variable is not set.
@@ -129,15 +146,16 @@ func Start(t testing.TB) *Server {
 		ErrorLog: log.New(errorLogWriter{s}, "", 0),
 	}
 	go func() { _ = s.httpSrv.ServeTLS(lis, "", "") }()
+	return s, nil
+}
 
-	t.Cleanup(func() {
-		s.mu.Lock()
-		s.stopped = true
-		s.mu.Unlock()
-		_ = s.httpSrv.Close()
-		s.grpcSrv.Stop()
-	})
-	return s
+// Close stops the server.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	_ = s.httpSrv.Close()
+	s.grpcSrv.Stop()
 }
 
 // Host returns "127.0.0.1:<port>", the value for BATON_C1_API_HOST.
@@ -243,7 +261,7 @@ func (s *Server) recordErr(format string, args ...any) {
 	// testing.TB must not be used once the test has finished; stopped is
 	// set at the start of cleanup, before the server goes away.
 	if !s.stopped {
-		s.t.Log(err)
+		s.log(err)
 	}
 }
 
@@ -329,7 +347,7 @@ func (w errorLogWriter) Write(p []byte) (int, error) {
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()
 	if !w.s.stopped {
-		w.s.t.Log("fakec1: http server: " + line)
+		w.s.log("fakec1: http server: " + line)
 	}
 	return len(p), nil
 }

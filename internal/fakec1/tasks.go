@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"time"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
@@ -52,7 +53,7 @@ func (s *Server) AddTask(task *v1.Task) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, dup := s.tasks[id]; dup {
-		s.t.Errorf("fakec1: AddTask: task id %q already used", id)
+		s.misuse(fmt.Sprintf("fakec1: AddTask: task id %q already used", id))
 		return id
 	}
 	s.tasks[id] = &taskState{task: task}
@@ -86,7 +87,7 @@ func (s *Server) CancelTask(taskID string) {
 	defer s.mu.Unlock()
 	ts, ok := s.tasks[taskID]
 	if !ok {
-		s.t.Errorf("fakec1: CancelTask: unknown task id %q", taskID)
+		s.misuse(fmt.Sprintf("fakec1: CancelTask: unknown task id %q", taskID))
 		return
 	}
 	ts.cancelled = true
