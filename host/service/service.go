@@ -34,6 +34,12 @@ import (
 
 // Config configures service mode.
 type Config struct {
+	// ClientID and ClientSecret are the connector's ConductorOne
+	// credentials. The ID names the tenant's ConductorOne host, which is
+	// reached over TLS with the system's roots: baton-sdk's task manager
+	// takes no TLS configuration, so a private CA is trusted through the
+	// process's environment (SSL_CERT_FILE), set before its first TLS
+	// connection.
 	ClientID     string
 	ClientSecret secret.Secret
 	// Provisioning lets grant and revoke tasks through; without it they
