@@ -61,11 +61,13 @@ FUZZ_PARSE ?= $(FUZZTIME)
 FUZZ_URL ?= $(FUZZTIME)
 FUZZ_SEGMENT ?= $(FUZZTIME)
 FUZZ_OUTPUT ?= $(FUZZTIME)
+FUZZ_INSTRUMENT ?= $(FUZZTIME)
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_PARSE) ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzBuildURL$$' -fuzztime $(FUZZ_URL) ./host/egress
 	$(GO) test -run '^$$' -fuzz '^FuzzSegmentResponses$$' -fuzztime $(FUZZ_SEGMENT) ./guest/segment
 	$(GO) test -run '^$$' -fuzz '^FuzzGuestOutput$$' -fuzztime $(FUZZ_OUTPUT) ./internal/connector
+	$(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime $(FUZZ_INSTRUMENT) ./host/sandbox
 
 demo: build
 	$(HOST) demo

@@ -90,7 +90,7 @@ func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memory
 
 // nanosleep is the guest's sleep (WASI poll_oneoff with a clock
 // subscription). wazero calls it with no context and the deadline check
-// (fuel ticks, or close-on-done) only stops running wasm, so a guest
+// (fuel ticks) only stops running wasm, so a guest
 // asleep in poll_oneoff would outlive its deadline by as long as it asked
 // to sleep. Waking at the end of the call hands control back to wasm,
 // where the check stops it at its next loop header.

@@ -8,15 +8,15 @@ import (
 
 // instrumentVersion names the rewriter's output format in the cache: bump
 // it whenever instrument writes different bytes for the same module.
-const instrumentVersion = 1
+const instrumentVersion = 2
 
 // instrumentCached is instrument, with its output kept in dir (the
 // compilation cache directory) under the module's sha256: rewriting a Go
 // guest takes ~19 ms, a quarter of a warm start. dir is trusted as
 // wazero's compilation cache beside it is, which holds the guest's native
-// code. A module that cannot be instrumented is not cached (its fallback
-// is already the slow path); a cache that cannot be written only costs
-// the rewrite next time.
+// code. A module that cannot be instrumented is not cached (it is
+// refused, at no cost worth saving); a cache that cannot be written only
+// costs the rewrite next time.
 func instrumentCached(wasm []byte, sum [32]byte, dir string) ([]byte, error) {
 	if dir == "" {
 		return instrument(wasm)

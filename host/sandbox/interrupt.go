@@ -20,14 +20,20 @@ import (
 // thirds of the guest's CPU (see BENCHMARKS.md).
 //
 // Instead, Compile rewrites the module (instrument) so that every loop
-// header decrements a fuel counter held in a new global and, once every
-// fuelPerTick iterations, calls the host function tick. tick fails the call
-// when the call's context is done; wazero turns that panic into a trap. The
-// guest still reaches the host at least every fuelPerTick loop iterations,
-// so the Go scheduler can stop it for a garbage collection, and a spinning
-// guest stops shortly after its deadline. Modules the rewriter does not
-// understand keep wazero's check (Compile falls back), so the guarantee
-// never depends on the rewriter.
+// header, and the entry of every function that can call another before it
+// enters a loop, decrements a fuel counter held in a new global and, once
+// every fuelPerTick decrements, calls the host function tick. tick fails
+// the call when the call's context is done; wazero turns that panic into a
+// trap. The guest still reaches the host at least every fuelPerTick
+// iterations or calls, so the Go scheduler can stop it for a garbage
+// collection, and a spinning guest stops shortly after its deadline.
+// (wazero's own check, at loop headers only, misses a guest that recurses
+// without looping: 2^n calls from a function that calls itself twice.)
+//
+// The rewriter reads every construct of the features the runtime enables
+// (wasm 2.0, SIMD included) exactly as wazero's decoder does, and refuses
+// anything else; Compile refuses a module it cannot rewrite, rather than
+// running it without fuel.
 
 const (
 	interruptNamespace = "baton:sandbox"
@@ -55,8 +61,8 @@ func tickFunction() extism.HostFunction {
 	return f
 }
 
-// errUnsupported makes instrument give up on a module; Compile then uses
-// wazero's own check.
+// errUnsupported makes instrument give up on a module, which Compile then
+// refuses.
 var errUnsupported = errors.New("unsupported module construct")
 
 // WebAssembly section ids.
@@ -75,8 +81,9 @@ const (
 )
 
 // instrument returns wasm with a tick every fuelPerTick loop iterations
-// (see above), or an error when the module holds something it does not
-// handle (SIMD, exceptions, threads, GC types) or is malformed. The
+// and calls (see above, and needsEntryCheck), or an error when the module
+// holds something outside wasm 2.0 (exceptions, threads, GC types, tail
+// calls) or is malformed. The
 // function index space gains one import, the tick, at the end of the
 // imported functions, so every index of a function defined in the module
 // moves up by one; the "name" custom section, which only labels traces, is
@@ -372,6 +379,9 @@ func (rw rewriter) code(r *reader) []byte {
 		// Only calls, ref.func and loops change; the bytes between them
 		// are copied in runs.
 		body = append(body, r.b[r.p:fr.p]...)
+		if needsEntryCheck(fr) {
+			body = rw.fuelCheck(body)
+		}
 		run := fr.p
 		for fr.p < end {
 			switch fr.peek() {
@@ -389,6 +399,26 @@ func (rw rewriter) code(r *reader) []byte {
 		b = append(b, body...)
 	}
 	return b
+}
+
+// needsEntryCheck reports whether a function body (r at its first
+// instruction) needs fuel at its entry as well as at its loops: wasm
+// without loops still runs without end through recursion that doubles at
+// each level, and every cycle of calls passes the entry of a function
+// that calls. A body that opens with a loop pays at that loop's header
+// already, before it can call anything (Go's functions all do).
+func needsEntryCheck(r reader) bool {
+	if r.peek() == 0x03 {
+		return false
+	}
+	for r.p < len(r.b) {
+		switch r.peek() {
+		case 0x10, 0x11, 0x12, 0x13: // call, call_indirect, return_call(_indirect)
+			return true
+		}
+		skipInstr(&r)
+	}
+	return false
 }
 
 // instr copies one instruction, renumbering function references and
@@ -418,10 +448,10 @@ func (rw rewriter) instr(b []byte, r *reader) []byte {
 	return append(b, r.b[start:r.p]...)
 }
 
-// skipInstr reads past one instruction that instrument copies unchanged.
+// skipInstr reads past one instruction.
 func skipInstr(r *reader) {
 	switch op := r.byte(); {
-	case op == 0x02 || op == 0x04: // block, if
+	case op >= 0x02 && op <= 0x04: // block, loop, if
 		r.blockType()
 	case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x1a, op == 0x1b, op == 0xd1:
 	case op == 0x0c || op == 0x0d: // br, br_if
@@ -441,7 +471,7 @@ func skipInstr(r *reader) {
 		r.u32()
 	case op >= 0x28 && op <= 0x3e: // loads and stores
 		r.memArg()
-	case op == 0x3f || op == 0x40: // memory.size, memory.grow
+	case op == 0x3f || op == 0x40 || op == 0xd2: // memory.size, memory.grow, ref.func
 		r.u32()
 	case op == 0x41:
 		r.leb()
@@ -454,6 +484,22 @@ func skipInstr(r *reader) {
 	case op >= 0x45 && op <= 0xc4: // numeric and sign extension
 	case op == 0xd0: // ref.null
 		r.valType()
+	case op == 0xfd: // SIMD
+		// wazero reads the opcode as one byte, not as the spec's LEB128:
+		// the same bytes for the opcodes that exist (a two-byte LEB128's
+		// second byte, 0x01, then reads as a nop), but a padded LEB128
+		// would hide instructions from a reader that followed the spec.
+		switch sub := r.byte(); {
+		case sub <= 0x0b, sub == 0x5c, sub == 0x5d: // loads, store, load zero
+			r.memArg()
+		case sub == 0x0c, sub == 0x0d: // v128.const, i8x16.shuffle
+			r.skip(16)
+		case sub >= 0x15 && sub <= 0x22: // extract and replace lane
+			r.skip(1)
+		case sub >= 0x54 && sub <= 0x5b: // load and store lane
+			r.memArg()
+			r.skip(1)
+		}
 	case op == 0xfc:
 		switch sub := r.u32(); {
 		case sub <= 7: // saturating truncation

@@ -1,9 +1,11 @@
 package sandbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -35,6 +37,36 @@ func TestInstrumentedLoopTicksUntilStopped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ticks, err := stopAtThirdTick(t, wasm)
+	if err == nil || !strings.Contains(err.Error(), "stopped by the test") {
+		t.Fatalf("err = %v, want the tick's panic", err)
+	}
+	if ticks != 3 {
+		t.Errorf("ticks = %d, want 3", ticks)
+	}
+}
+
+// doublingRecursion exports "a", which calls f(16); f(n) calls f(n-1)
+// twice unless n is 0. It has no loop, yet with a larger n it would run
+// for ever: 2^n calls.
+var doublingRecursion = []byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+	0x01, 0x08, 0x02, 0x60, 0x01, 0x7f, 0x00, 0x60, 0x00, 0x00, // types: (i32) -> (), () -> ()
+	0x03, 0x03, 0x02, 0x00, 0x01, // f: type 0, a: type 1
+	0x07, 0x05, 0x01, 0x01, 'a', 0x00, 0x01, // export "a" = function 1
+	0x0a, 0x1e, 0x02,
+	0x15, 0x00, 0x20, 0x00, 0x04, 0x40, // f: if n
+	0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x00, // f(n-1)
+	0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x00, // f(n-1)
+	0x0b, 0x0b,
+	0x06, 0x00, 0x41, 0x10, 0x10, 0x00, 0x0b, // a: f(16)
+}
+
+// stopAtThirdTick runs export "a" of the instrumented wasm with a tick that
+// stops the call the third time it comes, and returns the call's error and
+// the ticks seen.
+func stopAtThirdTick(t *testing.T, wasm []byte) (int, error) {
+	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(false))
 	defer r.Close(ctx)
@@ -59,11 +91,61 @@ func TestInstrumentedLoopTicksUntilStopped(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = m.ExportedFunction("a").Call(ctx)
-	if err == nil || !strings.Contains(err.Error(), "stopped by the test") {
-		t.Fatalf("err = %v, want the tick's panic", err)
+	return ticks, err
+}
+
+// TestInstrumentedRecursionTicksUntilStopped: calls pay fuel too, so a
+// guest that recurses without looping is stopped like one that loops.
+func TestInstrumentedRecursionTicksUntilStopped(t *testing.T) {
+	wasm, err := instrument(doublingRecursion)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if ticks != 3 {
-		t.Errorf("ticks = %d, want 3", ticks)
+	ticks, err := stopAtThirdTick(t, wasm)
+	if err == nil || !strings.Contains(err.Error(), "stopped by the test") {
+		t.Fatalf("err = %v after %d ticks, want the tick's panic", err, ticks)
+	}
+}
+
+// simdLoop exports "a", a loop whose body pushes and drops a v128
+// constant of sixteen 0x03 bytes, the opcode of loop: read as
+// instructions instead of an immediate they would be instrumented, and
+// the module would no longer compile.
+var simdLoop = append(append([]byte{
+	0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+	0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type 0: () -> ()
+	0x03, 0x02, 0x01, 0x00, // function 0
+	0x07, 0x05, 0x01, 0x01, 'a', 0x00, 0x00, // export "a" = function 0
+	0x0a, 0x1c, 0x01, 0x1a, 0x00,
+	0x03, 0x40, 0xfd, 0x0c, // loop; v128.const
+}, bytes.Repeat([]byte{0x03}, 16)...),
+	0x1a, 0x0c, 0x00, 0x0b, 0x0b) // drop; br 0; end; end
+
+// TestInstrumentedSIMDLoopTicksUntilStopped: SIMD, which the runtime
+// enables, is read like any other instruction, so a module that uses it
+// is instrumented too (it once ran without fuel checks).
+func TestInstrumentedSIMDLoopTicksUntilStopped(t *testing.T) {
+	wasm, err := instrument(simdLoop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ticks, err := stopAtThirdTick(t, wasm)
+	if err == nil || !strings.Contains(err.Error(), "stopped by the test") {
+		t.Fatalf("err = %v after %d ticks, want the tick's panic", err, ticks)
+	}
+}
+
+// crashesWazero has a call to a function whose type index is past the
+// type section: wazero v1.12.0's validator panics on it.
+var crashesWazero = []byte("\x00asm\x01\x00\x00\x00\x01\x04\x01`\x00\x00\x02\t\x01\x03000\x010\x00\x00" +
+	"\x03\x03\x02\x000\n\x0e\x02\x04\x00\x10\x02\v\a\x0000000\v")
+
+// TestCompileSurvivesARuntimePanic: a module that crashes wazero is one
+// refused module, not a crashed host.
+func TestCompileSurvivesARuntimePanic(t *testing.T) {
+	_, err := Compile(context.Background(), Config{Wasm: crashesWazero})
+	if err == nil || !strings.Contains(err.Error(), "failed on the module") {
+		t.Fatalf("err = %v, want the runtime's failure reported", err)
 	}
 }
 
@@ -97,10 +179,6 @@ func TestInstrumentHandlesTheGoGuests(t *testing.T) {
 }
 
 func TestInstrumentRefusesWhatItCannotRewrite(t *testing.T) {
-	simd := append([]byte(nil), callsThroughALoop...)
-	// function 1 becomes v128.const…; the body's size no longer matches,
-	// which the reader must refuse rather than misread.
-	simd[len(simd)-11] = 0xfd
 	truncated := callsThroughALoop[:len(callsThroughALoop)-3]
 	// An invalid module whose loop sets global 0, which it does not have:
 	// after instrumenting, index 0 would be the fuel, refilled forever.
@@ -108,7 +186,7 @@ func TestInstrumentRefusesWhatItCannotRewrite(t *testing.T) {
 		0x0a, 0x12, 0x02,
 		0x04, 0x00, 0x10, 0x02, 0x0b,
 		0x0b, 0x00, 0x03, 0x40, 0x41, 0x00, 0x24, 0x00, 0x0c, 0x00, 0x0b, 0x0b)
-	for name, wasm := range map[string][]byte{"simd": simd, "truncated": truncated, "not wasm": []byte("hello world"), "refills the fuel": refills} {
+	for name, wasm := range map[string][]byte{"truncated": truncated, "not wasm": []byte("hello world"), "refills the fuel": refills} {
 		if _, err := instrument(wasm); !errors.Is(err, errUnsupported) {
 			t.Errorf("%s: err = %v, want errUnsupported", name, err)
 		}
@@ -148,4 +226,41 @@ func TestInstrumentCachedReusesItsOutput(t *testing.T) {
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 1 {
 		t.Fatalf("cache holds %v after a refused module, want only the first", files)
 	}
+}
+
+// FuzzInstrument: whatever the bytes, instrument neither panics nor
+// loops, and every module wazero accepts (with the features Compile
+// enables) is rewritten into one wazero accepts too, so Compile never
+// refuses a module it could run, and never runs one it misread.
+func FuzzInstrument(f *testing.F) {
+	for _, seed := range [][]byte{callsThroughALoop, doublingRecursion, simdLoop} {
+		f.Add(seed)
+	}
+	ctx := context.Background()
+	// wazero's validator panics on some invalid modules (compilePlugin);
+	// such a module counts as refused. A runtime a panic went through is
+	// not used again.
+	compiles := func(wasm []byte) (err error) {
+		r := wazero.NewRuntime(ctx)
+		defer r.Close(ctx)
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("wazero panicked: %v", r)
+			}
+		}()
+		_, err = r.CompileModule(ctx, wasm)
+		return err
+	}
+	f.Fuzz(func(t *testing.T, wasm []byte) {
+		out, err := instrument(wasm)
+		if compiles(wasm) != nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("wazero compiles the module, instrument refuses it: %v", err)
+		}
+		if err := compiles(out); err != nil {
+			t.Fatalf("the instrumented module does not compile: %v", err)
+		}
+	})
 }

@@ -11,10 +11,9 @@
 // Everything a guest can make the host pay for is bounded:
 //
 //   - Time: every call runs under Config.CallTimeout, which stops it in a
-//     tight loop (fuel ticks at every loop header, interrupt.go; wazero's
-//     close-on-done for a module the rewriter refuses) and also while it
-//     sleeps in poll_oneoff (the instance's nanosleep wakes at the call's
-//     end). A call its
+//     tight loop or a deep recursion (fuel ticks at loop headers and
+//     function entries, interrupt.go) and also while it sleeps in
+//     poll_oneoff (the instance's nanosleep wakes at the call's end). A call its
 //     caller cancelled fails as KindCanceled, not as the guest's timeout.
 //   - Memory: Config.MemoryLimitMiB caps each instance's guest and extism
 //     kernel memory together (memory.go).
@@ -154,8 +153,7 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 	extism.SetLogLevel(extism.LogLevelDebug)
 
 	// Deadlines stop guests through the fuel checks instrument adds
-	// (interrupt.go); a module it cannot rewrite keeps wazero's own,
-	// far slower, check at every loop header.
+	// (interrupt.go); a module without them could run past any deadline.
 	sum := sha256.Sum256(cfg.Wasm)
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
@@ -163,13 +161,10 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 		}
 	}
 	wasm, err := instrumentCached(cfg.Wasm, sum, cfg.CacheDir)
-	closeOnDone := err != nil
 	if err != nil {
-		wasm = cfg.Wasm
-		cfg.Logger.Info("guest module not instrumented for deadlines; using wazero's checks", zap.Error(err))
+		return nil, fmt.Errorf("guest module cannot be prepared for call deadlines: %w; baton-runner runs WebAssembly 2.0 modules (SIMD included), such as GOOS=wasip1 GOARCH=wasm builds, without newer proposals (threads, exceptions, tail calls, GC)", err)
 	}
 	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(closeOnDone).
 		// The page limit caps each memory (and refuses a module whose
 		// declared minimum is over it); each instance's memory budget
 		// (memory.go) caps the guest's and the kernel's together.
@@ -190,10 +185,7 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 		// extism's HTTP responses and vars, which guests have no use for.
 		Memory: &extism.ManifestMemory{MaxHttpResponseBytes: 0, MaxVarBytes: 0},
 	}
-	compiled, err := extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{
-		RuntimeConfig: rc,
-		EnableWasi:    true,
-	}, append(hostFunctions(), tickFunction()))
+	compiled, err := compilePlugin(ctx, manifest, rc)
 	if err != nil {
 		m.closeCache(ctx)
 		return nil, fmt.Errorf("compiling guest module: %w", err)
@@ -290,4 +282,21 @@ func (m *Module) closeCache(ctx context.Context) {
 	if m.cache != nil {
 		_ = m.cache.Close(ctx)
 	}
+}
+
+// compilePlugin compiles the guest with extism. A module can crash
+// wazero's validator (v1.12.0 indexes the type section with a function's
+// type index before checking it, on a call to that function); recovered
+// here, that is one refused module instead of a host process down with
+// every tenant in it.
+func compilePlugin(ctx context.Context, manifest extism.Manifest, rc wazero.RuntimeConfig) (compiled *extism.CompiledPlugin, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			compiled, err = nil, fmt.Errorf("the WebAssembly runtime failed on the module: %v", r)
+		}
+	}()
+	return extism.NewCompiledPlugin(ctx, manifest, extism.PluginConfig{
+		RuntimeConfig: rc,
+		EnableWasi:    true,
+	}, append(hostFunctions(), tickFunction()))
 }
