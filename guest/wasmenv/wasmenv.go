@@ -1,7 +1,7 @@
 //go:build wasip1
 
 // Package wasmenv is the guest side of the ABI's host functions: the
-// guest.Env a wasip1 guest lends its connector (HTTP through baton_http,
+// guest.Env a wasip1 guest lends its connector (HTTP through baton_http_batch,
 // the sync session, the host logger). Package wasmguest uses it for every
 // call; a guest that defines its exports itself (the hostile test guest)
 // uses it too.
