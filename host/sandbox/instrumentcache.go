@@ -8,7 +8,7 @@ import (
 
 // instrumentVersion names the rewriter's output format in the cache: bump
 // it whenever instrument writes different bytes for the same module.
-const instrumentVersion = 2
+const instrumentVersion = 4
 
 // instrumentCached is instrument, with its output kept in dir (the
 // compilation cache directory) under the module's sha256: rewriting a Go

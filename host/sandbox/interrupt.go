@@ -33,7 +33,9 @@ import (
 // The rewriter reads every construct of the features the runtime enables
 // (wasm 2.0, SIMD included) exactly as wazero's decoder does, and refuses
 // anything else; Compile refuses a module it cannot rewrite, rather than
-// running it without fuel.
+// running it without fuel. Reading every count against the bytes behind
+// it, it is also the host's guard against modules that declare more than
+// they hold: wazero v1.12.0 allocates declared counts before reading them.
 
 const (
 	interruptNamespace = "baton:sandbox"
@@ -67,18 +69,24 @@ var errUnsupported = errors.New("unsupported module construct")
 
 // WebAssembly section ids.
 const (
-	secCustom   = 0
-	secType     = 1
-	secImport   = 2
-	secFunction = 3
-	secTable    = 4
-	secMemory   = 5
-	secGlobal   = 6
-	secExport   = 7
-	secStart    = 8
-	secElement  = 9
-	secCode     = 10
+	secCustom    = 0
+	secType      = 1
+	secImport    = 2
+	secFunction  = 3
+	secTable     = 4
+	secMemory    = 5
+	secGlobal    = 6
+	secExport    = 7
+	secStart     = 8
+	secElement   = 9
+	secCode      = 10
+	secData      = 11
+	secDataCount = 12
 )
+
+// maxLocals bounds the locals of one function, as browsers' engines do:
+// wazero allocates the declared total up front, up to 4 GiB of it.
+const maxLocals = 50_000
 
 // instrument returns wasm with a tick every fuelPerTick loop iterations
 // and calls (see above, and needsEntryCheck), or an error when the module
@@ -86,8 +94,7 @@ const (
 // calls) or is malformed. The
 // function index space gains one import, the tick, at the end of the
 // imported functions, so every index of a function defined in the module
-// moves up by one; the "name" custom section, which only labels traces, is
-// dropped rather than renumbered.
+// moves up by one, in the "name" custom section too (see names).
 func instrument(wasm []byte) (out []byte, err error) {
 	defer func() {
 		// A truncated or malformed module makes the reader index past the
@@ -108,6 +115,9 @@ func instrument(wasm []byte) (out []byte, err error) {
 	r := reader{b: wasm, p: 8}
 	for r.p < len(r.b) {
 		id := r.byte()
+		if id > secDataCount {
+			return nil, fmt.Errorf("%w: section %d", errUnsupported, id)
+		}
 		n := int(r.u32())
 		secs = append(secs, section{id, r.bytes(n)})
 	}
@@ -161,6 +171,7 @@ func instrument(wasm []byte) (out []byte, err error) {
 		case secGlobal:
 			haveGlobal = true
 			definedGlobals = sr.u32()
+			continue // read in the rewrite
 		case secTable:
 			for range sr.u32() {
 				if sr.peek() == 0x40 {
@@ -168,6 +179,11 @@ func instrument(wasm []byte) (out []byte, err error) {
 				}
 				sr.tableType()
 			}
+		default:
+			continue
+		}
+		if sr.p != len(sr.b) {
+			return nil, fmt.Errorf("%w: bytes past the end of section %d", errUnsupported, s.id)
 		}
 	}
 	fuelGlobal := importedGlobals + definedGlobals
@@ -244,10 +260,13 @@ func instrument(wasm []byte) (out []byte, err error) {
 		sr := reader{b: s.body}
 		switch s.id {
 		case secCustom:
+			// Only the names reach wazero: it parses other custom sections
+			// (DWARF) too, and no guest needs them to run.
 			if name := (&reader{b: s.body}).name(); name == "name" {
-				continue
+				if body, ok := rw.names(s.body); ok {
+					emit(s.id, body)
+				}
 			}
-			emit(s.id, s.body)
 		case secType:
 			if addedType {
 				n := sr.u32()
@@ -259,11 +278,13 @@ func instrument(wasm []byte) (out []byte, err error) {
 			} else {
 				emit(s.id, s.body)
 			}
+			continue // read in the first pass
 		case secImport:
 			n := sr.u32()
 			b := appendU32(nil, n+1)
 			b = append(b, s.body[sr.p:]...)
 			emit(s.id, append(b, tickImport()...))
+			continue // read in the first pass
 		case secGlobal:
 			n := sr.u32()
 			b := appendU32(nil, n+1)
@@ -293,14 +314,38 @@ func instrument(wasm []byte) (out []byte, err error) {
 				b = appendU32(b, idx)
 			}
 			emit(s.id, b)
+		case secFunction:
+			// wazero v1.12.0 indexes the type section with these before
+			// checking them (a panic), and one past the end would name the
+			// tick's type.
+			for range sr.u32() {
+				if sr.u32() >= types {
+					return nil, fmt.Errorf("%w: function of an undefined type", errUnsupported)
+				}
+			}
+			emit(s.id, s.body)
+		case secMemory:
+			for range sr.u32() {
+				sr.limits()
+			}
+			emit(s.id, s.body)
+		case secData:
+			emit(s.id, rw.data(&sr))
 		case secStart:
 			emit(s.id, appendU32(nil, rw.fn(sr.u32())))
 		case secElement:
 			emit(s.id, rw.elements(&sr))
 		case secCode:
 			emit(s.id, rw.code(&sr))
-		default:
+		case secDataCount:
+			sr.u32()
 			emit(s.id, s.body)
+		default:
+			emit(s.id, s.body) // a table section, read in the first pass
+			continue
+		}
+		if s.id != secCustom && sr.p != len(sr.b) {
+			return nil, fmt.Errorf("%w: bytes past the end of section %d", errUnsupported, s.id)
 		}
 	}
 	flushBefore(secCode)
@@ -319,6 +364,53 @@ func (rw rewriter) fn(idx uint32) uint32 {
 		return idx + 1
 	}
 	return idx
+}
+
+// names renumbers the functions of a "name" custom section, so that the
+// traps of a guest built with its names still name its functions. The
+// section only labels traces: one it cannot read is dropped (ok false),
+// not a reason to refuse the module.
+func (rw rewriter) names(body []byte) (out []byte, ok bool) {
+	defer func() {
+		if recover() != nil {
+			out, ok = nil, false
+		}
+	}()
+	r := reader{b: body}
+	r.name()
+	out = append(out, body[:r.p]...)
+	for r.p < len(r.b) {
+		id := r.byte()
+		sub := r.bytes(int(r.u32()))
+		sr := reader{b: sub}
+		switch id {
+		case 1: // function names: funcidx name
+			n := sr.u32()
+			b := appendU32(nil, n)
+			for range n {
+				b = appendU32(b, rw.fn(sr.u32()))
+				b = appendName(b, sr.name())
+			}
+			sub = b
+		case 2, 3: // local and label names: funcidx, then index name pairs
+			n := sr.u32()
+			b := appendU32(nil, n)
+			for range n {
+				b = appendU32(b, rw.fn(sr.u32()))
+				start := sr.p
+				for range sr.u32() {
+					sr.u32()
+					sr.name()
+				}
+				b = append(b, sub[start:sr.p]...)
+			}
+			sub = b
+		}
+		out = append(out, id)
+		out = appendU32(out, uint32(len(sub)))
+		out = append(out, sub...)
+	}
+	return out, true
 }
 
 // expr copies a constant expression up to and including its end.
@@ -363,6 +455,33 @@ func (rw rewriter) elements(r *reader) []byte {
 	return b
 }
 
+// data copies the data section, reading every segment: wazero allocates
+// each segment's declared size before it reads the bytes.
+func (rw rewriter) data(r *reader) []byte {
+	n := r.u32()
+	b := appendU32(nil, n)
+	for range n {
+		start := r.p
+		switch flags := r.u32(); flags {
+		case 0: // active, memory 0
+			b = append(b, r.b[start:r.p]...)
+			b = rw.expr(b, r)
+		case 1: // passive
+			b = append(b, r.b[start:r.p]...)
+		case 2: // active, explicit memory
+			r.u32()
+			b = append(b, r.b[start:r.p]...)
+			b = rw.expr(b, r)
+		default:
+			panic(fmt.Sprintf("data segment flags %d", flags))
+		}
+		start = r.p
+		r.bytes(int(r.u32()))
+		b = append(b, r.b[start:r.p]...)
+	}
+	return b
+}
+
 func (rw rewriter) code(r *reader) []byte {
 	n := r.u32()
 	b := appendU32(make([]byte, 0, len(r.b)+len(r.b)/4), n)
@@ -372,9 +491,13 @@ func (rw rewriter) code(r *reader) []byte {
 		end := r.p + size
 		fr := reader{b: r.b[:end], p: r.p}
 		body = body[:0]
+		locals := uint64(0)
 		for range fr.u32() { // local declarations
-			fr.u32()
+			locals += uint64(fr.u32())
 			fr.valType()
+		}
+		if locals > maxLocals {
+			panic(fmt.Sprintf("%d locals in one function", locals))
 		}
 		// Only calls, ref.func and loops change; the bytes between them
 		// are copied in runs.
