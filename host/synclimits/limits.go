@@ -26,7 +26,9 @@ type Limits struct {
 	// resource (max_depth, --max-depth).
 	MaxDepth int
 	// MaxC1ZBytes bounds the disk the sync's c1z store and its working
-	// files take (max_c1z_mib, --max-c1z-mib).
+	// files take (max_c1z_mib, --max-c1z-mib). In service mode the sync
+	// tasks run at once (task concurrency) share one directory, and the
+	// bound is on their files together.
 	MaxC1ZBytes int64
 	// RequestBudget bounds the API requests of one sync (request_budget,
 	// --request-budget). Zero means unlimited, for compatibility with
