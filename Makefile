@@ -62,14 +62,14 @@ FUZZ_URL ?= $(FUZZTIME)
 FUZZ_SEGMENT ?= $(FUZZTIME)
 FUZZ_OUTPUT ?= $(FUZZTIME)
 FUZZ_INSTRUMENT ?= $(FUZZTIME)
+# FuzzInstrument hands wazero what the rewriter accepts; should that ever
+# be a module wazero allocates gigabytes for, the address-space cap turns
+# it into a reported crash instead of a swapping machine.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZ_PARSE) ./config
 	$(GO) test -run '^$$' -fuzz '^FuzzBuildURL$$' -fuzztime $(FUZZ_URL) ./host/egress
 	$(GO) test -run '^$$' -fuzz '^FuzzSegmentResponses$$' -fuzztime $(FUZZ_SEGMENT) ./guest/segment
 	$(GO) test -run '^$$' -fuzz '^FuzzGuestOutput$$' -fuzztime $(FUZZ_OUTPUT) ./internal/connector
-	# FuzzInstrument hands wazero what the rewriter accepts; should that
-	# ever be a module wazero allocates gigabytes for, the address-space
-	# cap turns it into a reported crash instead of a swapping machine.
 	ulimit -v 16000000; $(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime $(FUZZ_INSTRUMENT) ./host/sandbox
 
 demo: build
