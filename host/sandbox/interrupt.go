@@ -98,8 +98,7 @@ const maxLocals = 50_000
 func instrument(wasm []byte) (out []byte, err error) {
 	defer func() {
 		// A truncated or malformed module makes the reader index past the
-		// end; wazero reports such modules itself when they are compiled
-		// unmodified.
+		// end: one more module refused.
 		if r := recover(); r != nil {
 			out, err = nil, fmt.Errorf("%w: %v", errUnsupported, r)
 		}
@@ -230,12 +229,10 @@ func instrument(wasm []byte) (out []byte, err error) {
 			return 4
 		case secMemory:
 			return 5
-		case 13: // tag
-			return 6
 		case secGlobal:
-			return 7
+			return 6
 		}
-		return 8
+		return 7
 	}
 	placedImport, placedGlobal, placedType := haveImport, haveGlobal, !addedType
 	flushBefore := func(id byte) {
@@ -248,7 +245,7 @@ func instrument(wasm []byte) (out []byte, err error) {
 			emit(secImport, append(appendU32(nil, 1), tickImport()...))
 			placedImport = true
 		}
-		if !placedGlobal && id != secCustom && order(id) > 7 {
+		if !placedGlobal && id != secCustom && order(id) > 6 {
 			emit(secGlobal, append(appendU32(nil, 1), fuelDecl()...))
 			placedGlobal = true
 		}
@@ -462,18 +459,16 @@ func (rw rewriter) data(r *reader) []byte {
 	b := appendU32(nil, n)
 	for range n {
 		start := r.p
-		switch flags := r.u32(); flags {
-		case 0: // active, memory 0
-			b = append(b, r.b[start:r.p]...)
-			b = rw.expr(b, r)
-		case 1: // passive
-			b = append(b, r.b[start:r.p]...)
-		case 2: // active, explicit memory
-			r.u32()
-			b = append(b, r.b[start:r.p]...)
-			b = rw.expr(b, r)
-		default:
+		flags := r.u32() // 0 active, 1 passive, 2 active with a memory index
+		if flags > 2 {
 			panic(fmt.Sprintf("data segment flags %d", flags))
+		}
+		if flags == 2 {
+			r.u32()
+		}
+		b = append(b, r.b[start:r.p]...)
+		if flags != 1 { // an active segment's offset
+			b = rw.expr(b, r)
 		}
 		start = r.p
 		r.bytes(int(r.u32()))
