@@ -16,15 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/dotc1z"
 	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 	"github.com/conductorone/baton-sdk/pkg/sync"
 	"github.com/conductorone/baton-sdk/pkg/types"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/internal/rpcerr"
@@ -200,57 +197,24 @@ const (
 
 // limitFirst puts a whole-sync limit that ended the sync at the front of
 // the error: it comes back from the connector inside baton-sdk's wrapping
-// ("sync-grants-for-resource: error listing grants: rpc error: …"). Only
-// the host makes ResourceExhausted errors that say "sync exceeded"; guest
-// error codes never map to it. The gRPC status stays reachable.
+// ("sync-grants-for-resource: error listing grants: rpc error: …"), as the
+// ErrorInfo of a status only the host makes (rpcerr.LimitStatus). The
+// gRPC status stays reachable.
 func limitFirst(err error) error {
-	// A parallel sync joins its workers' errors: the limit may follow the
-	// siblings it canceled.
-	limit := findLimit(err)
+	limit := rpcerr.Limit(err)
 	if limit == nil {
 		return err
 	}
-	msg := limit.Error()
-	i := strings.LastIndex(msg, "sync exceeded ")
-	if i < 0 {
-		return err
-	}
-	return &limitReport{text: msg[i:], err: err, limit: rpcerr.Limit(limit)}
-}
-
-// findLimit returns the first error in err's tree with the host's
-// ResourceExhausted status, or nil.
-func findLimit(err error) error {
-	if err == nil {
-		return nil
-	}
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			if l := findLimit(e); l != nil {
-				return l
-			}
-		}
-		return nil
-	}
-	if status.Code(err) == codes.ResourceExhausted {
-		return err
-	}
-	return findLimit(errors.Unwrap(err))
+	return &limitReport{err: err, limit: limit}
 }
 
 // limitReport is the error of a sync a limit ended: its text is the
 // limit's, and errors.As finds the *synclimits.Error the connector sent
 // as well as the status chain.
 type limitReport struct {
-	text  string
 	err   error
 	limit *synclimits.Error
 }
 
-func (e *limitReport) Error() string { return e.text }
-func (e *limitReport) Unwrap() []error {
-	if e.limit == nil {
-		return []error{e.err}
-	}
-	return []error{e.limit, e.err}
-}
+func (e *limitReport) Error() string   { return e.limit.Error() }
+func (e *limitReport) Unwrap() []error { return []error{e.limit, e.err} }

@@ -36,16 +36,26 @@ func LimitStatus(err error) error {
 }
 
 // Limit returns the *synclimits.Error carried by a status LimitStatus made,
-// found anywhere in err's chain, or nil.
+// found anywhere in err's tree, or nil. It walks joined errors itself: a
+// parallel sync joins its workers' errors, and the limit may follow the
+// siblings it cancelled, where errors.As would stop at the first status.
 func Limit(err error) *synclimits.Error {
-	st, ok := status.FromError(err)
-	if !ok {
-		return nil
-	}
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == limitDomain && info.GetReason() == limitReason {
-			return &synclimits.Error{Key: info.GetMetadata()["key"], Detail: info.GetMetadata()["detail"]}
+	if gs, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
+		for _, d := range gs.GRPCStatus().Details() {
+			if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetDomain() == limitDomain && info.GetReason() == limitReason {
+				return &synclimits.Error{Key: info.GetMetadata()["key"], Detail: info.GetMetadata()["detail"]}
+			}
 		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if l := Limit(e); l != nil {
+				return l
+			}
+		}
+	case interface{ Unwrap() error }:
+		return Limit(u.Unwrap())
 	}
 	return nil
 }
