@@ -25,15 +25,11 @@ import (
 // (shared with this module's tests) makes every compile after the first
 // quick.
 func syncer(ctx context.Context, url string) (sync func(path string) error, done func(), err error) {
-	path, err := wasmbuild.Path("guest/segment/wasm") // bin/segment.wasm
+	wasm, err := wasmbuild.Read("guest/segment/wasm") // bin/segment.wasm
 	if err != nil {
 		return nil, nil, err
 	}
-	wasm, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm, CacheDir: filepath.Join(os.TempDir(), "baton-runner-test-cache")})
+	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm, CacheDir: wasmbuild.CacheDir})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -26,17 +26,12 @@ func ExampleRun() {
 	ctx := context.Background()
 	api := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
 	defer api.Close()
-	path, err := wasmbuild.Path("guest/segment/wasm") // bin/segment.wasm
+	wasm, err := wasmbuild.Read("guest/segment/wasm") // bin/segment.wasm
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	wasm, err := os.ReadFile(path)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm, CacheDir: filepath.Join(os.TempDir(), "baton-runner-test-cache")})
+	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm, CacheDir: wasmbuild.CacheDir})
 	if err != nil {
 		fmt.Println(err)
 		return

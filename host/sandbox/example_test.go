@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/sandbox"
@@ -15,12 +14,7 @@ import (
 // a pool of its instances then serves calls under the sandbox's limits.
 func Example() {
 	ctx := context.Background()
-	path, err := wasmbuild.Path("guest/segment/wasm") // bin/segment.wasm, as `make build` makes it
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	wasm, err := os.ReadFile(path)
+	wasm, err := wasmbuild.Read("guest/segment/wasm") // bin/segment.wasm, as `make build` makes it
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -42,12 +42,7 @@ func Example() {
 	defer c1.Close()
 	os.Setenv("SSL_CERT_FILE", c1.CAFile())
 
-	path, err := wasmbuild.Path("guest/segment/wasm") // bin/segment.wasm
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	wasm, err := os.ReadFile(path)
+	wasm, err := wasmbuild.Read("guest/segment/wasm") // bin/segment.wasm
 	if err != nil {
 		fmt.Println(err)
 		return

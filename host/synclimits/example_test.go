@@ -54,12 +54,7 @@ func ExampleError() {
 	ctx := context.Background()
 	api := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
 	defer api.Close()
-	path, err := wasmbuild.Path("guest/segment/wasm") // bin/segment.wasm
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	wasm, err := os.ReadFile(path)
+	wasm, err := wasmbuild.Read("guest/segment/wasm") // bin/segment.wasm
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -36,14 +36,13 @@ var (
 // segmentModule compiles the real Segment guest once for the package.
 func segmentModule(t *testing.T) *sandbox.Module {
 	t.Helper()
-	path := wasmbuild.Module(t, "guest/segment/wasm")
 	moduleOnce.Do(func() {
-		wasm, err := os.ReadFile(path)
+		wasm, err := wasmbuild.Read("guest/segment/wasm")
 		if err != nil {
 			moduleErr = err
 			return
 		}
-		module, moduleErr = sandbox.Compile(context.Background(), sandbox.Config{Wasm: wasm, CacheDir: os.TempDir() + "/baton-runner-test-cache"})
+		module, moduleErr = sandbox.Compile(context.Background(), sandbox.Config{Wasm: wasm, CacheDir: wasmbuild.CacheDir})
 	})
 	if moduleErr != nil {
 		t.Fatal(moduleErr)

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -34,10 +33,6 @@ const (
 	segmentPkg = "guest/segment/wasm"
 )
 
-// cacheDir is wazero's compilation cache, shared with the other test
-// packages so a guest compiles once per machine.
-var cacheDir = filepath.Join(os.TempDir(), "baton-runner-test-cache")
-
 // hostileLimits are the sandbox limits of the hostile guest: small, so that
 // containment is quick, and an output cap the huge-output attack overruns.
 func hostileLimits(c *sandbox.Config) {
@@ -61,17 +56,16 @@ func module(t *testing.T, pkg string, mod func(*sandbox.Config)) *sandbox.Module
 // and key.
 func moduleKeyed(t *testing.T, key, pkg string, mod func(*sandbox.Config)) *sandbox.Module {
 	t.Helper()
-	path := wasmbuild.Module(t, pkg)
 	modMu.Lock()
 	defer modMu.Unlock()
 	if m, ok := modules[key]; ok {
 		return m
 	}
-	wasm, err := os.ReadFile(path)
+	wasm, err := wasmbuild.Read(pkg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := sandbox.Config{Wasm: wasm, CacheDir: cacheDir}
+	cfg := sandbox.Config{Wasm: wasm, CacheDir: wasmbuild.CacheDir}
 	if mod != nil {
 		mod(&cfg)
 	}

@@ -332,7 +332,7 @@ func TestRefusedModules(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, b := range map[string][]byte{"abiv2": wasm, "shell script": []byte("#!/bin/sh\nrm -rf /\n"), "empty": nil} {
-		m, err := sandbox.Compile(context.Background(), sandbox.Config{Wasm: b, CacheDir: cacheDir})
+		m, err := sandbox.Compile(context.Background(), sandbox.Config{Wasm: b, CacheDir: wasmbuild.CacheDir})
 		if err == nil {
 			_ = m.Close(context.Background())
 			t.Errorf("%s: compiled", name)

@@ -309,7 +309,7 @@ func runnerMetrics(t *testing.T, logger *zap.Logger, goodURL, rejectingURL strin
 			Mode: runner.ModeSync, Interval: time.Hour, Output: filepath.Join(dir, name+".c1z")}
 	}
 	err = r.Apply(context.Background(), runner.Spec{
-		Runtime: runner.Runtime{CacheDir: cacheDir, MemoryLimitMiB: 256, CallTimeout: time.Minute},
+		Runtime: runner.Runtime{CacheDir: wasmbuild.CacheDir, MemoryLimitMiB: 256, CallTimeout: time.Minute},
 		Modules: []runner.Module{{Name: "segment", Wasm: wasm}},
 		Tenants: []runner.TenantSpec{spec("metrics-ok", goodURL), spec("metrics-rejected", rejectingURL)},
 	})

@@ -62,6 +62,19 @@ func Path(pkg string) (string, error) {
 	return out, nil
 }
 
+// Read returns the bytes of the module Path gives.
+func Read(pkg string) ([]byte, error) {
+	p, err := Path(pkg)
+	if err != nil {
+		return nil, err
+	}
+	return os.ReadFile(p)
+}
+
+// CacheDir is the compilation cache the tests and examples of every
+// package share, so that a guest compiles once per machine.
+var CacheDir = filepath.Join(os.TempDir(), "baton-runner-test-cache")
+
 // Name is the module name used for pkg: "guest/segment/wasm" → "segment",
 // "internal/testguests/probe" → "probe".
 func Name(pkg string) string {
