@@ -342,8 +342,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		}
 		rec.Attempts++
 		attemptStart := c.now()
-		res := c.attempt(ctx, req.Method, u, hdr, req.Body)
-		c.gate.release(res.status, res.header, c.now())
+		res := c.exchange(ctx, req.Method, u, hdr, req.Body)
 		tookLast = c.now().Sub(attemptStart)
 		rec.Status, rec.Bytes = res.status, int64(len(res.body))
 
@@ -420,6 +419,23 @@ type result struct {
 	header http.Header
 	body   []byte
 	err    error
+}
+
+// exchange makes one attempt in the gate slot acquire gave it and frees the
+// slot with what the answer teaches. A panic on the way (Do recovers it)
+// frees the slot too: a leaked one would shrink the tenant's bound on
+// attempts for good.
+func (c *Client) exchange(ctx context.Context, method string, u *url.URL, hdr http.Header, body []byte) result {
+	freed := false
+	defer func() {
+		if !freed {
+			c.gate.release(0, nil, c.now())
+		}
+	}()
+	res := c.attempt(ctx, method, u, hdr, body)
+	c.gate.release(res.status, res.header, c.now())
+	freed = true
+	return res
 }
 
 // attempt sends one HTTP request under RequestTimeout and reads the body

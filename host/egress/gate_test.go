@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-runner/baton-runner/abi"
 )
 
 // TestMaxInFlightBoundsAttempts: with MaxInFlight 2, six concurrent
@@ -208,5 +210,23 @@ func TestGateFollowsAWindowAsLongAsItsLongestWait(t *testing.T) {
 	g.release(http.StatusOK, rateHeaders(now, 0, time.Minute+time.Second), now)
 	if _, ok, _ := g.acquire(context.Background(), now); ok {
 		t.Fatal("a spent window of 61 s was not waited for")
+	}
+}
+
+// roundTripFunc lets a test stand in for the transport.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestPanicDuringAttemptFreesItsSlot: Do recovers a panic in the middle of
+// an attempt, and the slot the attempt held is free again; a leaked slot
+// would shrink the tenant's bound for good, and with a bound of one stop
+// its requests altogether.
+func TestPanicDuringAttemptFreesItsSlot(t *testing.T) {
+	env := newTestClient(t, "https://api.segment.test", func(c *Config) { c.MaxInFlight = 1 })
+	env.c.hc.Transport = roundTripFunc(func(*http.Request) (*http.Response, error) { panic("transport bug") })
+	wantError(t, env.c.Do(context.Background(), get("/users")), abi.CodeUnknown, "internal error")
+	if held := env.c.gate.busyNow(); held != 0 {
+		t.Fatalf("%d slots still held after a panic in an attempt", held)
 	}
 }
