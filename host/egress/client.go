@@ -322,7 +322,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			rec.RateLimitWait += waited
 		}
 		for {
-			hold, ok, err := c.gate.acquire(ctx, c.now())
+			hold, ok, err := c.gate.acquire(ctx, c.now)
 			if err != nil {
 				return canceled(err)
 			}

@@ -51,10 +51,12 @@ type holdUntil struct {
 
 // acquire takes a slot. When the API asked the tenant to wait it returns
 // that wait instead (ok false): the caller sleeps it, telling OnWait why,
-// and asks again.
-func (g *gate) acquire(ctx context.Context, now time.Time) (hold holdUntil, ok bool, err error) {
+// and asks again. The clock is read at each look, under the lock: waiting
+// for a slot can outlast the holds that were in force when it began.
+func (g *gate) acquire(ctx context.Context, clock func() time.Time) (hold holdUntil, ok bool, err error) {
 	for {
 		g.mu.Lock()
+		now := clock()
 		switch {
 		case now.Before(g.pausedTo):
 			hold = holdUntil{g.pausedTo, "rate limited by the API (HTTP 429); the tenant's requests wait together"}

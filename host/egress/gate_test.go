@@ -70,6 +70,9 @@ func TestMaxInFlightBoundsAttempts(t *testing.T) {
 	}
 }
 
+// fixed is a clock stopped at t.
+func fixed(t time.Time) func() time.Time { return func() time.Time { return t } }
+
 // busyNow is the number of slots held.
 func (g *gate) busyNow() int {
 	g.mu.Lock()
@@ -84,13 +87,13 @@ func TestGateHalvesOnTooManyRequestsAndGrowsBack(t *testing.T) {
 	now := time.Now()
 	g := newGate(8, time.Minute)
 	for range 8 {
-		if _, ok, err := g.acquire(context.Background(), now); !ok || err != nil {
+		if _, ok, err := g.acquire(context.Background(), fixed(now)); !ok || err != nil {
 			t.Fatalf("acquire below the bound: ok %v, err %v", ok, err)
 		}
 	}
 	full, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := g.acquire(full, now); err == nil {
+	if _, _, err := g.acquire(full, fixed(now)); err == nil {
 		t.Fatal("a ninth attempt got a slot with a bound of 8")
 	}
 	g.release(http.StatusTooManyRequests, nil, now)
@@ -118,7 +121,7 @@ func TestGateHalvesOnTooManyRequestsAndGrowsBack(t *testing.T) {
 		t.Fatalf("limit %d, busy %d after two answers at 2, want 3 and 0", g.limit, g.busyNow())
 	}
 	for range 100 {
-		if _, ok, _ := g.acquire(context.Background(), now); !ok {
+		if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
 			break
 		}
 		g.release(http.StatusOK, nil, now)
@@ -144,16 +147,16 @@ func rateHeaders(date time.Time, remaining int, resetIn time.Duration) http.Head
 func TestGateWaitsOutAUsedUpWindow(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	g := newGate(8, time.Minute)
-	if _, ok, _ := g.acquire(context.Background(), now); !ok {
+	if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
 		t.Fatal("first attempt held")
 	}
 	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 2, 10*time.Second), now)
 	for i := range 2 {
-		if _, ok, _ := g.acquire(context.Background(), now); !ok {
+		if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
 			t.Fatalf("attempt %d of the 2 remaining held", i+1)
 		}
 	}
-	hold, ok, err := g.acquire(context.Background(), now.Add(time.Second))
+	hold, ok, err := g.acquire(context.Background(), fixed(now.Add(time.Second)))
 	if ok || err != nil {
 		t.Fatalf("third attempt in a window with 2 left: ok %v, err %v; want a hold", ok, err)
 	}
@@ -163,11 +166,51 @@ func TestGateWaitsOutAUsedUpWindow(t *testing.T) {
 	// An answer from the same window reporting more (it was counted
 	// earlier) does not reopen it.
 	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 1, 10*time.Second), now)
-	if _, ok, _ := g.acquire(context.Background(), now.Add(2*time.Second)); ok {
+	if _, ok, _ := g.acquire(context.Background(), fixed(now.Add(2*time.Second))); ok {
 		t.Fatal("a stale count reopened a used-up window")
 	}
-	if _, ok, _ := g.acquire(context.Background(), now.Add(10*time.Second)); !ok {
+	if _, ok, _ := g.acquire(context.Background(), fixed(now.Add(10*time.Second))); !ok {
 		t.Fatal("attempt held after the window's reset")
+	}
+}
+
+// TestGateJudgesHoldsByTheClockAfterWaiting: an attempt that waited for a
+// slot judges the API's holds by the time it is woken, not by the time it
+// began to wait. Here the answer that frees the slot says its window is
+// spent, but the answer came slowly and that window is over by then.
+func TestGateJudgesHoldsByTheClockAfterWaiting(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	var mu sync.Mutex
+	now := start
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	g := newGate(1, time.Minute)
+	if _, ok, _ := g.acquire(context.Background(), clock); !ok {
+		t.Fatal("first attempt held")
+	}
+	// The gate reads the clock under its lock, so once the waiter has read
+	// it, the release below cannot come before the waiter waits.
+	read := make(chan struct{})
+	var once sync.Once
+	got := make(chan bool)
+	go func() {
+		_, ok, _ := g.acquire(context.Background(), func() time.Time {
+			defer once.Do(func() { close(read) })
+			return clock()
+		})
+		got <- ok
+	}()
+	<-read
+	mu.Lock()
+	now = start.Add(30 * time.Second)
+	mu.Unlock()
+	// The answer's headers left at start+1s: its window ended at start+11s.
+	g.release(http.StatusOK, rateHeaders(start.Add(time.Second), 0, 10*time.Second), start.Add(time.Second))
+	if !<-got {
+		t.Fatal("the waiter was held for a window that ended before it was woken")
 	}
 }
 
@@ -177,9 +220,9 @@ func TestGateWaitsOutAUsedUpWindow(t *testing.T) {
 func TestGateIgnoresWindowsPastItsLongestWait(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	g := newGate(2, time.Minute)
-	g.acquire(context.Background(), now)
+	g.acquire(context.Background(), fixed(now))
 	g.release(http.StatusOK, rateHeaders(now, 0, 2*time.Hour), now)
-	if _, ok, _ := g.acquire(context.Background(), now); !ok {
+	if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
 		t.Fatal("held for a window two hours long")
 	}
 }
@@ -191,11 +234,11 @@ func TestGatePauseHoldsEveryAttempt(t *testing.T) {
 	g := newGate(8, time.Minute)
 	g.pause(now.Add(5 * time.Second))
 	g.pause(now.Add(time.Second)) // an earlier end does not shorten it
-	hold, ok, _ := g.acquire(context.Background(), now)
+	hold, ok, _ := g.acquire(context.Background(), fixed(now))
 	if ok || !hold.until.Equal(now.Add(5*time.Second)) || !strings.Contains(hold.reason, "429") {
 		t.Fatalf("during a pause: ok %v, hold %v %q; want held until +5s naming the 429", ok, hold.until, hold.reason)
 	}
-	if _, ok, _ := g.acquire(context.Background(), now.Add(5*time.Second)); !ok {
+	if _, ok, _ := g.acquire(context.Background(), fixed(now.Add(5*time.Second))); !ok {
 		t.Fatal("held after the pause ended")
 	}
 }
@@ -206,9 +249,9 @@ func TestGatePauseHoldsEveryAttempt(t *testing.T) {
 func TestGateFollowsAWindowAsLongAsItsLongestWait(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	g := newGate(2, time.Minute)
-	g.acquire(context.Background(), now)
+	g.acquire(context.Background(), fixed(now))
 	g.release(http.StatusOK, rateHeaders(now, 0, time.Minute+time.Second), now)
-	if _, ok, _ := g.acquire(context.Background(), now); ok {
+	if _, ok, _ := g.acquire(context.Background(), fixed(now)); ok {
 		t.Fatal("a spent window of 61 s was not waited for")
 	}
 }
