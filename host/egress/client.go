@@ -86,8 +86,10 @@ type Config struct {
 	// MaxInFlight, when positive, bounds the attempts on the wire at once
 	// (the tenant's max_in_flight); others wait for a slot. The bound
 	// adapts: it halves on a 429 and grows back after answers, and every
-	// request waits while a 429's wait runs or while the API's window is
-	// used up (see gate). Zero means no bound on attempts.
+	// request waits while a 429's wait runs (or is handed back as
+	// CodeRateLimited if that wait is longer than it would wait out for
+	// itself) or while the API's window is used up (see gate). Zero means
+	// no bound on attempts.
 	MaxInFlight int
 
 	// Audit receives one Record per Do call (after retries and waits),
@@ -329,9 +331,14 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			if ok {
 				break
 			}
-			wait := hold.until.Sub(c.now())
+			wait := max(0, hold.until.Sub(c.now()))
 			if pastDeadline(ctx, wait) {
 				resp := fail(abi.CodeRateLimited, fmt.Sprintf("%s %s: the API's rate limit leaves no time for this request before the call's deadline; retry in %s", req.Method, rec.Path, wait))
+				resp.Error.RetryAfter = &hold.until
+				return resp
+			}
+			if hold.after429 && (wait > c.maxRLWait || rec.RateLimitWait+wait > rateLimitWaits*c.maxRLWait) {
+				resp := fail(abi.CodeRateLimited, fmt.Sprintf("%s %s: upstream rate limit (HTTP 429 to another request of the tenant) for longer than the host waits; retry in %s", req.Method, rec.Path, wait))
 				resp.Error.RetryAfter = &hold.until
 				return resp
 			}
@@ -342,7 +349,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		}
 		rec.Attempts++
 		attemptStart := c.now()
-		res := c.exchange(ctx, req.Method, u, hdr, req.Body)
+		res := c.exchange(ctx, req.Method, u, hdr, req.Body, limitWait)
 		tookLast = c.now().Sub(attemptStart)
 		rec.Status, rec.Bytes = res.status, int64(len(res.body))
 
@@ -373,18 +380,13 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			// A 429 means the request was not processed, so every method
 			// may be retried.
 			limited++
-			wait, ok := rateLimitWait(res.body, res.header, c.now())
-			if !ok {
-				wait = limitWait.next()
-			}
+			until := res.retryAt
+			wait := max(0, until.Sub(c.now()))
 			if limited > maxRateLimitRetries || wait > c.maxRLWait || rec.RateLimitWait+wait > rateLimitWaits*c.maxRLWait || pastDeadline(ctx, wait) {
 				resp := fail(abi.CodeRateLimited, fmt.Sprintf("%s %s: upstream rate limit (HTTP 429) after %d attempt(s); retry in %s", req.Method, rec.Path, rec.Attempts, wait))
-				at := c.now().Add(wait)
-				resp.Error.RetryAfter = &at
+				resp.Error.RetryAfter = &until
 				return resp
 			}
-			// The limit is the token's: the tenant's other requests wait too.
-			c.gate.pause(c.now().Add(wait))
 			if err := sleep("rate limited by the API (HTTP 429)")(ctx, wait); err != nil {
 				return canceled(err)
 			}
@@ -419,21 +421,32 @@ type result struct {
 	header http.Header
 	body   []byte
 	err    error
+	// retryAt is when a 429 said to send again.
+	retryAt time.Time
 }
 
 // exchange makes one attempt in the gate slot acquire gave it and frees the
-// slot with what the answer teaches. A panic on the way (Do recovers it)
+// slot with what the answer teaches, a 429's wait included (limitWait
+// backs off when the 429 names none). A panic on the way (Do recovers it)
 // frees the slot too: a leaked one would shrink the tenant's bound on
 // attempts for good.
-func (c *Client) exchange(ctx context.Context, method string, u *url.URL, hdr http.Header, body []byte) result {
+func (c *Client) exchange(ctx context.Context, method string, u *url.URL, hdr http.Header, body []byte, limitWait *expBackOff) result {
 	freed := false
 	defer func() {
 		if !freed {
-			c.gate.release(0, nil, c.now())
+			c.gate.release(0, nil, c.now(), time.Time{})
 		}
 	}()
 	res := c.attempt(ctx, method, u, hdr, body)
-	c.gate.release(res.status, res.header, c.now())
+	now := c.now()
+	if res.status == http.StatusTooManyRequests {
+		wait, ok := rateLimitWait(res.body, res.header, now)
+		if !ok {
+			wait = limitWait.next()
+		}
+		res.retryAt = now.Add(wait)
+	}
+	c.gate.release(res.status, res.header, now, res.retryAt)
 	freed = true
 	return res
 }

@@ -44,9 +44,12 @@ func newGate(max int, maxRL time.Duration) *gate {
 }
 
 // holdUntil is a reason to wait before sending: until when, and why.
+// after429 marks the wait a 429 named, which the caller bounds as it
+// bounds its own 429s.
 type holdUntil struct {
-	until  time.Time
-	reason string
+	until    time.Time
+	reason   string
+	after429 bool
 }
 
 // acquire takes a slot. When the API asked the tenant to wait it returns
@@ -59,9 +62,9 @@ func (g *gate) acquire(ctx context.Context, clock func() time.Time) (hold holdUn
 		now := clock()
 		switch {
 		case now.Before(g.pausedTo):
-			hold = holdUntil{g.pausedTo, "rate limited by the API (HTTP 429); the tenant's requests wait together"}
+			hold = holdUntil{g.pausedTo, "rate limited by the API (HTTP 429); the tenant's requests wait together", true}
 		case !g.window.IsZero() && g.remaining <= 0 && now.Before(g.resetAt):
-			hold = holdUntil{g.resetAt, "the API's rate-limit window is used up (X-RateLimit-Remaining); waiting for X-RateLimit-Reset"}
+			hold = holdUntil{g.resetAt, "the API's rate-limit window is used up (X-RateLimit-Remaining); waiting for X-RateLimit-Reset", false}
 		case g.max <= 0 || g.busy < g.limit:
 			if !g.window.IsZero() && !now.Before(g.resetAt) {
 				g.window = time.Time{} // a new window, of unknown size until an answer says
@@ -86,15 +89,19 @@ func (g *gate) acquire(ctx context.Context, clock func() time.Time) (hold holdUn
 }
 
 // release frees the slot of an attempt and learns from its answer: status
-// 0 means no answer (a transport error), which teaches nothing.
-func (g *gate) release(status int, h http.Header, now time.Time) {
+// 0 means no answer (a transport error), which teaches nothing. A 429
+// stops every request of the tenant until pauseUntil, its wait, whether or
+// not the request itself waits it out; the pause is set before waiters are
+// woken, so none of them slips through.
+func (g *gate) release(status int, h http.Header, now, pauseUntil time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.busy--
 	switch {
 	case status == http.StatusTooManyRequests:
-		// Its wait comes from its body first (msBeforeNext, see
-		// rateLimitWait) and is set by pause.
+		if pauseUntil.After(g.pausedTo) {
+			g.pausedTo = pauseUntil
+		}
 		g.limit = max(1, g.limit/2)
 		g.streak = 0
 	case status != 0:
@@ -138,15 +145,6 @@ func (g *gate) learnWindow(h http.Header, now time.Time) {
 		g.window, g.resetAt, g.remaining = reset, now.Add(in), rem-g.busy
 	case reset.Equal(g.window):
 		g.remaining = min(g.remaining, rem)
-	}
-}
-
-// pause stops every request of the tenant until until: a 429's wait.
-func (g *gate) pause(until time.Time) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if until.After(g.pausedTo) {
-		g.pausedTo = until
 	}
 }
 

@@ -96,27 +96,27 @@ func TestGateHalvesOnTooManyRequestsAndGrowsBack(t *testing.T) {
 	if _, _, err := g.acquire(full, fixed(now)); err == nil {
 		t.Fatal("a ninth attempt got a slot with a bound of 8")
 	}
-	g.release(http.StatusTooManyRequests, nil, now)
+	g.release(http.StatusTooManyRequests, nil, now, time.Time{})
 	if g.limit != 4 {
 		t.Fatalf("limit %d after a 429 from 8, want 4", g.limit)
 	}
 	for _, want := range []int{2, 1, 1} {
-		g.release(http.StatusTooManyRequests, nil, now)
+		g.release(http.StatusTooManyRequests, nil, now, time.Time{})
 		if g.limit != want {
 			t.Fatalf("limit %d after another 429, want %d", g.limit, want)
 		}
 	}
 	// Four slots are still held; one answer in a row grows a bound of 1.
-	g.release(http.StatusOK, nil, now)
+	g.release(http.StatusOK, nil, now, time.Time{})
 	if g.limit != 2 {
 		t.Fatalf("limit %d after one answer at 1, want 2", g.limit)
 	}
-	g.release(http.StatusOK, nil, now)
-	g.release(0, nil, now) // no answer: teaches nothing
+	g.release(http.StatusOK, nil, now, time.Time{})
+	g.release(0, nil, now, time.Time{}) // no answer: teaches nothing
 	if g.limit != 2 {
 		t.Fatalf("limit %d after one answer and a transport error at 2, want 2", g.limit)
 	}
-	g.release(http.StatusOK, nil, now)
+	g.release(http.StatusOK, nil, now, time.Time{})
 	if g.limit != 3 || g.busyNow() != 0 {
 		t.Fatalf("limit %d, busy %d after two answers at 2, want 3 and 0", g.limit, g.busyNow())
 	}
@@ -124,7 +124,7 @@ func TestGateHalvesOnTooManyRequestsAndGrowsBack(t *testing.T) {
 		if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
 			break
 		}
-		g.release(http.StatusOK, nil, now)
+		g.release(http.StatusOK, nil, now, time.Time{})
 	}
 	if g.limit != 8 {
 		t.Fatalf("limit %d after 100 answers, want max 8", g.limit)
@@ -150,7 +150,7 @@ func TestGateWaitsOutAUsedUpWindow(t *testing.T) {
 	if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
 		t.Fatal("first attempt held")
 	}
-	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 2, 10*time.Second), now)
+	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 2, 10*time.Second), now, time.Time{})
 	for i := range 2 {
 		if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
 			t.Fatalf("attempt %d of the 2 remaining held", i+1)
@@ -165,7 +165,7 @@ func TestGateWaitsOutAUsedUpWindow(t *testing.T) {
 	}
 	// An answer from the same window reporting more (it was counted
 	// earlier) does not reopen it.
-	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 1, 10*time.Second), now)
+	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 1, 10*time.Second), now, time.Time{})
 	if _, ok, _ := g.acquire(context.Background(), fixed(now.Add(2*time.Second))); ok {
 		t.Fatal("a stale count reopened a used-up window")
 	}
@@ -208,7 +208,7 @@ func TestGateJudgesHoldsByTheClockAfterWaiting(t *testing.T) {
 	now = start.Add(30 * time.Second)
 	mu.Unlock()
 	// The answer's headers left at start+1s: its window ended at start+11s.
-	g.release(http.StatusOK, rateHeaders(start.Add(time.Second), 0, 10*time.Second), start.Add(time.Second))
+	g.release(http.StatusOK, rateHeaders(start.Add(time.Second), 0, 10*time.Second), start.Add(time.Second), time.Time{})
 	if !<-got {
 		t.Fatal("the waiter was held for a window that ended before it was woken")
 	}
@@ -221,22 +221,42 @@ func TestGateIgnoresWindowsPastItsLongestWait(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	g := newGate(2, time.Minute)
 	g.acquire(context.Background(), fixed(now))
-	g.release(http.StatusOK, rateHeaders(now, 0, 2*time.Hour), now)
+	g.release(http.StatusOK, rateHeaders(now, 0, 2*time.Hour), now, time.Time{})
 	if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
 		t.Fatal("held for a window two hours long")
 	}
 }
 
 // TestGatePauseHoldsEveryAttempt: a 429's wait applies to every request
-// of the tenant, not only to the one that got it.
+// of the tenant, not only to the one that got it: an attempt waiting for
+// the slot the 429 frees is held, never slipping through before the pause
+// is set.
 func TestGatePauseHoldsEveryAttempt(t *testing.T) {
 	now := time.Now()
-	g := newGate(8, time.Minute)
-	g.pause(now.Add(5 * time.Second))
-	g.pause(now.Add(time.Second)) // an earlier end does not shorten it
-	hold, ok, _ := g.acquire(context.Background(), fixed(now))
-	if ok || !hold.until.Equal(now.Add(5*time.Second)) || !strings.Contains(hold.reason, "429") {
-		t.Fatalf("during a pause: ok %v, hold %v %q; want held until +5s naming the 429", ok, hold.until, hold.reason)
+	g := newGate(2, time.Minute)
+	for range 2 {
+		if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
+			t.Fatal("attempt held below the bound")
+		}
+	}
+	read := make(chan struct{})
+	var once sync.Once
+	got := make(chan holdUntil)
+	go func() {
+		hold, _, _ := g.acquire(context.Background(), func() time.Time {
+			defer once.Do(func() { close(read) })
+			return now
+		})
+		got <- hold
+	}()
+	<-read // the gate reads the clock under its lock: the waiter waits from here
+	g.release(http.StatusTooManyRequests, nil, now, now.Add(5*time.Second))
+	if hold := <-got; !hold.until.Equal(now.Add(5*time.Second)) || !strings.Contains(hold.reason, "429") || !hold.after429 {
+		t.Fatalf("woken by the 429's release: hold %v %q; want held until +5s naming the 429", hold.until, hold.reason)
+	}
+	g.release(http.StatusTooManyRequests, nil, now, now.Add(time.Second)) // an earlier end does not shorten it
+	if hold, ok, _ := g.acquire(context.Background(), fixed(now)); ok || !hold.until.Equal(now.Add(5*time.Second)) {
+		t.Fatalf("after a shorter 429: ok %v, hold until %v; want held until +5s", ok, hold.until)
 	}
 	if _, ok, _ := g.acquire(context.Background(), fixed(now.Add(5*time.Second))); !ok {
 		t.Fatal("held after the pause ended")
@@ -250,7 +270,7 @@ func TestGateFollowsAWindowAsLongAsItsLongestWait(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	g := newGate(2, time.Minute)
 	g.acquire(context.Background(), fixed(now))
-	g.release(http.StatusOK, rateHeaders(now, 0, time.Minute+time.Second), now)
+	g.release(http.StatusOK, rateHeaders(now, 0, time.Minute+time.Second), now, time.Time{})
 	if _, ok, _ := g.acquire(context.Background(), fixed(now)); ok {
 		t.Fatal("a spent window of 61 s was not waited for")
 	}

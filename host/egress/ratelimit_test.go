@@ -166,6 +166,30 @@ func TestDo429BeyondMaxWait(t *testing.T) {
 	wantBackOff(t, "RetryAfter", []time.Duration{resp3.Error.RetryAfter.Sub(env3.clock.Now())}, rateLimitBase, 1)
 }
 
+// TestDo429BeyondMaxWaitHoldsTheOthers: a 429 whose wait the request
+// hands back to the guest still holds the tenant's other requests, which
+// are handed back too instead of each fetching its own 429; once the wait
+// is over they are sent again.
+func TestDo429BeyondMaxWaitHoldsTheOthers(t *testing.T) {
+	srv := newRecorder(t, limitedThenOK(1, func(w http.ResponseWriter) {
+		w.WriteHeader(429)
+		_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":120000}}]}`))
+	}))
+	env := newTestClient(t, srv.URL, nil) // default MaxRateLimitWait 60s
+	until := env.clock.Now().Add(120 * time.Second)
+	wantError(t, env.c.Do(context.Background(), get("/users")), abi.CodeRateLimited, "HTTP 429")
+	resp := env.c.Do(context.Background(), get("/groups"))
+	wantError(t, resp, abi.CodeRateLimited, "HTTP 429")
+	if resp.Error.RetryAfter == nil || !resp.Error.RetryAfter.Equal(until) {
+		t.Errorf("RetryAfter = %v, want the first 429's end %v", resp.Error.RetryAfter, until)
+	}
+	if n := len(srv.requests()); n != 1 || len(env.clock.Sleeps()) != 0 {
+		t.Fatalf("%d requests sent and waits %v during the 429's wait, want 1 and none", n, env.clock.Sleeps())
+	}
+	_ = env.clock.Sleep(context.Background(), 120*time.Second)
+	wantStatus(t, env.c.Do(context.Background(), get("/groups")), 200)
+}
+
 func TestDo429WaitBeyondContextDeadline(t *testing.T) {
 	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		w.Header().Set("Retry-After", "30")
