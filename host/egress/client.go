@@ -273,6 +273,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		return c.deny(rec, err.Error())
 	}
 	idempotent := idempotentMethods[req.Method]
+	class := classOf(req.Method)
 	fail := func(code abi.Code, msg string) abi.HTTPResponse {
 		if u.RawQuery != "" {
 			msg = strings.ReplaceAll(msg, u.RawQuery, "[QUERY]")
@@ -324,7 +325,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			rec.RateLimitWait += waited
 		}
 		for {
-			hold, ok, err := c.gate.acquire(ctx, c.now)
+			hold, ok, err := c.gate.acquire(ctx, class, c.now)
 			if err != nil {
 				return canceled(err)
 			}
@@ -349,7 +350,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		}
 		rec.Attempts++
 		attemptStart := c.now()
-		res := c.exchange(ctx, req.Method, u, hdr, req.Body, limitWait)
+		res := c.exchange(ctx, class, req.Method, u, hdr, req.Body, limitWait)
 		tookLast = c.now().Sub(attemptStart)
 		rec.Status, rec.Bytes = res.status, int64(len(res.body))
 
@@ -421,32 +422,34 @@ type result struct {
 	header http.Header
 	body   []byte
 	err    error
-	// retryAt is when a 429 said to send again.
-	retryAt time.Time
+	// at is when the headers arrived; retryAt is when a 429 said to send
+	// again.
+	at, retryAt time.Time
 }
 
 // exchange makes one attempt in the gate slot acquire gave it and frees the
 // slot with what the answer teaches, a 429's wait included (limitWait
-// backs off when the 429 names none). A panic on the way (Do recovers it)
-// frees the slot too: a leaked one would shrink the tenant's bound on
-// attempts for good.
-func (c *Client) exchange(ctx context.Context, method string, u *url.URL, hdr http.Header, body []byte, limitWait *expBackOff) result {
+// backs off when the 429 names none). Waits the answer names count from
+// when its headers arrived, as the API stated them then, not from when
+// its body had been read. A panic on the way (Do recovers it) frees the
+// slot too: a leaked one would shrink the tenant's bound on attempts for
+// good.
+func (c *Client) exchange(ctx context.Context, class rateClass, method string, u *url.URL, hdr http.Header, body []byte, limitWait *expBackOff) result {
 	freed := false
 	defer func() {
 		if !freed {
-			c.gate.release(0, nil, c.now(), time.Time{})
+			c.gate.release(class, 0, nil, time.Time{}, time.Time{})
 		}
 	}()
 	res := c.attempt(ctx, method, u, hdr, body)
-	now := c.now()
 	if res.status == http.StatusTooManyRequests {
-		wait, ok := rateLimitWait(res.body, res.header, now)
+		wait, ok := rateLimitWait(res.body, res.header, res.at)
 		if !ok {
 			wait = limitWait.next()
 		}
-		res.retryAt = now.Add(wait)
+		res.retryAt = res.at.Add(wait)
 	}
-	c.gate.release(res.status, res.header, now, res.retryAt)
+	c.gate.release(class, res.status, res.header, res.at, res.retryAt)
 	freed = true
 	return res
 }
@@ -489,7 +492,7 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, hdr htt
 	}
 	defer resp.Body.Close()
 
-	res := result{status: resp.StatusCode, header: resp.Header}
+	res := result{status: resp.StatusCode, header: resp.Header, at: c.now()}
 	tooLarge := &permanentError{fmt.Errorf("response larger than %d bytes", c.maxBytes)}
 	// A HEAD response announces the GET body's length but carries none.
 	if resp.ContentLength > c.maxBytes && method != http.MethodHead {

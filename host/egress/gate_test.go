@@ -2,6 +2,7 @@ package egress
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -87,44 +88,44 @@ func TestGateHalvesOnTooManyRequestsAndGrowsBack(t *testing.T) {
 	now := time.Now()
 	g := newGate(8, time.Minute)
 	for range 8 {
-		if _, ok, err := g.acquire(context.Background(), fixed(now)); !ok || err != nil {
+		if _, ok, err := g.acquire(context.Background(), reads, fixed(now)); !ok || err != nil {
 			t.Fatalf("acquire below the bound: ok %v, err %v", ok, err)
 		}
 	}
 	full, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, _, err := g.acquire(full, fixed(now)); err == nil {
+	if _, _, err := g.acquire(full, reads, fixed(now)); err == nil {
 		t.Fatal("a ninth attempt got a slot with a bound of 8")
 	}
-	g.release(http.StatusTooManyRequests, nil, now, time.Time{})
+	g.release(reads, http.StatusTooManyRequests, nil, now, time.Time{})
 	if g.limit != 4 {
 		t.Fatalf("limit %d after a 429 from 8, want 4", g.limit)
 	}
 	for _, want := range []int{2, 1, 1} {
-		g.release(http.StatusTooManyRequests, nil, now, time.Time{})
+		g.release(reads, http.StatusTooManyRequests, nil, now, time.Time{})
 		if g.limit != want {
 			t.Fatalf("limit %d after another 429, want %d", g.limit, want)
 		}
 	}
 	// Four slots are still held; one answer in a row grows a bound of 1.
-	g.release(http.StatusOK, nil, now, time.Time{})
+	g.release(reads, http.StatusOK, nil, now, time.Time{})
 	if g.limit != 2 {
 		t.Fatalf("limit %d after one answer at 1, want 2", g.limit)
 	}
-	g.release(http.StatusOK, nil, now, time.Time{})
-	g.release(0, nil, now, time.Time{}) // no answer: teaches nothing
+	g.release(reads, http.StatusOK, nil, now, time.Time{})
+	g.release(reads, 0, nil, now, time.Time{}) // no answer: teaches nothing
 	if g.limit != 2 {
 		t.Fatalf("limit %d after one answer and a transport error at 2, want 2", g.limit)
 	}
-	g.release(http.StatusOK, nil, now, time.Time{})
+	g.release(reads, http.StatusOK, nil, now, time.Time{})
 	if g.limit != 3 || g.busyNow() != 0 {
 		t.Fatalf("limit %d, busy %d after two answers at 2, want 3 and 0", g.limit, g.busyNow())
 	}
 	for range 100 {
-		if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
+		if _, ok, _ := g.acquire(context.Background(), reads, fixed(now)); !ok {
 			break
 		}
-		g.release(http.StatusOK, nil, now, time.Time{})
+		g.release(reads, http.StatusOK, nil, now, time.Time{})
 	}
 	if g.limit != 8 {
 		t.Fatalf("limit %d after 100 answers, want max 8", g.limit)
@@ -147,16 +148,16 @@ func rateHeaders(date time.Time, remaining int, resetIn time.Duration) http.Head
 func TestGateWaitsOutAUsedUpWindow(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	g := newGate(8, time.Minute)
-	if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
+	if _, ok, _ := g.acquire(context.Background(), reads, fixed(now)); !ok {
 		t.Fatal("first attempt held")
 	}
-	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 2, 10*time.Second), now, time.Time{})
+	g.release(reads, http.StatusOK, rateHeaders(now.Add(-time.Hour), 2, 10*time.Second), now, time.Time{})
 	for i := range 2 {
-		if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
+		if _, ok, _ := g.acquire(context.Background(), reads, fixed(now)); !ok {
 			t.Fatalf("attempt %d of the 2 remaining held", i+1)
 		}
 	}
-	hold, ok, err := g.acquire(context.Background(), fixed(now.Add(time.Second)))
+	hold, ok, err := g.acquire(context.Background(), reads, fixed(now.Add(time.Second)))
 	if ok || err != nil {
 		t.Fatalf("third attempt in a window with 2 left: ok %v, err %v; want a hold", ok, err)
 	}
@@ -165,11 +166,11 @@ func TestGateWaitsOutAUsedUpWindow(t *testing.T) {
 	}
 	// An answer from the same window reporting more (it was counted
 	// earlier) does not reopen it.
-	g.release(http.StatusOK, rateHeaders(now.Add(-time.Hour), 1, 10*time.Second), now, time.Time{})
-	if _, ok, _ := g.acquire(context.Background(), fixed(now.Add(2*time.Second))); ok {
+	g.release(reads, http.StatusOK, rateHeaders(now.Add(-time.Hour), 1, 10*time.Second), now, time.Time{})
+	if _, ok, _ := g.acquire(context.Background(), reads, fixed(now.Add(2*time.Second))); ok {
 		t.Fatal("a stale count reopened a used-up window")
 	}
-	if _, ok, _ := g.acquire(context.Background(), fixed(now.Add(10*time.Second))); !ok {
+	if _, ok, _ := g.acquire(context.Background(), reads, fixed(now.Add(10*time.Second))); !ok {
 		t.Fatal("attempt held after the window's reset")
 	}
 }
@@ -188,7 +189,7 @@ func TestGateJudgesHoldsByTheClockAfterWaiting(t *testing.T) {
 		return now
 	}
 	g := newGate(1, time.Minute)
-	if _, ok, _ := g.acquire(context.Background(), clock); !ok {
+	if _, ok, _ := g.acquire(context.Background(), reads, clock); !ok {
 		t.Fatal("first attempt held")
 	}
 	// The gate reads the clock under its lock, so once the waiter has read
@@ -197,7 +198,7 @@ func TestGateJudgesHoldsByTheClockAfterWaiting(t *testing.T) {
 	var once sync.Once
 	got := make(chan bool)
 	go func() {
-		_, ok, _ := g.acquire(context.Background(), func() time.Time {
+		_, ok, _ := g.acquire(context.Background(), reads, func() time.Time {
 			defer once.Do(func() { close(read) })
 			return clock()
 		})
@@ -208,7 +209,7 @@ func TestGateJudgesHoldsByTheClockAfterWaiting(t *testing.T) {
 	now = start.Add(30 * time.Second)
 	mu.Unlock()
 	// The answer's headers left at start+1s: its window ended at start+11s.
-	g.release(http.StatusOK, rateHeaders(start.Add(time.Second), 0, 10*time.Second), start.Add(time.Second), time.Time{})
+	g.release(reads, http.StatusOK, rateHeaders(start.Add(time.Second), 0, 10*time.Second), start.Add(time.Second), time.Time{})
 	if !<-got {
 		t.Fatal("the waiter was held for a window that ended before it was woken")
 	}
@@ -220,9 +221,9 @@ func TestGateJudgesHoldsByTheClockAfterWaiting(t *testing.T) {
 func TestGateIgnoresWindowsPastItsLongestWait(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	g := newGate(2, time.Minute)
-	g.acquire(context.Background(), fixed(now))
-	g.release(http.StatusOK, rateHeaders(now, 0, 2*time.Hour), now, time.Time{})
-	if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
+	g.acquire(context.Background(), reads, fixed(now))
+	g.release(reads, http.StatusOK, rateHeaders(now, 0, 2*time.Hour), now, time.Time{})
+	if _, ok, _ := g.acquire(context.Background(), reads, fixed(now)); !ok {
 		t.Fatal("held for a window two hours long")
 	}
 }
@@ -235,7 +236,7 @@ func TestGatePauseHoldsEveryAttempt(t *testing.T) {
 	now := time.Now()
 	g := newGate(2, time.Minute)
 	for range 2 {
-		if _, ok, _ := g.acquire(context.Background(), fixed(now)); !ok {
+		if _, ok, _ := g.acquire(context.Background(), reads, fixed(now)); !ok {
 			t.Fatal("attempt held below the bound")
 		}
 	}
@@ -243,22 +244,22 @@ func TestGatePauseHoldsEveryAttempt(t *testing.T) {
 	var once sync.Once
 	got := make(chan holdUntil)
 	go func() {
-		hold, _, _ := g.acquire(context.Background(), func() time.Time {
+		hold, _, _ := g.acquire(context.Background(), reads, func() time.Time {
 			defer once.Do(func() { close(read) })
 			return now
 		})
 		got <- hold
 	}()
 	<-read // the gate reads the clock under its lock: the waiter waits from here
-	g.release(http.StatusTooManyRequests, nil, now, now.Add(5*time.Second))
+	g.release(reads, http.StatusTooManyRequests, nil, now, now.Add(5*time.Second))
 	if hold := <-got; !hold.until.Equal(now.Add(5*time.Second)) || !strings.Contains(hold.reason, "429") || !hold.after429 {
 		t.Fatalf("woken by the 429's release: hold %v %q; want held until +5s naming the 429", hold.until, hold.reason)
 	}
-	g.release(http.StatusTooManyRequests, nil, now, now.Add(time.Second)) // an earlier end does not shorten it
-	if hold, ok, _ := g.acquire(context.Background(), fixed(now)); ok || !hold.until.Equal(now.Add(5*time.Second)) {
+	g.release(reads, http.StatusTooManyRequests, nil, now, now.Add(time.Second)) // an earlier end does not shorten it
+	if hold, ok, _ := g.acquire(context.Background(), reads, fixed(now)); ok || !hold.until.Equal(now.Add(5*time.Second)) {
 		t.Fatalf("after a shorter 429: ok %v, hold until %v; want held until +5s", ok, hold.until)
 	}
-	if _, ok, _ := g.acquire(context.Background(), fixed(now.Add(5*time.Second))); !ok {
+	if _, ok, _ := g.acquire(context.Background(), reads, fixed(now.Add(5*time.Second))); !ok {
 		t.Fatal("held after the pause ended")
 	}
 }
@@ -269,9 +270,9 @@ func TestGatePauseHoldsEveryAttempt(t *testing.T) {
 func TestGateFollowsAWindowAsLongAsItsLongestWait(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	g := newGate(2, time.Minute)
-	g.acquire(context.Background(), fixed(now))
-	g.release(http.StatusOK, rateHeaders(now, 0, time.Minute+time.Second), now, time.Time{})
-	if _, ok, _ := g.acquire(context.Background(), fixed(now)); ok {
+	g.acquire(context.Background(), reads, fixed(now))
+	g.release(reads, http.StatusOK, rateHeaders(now, 0, time.Minute+time.Second), now, time.Time{})
+	if _, ok, _ := g.acquire(context.Background(), reads, fixed(now)); ok {
 		t.Fatal("a spent window of 61 s was not waited for")
 	}
 }
@@ -293,3 +294,71 @@ func TestPanicDuringAttemptFreesItsSlot(t *testing.T) {
 		t.Fatalf("%d slots still held after a panic in an attempt", held)
 	}
 }
+
+// TestReadsAndWritesHaveTheirOwnWindows: the API counts writes in a window
+// of their own (Segment: 60 IAM writes a minute), so a spent write window
+// holds writes only, and reads go on in theirs.
+func TestReadsAndWritesHaveTheirOwnWindows(t *testing.T) {
+	var env testEnv
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		h := rateHeaders(env.clock.Now(), 100, 10*time.Second)
+		if r.Method != http.MethodGet {
+			h = rateHeaders(env.clock.Now(), 0, 50*time.Second)
+		}
+		for k, v := range h {
+			w.Header()[k] = v
+		}
+	})
+	env = newTestClient(t, srv.URL, nil)
+	for _, m := range []string{"GET", "POST", "GET"} {
+		wantStatus(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: m, Path: "/users"}), 200)
+	}
+	if got := env.clock.Sleeps(); len(got) != 0 {
+		t.Fatalf("a read waited %v after a write spent the write window", got)
+	}
+	wantStatus(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: "DELETE", Path: "/users"}), 200)
+	if got := env.clock.Sleeps(); len(got) != 1 || got[0] != 50*time.Second {
+		t.Fatalf("a write after the write window was spent waited %v, want [50s]", got)
+	}
+}
+
+// TestWindowResetCountsFromTheHeaders: the reset is converted to our clock
+// from when the answer's headers arrived, which is when the API stated it,
+// not from when its body had been read.
+func TestWindowResetCountsFromTheHeaders(t *testing.T) {
+	env := newTestClient(t, "https://api.segment.test", nil)
+	env.c.hc.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{
+			StatusCode: http.StatusOK, Request: r, ContentLength: -1,
+			Header: rateHeaders(env.clock.Now(), 0, 10*time.Second),
+			Body:   &slowBody{clock: env.clock, took: 8 * time.Second, data: []byte("{}")},
+		}, nil
+	})
+	wantStatus(t, env.c.Do(context.Background(), get("/users")), 200)
+	wantStatus(t, env.c.Do(context.Background(), get("/users")), 200)
+	if got := env.clock.Sleeps(); len(got) != 1 || got[0] != 2*time.Second {
+		t.Fatalf("waits %v after a spent window of 10 s whose body took 8 s, want [2s]", got)
+	}
+}
+
+// slowBody is a response body whose reading takes took on the fake clock.
+type slowBody struct {
+	clock *fakeClock
+	took  time.Duration
+	data  []byte
+}
+
+func (b *slowBody) Read(p []byte) (int, error) {
+	if b.took > 0 {
+		b.clock.advance(b.took)
+		b.took = 0
+	}
+	if len(b.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, b.data)
+	b.data = b.data[n:]
+	return n, nil
+}
+
+func (b *slowBody) Close() error { return nil }

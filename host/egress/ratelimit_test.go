@@ -190,6 +190,25 @@ func TestDo429BeyondMaxWaitHoldsTheOthers(t *testing.T) {
 	wantStatus(t, env.c.Do(context.Background(), get("/groups")), 200)
 }
 
+// TestDo429PausesItsClassOnly: a 429 to a write holds the tenant's writes
+// but not its reads, which the API counts apart (see gate).
+func TestDo429PausesItsClassOnly(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		if r.Method != http.MethodGet {
+			w.WriteHeader(429)
+			_, _ = w.Write([]byte(`{"errors":[{"data":{"msBeforeNext":120000}}]}`))
+		}
+	})
+	env := newTestClient(t, srv.URL, nil)
+	post := abi.HTTPRequest{Method: http.MethodPost, Path: "/groups", Body: []byte(`{}`)}
+	wantError(t, env.c.Do(context.Background(), post), abi.CodeRateLimited, "HTTP 429")
+	wantStatus(t, env.c.Do(context.Background(), get("/groups")), 200)
+	wantError(t, env.c.Do(context.Background(), post), abi.CodeRateLimited, "another request")
+	if n := len(srv.requests()); n != 2 || len(env.clock.Sleeps()) != 0 {
+		t.Fatalf("%d requests sent and waits %v, want the first write and the read, no waits", n, env.clock.Sleeps())
+	}
+}
+
 func TestDo429WaitBeyondContextDeadline(t *testing.T) {
 	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
 		w.Header().Set("Retry-After", "30")
