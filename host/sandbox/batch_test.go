@@ -1,15 +1,17 @@
-package sandbox_test
+package sandbox
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
-	"github.com/baton-runner/baton-runner/host/sandbox"
 )
 
 // barrierDoer answers no request before n are in its hands at once, so a
@@ -45,7 +47,7 @@ func TestDoBatchSendsTogetherAndAnswersInOrder(t *testing.T) {
 	for i := range reqs {
 		reqs[i] = abi.HTTPRequest{Method: "GET", Path: "/users/" + strings.Repeat("x", i)}
 	}
-	resps := sandbox.DoBatch(ctx, &barrierDoer{n: n, all: make(chan struct{})}, reqs)
+	resps := DoBatch(ctx, &barrierDoer{n: n, all: make(chan struct{})}, reqs)
 	for i, r := range resps {
 		if r.Error != nil || string(r.Body) != reqs[i].Path {
 			t.Fatalf("response %d = %q (error %v), want the body %q", i, r.Body, r.Error, reqs[i].Path)
@@ -67,7 +69,7 @@ func TestDoBatchCapsTheReply(t *testing.T) {
 	for i := range reqs {
 		reqs[i] = abi.HTTPRequest{Method: "GET", Path: "/big?email=a@b"}
 	}
-	resps := sandbox.DoBatch(context.Background(), bigDoer{size: 12 << 20}, reqs)
+	resps := DoBatch(context.Background(), bigDoer{size: 12 << 20}, reqs)
 	total, refused := 0, 0
 	for _, r := range resps {
 		total += len(r.Body)
@@ -80,5 +82,56 @@ func TestDoBatchCapsTheReply(t *testing.T) {
 	}
 	if total > abi.MaxBatchReplyBytes || refused != 3 {
 		t.Fatalf("%d body bytes and %d refusals for 5 × 12 MiB, want ≤ %d bytes and 3 refusals", total, refused, abi.MaxBatchReplyBytes)
+	}
+}
+
+// TestDecodeBatchStopsAtTheCap: a batch document of the largest size the
+// host reads, packed with empty requests, is refused at the request past
+// abi.MaxBatchRequests, having cost the host little heap: decoded whole it
+// is 2.8 million requests, near 1 GB allocated.
+func TestDecodeBatchStopsAtTheCap(t *testing.T) {
+	n := (maxHTTPRequestBytes - len(`{"requests":[]}`) + 1) / len(`{},`)
+	doc := []byte(`{"requests":[` + strings.Repeat(`{},`, n-1) + `{}]}`)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	reqs, refusal := decodeBatch(doc)
+	runtime.ReadMemStats(&after)
+	if refusal == nil || !strings.Contains(refusal.Message, "1 to 256 requests") {
+		t.Fatalf("%d requests decoded (refusal %v), want the batch refused for its size", len(reqs), refusal)
+	}
+	const maxCost = 1 << 20
+	cost := after.TotalAlloc - before.TotalAlloc
+	t.Logf("refusing a batch of %d requests allocated %d KiB", n, cost>>10)
+	if cost > maxCost {
+		t.Errorf("refusing a batch of %d requests allocated %.1f MiB, want at most %d MiB", n, float64(cost)/(1<<20), maxCost>>20)
+	}
+}
+
+// TestDecodeBatchAgreesWithUnmarshal: decodeBatch reads a batch as
+// json.Unmarshal would, refusing what it refuses.
+func TestDecodeBatchAgreesWithUnmarshal(t *testing.T) {
+	full := `{"requests":[` + strings.Repeat(`{"method":"GET","path":"/"},`, abi.MaxBatchRequests-1) + `{"method":"GET","path":"/"}]}`
+	for _, doc := range []string{
+		`{"requests":[{"method":"GET","path":"/users?x=1","headers":{"A":["b"]},"body":"e30="}]}`,
+		` {"other":{"a":[1,{"b":null}]},"Requests":[null,{"method":"POST"}],"x":"y"} `,
+		`{"requests":[{"path":"/a"}],"requests":[{"path":"/b"},{"path":"/c"}]}`,
+		full,
+		// Refused by both:
+		``, `null`, `{}`, `{"requests":null}`, `{"requests":[]}`, `[]`, `"x"`, `{"requests":{}}`,
+		`{"requests":[1]}`, `{"requests":[{"method":1}]}`, `{"requests":[{}]} {}`, `{"requests":[{}]`,
+		`{"requests":[{}],}`, `{"requests":[{} {}]}`, `{"a" 1}`, full[:len(full)-2] + `,{}]}`,
+	} {
+		var want abi.HTTPBatchRequest
+		ok := json.Unmarshal([]byte(doc), &want) == nil && len(want.Requests) > 0 && len(want.Requests) <= abi.MaxBatchRequests
+		got, refusal := decodeBatch([]byte(doc))
+		switch {
+		case ok && (refusal != nil || !reflect.DeepEqual(got, want.Requests)):
+			t.Errorf("decodeBatch(%.80q) = %+v (refusal %v), want %+v", doc, got, refusal, want.Requests)
+		case !ok && refusal == nil:
+			t.Errorf("decodeBatch(%.80q) = %+v, want a refusal", doc, got)
+		case refusal != nil && refusal.Code != abi.CodeInvalidArgument:
+			t.Errorf("decodeBatch(%.80q) refused with %v, want invalid_argument", doc, refusal)
+		}
 	}
 }
