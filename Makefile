@@ -70,7 +70,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzBuildURL$$' -fuzztime $(FUZZ_URL) ./host/egress
 	$(GO) test -run '^$$' -fuzz '^FuzzSegmentResponses$$' -fuzztime $(FUZZ_SEGMENT) ./guest/segment
 	$(GO) test -run '^$$' -fuzz '^FuzzGuestOutput$$' -fuzztime $(FUZZ_OUTPUT) ./internal/connector
-	ulimit -v 16000000; $(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime $(FUZZ_INSTRUMENT) ./host/sandbox
+	ulimit -v 16000000; $(GO) test -run '^$$' -fuzz '^FuzzInstrument$$' -fuzztime $(FUZZ_INSTRUMENT) ./host/sandbox/internal/fuel
 
 demo: build
 	$(HOST) demo

@@ -17,6 +17,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/internal/testguests/handmade"
 )
 
 const hostilePkg = "internal/testguests/hostile"
@@ -268,6 +269,30 @@ func TestAmplifiedOutputIsRefused(t *testing.T) {
 			var ce *sandbox.CallError
 			if !errors.As(err, &ce) || ce.Kind != sandbox.KindOutput || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want an output CallError saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestHandmadeModulesAreRefused: the modules that once broke the sandbox
+// (a loop hidden behind a typed block, table.grow past the memory limit,
+// a start function asleep for an hour) are refused by Compile before any
+// of their code runs, each with the construct named; so is a declared
+// table that would take most of the memory limit.
+func TestHandmadeModulesAreRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		wasm []byte
+		want string
+	}{
+		"typed block":    {handmade.TypedBlockLoop(), "block type"},
+		"table.grow":     {handmade.TableGrow(1 << 26), "table.grow"},
+		"start":          {handmade.StartSleeps(), "start function"},
+		"declared table": {handmade.TableDeclared(1 << 20), "over half of the memory limit"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := sandbox.Compile(context.Background(), sandbox.Config{Wasm: tc.wasm, MemoryLimitMiB: 16, CallTimeout: time.Second})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "refused") {
+				t.Fatalf("err = %v, want the module refused for its %s", err, tc.want)
 			}
 		})
 	}

@@ -75,6 +75,7 @@ func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memory
 		WithStdout(logs.stream("stdout")).
 		WithStderr(logs.stream("stderr"))
 	budget := newMemoryBudget(uint64(m.cfg.MemoryLimitMiB)<<20, meter)
+	budget.charge(m.instanceBytes)
 	ctx = experimental.WithMemoryAllocator(ctx, budget.allocator())
 	ctx = experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) {
 		inst.exited.Store(true)

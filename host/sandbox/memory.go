@@ -46,6 +46,14 @@ func newMemoryBudget(limit uint64, meter *memoryMeter) *memoryBudget {
 	return &memoryBudget{meter: meter, limit: limit}
 }
 
+// charge reserves what an instance holds outside its linear memories
+// (tables, segments, globals): the memories then share what is left.
+func (b *memoryBudget) charge(n uint64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.reserved += n
+}
+
 func (b *memoryBudget) allocator() experimental.MemoryAllocator {
 	return experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
 		return &meteredMemory{budget: b, max: max}

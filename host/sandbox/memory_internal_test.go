@@ -60,3 +60,20 @@ type growing struct {
 	mem  experimental.LinearMemory
 	size uint64
 }
+
+// TestChargedBytesShrinkTheMemories: what an instance holds outside its
+// linear memories (tables, segments) is taken from the same budget, so
+// the memories can only grow into what is left.
+func TestChargedBytesShrinkTheMemories(t *testing.T) {
+	const page, limit, tables = 64 << 10, 16 << 20, 6 << 20
+	b := newMemoryBudget(limit, nil)
+	b.charge(tables)
+	m := b.allocator().Allocate(0, limit)
+	size := uint64(page)
+	for m.Reallocate(size+page) != nil {
+		size += page
+	}
+	if size+tables > limit || size < limit-tables-page {
+		t.Errorf("the memory grew to %d bytes beside %d charged, want just under %d together", size, tables, limit)
+	}
+}

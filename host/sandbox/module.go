@@ -131,6 +131,9 @@ type Module struct {
 	cache    wazero.CompilationCache
 	metadata abi.Metadata
 	sha256   string
+	// instanceBytes is what an instance holds outside its linear memories
+	// (fuel.Result.InstanceBytes), charged to its memory budget.
+	instanceBytes uint64
 }
 
 // Compile validates and compiles a guest module. It refuses anything that is
@@ -152,24 +155,32 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 	// it drops extism's own trace chatter.
 	extism.SetLogLevel(extism.LogLevelDebug)
 
-	// Deadlines stop guests through the fuel checks instrument adds
-	// (interrupt.go); a module without them could run past any deadline.
+	// Deadlines stop guests through the fuel checks package fuel adds;
+	// a module without them could run past any deadline.
 	sum := sha256.Sum256(cfg.Wasm)
 	if cfg.CacheDir != "" {
 		if err := os.MkdirAll(cfg.CacheDir, 0o700); err != nil {
 			return nil, fmt.Errorf("opening compilation cache %s: %w (set --cache-dir to a writable directory)", cfg.CacheDir, err)
 		}
+		if err := checkCacheDir(cfg.CacheDir); err != nil {
+			return nil, fmt.Errorf("refusing compilation cache: %w; set --cache-dir to a directory only this user can write", err)
+		}
 	}
-	wasm, err := instrumentCached(cfg.Wasm, sum, cfg.CacheDir)
+	inst, err := instrumentCached(cfg.Wasm, sum, cfg.CacheDir)
 	if err != nil {
-		return nil, fmt.Errorf("guest module cannot be prepared for call deadlines: %w; baton-runner runs WebAssembly 2.0 modules (SIMD included), such as GOOS=wasip1 GOARCH=wasm builds, without newer proposals (threads, exceptions, tail calls, GC)", err)
+		return nil, fmt.Errorf("guest module refused: %w; baton-runner runs WebAssembly 2.0 modules (SIMD included) as the Go, TinyGo and Rust wasip1 toolchains emit them, without start sections, table.grow or newer proposals (threads, exceptions, tail calls, GC); see SECURITY.md", err)
 	}
+	limit := uint64(cfg.MemoryLimitMiB) << 20
+	if inst.InstanceBytes > limit/2 {
+		return nil, fmt.Errorf("guest module refused: each instance would hold %d MiB of tables, segments, globals and functions outside its linear memory, over half of the memory limit of %d MiB; raise memory_limit_mib (--memory-limit-mib) if the module is trusted", inst.InstanceBytes>>20, cfg.MemoryLimitMiB)
+	}
+	wasm := inst.Wasm
 	rc := wazero.NewRuntimeConfig().
 		// The page limit caps each memory (and refuses a module whose
 		// declared minimum is over it); each instance's memory budget
 		// (memory.go) caps the guest's and the kernel's together.
 		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16) // 64 KiB pages
-	m := &Module{cfg: cfg}
+	m := &Module{cfg: cfg, instanceBytes: inst.InstanceBytes}
 	if cfg.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
