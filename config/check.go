@@ -527,6 +527,10 @@ func (ck *checker) limits(t *table, base synclimits.Limits) synclimits.Limits {
 	if n, ok := t.int64Range("max_pages", 1, MaxMaxPages); ok {
 		l.MaxPages = n
 	}
+	// A listing is part of a sync: max_pages bounds it too.
+	if n, ok := t.int64Range("max_empty_pages", 1, MaxMaxPages); ok {
+		l.MaxEmptyPages = n
+	}
 	if n, ok := t.int64Range("max_items", 1, MaxMaxItems); ok {
 		l.MaxItems = n
 	}

@@ -43,11 +43,11 @@ const (
 	MinSyncInterval       = time.Minute
 )
 
-// Ranges of the sync limits (sync_timeout, max_pages, max_items, max_depth,
-// max_c1z_mib, request_budget). A limit cannot be turned off, only raised:
-// the upper bounds are far above any real workspace (see synclimits'
-// defaults) and keep a typo from removing the protection, and the lower
-// bounds keep a typo from failing every sync.
+// Ranges of the sync limits (sync_timeout, max_pages, max_empty_pages,
+// max_items, max_depth, max_c1z_mib, request_budget). A limit cannot be
+// turned off, only raised: the upper bounds are far above any real
+// workspace (see synclimits' defaults) and keep a typo from removing the
+// protection, and the lower bounds keep a typo from failing every sync.
 const (
 	MinSyncTimeout   = time.Minute
 	MaxSyncTimeout   = 7 * 24 * time.Hour

@@ -153,8 +153,8 @@ func TestExampleServiceTenantIsValid(t *testing.T) {
 
 func TestDefaults(t *testing.T) {
 	c := mustParse(t, minimal)
-	limits := synclimits.Limits{Timeout: synclimits.DefaultTimeout, MaxPages: synclimits.DefaultMaxPages, MaxItems: synclimits.DefaultMaxItems,
-		MaxDepth: synclimits.DefaultMaxDepth, MaxC1ZBytes: synclimits.DefaultMaxC1ZBytes, MaxInFlight: synclimits.DefaultMaxInFlight}
+	limits := synclimits.Limits{Timeout: synclimits.DefaultTimeout, MaxPages: synclimits.DefaultMaxPages, MaxEmptyPages: synclimits.DefaultMaxEmptyPages,
+		MaxItems: synclimits.DefaultMaxItems, MaxDepth: synclimits.DefaultMaxDepth, MaxC1ZBytes: synclimits.DefaultMaxC1ZBytes, MaxInFlight: synclimits.DefaultMaxInFlight}
 	want := Runtime{CacheDir: DefaultCacheDir(), MemoryLimitMiB: 256, CallTimeout: 2 * time.Minute, InstancesPerTenant: 2, MaxConcurrentSyncs: 2,
 		StorageEngine: c1zstore.EnginePebble, Limits: limits}
 	if c.Runtime != want {
@@ -195,6 +195,7 @@ func TestSyncLimitsInherit(t *testing.T) {
 	src := `[runtime]
 sync_timeout = "3h"
 max_pages = 5000
+max_empty_pages = 40
 max_items = 90000
 max_depth = 3
 max_c1z_mib = 512
@@ -207,6 +208,7 @@ token = "env:B"
 mode = "sync"
 sync_timeout = "30m"
 max_items = 123456
+max_empty_pages = 1000
 request_budget = 0
 max_in_flight = 8
   [tenants.sync]
@@ -214,7 +216,7 @@ max_in_flight = 8
   output = "big.c1z"
 `
 	c := mustParse(t, src)
-	runtime := synclimits.Limits{Timeout: 3 * time.Hour, MaxPages: 5000, MaxItems: 90000, MaxDepth: 3, MaxC1ZBytes: 512 << 20, RequestBudget: 7000, MaxInFlight: 2}
+	runtime := synclimits.Limits{Timeout: 3 * time.Hour, MaxPages: 5000, MaxEmptyPages: 40, MaxItems: 90000, MaxDepth: 3, MaxC1ZBytes: 512 << 20, RequestBudget: 7000, MaxInFlight: 2}
 	if c.Runtime.Limits != runtime {
 		t.Errorf("runtime limits = %+v, want %+v", c.Runtime.Limits, runtime)
 	}
@@ -222,7 +224,7 @@ max_in_flight = 8
 		t.Errorf("acme inherits %+v, want %+v", got, runtime)
 	}
 	big := runtime
-	big.Timeout, big.MaxItems, big.RequestBudget, big.MaxInFlight = 30*time.Minute, 123456, 0, 8
+	big.Timeout, big.MaxItems, big.MaxEmptyPages, big.RequestBudget, big.MaxInFlight = 30*time.Minute, 123456, 1000, 0, 8
 	if got := c.Tenants[1].Limits; got != big {
 		t.Errorf("big has %+v, want %+v", got, big)
 	}
@@ -237,6 +239,7 @@ max_depth = 65
 max_c1z_mib = 8
 request_budget = -5
 max_in_flight = 0
+max_empty_pages = 0
 `+minimal,
 		"runner.toml:2: runtime.sync_timeout: must be between 1m0s and 168h0m0s, not 30s",
 		"runner.toml:3: runtime.max_pages: must be between 1 and 1000000000, not 0",
@@ -245,6 +248,7 @@ max_in_flight = 0
 		"runner.toml:6: runtime.max_c1z_mib: must be between 16 and 1048576, not 8",
 		"runner.toml:7: runtime.request_budget: must be between 0 and 2147483647, not -5",
 		"runner.toml:8: runtime.max_in_flight: must be between 1 and 64, not 0",
+		"runner.toml:9: runtime.max_empty_pages: must be between 1 and 1000000000, not 0",
 	)
 	wantErrors(t, strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nmax_depth = \"deep\"\nsync_timeout = \"8d\"", 1),
 		"runner.toml:9: tenants[0].max_depth: must be an integer, not a string",
@@ -333,12 +337,12 @@ func TestRules(t *testing.T) {
 		{"unknown top-level key", "[runtme]\nlisten = \"\"\n" + minimal,
 			[]string{"runner.toml:1: runtme: unknown key; the keys of the file are connectors, runtime, tenants"}},
 		{"unknown runtime key", "[runtime]\nmemory_limit = 5\n" + minimal,
-			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_c1z_mib, max_concurrent_syncs, max_depth, max_in_flight, max_items, max_pages, memory_limit_mib, request_budget, storage_engine, sync_timeout"}},
+			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_c1z_mib, max_concurrent_syncs, max_depth, max_empty_pages, max_in_flight, max_items, max_pages, memory_limit_mib, request_budget, storage_engine, sync_timeout"}},
 		{"unknown connector key", strings.Replace(minimal, "wasm =", "sha = 1\nwasm =", 1),
 			[]string{"runner.toml:2: connectors.segment.sha: unknown key; the keys of a connector are sha256, wasm"}},
 		{"unknown tenant key", minimal + "[[tenants]]\nname = \"b\"\nconnector = \"segment\"\ntokn = \"env:B\"\nmode = \"sync\"\n",
 			[]string{
-				"runner.toml:15: tenants[1].tokn: unknown key; the keys of a tenant are base_url, connector, max_c1z_mib, max_depth, max_in_flight, max_items, max_pages, mode, name, provisioning, request_budget, requests_per_minute, service, sync, sync_timeout, token",
+				"runner.toml:15: tenants[1].tokn: unknown key; the keys of a tenant are base_url, connector, max_c1z_mib, max_depth, max_empty_pages, max_in_flight, max_items, max_pages, mode, name, provisioning, request_budget, requests_per_minute, service, sync, sync_timeout, token",
 				"runner.toml:12: tenants[1].token: is required: a reference to the API token, \"env:VAR\" or \"file:/path\"",
 				"runner.toml:12: tenants[1].sync: is required when mode = \"sync\": add a [tenants.sync] table",
 			}},

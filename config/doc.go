@@ -14,6 +14,7 @@
 //	storage_engine = "pebble"               # c1z storage engine of syncs: "pebble" (default, less CPU) or "sqlite" (less memory)
 //	sync_timeout = "12h"                    # sync limits, inherited by every tenant (defaults shown):
 //	max_pages = 2000000                     #   wall time of a sync, 1m..168h; guest list calls, 1..1e9;
+//	max_empty_pages = 100                   #   pages in a row of one listing without progress, 1..1e9;
 //	max_items = 20000000                    #   resources+entitlements+grants listed, 1..1e10;
 //	max_depth = 8                           #   nesting of child resources, 1..64;
 //	max_c1z_mib = 8192                      #   disk of the c1z store, 16..1048576;

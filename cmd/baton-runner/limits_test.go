@@ -36,16 +36,17 @@ func TestLimitFlags(t *testing.T) {
 
 	t.Setenv("BATON_MAX_PAGES", "1234")
 	t.Setenv("BATON_SYNC_TIMEOUT", "45m")
-	got, err = parseLimits(t, "--max-items", "99", "--max-depth", "3", "--max-c1z-mib", "64", "--request-budget", "500", "--max-in-flight", "8")
-	want := synclimits.Limits{Timeout: 45 * time.Minute, MaxPages: 1234, MaxItems: 99, MaxDepth: 3, MaxC1ZBytes: 64 << 20, RequestBudget: 500, MaxInFlight: 8}
+	got, err = parseLimits(t, "--max-empty-pages", "7", "--max-items", "99", "--max-depth", "3", "--max-c1z-mib", "64", "--request-budget", "500", "--max-in-flight", "8")
+	want := synclimits.Limits{Timeout: 45 * time.Minute, MaxPages: 1234, MaxEmptyPages: 7, MaxItems: 99, MaxDepth: 3, MaxC1ZBytes: 64 << 20, RequestBudget: 500, MaxInFlight: 8}
 	if err != nil || got != want {
 		t.Errorf("flags and environment: %+v, %v; want %+v", got, err, want)
 	}
 
-	_, err = parseLimits(t, "--sync-timeout", "10s", "--max-pages", "0", "--max-depth", "100", "--max-c1z-mib", "1", "--request-budget", "-1", "--max-in-flight", "0")
+	_, err = parseLimits(t, "--sync-timeout", "10s", "--max-pages", "0", "--max-empty-pages", "0", "--max-depth", "100", "--max-c1z-mib", "1", "--request-budget", "-1", "--max-in-flight", "0")
 	for _, w := range []string{
 		"--sync-timeout (BATON_SYNC_TIMEOUT) must be between 1m0s and 168h0m0s, not 10s",
 		"--max-pages (BATON_MAX_PAGES) must be between 1 and 1000000000, not 0",
+		"--max-empty-pages (BATON_MAX_EMPTY_PAGES) must be between 1 and 1000000000, not 0",
 		"--max-depth (BATON_MAX_DEPTH) must be between 1 and 64, not 100",
 		"--max-c1z-mib (BATON_MAX_C1Z_MIB) must be between 16 and 1048576, not 1",
 		"--request-budget (BATON_REQUEST_BUDGET) must be between 0 and 2147483647, not -1",

@@ -45,6 +45,7 @@ func limitFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.DurationFlag{Name: "sync-timeout", Value: synclimits.DefaultTimeout, Usage: "wall-time limit of one sync", EnvVars: []string{"BATON_SYNC_TIMEOUT"}},
 		&cli.Int64Flag{Name: "max-pages", Value: synclimits.DefaultMaxPages, Usage: "limit of guest list calls (pages) per sync", EnvVars: []string{"BATON_MAX_PAGES"}},
+		&cli.Int64Flag{Name: "max-empty-pages", Value: synclimits.DefaultMaxEmptyPages, Usage: "limit of pages in a row of one listing without progress (nothing listed, or the same page token)", EnvVars: []string{"BATON_MAX_EMPTY_PAGES"}},
 		&cli.Int64Flag{Name: "max-items", Value: synclimits.DefaultMaxItems, Usage: "limit of resources, entitlements and grants per sync", EnvVars: []string{"BATON_MAX_ITEMS"}},
 		&cli.IntFlag{Name: "max-depth", Value: synclimits.DefaultMaxDepth, Usage: "limit of how deep child resources nest", EnvVars: []string{"BATON_MAX_DEPTH"}},
 		&cli.Int64Flag{Name: "max-c1z-mib", Value: synclimits.DefaultMaxC1ZBytes >> 20, Usage: "disk limit of the sync's c1z store, MiB", EnvVars: []string{"BATON_MAX_C1Z_MIB"}},
@@ -66,6 +67,7 @@ func syncLimits(c *cli.Context) (synclimits.Limits, error) {
 	l := synclimits.Limits{
 		Timeout:       c.Duration("sync-timeout"),
 		MaxPages:      check("max-pages", "BATON_MAX_PAGES", c.Int64("max-pages"), 1, config.MaxMaxPages),
+		MaxEmptyPages: check("max-empty-pages", "BATON_MAX_EMPTY_PAGES", c.Int64("max-empty-pages"), 1, config.MaxMaxPages),
 		MaxItems:      check("max-items", "BATON_MAX_ITEMS", c.Int64("max-items"), 1, config.MaxMaxItems),
 		MaxDepth:      int(check("max-depth", "BATON_MAX_DEPTH", int64(c.Int("max-depth")), 1, config.MaxMaxDepth)),
 		MaxC1ZBytes:   check("max-c1z-mib", "BATON_MAX_C1Z_MIB", c.Int64("max-c1z-mib"), config.MinMaxC1ZMiB, config.MaxMaxC1ZMiB) << 20,

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -264,6 +265,31 @@ func TestWallTimeEndsTheSyncNamingSyncTimeout(t *testing.T) {
 	if left := sideFiles(t, dir); len(left) != 0 {
 		t.Errorf("left behind: %v", left)
 	}
+}
+
+// TestEmptyPagesEndTheSyncNamingMaxEmptyPages: the limit the connector
+// finds reaches Run's caller through baton-sdk's gRPC client as the
+// *synclimits.Error it was.
+func TestEmptyPagesEndTheSyncNamingMaxEmptyPages(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "s.c1z")
+	old := writeOld(t, path)
+	// Nothing on every page, and a fresh token: paging without end.
+	var pages atomic.Int64
+	g := &guestFunc{f: func(context.Context) ([]byte, error) {
+		return json.Marshal(abi.Result[abi.ResourcePage]{OK: &abi.ResourcePage{NextPageToken: fmt.Sprint("p", pages.Add(1))}})
+	}}
+	// max_pages, far above the default max_empty_pages, was all that
+	// stopped such a guest.
+	err := run(t, g, synclimits.Limits{MaxPages: 10 * synclimits.DefaultMaxEmptyPages}, localsync.Options{Path: path})
+	var le *synclimits.Error
+	if !errors.As(err, &le) || le.Key != "max_empty_pages" || !strings.Contains(err.Error(), "--max-empty-pages") {
+		t.Fatalf("err = %v, want max_empty_pages", err)
+	}
+	if n := pages.Load(); n != synclimits.DefaultMaxEmptyPages+1 {
+		t.Errorf("the guest listed %d pages, want %d", n, synclimits.DefaultMaxEmptyPages+1)
+	}
+	unchanged(t, path, old)
 }
 
 func TestDiskLimitEndsTheSyncNamingMaxC1ZMiB(t *testing.T) {

@@ -31,6 +31,7 @@ func ExampleLimits_WithDefaults() {
 	}.WithDefaults()
 	fmt.Println("timeout:", l.Timeout)
 	fmt.Println("max pages:", l.MaxPages)
+	fmt.Println("max empty pages:", l.MaxEmptyPages)
 	fmt.Println("max items:", l.MaxItems)
 	fmt.Println("max depth:", l.MaxDepth)
 	fmt.Println("max c1z MiB:", l.MaxC1ZBytes>>20)
@@ -39,6 +40,7 @@ func ExampleLimits_WithDefaults() {
 	// Output:
 	// timeout: 2h0m0s
 	// max pages: 2000000
+	// max empty pages: 100
 	// max items: 500000
 	// max depth: -1
 	// max c1z MiB: 8192

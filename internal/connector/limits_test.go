@@ -88,6 +88,53 @@ func TestEndlessPagesStopAtMaxPages(t *testing.T) {
 	}
 }
 
+// TestEmptyPagesStopAtMaxEmptyPages: a guest that answers every page of a
+// listing with nothing and a fresh token is stopped by the default
+// max_empty_pages, long before max_pages, and each listing counts on its
+// own.
+func TestEmptyPagesStopAtMaxEmptyPages(t *testing.T) {
+	var calls atomic.Int64
+	c := New(funcCaller(func(_ context.Context, export string, _ []byte) ([]byte, error) {
+		n := calls.Add(1)
+		if export == abi.ExportListGrants {
+			return ok(abi.GrantPage{NextPageToken: fmt.Sprint("p", n)}), nil
+		}
+		return ok(abi.ResourcePage{NextPageToken: fmt.Sprint("p", n)}), nil
+	}), md, nil)
+	s := groupSyncer(c)
+	ctx := context.Background()
+	// The grants of two resources, page by page in turn, as parallel
+	// workers would list them: neither reaches the limit.
+	r1 := v2.Resource_builder{Id: v2.ResourceId_builder{ResourceType: "group", Resource: "g1"}.Build()}.Build()
+	r2 := v2.Resource_builder{Id: v2.ResourceId_builder{ResourceType: "group", Resource: "g2"}.Build()}.Build()
+	t1, t2 := "", ""
+	for range synclimits.DefaultMaxEmptyPages {
+		_, res, err := s.Grants(ctx, r1, syncOp("s", t1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t1 = res.NextPageToken
+		if _, res, err = s.Grants(ctx, r2, syncOp("s", t2)); err != nil {
+			t.Fatal(err)
+		}
+		t2 = res.NextPageToken
+	}
+	calls.Store(0)
+	token := ""
+	var err error
+	for range 10 * synclimits.DefaultMaxEmptyPages {
+		var res *resource.SyncOpResults
+		if _, res, err = s.List(ctx, nil, syncOp("s", token)); err != nil {
+			break
+		}
+		token = res.NextPageToken
+	}
+	wantLimit(t, err, "max_empty_pages")
+	if calls.Load() != synclimits.DefaultMaxEmptyPages+1 {
+		t.Errorf("the guest was called %d times, want %d", calls.Load(), synclimits.DefaultMaxEmptyPages+1)
+	}
+}
+
 func TestItemsAcrossKindsStopAtMaxItems(t *testing.T) {
 	users := make([]abi.Resource, 40)
 	for i := range users {

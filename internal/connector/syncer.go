@@ -24,8 +24,9 @@ func (s *resourceSyncer) callBase(opts resource.SyncOpAttrs) abi.Call {
 	return abi.Call{Config: s.c.config, SyncID: opts.SyncID}
 }
 
-// List lists one page of resources, charging the sync a page, its items
-// and, when listing below a parent, the depth of the parent's children.
+// List lists one page of resources, charging the sync a page, its items,
+// whether the page made progress and, when listing below a parent, the
+// depth of the parent's children.
 func (s *resourceSyncer) List(ctx context.Context, parent *v2.ResourceId, opts resource.SyncOpAttrs) ([]*v2.Resource, *resource.SyncOpResults, error) {
 	scope := s.c.tracker.Sync(opts.SyncID)
 	depth := 0
@@ -52,6 +53,10 @@ func (s *resourceSyncer) List(ctx context.Context, parent *v2.ResourceId, opts r
 	if err := scope.ChargeItems(len(page.Resources)); err != nil {
 		return nil, nil, limitExceeded(err)
 	}
+	if err := scope.NotePage(len(page.Resources), req.PageToken, page.NextPageToken,
+		abi.ExportListResources, s.rt.GetId(), parent.GetResourceType(), parent.GetResource()); err != nil {
+		return nil, nil, limitExceeded(err)
+	}
 	out := make([]*v2.Resource, 0, len(page.Resources))
 	for _, r := range page.Resources {
 		if r.ID.Type != s.rt.GetId() {
@@ -73,7 +78,7 @@ func (s *resourceSyncer) List(ctx context.Context, parent *v2.ResourceId, opts r
 }
 
 // Entitlements lists one page of r's entitlements, charging the sync a
-// page and its items.
+// page, its items and whether it made progress.
 func (s *resourceSyncer) Entitlements(ctx context.Context, r *v2.Resource, opts resource.SyncOpAttrs) ([]*v2.Entitlement, *resource.SyncOpResults, error) {
 	scope := s.c.tracker.Sync(opts.SyncID)
 	if err := scope.ChargePage(); err != nil {
@@ -87,6 +92,10 @@ func (s *resourceSyncer) Entitlements(ctx context.Context, r *v2.Resource, opts 
 	if err := scope.ChargeItems(len(page.Entitlements)); err != nil {
 		return nil, nil, limitExceeded(err)
 	}
+	if err := scope.NotePage(len(page.Entitlements), req.PageToken, page.NextPageToken,
+		abi.ExportListEntitlements, r.GetId().GetResourceType(), r.GetId().GetResource()); err != nil {
+		return nil, nil, limitExceeded(err)
+	}
 	out := make([]*v2.Entitlement, 0, len(page.Entitlements))
 	for _, e := range page.Entitlements {
 		v, err := s.c.toEntitlement(r, e)
@@ -98,8 +107,8 @@ func (s *resourceSyncer) Entitlements(ctx context.Context, r *v2.Resource, opts 
 	return out, &resource.SyncOpResults{NextPageToken: page.NextPageToken}, nil
 }
 
-// Grants lists one page of the grants on r, charging the sync a page and
-// its items.
+// Grants lists one page of the grants on r, charging the sync a page,
+// its items and whether it made progress.
 func (s *resourceSyncer) Grants(ctx context.Context, r *v2.Resource, opts resource.SyncOpAttrs) ([]*v2.Grant, *resource.SyncOpResults, error) {
 	scope := s.c.tracker.Sync(opts.SyncID)
 	if err := scope.ChargePage(); err != nil {
@@ -111,6 +120,10 @@ func (s *resourceSyncer) Grants(ctx context.Context, r *v2.Resource, opts resour
 		return nil, nil, err
 	}
 	if err := scope.ChargeItems(len(page.Grants)); err != nil {
+		return nil, nil, limitExceeded(err)
+	}
+	if err := scope.NotePage(len(page.Grants), req.PageToken, page.NextPageToken,
+		abi.ExportListGrants, r.GetId().GetResourceType(), r.GetId().GetResource()); err != nil {
 		return nil, nil, limitExceeded(err)
 	}
 	out := make([]*v2.Grant, 0, len(page.Grants))

@@ -150,6 +150,8 @@ func overTimeAttacks() []overTimeAttack {
 		{name: "proc-exit", wantErr: "exit", limit: overTimeCallTimeout, maxCalls: 1},
 		{name: "session-flood", settings: map[string]string{"entries": "1500000"}, limit: overTimeCallTimeout},
 		{name: "endless-pages", limits: tight, wantErr: "max_pages", limit: time.Minute},
+		// The default max_empty_pages, below tight's max_pages.
+		{name: "empty-pages", limits: tight, wantErr: "max_empty_pages", limit: time.Minute},
 		{name: "endless-children", limits: tight, wantErr: "max_depth", limit: time.Minute},
 	}
 }

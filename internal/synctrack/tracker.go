@@ -19,10 +19,13 @@ import (
 // syncs (the least recently used is forgotten first) and forgets a sync
 // idle for longer than its timeout; a sync tracks the depth of at most
 // MaxNestedParents resources below the top level that declare child types
-// (about 40 bytes each), so a guest cannot grow host memory through them.
+// and the count of at most MaxStalledListings listings in a run of pages
+// without progress (about 40 bytes each), so a guest cannot grow host
+// memory through them.
 const (
-	MaxTracked       = 256
-	MaxNestedParents = 1 << 18
+	MaxTracked         = 256
+	MaxNestedParents   = 1 << 18
+	MaxStalledListings = 1 << 16
 	// ProbeEvery is the least time between two disk probes of one sync:
 	// walking a store directory on every call would cost more than the
 	// calls.
@@ -133,12 +136,19 @@ type Sync struct {
 	pages, items, requests atomic.Int64
 	failed                 atomic.Pointer[synclimits.Error]
 
+	seed maphash.Seed
+
 	depthMu sync.Mutex
-	seed    maphash.Seed
 	// depths holds the depth (≥ 1) of nested resources that declare child
 	// types, keyed by a seeded hash of their ID: a missing entry is a
 	// top-level resource (depth 0).
 	depths map[uint64]int
+
+	stalledMu sync.Mutex
+	// stalled holds, keyed by a seeded hash of the listing, how many
+	// pages in a row a listing has returned without progress; a listing
+	// that made progress or ended has no entry.
+	stalled map[uint64]int64
 
 	probeMu   sync.Mutex
 	lastProbe time.Time
@@ -258,13 +268,49 @@ func (s *Sync) Usage() (pages, items, requests int64) {
 	return s.pages.Load(), s.items.Load(), s.requests.Load()
 }
 
-func (s *Sync) key(typ, id string) uint64 {
+func (s *Sync) key(parts ...string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(s.seed)
-	h.WriteString(typ)
-	h.WriteByte(0)
-	h.WriteString(id)
+	for _, p := range parts {
+		h.WriteString(p)
+		h.WriteByte(0)
+	}
 	return h.Sum64()
+}
+
+// NotePage counts a page of one listing, named by listing (the export and
+// what it lists below), that the guest returned for token with next as
+// its next-page token and items items. A page that lists nothing, or that
+// hands back token (the next call would ask for the same page), is no
+// progress; more than MaxEmptyPages of them in a row fail the sync, so a
+// guest paging nothing forever is stopped long before max_pages.
+func (s *Sync) NotePage(items int, token, next string, listing ...string) error {
+	if err := s.Err(); err != nil {
+		return err
+	}
+	if s.limits.MaxEmptyPages <= 0 {
+		return nil
+	}
+	k := s.key(listing...)
+	s.stalledMu.Lock()
+	defer s.stalledMu.Unlock()
+	if next == "" || (items > 0 && next != token) {
+		delete(s.stalled, k)
+		return nil
+	}
+	if s.stalled == nil {
+		s.stalled = map[uint64]int64{}
+	}
+	n, ok := s.stalled[k]
+	if !ok && len(s.stalled) >= MaxStalledListings {
+		return s.fail(&synclimits.Error{Detail: fmt.Sprintf("the host's bound of %d listings paging without progress at once", MaxStalledListings)})
+	}
+	s.stalled[k] = n + 1
+	if n+1 > s.limits.MaxEmptyPages {
+		return s.fail(&synclimits.Error{Key: "max_empty_pages", Detail: fmt.Sprintf(
+			"%d pages in a row of one listing that listed nothing or handed back their page token", s.limits.MaxEmptyPages)})
+	}
+	return nil
 }
 
 // ChildDepth returns the depth of the resources listed below parent (its

@@ -102,10 +102,13 @@ func TestPagesItemsRequestsPerSync(t *testing.T) {
 }
 
 func TestNegativeDisablesAndZeroBudgetIsUnlimited(t *testing.T) {
-	tr, c := newTracker(synclimits.Limits{MaxPages: -1, MaxItems: -1, Timeout: -1, MaxDepth: -1}, nil)
+	tr, c := newTracker(synclimits.Limits{MaxPages: -1, MaxEmptyPages: -1, MaxItems: -1, Timeout: -1, MaxDepth: -1}, nil)
 	s := tr.Sync("a")
-	for range 100 {
+	for i := range 2 * synclimits.DefaultMaxEmptyPages {
 		if err := s.ChargePage(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.NotePage(0, fmt.Sprint(i), fmt.Sprint(i+1), "list_resources", "user"); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.ChargeRequest(); err != nil {
@@ -124,6 +127,75 @@ func TestNegativeDisablesAndZeroBudgetIsUnlimited(t *testing.T) {
 	}
 	if d, err := s.ChildDepth("g", "x"); err != nil || d != 1 {
 		t.Fatalf("ChildDepth = %d, %v", d, err)
+	}
+}
+
+func TestEmptyPagesInARowOfOneListing(t *testing.T) {
+	tr, _ := newTracker(synclimits.Limits{MaxEmptyPages: 3}, nil)
+	s := tr.Sync("a")
+	page := func(items int, token, next string, listing ...string) {
+		t.Helper()
+		if err := s.NotePage(items, token, next, listing...); err != nil {
+			t.Fatalf("%v %q→%q: %v", listing, token, next, err)
+		}
+	}
+	users := []string{"list_resources", "user", "", ""}
+	grantsOf := func(id string) []string { return []string{"list_grants", "group", id} }
+	// Three empty pages in a row of each listing pass; the pages of other
+	// listings between them neither add to a listing's count nor reset it.
+	for i := range 3 {
+		page(0, fmt.Sprint("u", i), fmt.Sprint("u", i+1), users...)
+		page(0, fmt.Sprint("g", i), fmt.Sprint("g", i+1), grantsOf("g1")...)
+		page(0, fmt.Sprint("g", i), fmt.Sprint("g", i+1), grantsOf("g2")...)
+	}
+	// A page with items resets its listing's count, and so does its last
+	// page, empty or not: a listing run again starts from zero.
+	page(1, "g3", "g4", grantsOf("g1")...)
+	page(0, "g3", "", grantsOf("g2")...)
+	for i := range 3 {
+		page(0, fmt.Sprint("h", i), fmt.Sprint("h", i+1), grantsOf("g1")...)
+		page(0, fmt.Sprint("h", i), fmt.Sprint("h", i+1), grantsOf("g2")...)
+	}
+	// A page that hands back the token it was called with is no progress
+	// whatever it lists: the next call asks for the same page again.
+	for range 3 {
+		page(5, "same", "same", "list_entitlements", "group", "g1")
+	}
+	exceeded(t, s.NotePage(5, "same", "same", "list_entitlements", "group", "g1"), "max_empty_pages")
+	// The failure ends the whole sync; another sync counts on its own.
+	exceeded(t, s.ChargePage(), "max_empty_pages")
+	if err := tr.Sync("b").NotePage(0, "u3", "u4", users...); err != nil {
+		t.Errorf("another sync shares a's counts: %v", err)
+	}
+
+	s = tr.Sync("c")
+	for i := range 3 {
+		page(0, fmt.Sprint(i), fmt.Sprint(i+1), users...)
+	}
+	err := s.NotePage(0, "3", "4", users...)
+	exceeded(t, err, "max_empty_pages")
+	want := "sync exceeded max_empty_pages (3 pages in a row of one listing that listed nothing or handed back their page token; " +
+		"raise max_empty_pages in runner.toml or --max-empty-pages)"
+	if err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
+	}
+}
+
+func TestStalledListingsAreBounded(t *testing.T) {
+	tr, _ := newTracker(synclimits.Limits{}, nil)
+	s := tr.Sync("a")
+	for i := range MaxStalledListings {
+		if err := s.NotePage(0, "", "next", "list_grants", "group", fmt.Sprint(i)); err != nil {
+			t.Fatal(i, err)
+		}
+	}
+	// A listing already counted goes on; a new one is refused.
+	if err := s.NotePage(0, "next", "more", "list_grants", "group", "0"); err != nil {
+		t.Fatal(err)
+	}
+	err := s.NotePage(0, "", "next", "list_grants", "group", "one-more")
+	if err == nil || !strings.Contains(err.Error(), "listings") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

@@ -7,8 +7,8 @@
 // token, calls extism's own http_request, overruns its output and stack,
 // feeds garbage to the host functions, and spends what the host pays for:
 // time asleep, huge error texts and traps, output that is cheap to write and
-// expensive to decode, log lines, session entries, endless pages and
-// endlessly nested children.
+// expensive to decode, log lines, session entries, endless pages, endless
+// empty pages and endlessly nested children.
 //
 // ListResources runs the attack named by Config["attack"] and reports what
 // it observed in the first resource's profile; attacks the sandbox must stop
@@ -208,6 +208,10 @@ func (hostile) ListResources(ctx context.Context, env guest.Env, req abi.ListRes
 				DisplayName: "page " + strconv.Itoa(n)}},
 			NextPageToken: "page-" + strconv.Itoa(n+1),
 		}, nil
+	case "empty-pages":
+		// Nothing on any page, and a fresh token every time.
+		n, _ := strconv.Atoi(strings.TrimPrefix(req.PageToken, "page-"))
+		return abi.ResourcePage{NextPageToken: "page-" + strconv.Itoa(n+1)}, nil
 	case "endless-children":
 		// Every resource has children of its own type, one level deeper.
 		r := abi.Resource{ID: abi.ResourceID{Type: "thing", ID: "root"}, DisplayName: "root",
