@@ -13,19 +13,14 @@ import (
 // SyncOnce syncs each of tenants once into its Output, at most
 // spec.MaxConcurrentSyncs at a time, with the modules of spec compiled once
 // for all of them; spec.Tenants is not read, so that a caller can sync a
-// chosen few. It returns each tenant's error (nil on success) by name.
+// chosen few. It returns each tenant's error (nil on success) by name: a
+// module that is refused fails its own tenants only, and the others sync.
 func SyncOnce(ctx context.Context, spec Spec, tenants []TenantSpec, logger *zap.Logger) map[string]error {
 	r := New(Options{Logger: logger})
 	defer r.syncs.close()
 	r.syncs.setLimit(spec.MaxConcurrentSyncs)
 	out := map[string]error{}
-	modules, err := r.compileAll(ctx, spec)
-	if err != nil {
-		for _, t := range tenants {
-			out[t.Name] = err
-		}
-		return out
-	}
+	modules, failed := r.compileEach(ctx, spec)
 	defer func() {
 		for _, m := range modules {
 			_ = m.module.Close(context.WithoutCancel(ctx))
@@ -37,7 +32,10 @@ func SyncOnce(ctx context.Context, spec Spec, tenants []TenantSpec, logger *zap.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := r.syncOnce(ctx, spec, modules)
+			err := failed[spec.Module]
+			if err == nil {
+				err = r.syncOnce(ctx, spec, modules)
+			}
 			mu.Lock()
 			out[spec.Name] = err
 			mu.Unlock()

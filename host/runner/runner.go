@@ -277,10 +277,31 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 }
 
 // compileAll returns the modules of spec, reusing compiled ones whose
-// bytes and runtime settings are unchanged.
+// bytes and runtime settings are unchanged, or, if any module fails,
+// none of them and every failure.
 func (r *Runner) compileAll(ctx context.Context, spec Spec) (map[string]*compiled, error) {
-	out := map[string]*compiled{}
+	out, failed := r.compileEach(ctx, spec)
 	var errs []error
+	for _, m := range spec.Modules {
+		if err := failed[m.Name]; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		for name, c := range out {
+			if r.modules[name] != c {
+				_ = c.module.Close(ctx)
+			}
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// compileEach compiles the modules of spec one by one: a module that is
+// refused fails only its own tenants.
+func (r *Runner) compileEach(ctx context.Context, spec Spec) (map[string]*compiled, map[string]error) {
+	out, failed := map[string]*compiled{}, map[string]error{}
 	for _, m := range spec.Modules {
 		sum := sha256.Sum256(m.Wasm)
 		sha := hex.EncodeToString(sum[:])
@@ -293,20 +314,12 @@ func (r *Runner) compileAll(ctx context.Context, spec Spec) (map[string]*compile
 			CallTimeout: spec.Runtime.CallTimeout, Logger: r.log.With(zap.String("module", m.Name)),
 		})
 		if err != nil {
-			errs = append(errs, fmt.Errorf("module %s: %w", m.Name, err))
+			failed[m.Name] = fmt.Errorf("module %s: %w", m.Name, err)
 			continue
 		}
 		out[m.Name] = &compiled{sha: sha, module: mod}
 	}
-	if err := errors.Join(errs...); err != nil {
-		for name, c := range out {
-			if r.modules[name] != c {
-				_ = c.module.Close(ctx)
-			}
-		}
-		return nil, err
-	}
-	return out, nil
+	return out, failed
 }
 
 // Stop cancels every tenant at once, including those a concurrent Apply

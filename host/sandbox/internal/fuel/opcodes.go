@@ -40,6 +40,8 @@ const (
 	blockV128      = -0x05
 	blockFuncref   = -0x10
 	blockExternref = -0x11
+	blockRefNull   = -0x1d // 0x63
+	blockRef       = -0x1c // 0x64
 )
 
 // Import and export kinds.

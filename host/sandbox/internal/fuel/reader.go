@@ -165,8 +165,12 @@ func (r *reader) blockType(types uint32) {
 	case v == blockEmpty, v == blockI32, v == blockI64, v == blockF32, v == blockF64,
 		v == blockV128, v == blockFuncref, v == blockExternref:
 	case v >= 0 && v < int64(types):
+	case v == blockRefNull || v == blockRef:
+		r.failAt(start, "block type (ref …), a typed reference of the GC and function-references proposals, is outside WebAssembly 2.0")
+	case v < 0:
+		r.failAt(start, "block type %#x is outside WebAssembly 2.0", byte(v&0x7f))
 	default:
-		r.failAt(start, "block type %d is outside WebAssembly 2.0 or names no type of the module", v)
+		r.failAt(start, "block type %d names no type of the module (it has %d)", v, types)
 	}
 }
 
