@@ -294,6 +294,9 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 	}
 
 	var retries, limited int
+	// A body read without error holds its length of the batch's budget
+	// until it is returned or dropped.
+	budget := batchBudgetFrom(ctx)
 	retryWait := newBackOff(retryBase, maxRetryWait)
 	limitWait := newBackOff(rateLimitBase, maxWait)
 	// sleep waits d on the request's behalf, telling OnWait why first.
@@ -380,6 +383,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		case res.status == http.StatusTooManyRequests:
 			// A 429 means the request was not processed, so every method
 			// may be retried.
+			budget.give(int64(len(res.body)))
 			limited++
 			until := res.retryAt
 			wait := max(0, until.Sub(c.now()))
@@ -394,6 +398,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			rec.RateLimitWait += wait
 			continue
 		case res.status >= 500 && idempotent && retries < c.maxRetries:
+			budget.give(int64(len(res.body)))
 			retries++
 			if err := sleep(fmt.Sprintf("retry after HTTP %d", res.status))(ctx, retryWait.next()); err != nil {
 				return canceled(err)
@@ -455,7 +460,8 @@ func (c *Client) exchange(ctx context.Context, class rateClass, method string, u
 }
 
 // attempt sends one HTTP request under RequestTimeout and reads the body
-// with the size cap.
+// with the size cap and, if ctx has one, within the batch's budget; a
+// failed read gives back what it took of the budget.
 func (c *Client) attempt(ctx context.Context, method string, u *url.URL, hdr http.Header, body []byte) result {
 	actx, cancel := context.WithTimeout(ctx, c.requestTimeout)
 	defer cancel()
@@ -494,18 +500,31 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, hdr htt
 
 	res := result{status: resp.StatusCode, header: resp.Header, at: c.now()}
 	tooLarge := &permanentError{fmt.Errorf("response larger than %d bytes", c.maxBytes)}
+	budget := batchBudgetFrom(ctx)
 	// A HEAD response announces the GET body's length but carries none.
-	if resp.ContentLength > c.maxBytes && method != http.MethodHead {
-		res.err = tooLarge
-		return res
+	if method != http.MethodHead {
+		switch {
+		case resp.ContentLength > c.maxBytes:
+			res.err = tooLarge
+			return res
+		case resp.ContentLength > budget.remaining():
+			res.err = &permanentError{budget.exceeded()}
+			return res
+		}
 	}
-	// The reader is the decompressed stream, so the cap also bounds gzip bombs.
-	res.body, err = io.ReadAll(io.LimitReader(resp.Body, c.maxBytes+1))
+	// The reader is the decompressed stream, so the caps also bound gzip bombs.
+	br := &budgetReader{r: io.LimitReader(resp.Body, c.maxBytes+1), b: budget}
+	res.body, err = io.ReadAll(br)
 	switch {
+	case errors.Is(err, errOverBudget):
+		res.err = &permanentError{budget.exceeded()}
 	case int64(len(res.body)) > c.maxBytes:
 		res.err = tooLarge
 	case err != nil:
 		res.err = wrap(fmt.Errorf("reading response body: %w", err))
+	}
+	if res.err != nil {
+		budget.give(br.taken)
 	}
 	if len(res.body) == 0 {
 		res.body = nil

@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/egress"
 )
 
 // barrierDoer answers no request before n are in its hands at once, so a
@@ -82,6 +87,44 @@ func TestDoBatchCapsTheReply(t *testing.T) {
 	}
 	if total > abi.MaxBatchReplyBytes || refused != 3 {
 		t.Fatalf("%d body bytes and %d refusals for 5 × 12 MiB, want ≤ %d bytes and 3 refusals", total, refused, abi.MaxBatchReplyBytes)
+	}
+}
+
+// TestDoBatchStopsReadingAtTheReplyCap: through the egress client, a
+// response the batch's reply cannot hold any more is refused without being
+// read, instead of being read whole and dropped. Two 24 MiB bodies pass
+// the 32 MiB cap together; one request at a time on the wire, the second
+// is refused by its length, and the server never finishes sending it.
+func TestDoBatchStopsReadingAtTheReplyCap(t *testing.T) {
+	const size = 24 << 20
+	chunk := bytes.Repeat([]byte{'x'}, 1<<20)
+	var sentWhole atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(size))
+		for range size / len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		sentWhole.Add(1)
+	}))
+	c, err := egress.New(egress.Config{BaseURL: srv.URL, MaxInFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resps := DoBatch(context.Background(), c, []abi.HTTPRequest{{Method: "GET", Path: "/a"}, {Method: "GET", Path: "/b?email=a@b"}})
+	srv.Close() // waits for both handlers
+	var refused int
+	for _, r := range resps {
+		if r.Error != nil {
+			refused++
+			if !strings.Contains(r.Error.Message, "send this request in a smaller batch") || strings.Contains(r.Error.Message, "email") {
+				t.Errorf("refusal %q: want advice and no query", r.Error.Message)
+			}
+		}
+	}
+	if refused != 1 || sentWhole.Load() != 1 {
+		t.Fatalf("%d responses refused, %d sent whole; want one refused unread", refused, sentWhole.Load())
 	}
 }
 

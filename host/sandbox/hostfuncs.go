@@ -12,6 +12,7 @@ import (
 	extism "github.com/extism/go-sdk"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/host/egress"
 )
 
 // Limits on what a guest may pass to a host function, so a hostile guest
@@ -209,6 +210,11 @@ func skipValue(dec *json.Decoder) error {
 
 // DoBatch sends reqs through h concurrently (h bounds how many are on the
 // wire) and returns response i for request i, with the reply's size cap.
+// The cap goes to h in the context as an egress.BatchBudget, so that an
+// egress.Client refuses a response past it without reading the rest:
+// applied only to the bodies read whole, it would let a batch cost its
+// requests in flight times the largest response. Other doers' responses
+// are held to it when they come back.
 func DoBatch(ctx context.Context, h HTTPDoer, reqs []abi.HTTPRequest) []abi.HTTPResponse {
 	out := make([]abi.HTTPResponse, len(reqs))
 	if h == nil {
@@ -217,6 +223,7 @@ func DoBatch(ctx context.Context, h HTTPDoer, reqs []abi.HTTPRequest) []abi.HTTP
 		}
 		return out
 	}
+	ctx = egress.WithBatchBudget(ctx, egress.NewBatchBudget(abi.MaxBatchReplyBytes))
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
