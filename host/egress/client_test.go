@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -684,9 +685,18 @@ func TestDoNeverPanics(t *testing.T) {
 	wantError(t, nilClient.Do(context.Background(), get("/")), abi.CodeUnavailable, "no client")
 }
 
+// TestConcurrentDo: concurrent requests, some retried, each get their own
+// answer. The first attempt of every third request fails: failing every
+// third attempt could fail one request more often than it retries.
 func TestConcurrentDo(t *testing.T) {
-	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n%3 == 0 {
+	var mu sync.Mutex
+	tried := map[string]bool{}
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		mu.Lock()
+		first := !tried[r.URL.Path]
+		tried[r.URL.Path] = true
+		mu.Unlock()
+		if i, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/item/")); first && i%3 == 0 {
 			w.WriteHeader(503)
 			return
 		}
@@ -704,8 +714,13 @@ func TestConcurrentDo(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := len(env.audit.all()); n != 20 {
-		t.Errorf("audit records = %d, want 20", n)
+	recs := env.audit.all()
+	attempts := 0
+	for _, r := range recs {
+		attempts += r.Attempts
+	}
+	if len(recs) != 20 || attempts != 27 {
+		t.Errorf("%d audit records of %d attempts, want 20 of 27 (7 retried)", len(recs), attempts)
 	}
 }
 
