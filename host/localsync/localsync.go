@@ -5,10 +5,13 @@
 //
 //	.<name>.lock            flock'ed for the whole sync; never removed
 //	.<name>.<digits>.partial  the new c1z, renamed over <name> on success
-//	.<name>.<digits>.work/   baton-sdk's working files (its store)
+//	.<name>.<id>.<digits>.work/  baton-sdk's working files (its store), here
+//	                        or in Options.TmpDir
 //
 // A process killed mid-sync leaves the last two behind; the next sync of
-// the target, holding the lock, removes them.
+// the target, holding the lock, removes them. The id, a hash of the
+// target's path, keeps it from removing those of another target whose
+// working directories share the directory.
 package localsync
 
 import (
@@ -38,7 +41,8 @@ type Options struct {
 	// left untouched on failure. A missing parent directory is created.
 	Path string
 	// TmpDir, if set, holds the sync's working directory instead of the
-	// target's directory (benchmarks put it on a faster disk).
+	// target's directory (benchmarks put it on a faster disk). Targets
+	// may share one.
 	TmpDir string
 	// OnProgress, if set, is called after every page the syncer stores.
 	OnProgress func(*Progress)
@@ -86,7 +90,7 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 		workParent = opts.TmpDir
 		t.sweep(workParent)
 	}
-	work, err := os.MkdirTemp(workParent, "."+t.name+".*"+workSuffix)
+	work, err := os.MkdirTemp(workParent, t.workPattern())
 	if err != nil {
 		return fmt.Errorf("cannot create the sync's working directory in %s: %w", workParent, err)
 	}

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -113,31 +115,143 @@ func TestSuccessReplacesTheTargetAndLeavesNothingBehind(t *testing.T) {
 }
 
 func TestLeftoversOfAKilledSyncAreSwept(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "s.c1z")
-	mustWrite := func(p string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	for name, inTmp := range map[string]bool{"beside the target": false, "in a temp dir": true} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, "out")
+			path := filepath.Join(dir, "s.c1z")
+			dirs, tmp := []string{dir}, ""
+			if inTmp {
+				tmp = filepath.Join(root, "tmp")
+				dirs = append(dirs, tmp)
+			}
+			mustWrite := func(p string) {
+				t.Helper()
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, d := range dirs {
+				if err := os.MkdirAll(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A sync killed mid-way leaves what it has while it runs…
+			running := map[string][]string{}
+			var once sync.Once
+			g := &guestFunc{f: func(ctx context.Context) ([]byte, error) {
+				once.Do(func() {
+					for _, d := range dirs {
+						running[d] = sideFiles(t, d)
+					}
+				})
+				return onePage(ctx)
+			}}
+			if err := run(t, g, synclimits.Limits{}, localsync.Options{Path: path, TmpDir: tmp}); err != nil {
+				t.Fatal(err)
+			}
+			if len(running[dir])+len(running[tmp]) == 0 {
+				t.Fatal("the sync had no side files")
+			}
+			for d, ns := range running {
+				for _, n := range ns {
+					mustWrite(filepath.Join(d, n, "db", "000001.sst"))
+				}
+			}
+			// …or, killed as it saved the c1z, its partial file…
+			mustWrite(filepath.Join(dir, ".s.c1z.123456.partial"))
+			// …and there are files that are not its own: another
+			// target's working directory, and lookalikes.
+			keep := []string{".s.c1z.0123456789abcdef.12.work", ".s.c1z.123.partial.bak", ".s.c1z.abc.partial", ".s.c1z.x.123.partial", "s.c1z.x"}
+			mustWrite(filepath.Join(dir, keep[0], "db", "000001.sst"))
+			for _, n := range keep[1:] {
+				mustWrite(filepath.Join(dir, n))
+			}
+			// In a temp dir, a partial file is that of the temp dir's own
+			// s.c1z.
+			if inTmp {
+				mustWrite(filepath.Join(tmp, ".s.c1z.1234.partial"))
+			}
+			if err := run(t, &guestFunc{f: onePage}, synclimits.Limits{}, localsync.Options{Path: path, TmpDir: tmp}); err != nil {
+				t.Fatal(err)
+			}
+			if left := sideFiles(t, dir); !slices.Equal(left, keep) {
+				t.Errorf("after the sync: %v, want only %v, which are not s.c1z's", left, keep)
+			}
+			if inTmp {
+				if left := sideFiles(t, tmp); !slices.Equal(left, []string{".s.c1z.1234.partial"}) {
+					t.Errorf("after the sync the temp dir holds %v, want only the partial file of its own s.c1z", left)
+				}
+			}
+		})
 	}
-	// What a SIGKILLed sync of s.c1z leaves…
-	mustWrite(filepath.Join(dir, ".s.c1z.123456.partial"))
-	mustWrite(filepath.Join(dir, ".s.c1z.987.work", "db", "000001.sst"))
-	// …and files that are not its own: another target's, and lookalikes.
-	keep := []string{".s.c1z.x.123.partial", ".s.c1z.abc.partial", ".s.c1z.123.partial.bak", "s.c1z.x"}
-	for _, n := range keep {
-		mustWrite(filepath.Join(dir, n))
+}
+
+// names lists the entries of dir.
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Error(err)
 	}
-	if err := run(t, &guestFunc{f: onePage}, synclimits.Limits{}, localsync.Options{Path: path}); err != nil {
-		t.Fatal(err)
+	var out []string
+	for _, e := range entries {
+		out = append(out, e.Name())
 	}
-	left := sideFiles(t, dir)
-	if strings.Join(left, " ") != strings.Join([]string{".s.c1z.123.partial.bak", ".s.c1z.abc.partial", ".s.c1z.x.123.partial", "s.c1z.x"}, " ") {
-		t.Errorf("after the sync: %v, want only the files that are not s.c1z's", left)
+	return out
+}
+
+// TestTargetsSharingADirectoryKeepEachOthersWork: two targets of the same
+// name whose working directories share a directory, the temp dir of both
+// or one's own directory as the other's temp dir, sync at once; neither
+// removes what the other is using.
+func TestTargetsSharingADirectoryKeepEachOthersWork(t *testing.T) {
+	for name, tmpDirs := range map[string]func(root string) (a, b string){
+		"shared temp dir":              func(root string) (string, string) { return filepath.Join(root, "tmp"), filepath.Join(root, "tmp") },
+		"the other target's directory": func(root string) (string, string) { return filepath.Join(root, "b"), "" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			root := t.TempDir()
+			a, b := filepath.Join(root, "a", "s.c1z"), filepath.Join(root, "b", "s.c1z")
+			tmpA, tmpB := tmpDirs(root)
+			if err := os.MkdirAll(tmpA, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			// While a's sync runs, b's runs from start to end.
+			var inUse, afterB []string
+			var errB error
+			var once sync.Once
+			g := &guestFunc{f: func(ctx context.Context) ([]byte, error) {
+				once.Do(func() {
+					inUse = names(t, tmpA)
+					errB = run(t, &guestFunc{f: onePage}, synclimits.Limits{}, localsync.Options{Path: b, TmpDir: tmpB})
+					afterB = names(t, tmpA)
+				})
+				return onePage(ctx)
+			}}
+			if err := run(t, g, synclimits.Limits{}, localsync.Options{Path: a, TmpDir: tmpA}); err != nil {
+				t.Errorf("a: %v", err)
+			}
+			if errB != nil {
+				t.Errorf("b: %v", errB)
+			}
+			if len(inUse) == 0 {
+				t.Fatal("a's sync has nothing in its temp dir")
+			}
+			for _, n := range inUse {
+				if !slices.Contains(afterB, n) {
+					t.Errorf("b's sync removed %s, in use by a's: %v before, %v after", n, inUse, afterB)
+				}
+			}
+			for _, p := range []string{a, b} {
+				if _, err := os.Stat(p); err != nil {
+					t.Error(err)
+				}
+			}
+		})
 	}
 }
 

@@ -1,6 +1,8 @@
 package localsync
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +14,10 @@ import (
 // target is a sync's output file, checked and locked.
 type target struct {
 	dir, name string
+	// id is in the names of the target's working directories, which may
+	// share a directory with other targets' (a common TmpDir, or another
+	// target's own directory): a sweep removes only its own target's.
+	id string
 	// unlock releases the lock. The lock file stays: removing it would
 	// let a sync waiting on the old inode and one on a new file run at
 	// once.
@@ -45,43 +51,67 @@ func prepare(path string) (*target, error) {
 			t.dir, path, err)
 	}
 	t.unlock = release
+	t.id = targetID(t.dir, t.name)
 	t.sweep(t.dir)
 	return t, nil
 }
 
+// targetID hashes the target's absolute path with symlinks resolved, so
+// that every spelling of a target finds its leftovers. A path that cannot
+// be resolved keeps its spelling: the id then misses only the leftovers
+// of the target's other spellings.
+func targetID(dir, name string) string {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	sum := sha256.Sum256([]byte(filepath.Join(dir, name)))
+	return hex.EncodeToString(sum[:8])
+}
+
 func (t *target) lockPath() string { return filepath.Join(t.dir, "."+t.name+".lock") }
 
-// sweep removes this target's leftover partial files and working
-// directories in dir. Only the lock holder calls it, so none is in use.
+// workPattern is the os.MkdirTemp pattern of the target's working
+// directories.
+func (t *target) workPattern() string { return "." + t.name + "." + t.id + ".*" + workSuffix }
+
+// sweep removes this target's leftovers in dir: its working directories,
+// and its partial files when dir is the target's own, the only one they
+// are made in (elsewhere such a name is the file of another target).
+// Only the lock holder calls it, so none is in use.
 func (t *target) sweep(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return
 	}
 	for _, e := range entries {
-		if t.leftover(e) {
+		if t.isWork(e) || (dir == t.dir && t.isPartial(e)) {
 			_ = os.RemoveAll(filepath.Join(dir, e.Name()))
 		}
 	}
 }
 
-// leftover reports whether e is one of this target's side files:
-// ".<name>.<digits>.partial" or ".<name>.<digits>.work". Requiring digits
-// keeps the side files of a target named "<name>.x" out of it.
-func (t *target) leftover(e fs.DirEntry) bool {
+// isWork reports whether e is one of this target's working directories,
+// ".<name>.<id>.<digits>.work".
+func (t *target) isWork(e fs.DirEntry) bool {
+	rest, ok := strings.CutPrefix(e.Name(), "."+t.name+"."+t.id+".")
+	return ok && e.IsDir() && digitsThen(rest, workSuffix)
+}
+
+// isPartial reports whether e is one of this target's partial files,
+// ".<name>.<digits>.partial".
+func (t *target) isPartial(e fs.DirEntry) bool {
 	rest, ok := strings.CutPrefix(e.Name(), "."+t.name+".")
-	if !ok {
-		return false
-	}
-	var digits string
-	switch {
-	case e.Type().IsRegular():
-		digits, ok = strings.CutSuffix(rest, partialSuffix)
-	case e.IsDir():
-		digits, ok = strings.CutSuffix(rest, workSuffix)
-	default:
-		return false
-	}
+	return ok && e.Type().IsRegular() && digitsThen(rest, partialSuffix)
+}
+
+// digitsThen reports whether s is decimal digits followed by suffix.
+// Requiring digits keeps the side files of a target named "<name>.x" out
+// of those of "<name>".
+func digitsThen(s, suffix string) bool {
+	digits, ok := strings.CutSuffix(s, suffix)
 	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
 }
 
