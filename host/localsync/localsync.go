@@ -4,9 +4,15 @@
 // Beside a target "<dir>/<name>" a sync keeps, while it runs:
 //
 //	.<name>.lock            flock'ed for the whole sync; never removed
-//	.<name>.<digits>.partial  the new c1z, renamed over <name> on success
+//	.<name>.<digits>.partial/  a directory of our own (0700) where the new
+//	                        c1z is written, renamed from there over <name>
+//	                        on success
 //	.<name>.<id>.<digits>.work/  baton-sdk's working files (its store), here
 //	                        or in Options.TmpDir
+//
+// The c1z is not written at a name beside the target: in a directory
+// other users can write to, one of them could take that name first, as a
+// symlink that baton-sdk would write through.
 //
 // A process killed mid-sync leaves the last two behind; the next sync of
 // the target, holding the lock, removes them. The id, a hash of the
@@ -19,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/dotc1z"
@@ -78,7 +85,7 @@ type Options struct {
 // the target before the sync starts, holds the target's lock throughout
 // (a second sync of the same target fails at once), and ends the sync with
 // a sync_timeout error once its wall time runs out.
-func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error) {
+func Run(ctx context.Context, cc types.ConnectorClient, opts Options) error {
 	t, err := prepare(opts.Path)
 	if err != nil {
 		return err
@@ -97,23 +104,15 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) (err error
 	defer func() { _ = os.RemoveAll(work) }()
 	// The new file is written beside the target so the final rename is
 	// atomic (same filesystem) and a crash leaves the old file in place.
-	tmp, err := os.CreateTemp(t.dir, "."+t.name+".*"+partialSuffix)
+	scratch, err := t.scratch()
 	if err != nil {
-		return fmt.Errorf("cannot write to %s: %w", t.dir, err)
-	}
-	tmpPath := tmp.Name()
-	_ = tmp.Close()
-	// baton-sdk opens an existing c1z to resume it; it must start empty.
-	if err := os.Remove(tmpPath); err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmpPath)
-		}
-	}()
+	defer func() { _ = os.RemoveAll(scratch) }()
+	// A fresh path: baton-sdk would resume an existing c1z.
+	tmpPath := filepath.Join(scratch, t.name)
 	if opts.Disk != nil {
-		opts.Disk.Watch(work, tmpPath)
+		opts.Disk.Watch(work, scratch)
 	}
 
 	syncCtx := ctx

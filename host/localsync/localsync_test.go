@@ -161,7 +161,8 @@ func TestLeftoversOfAKilledSyncAreSwept(t *testing.T) {
 					mustWrite(filepath.Join(d, n, "db", "000001.sst"))
 				}
 			}
-			// …or, killed as it saved the c1z, its partial file…
+			// …or, written by a version that put the c1z itself at the
+			// partial name, its partial file…
 			mustWrite(filepath.Join(dir, ".s.c1z.123456.partial"))
 			// …and there are files that are not its own: another
 			// target's working directory, and lookalikes.

@@ -77,9 +77,28 @@ func (t *target) lockPath() string { return filepath.Join(t.dir, "."+t.name+".lo
 // directories.
 func (t *target) workPattern() string { return "." + t.name + "." + t.id + ".*" + workSuffix }
 
+// scratch creates the directory the new c1z is written in, beside the
+// target, and checks that it is a directory of this user's that no one
+// else can enter: nothing another user put there can be written through.
+func (t *target) scratch() (string, error) {
+	dir, err := os.MkdirTemp(t.dir, "."+t.name+".*"+partialSuffix)
+	if err != nil {
+		return "", fmt.Errorf("cannot write to %s: %w", t.dir, err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return "", fmt.Errorf("cannot write to %s: %w", t.dir, err)
+	}
+	if !private(fi) {
+		return "", fmt.Errorf("%s, just made for the new c1z, is not this user's alone (mode %s): another user replaced it, "+
+			"or %s is on a filesystem without Unix owners and modes; write the output to another directory", dir, fi.Mode(), t.dir)
+	}
+	return dir, nil
+}
+
 // sweep removes this target's leftovers in dir: its working directories,
-// and its partial files when dir is the target's own, the only one they
-// are made in (elsewhere such a name is the file of another target).
+// and its partial directories when dir is the target's own, the only one
+// they are made in (elsewhere such a name is another target's).
 // Only the lock holder calls it, so none is in use.
 func (t *target) sweep(dir string) {
 	entries, err := os.ReadDir(dir)
@@ -100,11 +119,12 @@ func (t *target) isWork(e fs.DirEntry) bool {
 	return ok && e.IsDir() && digitsThen(rest, workSuffix)
 }
 
-// isPartial reports whether e is one of this target's partial files,
-// ".<name>.<digits>.partial".
+// isPartial reports whether e is one of this target's partial
+// directories, ".<name>.<digits>.partial"; of any type, as versions
+// before them wrote the c1z itself at such a name.
 func (t *target) isPartial(e fs.DirEntry) bool {
 	rest, ok := strings.CutPrefix(e.Name(), "."+t.name+".")
-	return ok && e.Type().IsRegular() && digitsThen(rest, partialSuffix)
+	return ok && digitsThen(rest, partialSuffix)
 }
 
 // digitsThen reports whether s is decimal digits followed by suffix.
