@@ -69,9 +69,11 @@ func StartSleeps() []byte {
 	// One clock subscription at 0 (userdata, tag 0: clock, clock id 0,
 	// timeout at 24), events at 64.
 	sleep := append([]byte{a.OpI32Const, 24, a.OpI64Const}, a.S64(3600e9)...)
-	sleep = append(sleep, a.OpI64Store, 3, 0,
-		a.OpI32Const, 0, a.OpI32Const, 64, a.OpI32Const, 1, a.OpI32Const, 127,
-		a.OpCall, 0, a.OpDrop, a.OpEnd)
+	sleep = append(sleep, a.OpI64Store, 3, 0)
+	for _, arg := range []uint32{0, 64, 1, 128} { // poll_oneoff(in, out, 1 subscription, nevents)
+		sleep = append(append(sleep, a.OpI32Const), s32(arg)...)
+	}
+	sleep = append(sleep, a.OpCall, 0, a.OpDrop, a.OpEnd)
 	m.Funcs = append(m.Funcs, a.Func{Type: 1, Body: sleep})
 	start := uint32(1) // after the import
 	m.Start = &start
