@@ -297,3 +297,20 @@ func TestHandmadeModulesAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestCompileEndsAtTheCallTimeout: Compile calls the guest (its metadata)
+// under the call timeout, so a module that spins there is refused at that
+// deadline, not never.
+func TestCompileEndsAtTheCallTimeout(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	start := time.Now()
+	_, err := sandbox.Compile(context.Background(), sandbox.Config{Wasm: handmade.MetadataLoops(), CallTimeout: timeout})
+	took := time.Since(start)
+	var ce *sandbox.CallError
+	if !errors.As(err, &ce) || ce.Kind != sandbox.KindTimeout {
+		t.Fatalf("err = %v, want a timeout CallError", err)
+	}
+	if took > timeout+wakeMargin {
+		t.Errorf("Compile returned after %s, want at most %s + %s", took, timeout, wakeMargin)
+	}
+}

@@ -82,3 +82,9 @@ func StartSleeps() []byte {
 
 // s32 is v as a signed LEB128 number (i32.const's immediate).
 func s32(v uint32) []byte { return a.S64(int64(int32(v))) }
+
+// MetadataLoops spins in baton_metadata, which Compile calls: a module
+// the rewriter accepts, whose loop has fuel.
+func MetadataLoops() []byte {
+	return guest(a.Module{}, []byte{a.OpLoop, a.Void, a.OpBr, 0, a.OpEnd, a.OpUnreachable, a.OpEnd}).Encode()
+}
