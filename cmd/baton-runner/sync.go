@@ -20,6 +20,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/host/waitlog"
 )
 
 // defaultBaseURL is runner.toml's default for a Segment tenant, so that a
@@ -100,18 +101,20 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if report != nil {
-		sink := audit
-		audit = func(r egress.Record) { report.record(r); sink(r) }
+	waits := waitlog.New(logger, c.Duration("progress-interval"))
+	sink := audit
+	audit = func(r egress.Record) {
+		if report != nil {
+			report.record(r)
+		}
+		sink(r)
+		waits.Record(r)
 	}
 	onWait := func(w egress.Wait) {
 		if report != nil {
 			report.wait(w)
 		}
-		if w.Notable() {
-			logger.Info("waiting before an API request", zap.String("request", w.Method+" "+w.Path),
-				zap.String("reason", w.Reason), zap.Duration("wait", w.Wait), zap.Int("attempt", w.Attempt))
-		}
+		waits.Wait(w)
 	}
 	m, err := compileModule(ctx, c, logger)
 	if err != nil {
@@ -120,7 +123,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	}
 	t, err = tenant.New(m, tenant.Config{
 		Name:      "default",
-		Egress:    egress.Config{BaseURL: baseURL, Token: secret.New(token), Audit: audit, OnWait: onWait},
+		Egress:    egress.Config{BaseURL: baseURL, Token: secret.New(token), Audit: audit, OnWait: onWait, BaseURLSetting: "--base-url (BATON_BASE_URL)"},
 		Instances: c.Int("instances"),
 		Limits:    limits,
 		Logger:    logger,

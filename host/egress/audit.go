@@ -71,8 +71,24 @@ func scrub(msg string, tok secret.Secret) string {
 	return msg
 }
 
+// WaitKind says what a wait is for.
+type WaitKind int
+
+// The kinds of wait.
+const (
+	// WaitPacing spaces requests to requests_per_minute or the API's
+	// write rate.
+	WaitPacing WaitKind = iota
+	// WaitRateLimit waits out a 429 or a used-up rate-limit window.
+	WaitRateLimit
+	// WaitRetry backs off before retrying a failed attempt (a transport
+	// error, a 5xx).
+	WaitRetry
+)
+
 // Wait describes a wait the client is about to make for a request.
 type Wait struct {
+	Kind         WaitKind
 	Method, Path string
 	// Reason says why: pacing, a 429, or a retry and what it retries.
 	Reason string

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/baton-runner/baton-runner/abi"
@@ -101,6 +102,11 @@ type Config struct {
 	// silent.
 	OnWait func(Wait)
 
+	// BaseURLSetting names where the operator sets BaseURL ("--base-url
+	// (BATON_BASE_URL)", "base_url of tenant acme"), for the errors that
+	// only a different base URL can fix; "" says "the base URL".
+	BaseURLSetting string
+
 	// hooks replace the clock and the resolver in tests of this module
 	// (set through egresshook.Set).
 	hooks egresshook.Hooks
@@ -142,6 +148,12 @@ type Client struct {
 	onWait func(Wait)
 	sleep  func(ctx context.Context, d time.Duration) error
 	now    func() time.Time
+
+	// setting is Config.BaseURLSetting; answered is set once the origin has
+	// answered any attempt (see unreachable). A pointer, so that a Client
+	// value can still be printed (TestConfigAndClientNeverPrintToken).
+	setting  string
+	answered *atomic.Bool
 }
 
 // New validates cfg and returns a Client. Its errors name the offending
@@ -165,6 +177,8 @@ func New(cfg Config) (*Client, error) {
 		requests:       newPacer(cfg.RequestsPerMinute),
 		audit:          cfg.Audit,
 		onWait:         cfg.OnWait,
+		setting:        cfg.BaseURLSetting,
+		answered:       new(atomic.Bool),
 		sleep:          cfg.hooks.Sleep,
 		now:            cfg.hooks.Now,
 	}
@@ -186,6 +200,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.setting == "" {
+		c.setting = "the base URL"
 	}
 	c.dialer = newDialer(o, cfg.hooks.Resolver, orDefault(cfg.DialTimeout, defaultDialTimeout))
 	c.transport = &http.Transport{
@@ -301,11 +318,11 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 	limitWait := newBackOff(rateLimitBase, maxWait)
 	// sleep waits d on the request's behalf, telling OnWait why first.
 	var tookLast time.Duration
-	sleep := func(reason string) func(context.Context, time.Duration) error {
+	sleep := func(kind WaitKind, reason string) func(context.Context, time.Duration) error {
 		return func(ctx context.Context, d time.Duration) error {
 			if c.onWait != nil {
-				w := Wait{Method: rec.Method, Path: rec.Path, Reason: reason, Wait: d, Attempt: rec.Attempts}
-				if !strings.Contains(reason, "pacing") {
+				w := Wait{Kind: kind, Method: rec.Method, Path: rec.Path, Reason: reason, Wait: d, Attempt: rec.Attempts}
+				if kind != WaitPacing {
 					w.AttemptTook = tookLast
 				}
 				c.onWait(w)
@@ -321,7 +338,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			p      *pacer
 			reason string
 		}{{c.requests, "request pacing (requests_per_minute)"}, {c.writerFor(req.Method), "write pacing (the API's write rate limit)"}} {
-			waited, err := p.p.wait(ctx, c.now, sleep(p.reason))
+			waited, err := p.p.wait(ctx, c.now, sleep(WaitPacing, p.reason))
 			if err != nil {
 				return canceled(err)
 			}
@@ -346,7 +363,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 				resp.Error.RetryAfter = &hold.until
 				return resp
 			}
-			if err := sleep(hold.reason)(ctx, wait); err != nil {
+			if err := sleep(WaitRateLimit, hold.reason)(ctx, wait); err != nil {
 				return canceled(err)
 			}
 			rec.RateLimitWait += wait
@@ -365,13 +382,18 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			if ctx.Err() != nil {
 				return canceled(ctx.Err())
 			}
+			if why := c.unreachable(res.err); why != "" {
+				// A wrong base URL: every retry, here and in baton-sdk
+				// (which retries only Unavailable), would fail the same way.
+				return fail(abi.CodeFailedPrecondition, fmt.Sprintf("%s %s: %s; check %s", req.Method, rec.Path, why, c.setting))
+			}
 			var de *dialError
 			var pe *permanentError
 			// Nothing was sent if the dial failed, so any method may retry.
 			retryable := !errors.As(res.err, &pe) && (idempotent || errors.As(res.err, &de))
 			if retryable && retries < c.maxRetries {
 				retries++
-				if err := sleep("retry after: "+safeMsg(res.err.Error()))(ctx, retryWait.next()); err != nil {
+				if err := sleep(WaitRetry, "retry after: "+safeMsg(res.err.Error()))(ctx, retryWait.next()); err != nil {
 					return canceled(err)
 				}
 				continue
@@ -392,7 +414,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 				resp.Error.RetryAfter = &until
 				return resp
 			}
-			if err := sleep("rate limited by the API (HTTP 429)")(ctx, wait); err != nil {
+			if err := sleep(WaitRateLimit, "rate limited by the API (HTTP 429)")(ctx, wait); err != nil {
 				return canceled(err)
 			}
 			rec.RateLimitWait += wait
@@ -400,7 +422,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		case res.status >= 500 && idempotent && retries < c.maxRetries:
 			budget.give(int64(len(res.body)))
 			retries++
-			if err := sleep(fmt.Sprintf("retry after HTTP %d", res.status))(ctx, retryWait.next()); err != nil {
+			if err := sleep(WaitRetry, fmt.Sprintf("retry after HTTP %d", res.status))(ctx, retryWait.next()); err != nil {
 				return canceled(err)
 			}
 			continue
@@ -447,6 +469,9 @@ func (c *Client) exchange(ctx context.Context, class rateClass, method string, u
 		}
 	}()
 	res := c.attempt(ctx, method, u, hdr, body)
+	if res.status != 0 {
+		c.answered.Store(true)
+	}
 	if res.status == http.StatusTooManyRequests {
 		wait, ok := rateLimitWait(res.body, res.header, res.at)
 		if !ok {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -492,18 +493,64 @@ func TestTransportErrorRetriedOnlyWhenIdempotent(t *testing.T) {
 }
 
 func TestConnectErrorRetriedEvenForPOST(t *testing.T) {
-	// A refused connection means nothing was sent, so POST may retry too.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	_ = l.Close()
-	env := newTestClient(t, "http://"+addr, nil)
+	// A refused connection means nothing was sent, so POST may retry too;
+	// once the origin has answered, a refusal is the API restarting, not a
+	// wrong base URL (TestUnreachableOriginFailsAtOnce).
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	env := newTestClient(t, srv.URL, nil)
+	wantStatus(t, env.c.Do(context.Background(), get("/")), 200)
+	env.c.transport.CloseIdleConnections()
+	srv.Close()
 	wantError(t, env.c.Do(context.Background(), abi.HTTPRequest{Method: "POST", Path: "/groups", Body: []byte("{}")}), abi.CodeUnavailable, "POST /groups")
 	wantBackOff(t, "sleeps", env.clock.Sleeps(), retryBase, 3)
-	if rec := env.audit.one(t); rec.Attempts != 4 || rec.Status != 0 {
+	if rec := env.audit.all()[1]; rec.Attempts != 4 || rec.Status != 0 {
 		t.Errorf("record = %+v", rec)
+	}
+}
+
+// TestUnreachableOriginFailsAtOnce: what only a different base URL can fix
+// (a host that does not exist, a port where nothing listens, a server that
+// does not speak TLS, a certificate not valid for the host) fails on the
+// first attempt with FailedPrecondition, which baton-sdk does not retry
+// either, and names the setting to change.
+func TestUnreachableOriginFailsAtOnce(t *testing.T) {
+	closed := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}()
+	plain := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(plain.Close)
+	selfSigned := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	t.Cleanup(selfSigned.Close)
+	nxdomain := &fakeResolver{err: &net.DNSError{Err: "no such host", Name: "api.segment.test", IsNotFound: true}}
+	for _, tc := range []struct {
+		name, url string
+		resolver  *fakeResolver
+		want      string
+	}{
+		{"no such host", "https://api.segment.test", nxdomain, "the host api.segment.test does not exist"},
+		{"connection refused", "http://" + closed, nil, "nothing accepts connections at " + closed},
+		{"https to plain HTTP", "https://" + plain.Listener.Addr().String(), nil, "does not speak TLS"},
+		{"untrusted certificate", selfSigned.URL, nil, "TLS certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := newTestClient(t, tc.url, func(c *Config) {
+				c.BaseURLSetting = "--base-url"
+				if tc.resolver != nil {
+					c.hooks.Resolver = tc.resolver
+				}
+			})
+			resp := env.c.Do(context.Background(), get("/"))
+			wantError(t, resp, abi.CodeFailedPrecondition, tc.want)
+			wantError(t, resp, abi.CodeFailedPrecondition, "check --base-url")
+			if rec := env.audit.one(t); rec.Attempts != 1 || len(env.clock.Sleeps()) != 0 {
+				t.Errorf("retried: %+v, slept %v", rec, env.clock.Sleeps())
+			}
+		})
 	}
 }
 

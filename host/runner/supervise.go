@@ -14,6 +14,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/service"
 	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/host/waitlog"
 )
 
 // start runs a tenant under supervision until stopped.
@@ -100,17 +101,15 @@ func (r *Runner) audit(name string, log *zap.Logger) func(egress.Record) {
 
 // newTenant binds a tenant's spec to its module.
 func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) (*tenant.Tenant, error) {
+	waits := waitlog.New(log, progressInterval)
+	audit := r.audit(spec.Name, log)
 	return tenant.New(m, tenant.Config{
 		Name: spec.Name,
 		Egress: egress.Config{
 			BaseURL: spec.BaseURL, Token: spec.Token, RequestsPerMinute: spec.RequestsPerMinute,
-			Audit: r.audit(spec.Name, log),
-			OnWait: func(w egress.Wait) {
-				if w.Notable() {
-					log.Info("waiting before an API request", zap.String("request", w.Method+" "+w.Path),
-						zap.String("reason", w.Reason), zap.Duration("wait", w.Wait), zap.Int("attempt", w.Attempt))
-				}
-			},
+			BaseURLSetting: "base_url of tenant " + spec.Name,
+			Audit:          func(rec egress.Record) { audit(rec); waits.Record(rec) },
+			OnWait:         waits.Wait,
 		},
 		Settings:  spec.Settings,
 		Instances: spec.Instances,
