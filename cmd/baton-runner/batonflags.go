@@ -65,8 +65,8 @@ func batonFlag(name, usage string) cli.Flag {
 func oneShotFlags() []cli.Flag {
 	return []cli.Flag{
 		batonFlag("grant-entitlement", "one-shot: grant this entitlement ID (with --grant-principal and --grant-principal-type), looked up in --file"),
-		batonFlag("grant-principal", "one-shot: the principal ID to grant to"),
-		batonFlag("grant-principal-type", "one-shot: the principal's resource type, user or group"),
+		batonFlag("grant-principal", "one-shot: the principal to grant to, as inspect prints it (user:<userId>), or its bare ID with --grant-principal-type"),
+		batonFlag("grant-principal-type", "one-shot: the principal's resource type, user, group or invite; not needed when --grant-principal is TYPE:ID"),
 		batonFlag("revoke-grant", "one-shot: revoke this grant ID, looked up in --file"),
 	}
 }
@@ -122,11 +122,11 @@ func batonProvisioning(c *cli.Context) (ok bool, err error) {
 	case ent != "" && revoke != "":
 		return true, fmt.Errorf("--grant-entitlement and --revoke-grant are two operations: run them one at a time")
 	case ent != "":
-		p, pt := c.String("grant-principal"), c.String("grant-principal-type")
-		if p == "" || pt == "" {
-			return true, fmt.Errorf("--grant-entitlement needs --grant-principal and --grant-principal-type (user or group); find them with `baton-runner inspect resources`")
+		p := c.String("grant-principal")
+		if p == "" {
+			return true, fmt.Errorf("--grant-entitlement needs --grant-principal: user:<userId> or group:<groupId> as inspect prints it (or the bare ID with --grant-principal-type); find them with `baton-runner inspect resources`")
 		}
-		return true, grantAction(c, ent, pt, p)
+		return true, grantAction(c, ent, c.String("grant-principal-type"), p, "--grant-principal-type")
 	case revoke != "":
 		return true, revokeAction(c, revoke)
 	case c.String("grant-principal") != "" || c.String("grant-principal-type") != "":

@@ -92,7 +92,7 @@ Next, explore %[2]s:
 Grant and revoke against a simulator with the same data that stays up:
   %[1]s sim --users %[6]d --seed %[7]d &
   export BATON_TOKEN=sim-token BATON_BASE_URL=http://127.0.0.1:8765
-  %[1]s grant -f %[2]s --entitlement group:%[3]s:member --principal-type user --principal %[5]s
+  %[1]s grant -f %[2]s --entitlement group:%[3]s:member --principal user:%[5]s
   %[1]s sync -f after.c1z && %[1]s inspect diff %[2]s after.c1z
   %[1]s revoke -f after.c1z --grant group:%[3]s:member:user:%[5]s
 `, prog, file, group, member, outsider, c.Int("users"), c.Int64("seed")), nil

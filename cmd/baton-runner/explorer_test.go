@@ -128,7 +128,8 @@ func TestExplorer(t *testing.T) {
 
 	// Errors name the part that is wrong and how to look it up.
 	fails("inspect resources --resource-type user", "inspect", "grants", "-f", "before.c1z", "--principal", "user:nobody")
-	fails("must be TYPE:ID", "inspect", "access", "-f", "before.c1z", "--principal", "nobody")
+	fails("must be TYPE:ID", "inspect", "access", "-f", "before.c1z", "--principal", "user:")
+	fails("--principal nobody: no resource with that ID", "inspect", "access", "-f", "before.c1z", "--principal", "nobody")
 	fails("inspect entitlements", "inspect", "grants", "-f", "before.c1z", "--entitlement", "group:nope:member")
 	fails("its types are", "inspect", "resources", "-f", "before.c1z", "--resource-type", "robot")
 	fails("--output must be one of", "inspect", "resources", "-f", "before.c1z", "-o", "yaml")

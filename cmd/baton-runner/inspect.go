@@ -68,7 +68,7 @@ func inspectCommand() *cli.Command {
 				Usage: "list grants: the IDs `revoke --grant` takes (via: the group membership a grant is held through)",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
 					&cli.StringFlag{Name: "entitlement", Usage: "only grants of this entitlement ID", EnvVars: []string{"BATON_INSPECT_ENTITLEMENT"}},
-					&cli.StringFlag{Name: "principal", Usage: "only grants to this principal (TYPE:ID, e.g. user:<userId>)", EnvVars: []string{"BATON_INSPECT_PRINCIPAL"}}},
+					&cli.StringFlag{Name: "principal", Usage: "only grants to this principal (TYPE:ID, e.g. user:<userId>, or its ID)", EnvVars: []string{"BATON_INSPECT_PRINCIPAL"}}},
 				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
 					return s.GrantTable(c.String("entitlement"), c.String("principal"))
 				}),
@@ -77,8 +77,8 @@ func inspectCommand() *cli.Command {
 				Name:  "access",
 				Usage: "what a principal can access (--principal TYPE:ID), or who can access a resource (--resource TYPE:ID), including through groups",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
-					&cli.StringFlag{Name: "principal", Usage: "user or group, as TYPE:ID", EnvVars: []string{"BATON_INSPECT_PRINCIPAL"}},
-					&cli.StringFlag{Name: "resource", Usage: "any resource, as TYPE:ID", EnvVars: []string{"BATON_INSPECT_RESOURCE"}}},
+					&cli.StringFlag{Name: "principal", Usage: "user or group, as TYPE:ID (or its ID)", EnvVars: []string{"BATON_INSPECT_PRINCIPAL"}},
+					&cli.StringFlag{Name: "resource", Usage: "any resource, as TYPE:ID (or its ID)", EnvVars: []string{"BATON_INSPECT_RESOURCE"}}},
 				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
 					p, r := c.String("principal"), c.String("resource")
 					switch {

@@ -3,7 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 
+	"github.com/conductorone/baton-sdk/pkg/connectorstore"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
@@ -22,30 +25,75 @@ func grantCommand() *cli.Command {
 		Flags: concat(tenantFlags(), []cli.Flag{
 			c1zFlag(),
 			&cli.StringFlag{Name: "entitlement", Required: true, Usage: "entitlement ID, e.g. group:<groupId>:member or source:<sourceId>:<roleId> (find it with `inspect entitlements`)", EnvVars: []string{"BATON_GRANT_ENTITLEMENT"}},
-			&cli.StringFlag{Name: "principal-type", Required: true, Usage: "user, group, or invite (group membership only)", EnvVars: []string{"BATON_GRANT_PRINCIPAL_TYPE"}},
-			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal ID (find it with `inspect resources --resource-type user`)", EnvVars: []string{"BATON_GRANT_PRINCIPAL"}},
+			&cli.StringFlag{Name: "principal-type", Usage: "user, group, or invite (group membership only); not needed when --principal is TYPE:ID", EnvVars: []string{"BATON_GRANT_PRINCIPAL_TYPE"}},
+			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal as inspect prints it, e.g. user:<userId> (find it with `inspect resources --resource-type user`), or its bare ID with --principal-type", EnvVars: []string{"BATON_GRANT_PRINCIPAL"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
-			return grantAction(c, c.String("entitlement"), c.String("principal-type"), c.String("principal"))
+			return grantAction(c, c.String("entitlement"), c.String("principal-type"), c.String("principal"), "--principal-type")
 		},
 	}
 }
 
-// grantAction grants; for grant and the bare command's --grant-entitlement.
-func grantAction(c *cli.Context, entitlement, principalType, principal string) error {
-	if principalType != "user" && principalType != "group" && principalType != "invite" {
-		return fmt.Errorf("the principal type must be user, group or invite, not %q", principalType)
+// principalTypes are the resource types a grant can go to.
+var principalTypes = []string{"user", "group", "invite"}
+
+// principalArg reads a principal given as inspect prints it, TYPE:ID, or
+// as a bare ID with its type apart (typeFlag), as baton's
+// --grant-principal and --grant-principal-type take it.
+func principalArg(typ, p, typeFlag string) (string, string, error) {
+	if typ != "" && !slices.Contains(principalTypes, typ) {
+		return "", "", fmt.Errorf("the principal type must be user, group or invite, not %q", typ)
 	}
-	what := fmt.Sprintf("%s to %s:%s", entitlement, principalType, principal)
-	return provision(c, "grant "+what, func(t *tenant.Tenant) (tenant.Outcome, error) {
+	t, id, typed := strings.Cut(p, ":")
+	switch {
+	case typed && slices.Contains(principalTypes, t):
+		if typ != "" && typ != t {
+			return "", "", fmt.Errorf("the principal %s is a %s, but %s says %s: drop %s or give the bare ID", p, t, typeFlag, typ, typeFlag)
+		}
+		return t, id, nil
+	case typ != "":
+		return typ, p, nil
+	case typed:
+		return "", "", fmt.Errorf("the principal type must be user, group or invite, not %q (in %s)", t, p)
+	}
+	return "", "", fmt.Errorf("the principal %q has no type: give it as inspect prints it (user:<userId>, group:<groupId> or invite:<email>), or add %s", p, typeFlag)
+}
+
+// grantAction grants; for grant and the bare command's --grant-entitlement.
+func grantAction(c *cli.Context, entitlement, principalType, principal, typeFlag string) error {
+	principalType, principal, err := principalArg(principalType, principal, typeFlag)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("grant %s to %s:%s", entitlement, principalType, principal)
+	if err := c1zReadable(what, c.String("file")); err != nil {
+		return err
+	}
+	return provision(c, what, "", func(t *tenant.Tenant) (tenant.Outcome, error) {
 		return t.Grant(c.Context, c.String("file"), entitlement, principalType, principal)
 	})
 }
 
 // revokeAction revokes; for revoke and the bare command's --revoke-grant.
+// A grant the c1z shows held only through groups is refused before the
+// connector is asked, naming the grants to revoke instead.
 func revokeAction(c *cli.Context, grant string) error {
-	return provision(c, "revoke "+grant, func(t *tenant.Tenant) (tenant.Outcome, error) {
-		return t.Revoke(c.Context, c.String("file"), grant)
+	what, file := "revoke "+grant, c.String("file")
+	if err := c1zReadable(what, file); err != nil {
+		return err
+	}
+	var h *holding
+	if err := withC1Z(c.Context, file, func(st connectorstore.Reader) (err error) {
+		h, err = readHolding(c.Context, st, grant)
+		return err
+	}); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if h != nil && !h.direct {
+		return h.inheritedOnly(what, file)
+	}
+	return provision(c, what, h.stillHeld(), func(t *tenant.Tenant) (tenant.Outcome, error) {
+		return t.Revoke(c.Context, file, grant)
 	})
 }
 
@@ -63,11 +111,17 @@ func revokeCommand() *cli.Command {
 	}
 }
 
-// provision runs one grant or revoke and reports its outcome.
-func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outcome, error)) error {
-	if _, err := os.Stat(c.String("file")); err != nil {
-		return fmt.Errorf("%s: cannot read %s (run `baton-runner sync` first; provisioning looks entitlements and principals up in its c1z): %w", what, c.String("file"), err)
+// c1zReadable checks that the c1z provisioning looks IDs up in is there.
+func c1zReadable(what, file string) error {
+	if _, err := os.Stat(file); err != nil {
+		return fmt.Errorf("%s: cannot read %s (run `baton-runner sync` first; provisioning looks entitlements and principals up in its c1z): %w", what, file, err)
 	}
+	return nil
+}
+
+// provision runs one grant or revoke and reports its outcome; note, if
+// any, is added to the line of a change.
+func provision(c *cli.Context, what, note string, do func(*tenant.Tenant) (tenant.Outcome, error)) error {
 	return withTenant(c, func(t *tenant.Tenant, logger *zap.Logger) error {
 		outcome, err := do(t)
 		if err != nil {
@@ -77,9 +131,9 @@ func provision(c *cli.Context, what string, do func(*tenant.Tenant) (tenant.Outc
 		case tenant.AlreadyGranted:
 			fmt.Printf("%s: already held, nothing changed\n", what)
 		case tenant.AlreadyRevoked:
-			fmt.Printf("%s: not held, nothing changed\n", what)
+			fmt.Printf("%s: not held, nothing changed%s\n", what, note)
 		default:
-			fmt.Printf("%s: done\n", what)
+			fmt.Printf("%s: done%s\n", what, note)
 		}
 		logger.Debug("provisioning finished", zap.String("what", what), zap.Int("outcome", int(outcome)))
 		return nil

@@ -10,8 +10,9 @@ import (
 )
 
 // The explorer's queries. Resources are named TYPE:ID throughout (user:abc),
-// the form grant and revoke take apart as --principal-type and --principal;
-// entitlement and grant IDs are printed whole, as grant and revoke take them.
+// the form grant's --principal takes too (a --principal here may be a bare
+// ID as well); entitlement and grant IDs are printed whole, as grant and
+// revoke take them.
 
 // ResourceKey is the TYPE:ID name of a resource.
 func ResourceKey(id *v2.ResourceId) string {
@@ -121,24 +122,36 @@ func (s *Snapshot) name(key string) string {
 	return r.GetDisplayName()
 }
 
-// via lists the entitlements a grant was expanded through (a user's grant
-// held through a group's membership), or "" for a direct grant.
-func via(g *v2.Grant) string {
-	var out []string
-	direct := false
-	for k := range g.GetSources().GetSources() {
+// Holding says how a principal holds a grant: directly (the connector
+// listed it) and/or through the entitlements baton-sdk expanded it from
+// (a group's membership), sorted. Only a direct grant can be revoked
+// itself; access held only through a group goes with the membership or
+// with the group's own grant.
+func Holding(g *v2.Grant) (direct bool, through []string) {
+	sources := g.GetSources().GetSources()
+	if len(sources) == 0 {
+		return true, nil
+	}
+	for k := range sources {
 		if k == g.GetEntitlement().GetId() {
 			direct = true
 		} else {
-			out = append(out, k)
+			through = append(through, k)
 		}
 	}
-	sort.Strings(out)
-	if direct && len(out) > 0 {
+	sort.Strings(through)
+	return direct, through
+}
+
+// via lists the entitlements a grant was expanded through (a user's grant
+// held through a group's membership), or "" for a direct grant.
+func via(g *v2.Grant) string {
+	direct, through := Holding(g)
+	if direct && len(through) > 0 {
 		// Held both ways: revoking the direct grant leaves the access.
-		out = append([]string{"direct"}, out...)
+		through = append([]string{"direct"}, through...)
 	}
-	return strings.Join(out, " ")
+	return strings.Join(through, " ")
 }
 
 // ResourceTable lists the resources, of one type if typ is set.
@@ -168,7 +181,7 @@ func (s *Snapshot) EntitlementTable(typ, resource string) (*Table, error) {
 		return nil, err
 	}
 	if resource != "" && !strings.Contains(resource, ":") {
-		key, err := s.resolveBare(typ, resource)
+		key, err := s.resolveBare("--resource", typ, resource)
 		if err != nil {
 			return nil, err
 		}
@@ -195,8 +208,9 @@ func (s *Snapshot) EntitlementTable(typ, resource string) (*Table, error) {
 	return t, nil
 }
 
-// resolveBare finds the TYPE:ID of a resource given by its bare ID.
-func (s *Snapshot) resolveBare(typ, id string) (string, error) {
+// resolveBare finds the TYPE:ID of a resource given by its bare ID, as
+// grant takes a principal; flag names the option it came from.
+func (s *Snapshot) resolveBare(flag, typ, id string) (string, error) {
 	var found []string
 	for _, r := range s.Resources {
 		if r.GetId().GetResource() == id && (typ == "" || r.GetId().GetResourceType() == typ) {
@@ -207,13 +221,22 @@ func (s *Snapshot) resolveBare(typ, id string) (string, error) {
 	case 1:
 		return found[0], nil
 	case 0:
-		return "", fmt.Errorf("--resource %s: no resource with that ID in this sync; list them with `baton-runner inspect resources`", id)
+		return "", fmt.Errorf("%s %s: no resource with that ID in this sync; list them with `baton-runner inspect resources`", flag, id)
 	}
-	return "", fmt.Errorf("--resource %s is ambiguous (%s): give it as TYPE:ID", id, strings.Join(found, ", "))
+	return "", fmt.Errorf("%s %s is ambiguous (%s): give it as TYPE:ID", flag, id, strings.Join(found, ", "))
+}
+
+// resourceArg checks a resource given to flag as TYPE:ID or as a bare ID,
+// and returns its TYPE:ID.
+func (s *Snapshot) resourceArg(flag, r string) (string, error) {
+	if !strings.Contains(r, ":") {
+		return s.resolveBare(flag, "", r)
+	}
+	return r, s.checkResource(flag, r)
 }
 
 // GrantTable lists the grants, of one entitlement and/or to one principal
-// (TYPE:ID). Grants held through a group are listed with the group's
+// (TYPE:ID, or a bare ID). Grants held through a group are listed with the group's
 // membership entitlement under via.
 func (s *Snapshot) GrantTable(entitlement, principal string) (*Table, error) {
 	if entitlement != "" {
@@ -222,9 +245,11 @@ func (s *Snapshot) GrantTable(entitlement, principal string) (*Table, error) {
 		}
 	}
 	if principal != "" {
-		if err := s.checkResource("--principal", principal); err != nil {
+		key, err := s.resourceArg("--principal", principal)
+		if err != nil {
 			return nil, err
 		}
+		principal = key
 	}
 	t := &Table{Columns: []string{"grant", "entitlement", "principal", "principal_name", "via"}}
 	for _, g := range s.Grants {
@@ -238,11 +263,12 @@ func (s *Snapshot) GrantTable(entitlement, principal string) (*Table, error) {
 	return t, nil
 }
 
-// AccessOf lists everything principal (TYPE:ID) can access: each
+// AccessOf lists everything principal (TYPE:ID, or a bare ID) can access: each
 // entitlement it holds, directly or through a group (via names the group
 // membership it came through).
 func (s *Snapshot) AccessOf(principal string) (*Table, error) {
-	if err := s.checkResource("--principal", principal); err != nil {
+	principal, err := s.resourceArg("--principal", principal)
+	if err != nil {
 		return nil, err
 	}
 	t := &Table{Columns: []string{"resource", "resource_name", "entitlement", "entitlement_name", "via", "grant"}}
@@ -258,10 +284,11 @@ func (s *Snapshot) AccessOf(principal string) (*Table, error) {
 	return t, nil
 }
 
-// AccessTo lists who can access resource (TYPE:ID): every principal holding
+// AccessTo lists who can access resource (TYPE:ID, or a bare ID): every principal holding
 // one of its entitlements, directly or through a group.
 func (s *Snapshot) AccessTo(resource string) (*Table, error) {
-	if err := s.checkResource("--resource", resource); err != nil {
+	resource, err := s.resourceArg("--resource", resource)
+	if err != nil {
 		return nil, err
 	}
 	t := &Table{Columns: []string{"principal", "principal_name", "entitlement", "entitlement_name", "via", "grant"}}

@@ -73,9 +73,32 @@ func TestAccessThroughGroups(t *testing.T) {
 	if strings.Join(principals, ",") != "group:eng/,user:ann/group:eng:member,user:bob/" {
 		t.Errorf("who can access source:s1: %v", principals)
 	}
-	for _, bad := range []string{"ann", "user:nobody"} {
+	// The bare ID grant takes names the same principal.
+	if bare, err := s.AccessOf("ann"); err != nil || len(bare.Rows) != len(got.Rows) {
+		t.Errorf("AccessOf(ann) = %v, %v; want the rows of user:ann", bare, err)
+	}
+	for _, bad := range []string{"nobody", "user:nobody", "user:"} {
 		if _, err := s.AccessOf(bad); err == nil {
 			t.Errorf("AccessOf(%q) succeeded", bad)
+		}
+	}
+}
+
+func TestHolding(t *testing.T) {
+	member, admin := ent("group", "eng", "member"), ent("source", "s1", "admin")
+	for _, tc := range []struct {
+		g       *v2.Grant
+		direct  bool
+		through string
+	}{
+		{grant(admin, "user", "bob"), true, ""},
+		{grant(admin, "user", "ann", member.GetId()), false, "group:eng:member"},
+		{grant(admin, "user", "cy", admin.GetId(), member.GetId()), true, "group:eng:member"},
+		{grant(admin, "user", "di", "group:ops:member", member.GetId()), false, "group:eng:member group:ops:member"},
+	} {
+		direct, through := Holding(tc.g)
+		if direct != tc.direct || strings.Join(through, " ") != tc.through {
+			t.Errorf("Holding(%s) = %v, %v; want %v, %s", tc.g.GetId(), direct, through, tc.direct, tc.through)
 		}
 	}
 }
