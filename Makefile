@@ -22,10 +22,16 @@ $(GUEST): FORCE
 	@mkdir -p $(BIN)
 	$(WASMBUILD) -o $@ ./guest/segment/wasm
 
+# --version says which build it is: git's description of the checkout,
+# stamped here because GOFLAGS=-buildvcs=false (set in some environments)
+# keeps the toolchain from recording the revision; without git, the binary
+# falls back to what the toolchain recorded, and to "dev" without either.
+HOST_VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+
 # The host embeds the guest, so one binary works from any directory.
 host: $(GUEST)
 	cp $(GUEST) cmd/baton-runner/guests/segment.wasm
-	$(GO) build -o $(HOST) ./cmd/baton-runner
+	$(GO) build $(if $(HOST_VERSION),-ldflags "-X main.version=$(HOST_VERSION)") -o $(HOST) ./cmd/baton-runner
 
 # Test guests are built once per run and shared by every test package.
 testguests: FORCE

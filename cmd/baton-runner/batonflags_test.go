@@ -4,13 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/conductorone/baton-sdk/pkg/field"
+	"github.com/urfave/cli/v2"
 
 	"github.com/baton-runner/baton-runner/internal/fakec1"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
@@ -158,5 +161,155 @@ func TestFlagsBatonDefinesKeepItsNames(t *testing.T) {
 	}
 	if shared < 15 {
 		t.Errorf("only %d flags shared with baton-sdk", shared)
+	}
+}
+
+// allCommands lists app's commands, subcommands included, by path.
+func allCommands(app *cli.App) map[string]*cli.Command {
+	out := map[string]*cli.Command{}
+	var walk func(prefix string, cmds []*cli.Command)
+	walk = func(prefix string, cmds []*cli.Command) {
+		for _, c := range cmds {
+			out[prefix+c.Name] = c
+			walk(prefix+c.Name+" ", c.Subcommands)
+		}
+	}
+	walk("", app.Commands)
+	return out
+}
+
+// TestFlagHelpIsRenderedAsWritten: urfave/cli takes a backticked word in a
+// flag's usage for its value's name, so `inspect resources` in a usage
+// showed as "--principal inspect resources --resource-type user"; every
+// flag of every command shows its usage whole, after a plain "value".
+func TestFlagHelpIsRenderedAsWritten(t *testing.T) {
+	app := newApp()
+	flags := map[string][]cli.Flag{"": app.Flags}
+	for path, c := range allCommands(app) {
+		flags[path] = c.Flags
+	}
+	for path, fs := range flags {
+		for _, fl := range fs {
+			usage := fl.(cli.DocGenerationFlag).GetUsage()
+			if rendered := fl.String(); !strings.Contains(rendered, usage) {
+				t.Errorf("%s --%s: help shows %q, not its usage %q", path, fl.Names()[0], rendered, usage)
+			}
+		}
+	}
+
+	// Through the binary, each command's help lists options as
+	// "--name value", never with words of the usage in place of value.
+	paths := []string{""}
+	for path := range allCommands(app) {
+		paths = append(paths, path)
+	}
+	for _, path := range paths {
+		res := run(t, t.TempDir(), nil, append(strings.Fields(path), "--help")...)
+		if res.code != 0 {
+			t.Errorf("%s --help: exit %d: %s", path, res.code, res.stderr)
+			continue
+		}
+		for _, line := range strings.Split(res.stdout, "\n") {
+			line = strings.TrimSpace(line)
+			if !strings.HasPrefix(line, "-") {
+				continue
+			}
+			names, _, _ := strings.Cut(line, "  ")
+			for _, w := range strings.Fields(strings.ReplaceAll(names, ",", " ")) {
+				if !strings.HasPrefix(w, "-") && w != "value" && w != "[" && w != "]" {
+					t.Errorf("%s --help: %q shows %q as the value", path, line, w)
+					break
+				}
+			}
+		}
+	}
+}
+
+// TestBatonStandardFlagsAreAcceptedEverywhere: baton-sdk's default flags
+// that baton-runner does not use are accepted by every command and named
+// in one warning, as are their BATON_* variables; an operation asked of a
+// command that does not do it is refused, not ignored.
+func TestBatonStandardFlagsAreAcceptedEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	app := newApp()
+	cmds := allCommands(app)
+	cmds[""] = &cli.Command{Action: app.Action}
+	for path, c := range cmds {
+		if c.Action == nil {
+			continue
+		}
+		// A missing file or configuration fails after the flags are
+		// read; what matters is how the flags are taken.
+		args := append(strings.Fields(path), "--skip-full-sync", "--otel-collector-endpoint", "http://127.0.0.1:4317", "--workers", "4", "--ticketing", "--help")
+		if res := run(t, dir, nil, args...); res.code != 0 || strings.Contains(res.stderr, "flag provided but not defined") {
+			t.Errorf("%s: exit %d: %s", path, res.code, res.stderr)
+		}
+	}
+	res := run(t, dir, []string{"BATON_WORKERS=4", "BATON_OTEL_TRACING_DISABLED=true", "BATON_LOG_LEVEL=debug"},
+		"inspect", "--skip-full-sync", "-f", "missing.c1z", "--workers", "2", "--client-id", "x", "--ticketing")
+	if res.code == 0 {
+		t.Fatalf("inspect of a missing file exited 0: %s", res.stdout)
+	}
+	warning := "baton-runner: warning: ignoring baton-sdk settings that `baton-runner inspect` does not use: " +
+		"--client-id, --skip-full-sync, --ticketing, --workers (sync workers follow --instances), BATON_OTEL_TRACING_DISABLED, BATON_WORKERS (sync workers follow --instances)\n"
+	if !strings.HasPrefix(res.stderr, warning) || strings.Count(res.stderr, "warning") != 1 {
+		t.Errorf("stderr:\n%s\nwant it to begin with the one warning\n%s", res.stderr, warning)
+	}
+	if strings.Contains(res.stderr, "BATON_LOG_LEVEL") {
+		t.Errorf("the warning names BATON_LOG_LEVEL, which other commands use:\n%s", res.stderr)
+	}
+
+	// Flags before the command and after it make one warning.
+	res = run(t, dir, nil, "--workers", "2", "sync", "--otel-collector-endpoint", "x", "--token", "t", "--base-url", "http://127.0.0.1:1", "-f", "x.c1z")
+	if !strings.Contains(res.stderr, "`baton-runner sync` does not use: --otel-collector-endpoint, --workers") || strings.Count(res.stderr, "warning") != 1 {
+		t.Errorf("stderr:\n%s\nwant one warning naming both", res.stderr)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"inspect", "--rotate-credentials", "u1", "-f", "missing.c1z"}, "--rotate-credentials asks for an operation of baton-sdk that baton-runner does not do; nothing was done"},
+		{[]string{"--event-feed", "x"}, "--event-feed asks for an operation"},
+		{[]string{"sync", "--revoke-grant", "g", "--token", "t"}, "--revoke-grant is not an option of `baton-runner sync` but an operation of the bare command: run `baton-runner --revoke-grant …`"},
+	} {
+		res := run(t, dir, nil, tc.args...)
+		if res.code == 0 || !strings.Contains(res.stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want non-zero and %q", tc.args, res.code, res.stderr, tc.want)
+		}
+	}
+}
+
+// TestVersionFromTheBuild: --version names the build, never the
+// placeholder "dev" for a binary built from this checkout.
+func TestVersionFromTheBuild(t *testing.T) {
+	res := run(t, t.TempDir(), nil, "--version")
+	v, ok := strings.CutPrefix(strings.TrimSpace(res.stdout), "baton-runner version ")
+	if res.code != 0 || !ok {
+		t.Fatalf("--version: exit %d: %q %s", res.code, res.stdout, res.stderr)
+	}
+	if strings.HasPrefix(v, "dev") {
+		if _, err := exec.LookPath("git"); err == nil && exec.Command("git", "rev-parse", "--git-dir").Run() == nil {
+			t.Errorf("--version of a binary built in a git checkout is %q", v)
+		}
+	}
+	for _, tc := range []struct {
+		stamp string
+		bi    *debug.BuildInfo
+		want  string
+	}{
+		{"v1.2.0-3-gabc1234-dirty", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, "v1.2.0-3-gabc1234-dirty (go1.26.8)"},
+		{"", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v1.2.0"}}, "v1.2.0 (go1.26.8)"},
+		{"", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "v0.0.0-20261207091100-b64789d1a2b3+dirty"}, Settings: []debug.BuildSetting{
+			{Key: "vcs.revision", Value: "b64789d1a2b3c4d5e6f7"}, {Key: "vcs.modified", Value: "true"}, {Key: "vcs.time", Value: "2026-12-07T09:11:00Z"}}},
+			"v0.0.0-20261207091100-b64789d1a2b3+dirty (revision b64789d1a2b3c4d5e6f7 (modified), committed 2026-12-07T09:11:00Z, go1.26.8)"},
+		{"", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "b64789d1a2b3c4d5e6f7"}}},
+			"b64789d1a2b3 (go1.26.8)"},
+		{"", &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}}, "dev (go1.26.8)"},
+		{"", nil, "dev"},
+	} {
+		if got := describeVersion(tc.stamp, tc.bi); got != tc.want {
+			t.Errorf("describeVersion(%q, %v) = %q, want %q", tc.stamp, tc.bi, got, tc.want)
+		}
 	}
 }

@@ -16,9 +16,6 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func defaultAction(c *cli.Context) error {
 	if c.Args().Present() {
 		return fmt.Errorf("unknown command %q: run `baton-runner help`", c.Args().First())
@@ -40,14 +37,13 @@ func rootFlags() []cli.Flag {
 	return concat(tenantFlags(), []cli.Flag{fileFlag(), storageEngineFlag()}, oneShotFlags(), syncScopeFlags(), serviceFlags(), runtimeFlags(), limitFlags(), logFlags(), lifecycleFlags())
 }
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	ctx, interrupted := withInterrupt(ctx)
+func newApp() *cli.App {
 	app := &cli.App{
 		Name:    "baton-runner",
 		Usage:   "run baton connectors inside a WebAssembly sandbox",
-		Version: version,
+		Version: buildVersion(),
+		Description: "baton-sdk's standard flags and BATON_* variables are accepted by every command: " +
+			"a setting the command does not use is ignored with a warning naming it, an operation it does not do is refused.",
 		// Like a baton connector binary: with BATON_CLIENT_ID set, the bare
 		// command runs service mode; otherwise it syncs.
 		Flags:  rootFlags(),
@@ -67,7 +63,15 @@ func main() {
 		// Errors are printed once, by main, without a usage dump.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
-	err := app.RunContext(ctx, os.Args)
+	acceptBatonDefaults(app)
+	return app
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	ctx, interrupted := withInterrupt(ctx)
+	err := newApp().RunContext(ctx, os.Args)
 	if interrupted() {
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "baton-runner: interrupted: %v\n", err)

@@ -76,7 +76,12 @@ func buildBinary(guest string) (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "baton-runner")
-	if out, err := exec.Command("go", "build", "-overlay", overlayFile, "-o", bin, ".").CombinedOutput(); err != nil {
+	args := []string{"build", "-overlay", overlayFile, "-o", bin}
+	// Stamped as `make host` stamps it.
+	if v, err := exec.Command("git", "describe", "--always", "--dirty").Output(); err == nil {
+		args = append(args, "-ldflags", "-X main.version="+strings.TrimSpace(string(v)))
+	}
+	if out, err := exec.Command("go", append(args, ".")...).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
 	}
 	return bin, nil

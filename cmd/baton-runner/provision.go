@@ -24,9 +24,9 @@ func grantCommand() *cli.Command {
 		Usage: "grant an entitlement to a user or group through the sandboxed connector",
 		Flags: concat(tenantFlags(), []cli.Flag{
 			c1zFlag(),
-			&cli.StringFlag{Name: "entitlement", Required: true, Usage: "entitlement ID, e.g. group:<groupId>:member or source:<sourceId>:<roleId> (find it with `inspect entitlements`)", EnvVars: []string{"BATON_GRANT_ENTITLEMENT"}},
+			&cli.StringFlag{Name: "entitlement", Required: true, Usage: "entitlement ID as inspect entitlements prints it, e.g. group:<groupId>:member or source:<sourceId>:<roleId>", EnvVars: []string{"BATON_GRANT_ENTITLEMENT"}},
 			&cli.StringFlag{Name: "principal-type", Usage: "user, group, or invite (group membership only); not needed when --principal is TYPE:ID", EnvVars: []string{"BATON_GRANT_PRINCIPAL_TYPE"}},
-			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal as inspect prints it, e.g. user:<userId> (find it with `inspect resources --resource-type user`), or its bare ID with --principal-type", EnvVars: []string{"BATON_GRANT_PRINCIPAL"}},
+			&cli.StringFlag{Name: "principal", Required: true, Usage: "principal as inspect resources prints it, e.g. user:<userId>, or its bare ID with --principal-type", EnvVars: []string{"BATON_GRANT_PRINCIPAL"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
 			return grantAction(c, c.String("entitlement"), c.String("principal-type"), c.String("principal"), "--principal-type")
@@ -103,7 +103,7 @@ func revokeCommand() *cli.Command {
 		Usage: "revoke a grant through the sandboxed connector",
 		Flags: concat(tenantFlags(), []cli.Flag{
 			c1zFlag(),
-			&cli.StringFlag{Name: "grant", Required: true, Usage: "grant ID, e.g. group:<groupId>:member:user:<userId> (find it with `inspect grants`)", EnvVars: []string{"BATON_REVOKE_GRANT"}},
+			&cli.StringFlag{Name: "grant", Required: true, Usage: "grant ID as inspect grants prints it, e.g. group:<groupId>:member:user:<userId>", EnvVars: []string{"BATON_REVOKE_GRANT"}},
 		}, runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
 			return revokeAction(c, c.String("grant"))
