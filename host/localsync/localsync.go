@@ -14,8 +14,10 @@
 // other users can write to, one of them could take that name first, as a
 // symlink that baton-sdk would write through.
 //
-// A process killed mid-sync leaves the last two behind; the next sync of
-// the target, holding the lock, removes them. The id, a hash of the
+// A process killed mid-sync (a second Ctrl-C, SIGKILL) leaves the last two
+// behind; the next sync of the target, holding the lock, removes them, and
+// what versions before the directory left beside the target: the c1z
+// itself at the .partial name and baton-sdk's .partial.tmp of it. The id, a hash of the
 // target's path, keeps it from removing those of another target whose
 // working directories share the directory.
 package localsync

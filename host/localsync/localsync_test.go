@@ -162,11 +162,13 @@ func TestLeftoversOfAKilledSyncAreSwept(t *testing.T) {
 				}
 			}
 			// …or, written by a version that put the c1z itself at the
-			// partial name, its partial file…
+			// partial name, its partial file and baton-sdk's temporary
+			// file of it…
 			mustWrite(filepath.Join(dir, ".s.c1z.123456.partial"))
+			mustWrite(filepath.Join(dir, ".s.c1z.123456.partial.tmp"))
 			// …and there are files that are not its own: another
 			// target's working directory, and lookalikes.
-			keep := []string{".s.c1z.0123456789abcdef.12.work", ".s.c1z.123.partial.bak", ".s.c1z.abc.partial", ".s.c1z.x.123.partial", "s.c1z.x"}
+			keep := []string{".s.c1z.0123456789abcdef.12.work", ".s.c1z.123.partial.bak", ".s.c1z.123.tmp", ".s.c1z.abc.partial", ".s.c1z.x.123.partial", ".s.c1z.x.123.partial.tmp", "s.c1z.x"}
 			mustWrite(filepath.Join(dir, keep[0], "db", "000001.sst"))
 			for _, n := range keep[1:] {
 				mustWrite(filepath.Join(dir, n))

@@ -121,10 +121,12 @@ func (t *target) isWork(e fs.DirEntry) bool {
 
 // isPartial reports whether e is one of this target's partial
 // directories, ".<name>.<digits>.partial"; of any type, as versions
-// before them wrote the c1z itself at such a name.
+// before them wrote the c1z itself at such a name, and baton-sdk, while
+// closing it, ".<name>.<digits>.partial.tmp" beside it, which a process
+// killed then left (now the ".tmp" is inside the directory).
 func (t *target) isPartial(e fs.DirEntry) bool {
 	rest, ok := strings.CutPrefix(e.Name(), "."+t.name+".")
-	return ok && digitsThen(rest, partialSuffix)
+	return ok && digitsThen(strings.TrimSuffix(rest, ".tmp"), partialSuffix)
 }
 
 // digitsThen reports whether s is decimal digits followed by suffix.
