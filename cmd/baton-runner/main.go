@@ -10,8 +10,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
@@ -68,17 +66,11 @@ func newApp() *cli.App {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
-	defer stop()
-	ctx, interrupted := withInterrupt(ctx)
+	ctx, stopped := withSignals(context.Background())
 	err := newApp().RunContext(ctx, os.Args)
-	if interrupted() {
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "baton-runner: interrupted: %v\n", err)
-		} else {
-			fmt.Fprintln(os.Stderr, "baton-runner: interrupted")
-		}
-		os.Exit(exitInterrupted)
+	if code, msg, ok := exitAfter(stopped(), err); ok {
+		fmt.Fprintf(os.Stderr, "baton-runner: %s\n", msg)
+		os.Exit(code)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "baton-runner: %v\n", err)

@@ -38,6 +38,34 @@ func TestCtrlCExits130(t *testing.T) {
 	}
 }
 
+// TestSIGTERMExits143: SIGTERM, what kill and orchestrators send, stops a
+// one-shot sync as Ctrl-C does, with the shell's status for it, 143, and
+// the previous c1z as it was.
+func TestSIGTERMExits143(t *testing.T) {
+	_, _, url := writableSim(t, 200, 20*time.Millisecond)
+	p := start(t, []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url, "BATON_PROGRESS_INTERVAL=1ns"}, "sync")
+	prev := []byte("previous good sync")
+	target := filepath.Join(p.cmd.Dir, "sync.c1z")
+	if err := os.WriteFile(target, prev, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "the sync to make progress", func() bool {
+		return strings.Contains(p.stderr.String(), `"msg":"sync progress"`)
+	})
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := p.wait(t, 60*time.Second); code != exitTerminated {
+		t.Errorf("exit %d after SIGTERM, want %d:\n%s", code, exitTerminated, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "baton-runner: terminated: ") || !strings.Contains(p.stderr.String(), "sync.c1z was not modified") {
+		t.Errorf("stderr does not say it was terminated and the file kept:\n%s", p.stderr)
+	}
+	if got, _ := os.ReadFile(target); string(got) != string(prev) {
+		t.Error("the previous c1z was modified")
+	}
+}
+
 // TestDoubleCtrlCLeftoversGoWithTheNextSync: a second Ctrl-C exits at once,
 // leaving the sync's unfinished files; the next sync of the same file
 // removes them, and the c1z temporary file versions before the private
