@@ -69,8 +69,10 @@ type syncReport struct {
 	phase                    string
 	listed                   map[string]int // phase → items
 	requests, retries, waits int
-	waited                   time.Duration
-	lastLine, lastDraw       time.Time
+	// waited is wall time with requests held by rate limits: requests
+	// held together count once.
+	waited             time.Duration
+	lastLine, lastDraw time.Time
 }
 
 func newSyncReport(logger *zap.Logger, term bool, interval time.Duration) *syncReport {
@@ -116,11 +118,17 @@ func (r *syncReport) record(rec egress.Record) {
 }
 
 // wait counts a wait the egress client makes.
-func (r *syncReport) wait(w egress.Wait) {
+func (r *syncReport) wait(egress.Wait) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.waits++
-	r.waited += w.Wait
+}
+
+// held adds wall time during which requests were held by rate limits.
+func (r *syncReport) held(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.waited += d
 }
 
 // done removes the progress line.
@@ -154,8 +162,8 @@ func (r *syncReport) summary(ctx context.Context, w io.Writer, file string) erro
 	r.logger.Info("sync complete", zap.String("file", file), zap.Duration("took", took),
 		zap.Int("resources", len(snap.Resources)), zap.Int("entitlements", len(snap.Entitlements)),
 		zap.Int("grants", len(snap.Grants)), zap.Int("grants_through_groups", expanded),
-		zap.Int("requests", requests), zap.Int("retries", retries), zap.Int("waits", waits), zap.Duration("waited", waited))
-	fmt.Fprintf(w, "%s: synced in %s; %d API requests, %d retries, %d waits (%s)\n", file, took, requests, retries, waits, waited)
+		zap.Int("requests", requests), zap.Int("retries", retries), zap.Int("waits", waits), zap.Duration("held_by_rate_limits", waited))
+	fmt.Fprintf(w, "%s: synced in %s; %d API requests, %d retries, %d waits (held by rate limits for %s)\n", file, took, requests, retries, waits, waited)
 	if err := snap.WriteSummary(w); err != nil {
 		return err
 	}

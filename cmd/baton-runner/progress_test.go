@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -16,8 +15,9 @@ import (
 
 // TestSyncReportsProgressWaitsAndSummary: a sync whose stderr is not a
 // terminal logs its progress at each phase (and every --progress-interval),
-// a line for a rate-limit wait of several seconds, and ends with a summary
-// of what it stored, its requests, retries and waits.
+// a line for a rate-limit wait of several seconds, told before it is made,
+// and ends with a summary of what it stored, its requests, retries and
+// waits.
 func TestSyncReportsProgressWaitsAndSummary(t *testing.T) {
 	sim := segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(40)), segmentsim.Options{})
 	ts := httptest.NewServer(sim)
@@ -30,7 +30,7 @@ func TestSyncReportsProgressWaitsAndSummary(t *testing.T) {
 		t.Fatalf("sync exited %d: %s", res.code, res.stderr)
 	}
 	var phases []string
-	var waits []map[string]any
+	var held []map[string]any
 	var complete map[string]any
 	for _, line := range strings.Split(res.stderr, "\n") {
 		var l map[string]any
@@ -42,8 +42,8 @@ func TestSyncReportsProgressWaitsAndSummary(t *testing.T) {
 			if p, _ := l["phase"].(string); len(phases) == 0 || phases[len(phases)-1] != p {
 				phases = append(phases, p)
 			}
-		case "waiting before an API request":
-			waits = append(waits, l)
+		case "requests held by rate limits":
+			held = append(held, l)
 		case "sync complete":
 			complete = l
 		}
@@ -51,26 +51,22 @@ func TestSyncReportsProgressWaitsAndSummary(t *testing.T) {
 	if strings.Join(phases, ",") != "resources,entitlements,grants" {
 		t.Errorf("progress phases %v, want resources, entitlements, grants in order", phases)
 	}
-	// The 429 holds the tenant's other requests too: a second worker's
-	// request may wait with it, saying so.
-	own := 0
-	for _, w := range waits {
-		reason, _ := w["reason"].(string)
-		switch {
-		case w["request"] == "GET /users" && strings.HasSuffix(reason, "(HTTP 429)"):
-			own++
-		case !strings.Contains(reason, "wait together"):
-			t.Errorf("wait line %v; want only the 429 on GET /users and requests held with it", w)
-		}
-	}
-	if own != 1 {
-		t.Errorf("wait lines %v; want one for the 429 on GET /users", waits)
+	// The line comes as the wait begins, naming it; the tenant's other
+	// requests held with it are counted in the next line, if they add up
+	// to another 3s, which they do not.
+	if len(held) != 1 || held[0]["requests"] != float64(1) || held[0]["held_for"] != 3.2 {
+		t.Errorf("held lines %v; want one for the 3.2s the 429 holds the sync", held)
+	} else if reasons, _ := held[0]["reasons"].(map[string]any); reasons["rate limited by the API (HTTP 429)"] != float64(1) {
+		t.Errorf("held line %v does not give the 429 as the reason", held[0])
 	}
 	// The simulator counts HTTP attempts: each request plus its retries.
-	if complete == nil || complete["requests"] != float64(sim.RequestCount()-1) || complete["retries"] != float64(1) || complete["waits"] != float64(len(waits)) {
-		t.Errorf("sync complete = %v; want %d requests, 1 retry, %d waits", complete, sim.RequestCount()-1, len(waits))
+	if complete == nil || complete["requests"] != float64(sim.RequestCount()-1) || complete["retries"] != float64(1) {
+		t.Errorf("sync complete = %v; want %d requests, 1 retry", complete, sim.RequestCount()-1)
 	}
-	for _, want := range []string{"sync.c1z: synced in", fmt.Sprintf("1 retries, %d waits", len(waits)), "resource type", "total", "held through group membership"} {
+	if h, _ := complete["held_by_rate_limits"].(float64); h < 3.2 || h > 4 {
+		t.Errorf("sync complete = %v; want the sync held about 3.2s, once however many requests waited", complete)
+	}
+	for _, want := range []string{"sync.c1z: synced in", "1 retries, ", "waits (held by rate limits for 3.", "resource type", "total", "held through group membership"} {
 		if !strings.Contains(res.stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, res.stdout)
 		}

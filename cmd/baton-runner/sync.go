@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
@@ -116,6 +117,12 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 		}
 		waits.Wait(w)
 	}
+	onHeld := func(d time.Duration) {
+		if report != nil {
+			report.held(d)
+		}
+		waits.Held(d)
+	}
 	m, err := compileModule(ctx, c, logger)
 	if err != nil {
 		closeAudit()
@@ -123,7 +130,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	}
 	t, err = tenant.New(m, tenant.Config{
 		Name:      "default",
-		Egress:    egress.Config{BaseURL: baseURL, Token: secret.New(token), Audit: audit, OnWait: onWait, BaseURLSetting: "--base-url (BATON_BASE_URL)"},
+		Egress:    egress.Config{BaseURL: baseURL, Token: secret.New(token), Audit: audit, OnWait: onWait, OnHeld: onHeld, BaseURLSetting: "--base-url (BATON_BASE_URL)"},
 		Instances: c.Int("instances"),
 		Limits:    limits,
 		Logger:    logger,
@@ -139,6 +146,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 		return nil, nil, err
 	}
 	return t, func() {
+		waits.Flush()
 		t.Close(context.WithoutCancel(ctx))
 		_ = m.Close(context.WithoutCancel(ctx))
 		closeAudit()

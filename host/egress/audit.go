@@ -23,8 +23,9 @@ type Record struct {
 	Bytes    int64  // response body bytes read
 	Duration time.Duration
 	Attempts int // HTTP attempts made, including retries
-	// RateLimitWait is the total time spent waiting on 429 responses and
-	// for write pacing (Config.WritesPerMinute).
+	// RateLimitWait is the time this request waited on 429 responses, a
+	// used-up window and pacing. Requests held together each count the
+	// same seconds: the tenant's wall time held is Config.OnHeld's.
 	RateLimitWait time.Duration
 	// Denied is the reason when the egress rules refused the request.
 	Denied string
@@ -99,13 +100,7 @@ type Wait struct {
 	AttemptTook time.Duration
 }
 
-// Total is the time the request has been held up by this wait and the
-// failed attempt before it.
-func (w Wait) Total() time.Duration { return w.Wait + w.AttemptTook }
-
-// NotableWait is how long a request may be held up before the wait is worth
-// a log line: shorter waits are routine pacing and retries.
+// NotableWait is how long a tenant's requests may be held up, by one wait
+// or by many in a row, before it is worth a log line: shorter holds are
+// routine pacing and retries.
 const NotableWait = 3 * time.Second
-
-// Notable reports whether the wait is worth telling an operator about.
-func (w Wait) Notable() bool { return w.Total() >= NotableWait }

@@ -101,6 +101,13 @@ type Config struct {
 	// for concurrent use and quick; it lets an operator see why a sync is
 	// silent.
 	OnWait func(Wait)
+	// OnHeld, if set, is told of wall time during which at least one of
+	// the client's requests was held by a rate limit (pacing, a 429, a
+	// used-up window), in increments as it passes: their sum is that wall
+	// time, however many requests were held at once. A sum of each
+	// request's wait would count a second 32 times with 32 requests held.
+	// It must be safe for concurrent use and quick.
+	OnHeld func(time.Duration)
 
 	// BaseURLSetting names where the operator sets BaseURL ("--base-url
 	// (BATON_BASE_URL)", "base_url of tenant acme"), for the errors that
@@ -146,6 +153,8 @@ type Client struct {
 
 	audit  func(Record)
 	onWait func(Wait)
+	onHeld func(time.Duration)
+	held   *heldClock
 	sleep  func(ctx context.Context, d time.Duration) error
 	now    func() time.Time
 
@@ -177,6 +186,8 @@ func New(cfg Config) (*Client, error) {
 		requests:       newPacer(cfg.RequestsPerMinute),
 		audit:          cfg.Audit,
 		onWait:         cfg.OnWait,
+		onHeld:         cfg.OnHeld,
+		held:           &heldClock{},
 		setting:        cfg.BaseURLSetting,
 		answered:       new(atomic.Bool),
 		sleep:          cfg.hooks.Sleep,
@@ -327,6 +338,11 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 				}
 				c.onWait(w)
 			}
+			if kind == WaitRetry || c.onHeld == nil {
+				return c.sleep(ctx, d)
+			}
+			c.reportHeld(+1)
+			defer c.reportHeld(-1)
 			return c.sleep(ctx, d)
 		}
 	}

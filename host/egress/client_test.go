@@ -806,7 +806,10 @@ func TestWritesArePaced(t *testing.T) {
 func TestRequestsArePaced(t *testing.T) {
 	srv := newRecorder(t, nil)
 	clock := newFakeClock()
-	c, err := New(Config{BaseURL: srv.URL, RequestsPerMinute: 120, hooks: egresshook.Hooks{Sleep: clock.Sleep, Now: clock.Now}})
+	var mu sync.Mutex
+	var held time.Duration
+	c, err := New(Config{BaseURL: srv.URL, RequestsPerMinute: 120, hooks: egresshook.Hooks{Sleep: clock.Sleep, Now: clock.Now},
+		OnHeld: func(d time.Duration) { mu.Lock(); held += d; mu.Unlock() }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -817,6 +820,9 @@ func TestRequestsArePaced(t *testing.T) {
 	}
 	if got := clock.Sleeps(); len(got) != 2 || got[0] != 500*time.Millisecond || got[1] != 500*time.Millisecond {
 		t.Errorf("sleeps = %v, want [500ms 500ms] at 120 requests a minute", got)
+	}
+	if held != time.Second {
+		t.Errorf("OnHeld reported %s, want the 1s the requests were held", held)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/waitlog"
 )
 
 // SyncOnce syncs each of tenants once into its Output, at most
@@ -59,10 +60,12 @@ func (r *Runner) syncOnce(ctx context.Context, spec TenantSpec, modules map[stri
 	}
 	defer release()
 	log := r.log.With(zap.String("tenant", spec.Name))
-	t, err := r.newTenant(spec, m.module, log)
+	waits := waitlog.New(log, progressInterval)
+	t, err := r.newTenant(spec, m.module, log, waits)
 	if err != nil {
 		return err
 	}
 	defer t.Close(context.WithoutCancel(ctx))
+	defer waits.Flush()
 	return t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
 }

@@ -99,10 +99,11 @@ func (r *Runner) audit(name string, log *zap.Logger) func(egress.Record) {
 	}
 }
 
-// newTenant binds a tenant's spec to its module.
-func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) (*tenant.Tenant, error) {
-	waits := waitlog.New(log, progressInterval)
+// newTenant binds a tenant's spec to its module; its waits are told to
+// waits, whose Flush ends each sync.
+func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger, waits *waitlog.Log) (*tenant.Tenant, error) {
 	audit := r.audit(spec.Name, log)
+	held := r.opts.Metrics.heldFor(spec.Name)
 	return tenant.New(m, tenant.Config{
 		Name: spec.Name,
 		Egress: egress.Config{
@@ -110,6 +111,7 @@ func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) 
 			BaseURLSetting: "base_url of tenant " + spec.Name,
 			Audit:          func(rec egress.Record) { audit(rec); waits.Record(rec) },
 			OnWait:         waits.Wait,
+			OnHeld:         func(d time.Duration) { held(d); waits.Held(d) },
 		},
 		Settings:  spec.Settings,
 		Instances: spec.Instances,
@@ -122,7 +124,8 @@ func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger) 
 // reports that it did useful work before failing (which resets the
 // back-off).
 func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Module, log *zap.Logger) (ok bool, err error) {
-	t, err := r.newTenant(spec, m, log)
+	waits := waitlog.New(log, progressInterval)
+	t, err := r.newTenant(spec, m, log, waits)
 	if err != nil {
 		return false, err
 	}
@@ -168,6 +171,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		r.status.running(spec.Name)
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
 		release()
+		waits.Flush()
 		if err != nil && ctx.Err() != nil {
 			// Stopped mid-sync by a reload or shutdown: the sync did not
 			// fail, and supervise will not restart the tenant.

@@ -73,3 +73,57 @@ func TestFailuresAnnouncedOnceTheyAddUp(t *testing.T) {
 		t.Errorf("end of the run: %v; want one line counting its 6 failed attempts", end)
 	}
 }
+
+// TestHoldsAreOneLineAnInterval: a sync paced all along logs one line once
+// its requests have been held egress.NotableWait, then one an interval
+// and one at its end, each with the requests held by reason and the wall
+// time held; a single wait that long is told before it is made.
+func TestHoldsAreOneLineAnInterval(t *testing.T) {
+	l, c, logs := newTestLog(30 * time.Second)
+	pace := func(n int) {
+		for range n {
+			l.Wait(egress.Wait{Kind: egress.WaitPacing, Reason: "request pacing (requests_per_minute)", Wait: 100 * time.Millisecond})
+			c.advance(100 * time.Millisecond)
+			l.Held(100 * time.Millisecond)
+		}
+	}
+	lines := func() []map[string]any {
+		var out []map[string]any
+		for _, e := range logs.FilterMessage("requests held by rate limits").All() {
+			out = append(out, e.ContextMap())
+		}
+		return out
+	}
+	pace(600) // a minute
+	l.Flush()
+	got := lines()
+	if len(got) != 3 {
+		t.Fatalf("%d lines for a minute of pacing with a 30s interval, want 3 (at 3s, after 30s more, at the end): %v", len(got), got)
+	}
+	if got[0]["requests"] != int64(30) || got[0]["held_for"] != 3*time.Second {
+		t.Errorf("first line %v; want it once 30 requests were held 3s", got[0])
+	}
+	total := int64(0)
+	for _, g := range got {
+		total += g["requests"].(int64)
+	}
+	if total != 600 {
+		t.Errorf("the lines count %d requests held, want 600", total)
+	}
+
+	logs.TakeAll()
+	c.advance(time.Minute)
+	l.Wait(egress.Wait{Kind: egress.WaitRateLimit, Reason: "rate limited by the API (HTTP 429)", Wait: 3200 * time.Millisecond})
+	if got := lines(); len(got) != 1 || got[0]["held_for"] != 3200*time.Millisecond {
+		t.Fatalf("a 3.2s wait: %v; want one line before it", got)
+	}
+	for range 31 { // the tenant's other requests, held with it
+		l.Wait(egress.Wait{Kind: egress.WaitRateLimit, Reason: "rate limited by the API (HTTP 429); the tenant's reads wait together", Wait: 3200 * time.Millisecond})
+	}
+	c.advance(3200 * time.Millisecond)
+	l.Held(3200 * time.Millisecond)
+	l.Flush()
+	if got := lines(); len(got) != 1 {
+		t.Errorf("the wait counted again at the end: %v", got)
+	}
+}
