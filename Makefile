@@ -43,9 +43,24 @@ testguests: FORCE
 	$(WASMBUILD) -o $(TESTGUESTS)/oldguest.wasm ./internal/testguests/oldguest
 	$(WASMBUILD) -o $(TESTGUESTS)/liar.wasm ./internal/testguests/liar
 
+# Tests keep what they write under TESTDIR: each run a TMPDIR of its own,
+# removed after the run however it ends (a binary a test kills leaves its
+# working directories, a guest built on the fly its module), beside one
+# compilation cache that every package, the binaries they run and later
+# runs share (compiling the guests takes longer than the rest of a short
+# run). Every change to a guest adds to the cache, so it starts afresh once
+# past TESTCACHE_MAX_MIB; a run killed before its cleanup is removed a day on.
+TESTDIR ?= $(or $(TMPDIR),/tmp)/baton-runner-test-$(shell id -u)
+TESTCACHE_MAX_MIB ?= 512
+TESTRUN_BEGIN = mkdir -p $(TESTDIR)/cache \
+	&& { [ "$$(du -sm $(TESTDIR)/cache | cut -f1)" -le $(TESTCACHE_MAX_MIB) ] || { rm -rf $(TESTDIR)/cache && mkdir $(TESTDIR)/cache; }; } \
+	&& find $(TESTDIR) -mindepth 1 -maxdepth 1 -name 'run.*' -mmin +1440 -exec rm -rf {} + \
+	&& tmp=$$(mktemp -d $(TESTDIR)/run.XXXXXX) && export TMPDIR=$$tmp BATON_TEST_CACHE_DIR=$(TESTDIR)/cache
+TESTRUN_END = status=$$?; rm -rf "$$tmp"; exit $$status
+
 # The CLI tests run the real binary, with the guest embedded.
 test: testguests host
-	BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) BATON_TEST_BINARY=$(CURDIR)/$(HOST) $(GO) test -count=1 ./...
+	$(TESTRUN_BEGIN) && BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) BATON_TEST_BINARY=$(CURDIR)/$(HOST) $(GO) test -count=1 ./...; $(TESTRUN_END)
 
 # The race detector over the host and internal packages, where the
 # goroutines are (tenants, sync slots, instance pools, egress, service mode,
@@ -54,7 +69,7 @@ test: testguests host
 # detector does not see. Needs cgo (gcc).
 RACE_PKGS ?= ./host/... ./internal/...
 test-race: testguests
-	BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
+	$(TESTRUN_BEGIN) && BATON_TEST_WASM_DIR=$(CURDIR)/$(TESTGUESTS) CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS); $(TESTRUN_END)
 
 # Each fuzz target for a bounded time (CI runs this too); seeds also run in
 # make test.
@@ -90,6 +105,6 @@ lint:
 	GOOS=wasip1 GOARCH=wasm $(GO) vet ./abi/... ./guest/...
 
 clean:
-	rm -rf $(BIN) cmd/baton-runner/guests/*.wasm
+	rm -rf $(BIN) cmd/baton-runner/guests/*.wasm $(TESTDIR)
 
 FORCE:

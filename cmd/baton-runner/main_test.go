@@ -87,6 +87,14 @@ func buildBinary(guest string) (string, error) {
 	return bin, nil
 }
 
+// childEnv is the environment every binary a test runs gets: the tests'
+// shared compilation cache, and a temp dir of the test's own, so that what
+// a binary the test kills leaves there (service mode's run directories) is
+// removed with the test.
+func childEnv(t *testing.T) []string {
+	return []string{"BATON_CACHE_DIR=" + wasmbuild.CacheDir, "TMPDIR=" + t.TempDir()}
+}
+
 type result struct {
 	code           int
 	stdout, stderr string
@@ -103,7 +111,7 @@ func run(t *testing.T, dir string, env []string, args ...string) result {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "BATON_CACHE_DIR="+filepath.Join(os.TempDir(), "baton-runner-cli-test-cache"))
+	cmd.Env = append(cmd.Env, childEnv(t)...)
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

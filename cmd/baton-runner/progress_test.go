@@ -139,7 +139,7 @@ func TestTerminalProgressKeepsLogsApart(t *testing.T) {
 	url := simURL(t, 40)
 	cmd := exec.Command(scriptBin, "-qec", strings.Join([]string{binary(t), "sync", "--base-url", url, "--token", segmentsim.DefaultToken,
 		"--log-level", "debug", "--log-format", "console", "-f", filepath.Join(t.TempDir(), "out.c1z")}, " "), "/dev/null")
-	cmd.Env = append(os.Environ(), "BATON_CACHE_DIR="+filepath.Join(os.TempDir(), "baton-runner-cli-test-cache"))
+	cmd.Env = append(os.Environ(), childEnv(t)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("sync on a terminal: %v\n%s", err, out)

@@ -41,7 +41,8 @@ func start(t *testing.T, env []string, args ...string) *proc {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "BATON_CACHE_DIR="+filepath.Join(os.TempDir(), "baton-runner-cli-test-cache"), "BATON_LOG_FORMAT=json")
+	cmd.Env = append(cmd.Env, childEnv(t)...)
+	cmd.Env = append(cmd.Env, "BATON_LOG_FORMAT=json")
 	cmd.Env = append(cmd.Env, env...)
 	p := &proc{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
 	cmd.Stderr = p.stderr

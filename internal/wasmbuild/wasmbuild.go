@@ -4,6 +4,7 @@
 package wasmbuild
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -72,8 +73,10 @@ func Read(pkg string) ([]byte, error) {
 }
 
 // CacheDir is the compilation cache the tests and examples of every
-// package share, so that a guest compiles once per machine.
-var CacheDir = filepath.Join(os.TempDir(), "baton-runner-test-cache")
+// package, and the binaries the CLI tests run, share, so that a guest
+// compiles once per machine: BATON_TEST_CACHE_DIR (`make test` keeps one
+// beside its temporary files, which it removes), else one in the temp dir.
+var CacheDir = cmp.Or(os.Getenv("BATON_TEST_CACHE_DIR"), filepath.Join(os.TempDir(), "baton-runner-test-cache"))
 
 // Name is the module name used for pkg: "guest/segment/wasm" → "segment",
 // "internal/testguests/probe" → "probe".
