@@ -66,8 +66,11 @@ func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memory
 	// wazero's defaults are a fake clock that starts in 2022 and a
 	// deterministic "random" source: wrong for TLS-free but time-aware
 	// connector code and for anything that needs unpredictable values.
-	// No FS, env or args are configured, so the guest sees none.
+	// No FS or env is configured, so the guest sees none. Its only
+	// argument is a fixed program name: Go programs expect os.Args[0]
+	// (baton-sdk's flag library indexes it in an init function).
 	mc := wazero.NewModuleConfig().
+		WithArgs(guestProgramName).
 		WithSysWalltime().
 		WithSysNanotime().
 		WithNanosleep(inst.nanosleep).
@@ -88,6 +91,10 @@ func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memory
 	inst.plugin = p
 	return inst, nil
 }
+
+// guestProgramName is the guest's os.Args[0]: a constant, so it tells the
+// guest nothing about the host.
+const guestProgramName = "guest"
 
 // nanosleep is the guest's sleep (WASI poll_oneoff with a clock
 // subscription). wazero calls it with no context and the deadline check

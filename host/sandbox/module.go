@@ -134,7 +134,22 @@ type Module struct {
 	// instanceBytes is what an instance holds outside its linear memories
 	// (fuel.Result.InstanceBytes), charged to its memory budget.
 	instanceBytes uint64
+	kind          GuestKind
+	sdkSchema     json.RawMessage
 }
+
+// GuestKind says which contract a guest module speaks.
+type GuestKind int
+
+const (
+	// GuestABI speaks the JSON ABI of package abi (guest.Connector guests
+	// such as the Segment connector).
+	GuestABI GuestKind = iota
+	// GuestBatonSDK is a connector written with baton-sdk's
+	// connectorbuilder, served by guest/batonsdk: one export carries
+	// baton-sdk's own gRPC messages (abi.ExportBatonGRPC).
+	GuestBatonSDK
+)
 
 // Compile validates and compiles a guest module. It refuses anything that is
 // not a WebAssembly module, lacks an export of the ABI, or reports an ABI
@@ -218,6 +233,9 @@ func (m *Module) probe(ctx context.Context) error {
 		return err
 	}
 	defer inst.close(ctx)
+	if inst.plugin.FunctionExists(abi.ExportBatonGRPC) {
+		return m.probeBatonSDK(ctx, inst)
+	}
 	for _, name := range requiredExports {
 		if !inst.plugin.FunctionExists(name) {
 			return fmt.Errorf("guest module does not export %q: it is not a baton-runner ABI v%d guest (see docs/ABI.md)", name, abi.Version)
@@ -272,6 +290,26 @@ func (m *Module) probe(ctx context.Context) error {
 	m.metadata = *res.OK
 	return nil
 }
+
+// probeBatonSDK reads a baton-sdk guest's configuration schema.
+func (m *Module) probeBatonSDK(ctx context.Context, inst *instance) error {
+	out, err := inst.call(ctx, m.cfg, abi.ExportBatonSDKSchema, nil)
+	if err != nil {
+		return fmt.Errorf("reading the baton-sdk guest's configuration schema: %w", err)
+	}
+	if !json.Valid(out) {
+		return errors.New("reading the baton-sdk guest's configuration schema: malformed output")
+	}
+	m.kind, m.sdkSchema = GuestBatonSDK, out
+	return nil
+}
+
+// Kind returns the contract the guest speaks.
+func (m *Module) Kind() GuestKind { return m.kind }
+
+// BatonSDKSchema returns a baton-sdk guest's configuration schema
+// (batonsdk.Schema, as JSON); nil for other guests.
+func (m *Module) BatonSDKSchema() json.RawMessage { return m.sdkSchema }
 
 // Metadata returns what the guest reported about itself at compile time.
 func (m *Module) Metadata() abi.Metadata { return m.metadata }

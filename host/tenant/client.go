@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"context"
+	"errors"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/internal/connector"
+	"github.com/baton-runner/baton-runner/internal/sdkguest"
 )
 
 // ClientOptions configures Client.
@@ -29,36 +31,57 @@ type ClientOptions struct {
 // with it, bounded by the tenant's limits. Close it when done.
 type Client struct {
 	types.ConnectorClient
-	cc *connector.Client
+	close func() error
 }
 
 // Client starts a Client for the tenant. Each sync run through it is
-// bounded by the tenant's Limits on its own, tracked by its sync ID.
+// bounded by the tenant's Limits on its own, tracked by its sync ID. (For
+// a baton-sdk guest, whose messages baton-sdk reads directly, the
+// whole-sync limits other than sync_timeout are not yet enforced.)
 func (t *Tenant) Client(ctx context.Context, opts ClientOptions) (*Client, error) {
+	if t.sdk != nil {
+		cc := sdkguest.NewClient(ctx, t.pool, sdkguest.Options{Config: t.sdk.config, Provisioning: opts.Provisioning})
+		return &Client{ConnectorClient: cc, close: func() error { return nil }}, nil
+	}
 	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Provisioning: opts.Provisioning, Disk: opts.Disk})
 	if err != nil {
 		return nil, err
 	}
-	return &Client{ConnectorClient: cc, cc: cc}, nil
+	return &Client{ConnectorClient: cc, close: cc.Close}, nil
 }
 
 // Close stops the client's in-process server.
-func (c *Client) Close() error { return c.cc.Close() }
+func (c *Client) Close() error { return c.close() }
 
 // Workers is the number of sync workers baton-sdk should run against the
 // tenant: one per guest instance (Config.Instances).
-func (t *Tenant) Workers() int { return t.connector.Workers() }
+func (t *Tenant) Workers() int {
+	if t.sdk != nil {
+		return t.sdk.workers
+	}
+	return t.connector.Workers()
+}
+
+// errSDKGuest refuses the operations that go through the JSON-ABI
+// adapter; a baton-sdk guest serves them through Client.
+var errSDKGuest = errors.New("not supported for baton-sdk guests yet: use the tenant's Client")
 
 // CreateAccount creates an account of resource type rt (the guest's
 // account type when rt is empty) and returns baton-sdk's result:
 // *v2.CreateAccountResponse_SuccessResult, _AlreadyExistsResult or
 // _ActionRequiredResult.
 func (t *Tenant) CreateAccount(ctx context.Context, rt string, info *v2.AccountInfo) (connectorbuilder.CreateAccountResponse, error) {
+	if t.sdk != nil {
+		return nil, errSDKGuest
+	}
 	return t.connector.CreateAccount(ctx, rt, info)
 }
 
 // DeleteResource deletes the resource and reports whether it was already
 // gone (baton-sdk's own delete service does not say).
 func (t *Tenant) DeleteResource(ctx context.Context, id, parent *v2.ResourceId) (alreadyDeleted bool, err error) {
+	if t.sdk != nil {
+		return false, errSDKGuest
+	}
 	return t.connector.DeleteResource(ctx, id, parent)
 }

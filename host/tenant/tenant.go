@@ -49,10 +49,21 @@ type Config struct {
 
 // Tenant is a running tenant.
 type Tenant struct {
-	name      string
-	logger    *zap.Logger
-	pool      *sandbox.Pool
+	name   string
+	logger *zap.Logger
+	pool   *sandbox.Pool
+	// connector adapts a JSON-ABI guest to baton-sdk; nil for a baton-sdk
+	// guest, which speaks baton-sdk's messages itself (sdk).
 	connector *connector.Connector
+	sdk       *sdkGuest
+}
+
+// sdkGuest is what a tenant of a baton-sdk guest keeps in place of the
+// adapter.
+type sdkGuest struct {
+	config  map[string]string
+	limits  synclimits.Limits
+	workers int
 }
 
 // New binds a tenant to a compiled guest module.
@@ -78,6 +89,10 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)
 	}
 	pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: budget{next: hc}, Logger: logger})
+	if m.Kind() == sandbox.GuestBatonSDK {
+		return &Tenant{name: cfg.Name, logger: logger, pool: pool,
+			sdk: &sdkGuest{config: cfg.Settings, limits: cfg.Limits.WithDefaults(), workers: cfg.Instances}}, nil
+	}
 	return &Tenant{
 		name:   cfg.Name,
 		logger: logger,
@@ -94,8 +109,8 @@ func (t *Tenant) Stats() sandbox.Stats { return t.pool.Stats() }
 // Sync runs one full sync into opts.Path, bounded by the tenant's limits
 // (which replace opts.Limits).
 func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
-	opts.Limits = t.connector.Limits()
-	opts.Workers = t.connector.Workers()
+	opts.Limits = t.limits()
+	opts.Workers = t.Workers()
 	if opts.Disk == nil {
 		opts.Disk = &synclimits.Disk{}
 	}
@@ -105,6 +120,13 @@ func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
 	}
 	defer cc.Close()
 	return localsync.Run(ctx, cc, opts)
+}
+
+func (t *Tenant) limits() synclimits.Limits {
+	if t.sdk != nil {
+		return t.sdk.limits
+	}
+	return t.connector.Limits()
 }
 
 // ReleaseIdle closes the tenant's idle guest instances; the next call

@@ -88,10 +88,23 @@ func Name(pkg string) string {
 }
 
 // Build compiles the main package pkg under moduleRoot into a WASI reactor
-// module at out, as `make build` does.
+// module at out, as `make build` does. A pkg with a go.mod of its own (a
+// baton-sdk guest, which replaces modernc.org/sqlite) is built in its own
+// module.
 func Build(moduleRoot, pkg, out string) error {
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", out, "./"+pkg)
-	cmd.Dir = moduleRoot
+	dir, target := moduleRoot, "./"+pkg
+	if _, err := os.Stat(filepath.Join(moduleRoot, pkg, "go.mod")); err == nil {
+		dir, target = filepath.Join(moduleRoot, pkg), "."
+	}
+	if !filepath.IsAbs(out) {
+		abs, err := filepath.Abs(out)
+		if err != nil {
+			return err
+		}
+		out = abs
+	}
+	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", out, target)
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("building %s for wasip1: %v\n%s", pkg, err, b)
