@@ -267,6 +267,26 @@ func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logg
 
 // syncFromConfig runs one sync of the named tenants (or all sync-mode
 // tenants) of runner.toml, concurrently, each into its configured output.
+// checkTenantNames reports a --tenant the configuration does not have,
+// with the names it has: checked before the secrets are resolved, so a
+// typo is not reported as another tenant's missing secret.
+func checkTenantNames(cfg *config.Config, names []string) error {
+	var known []string
+	for _, t := range cfg.Tenants {
+		known = append(known, t.Name)
+	}
+	for _, n := range names {
+		if slices.Contains(known, n) {
+			continue
+		}
+		if len(known) == 0 {
+			return fmt.Errorf("%s has no tenant %q: it has no tenants", cfg.Path, n)
+		}
+		return fmt.Errorf("%s has no tenant %q; its tenants are %s", cfg.Path, n, strings.Join(known, ", "))
+	}
+	return nil
+}
+
 func syncFromConfig(c *cli.Context) error {
 	logger, err := newLogger(c)
 	if err != nil {
@@ -277,23 +297,21 @@ func syncFromConfig(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	spec, err := specFromConfig(cfg)
-	if err != nil {
-		return err
-	}
 	names := c.StringSlice("tenant")
 	if c.Bool("all") == (len(names) > 0) {
 		return errors.New("with --config, name tenants with --tenant NAME (repeatable) or pass --all")
+	}
+	if err := checkTenantNames(cfg, names); err != nil {
+		return err
+	}
+	spec, err := specFromConfig(cfg)
+	if err != nil {
+		return err
 	}
 	var chosen []runner.TenantSpec
 	for _, t := range spec.Tenants {
 		if (c.Bool("all") && t.Mode == runner.ModeSync) || slices.Contains(names, t.Name) {
 			chosen = append(chosen, t)
-		}
-	}
-	for _, n := range names {
-		if !slices.ContainsFunc(chosen, func(t runner.TenantSpec) bool { return t.Name == n }) {
-			return fmt.Errorf("%s has no tenant %q", cfg.Path, n)
 		}
 	}
 	results := runner.SyncOnce(c.Context, spec, chosen, logger)
