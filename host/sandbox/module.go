@@ -5,8 +5,9 @@
 // A Module is compiled once (with a persistent compilation cache) and shared;
 // each tenant gets a Pool of instances of it, bound to that tenant's egress
 // client. The guest's only ways out of the sandbox are the host functions
-// defined in hostfuncs.go: it has no filesystem, environment, arguments,
-// sockets or extism HTTP, and its clocks and randomness are real.
+// defined in hostfuncs.go: it has no filesystem, environment, sockets or
+// extism HTTP, its one argument is the program name "guest", and its
+// clocks and randomness are real.
 //
 // Everything a guest can make the host pay for is bounded:
 //
