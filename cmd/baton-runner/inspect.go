@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -35,7 +37,7 @@ func inspectCommand() *cli.Command {
 				if err := checkOutput(o); err != nil {
 					return err
 				}
-				snap, err := inspect.Load(c.Context, file, "")
+				snap, err := loadC1Z(c, file)
 				if err != nil {
 					return err
 				}
@@ -105,11 +107,11 @@ func inspectCommand() *cli.Command {
 					if err := checkOutput(output); err != nil {
 						return err
 					}
-					old, err := inspect.Load(c.Context, files[0], "")
+					old, err := loadC1Z(c, files[0])
 					if err != nil {
 						return err
 					}
-					cur, err := inspect.Load(c.Context, files[1], "")
+					cur, err := loadC1Z(c, files[1])
 					if err != nil {
 						return err
 					}
@@ -118,6 +120,16 @@ func inspectCommand() *cli.Command {
 			},
 		},
 	}
+}
+
+// loadC1Z reads the c1z at file. One that is not there is most often one
+// no sync has written yet, so the error says how to write it.
+func loadC1Z(c *cli.Context, file string) (*inspect.Snapshot, error) {
+	snap, err := inspect.Load(c.Context, file, "")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s does not exist: write it with `baton-runner sync -f %s`, or name the c1z of an earlier sync", file, file)
+	}
+	return snap, err
 }
 
 // explore loads the c1z and prints the query's table. The output format is
@@ -131,7 +143,7 @@ func explore(query func(*cli.Context, *inspect.Snapshot) (*inspect.Table, error)
 		if err != nil {
 			return err
 		}
-		snap, err := inspect.Load(c.Context, file, "")
+		snap, err := loadC1Z(c, file)
 		if err != nil {
 			return err
 		}
@@ -182,7 +194,7 @@ func inspectFile(c *cli.Context) (string, error) {
 }
 
 func printSummary(c *cli.Context, file string) error {
-	snap, err := inspect.Load(c.Context, file, "")
+	snap, err := loadC1Z(c, file)
 	if err != nil {
 		return err
 	}

@@ -204,7 +204,9 @@ func TestClearErrors(t *testing.T) {
 		{"not wasm", []string{"sync", "--token", "x", "--module", notWasm}, "not a WebAssembly binary"},
 		{"plain http to a remote host", []string{"sync", "--token", "x", "--base-url", "http://api.segmentapis.com"}, "https"},
 		{"bad log level", []string{"sync", "--token", "x", "--log-level", "loud"}, "--log-level"},
-		{"missing c1z", []string{"inspect", "--file", "nope.c1z"}, "nope.c1z"},
+		{"missing c1z", []string{"inspect", "--file", "nope.c1z"}, "nope.c1z does not exist: write it with `baton-runner sync -f nope.c1z`"},
+		{"missing c1z to explore", []string{"inspect", "grants", "nope.c1z"}, "write it with `baton-runner sync -f nope.c1z`"},
+		{"missing c1z to diff", []string{"inspect", "diff", "nope.c1z", "nope2.c1z"}, "write it with `baton-runner sync -f nope.c1z`"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := run(t, dir, nil, tc.args...)
