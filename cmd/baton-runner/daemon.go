@@ -39,6 +39,7 @@ func serveCommand() *cli.Command {
 			&cli.IntFlag{Name: "shard-count", Value: 1, Usage: "number of shards tenants are spread over", EnvVars: []string{"BATON_SHARD_COUNT"}},
 			&cli.DurationFlag{Name: "restart-backoff", Value: 5 * time.Second, Usage: "first wait before a failed tenant restarts; it doubles while failures continue, up to 5m", EnvVars: []string{"BATON_RESTART_BACKOFF"}},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long service-mode tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
+			&cli.DurationFlag{Name: "watch-secrets", Value: 30 * time.Second, Usage: "how often the files of file: secret references are read; a change reloads the configuration as SIGHUP does (0: only SIGHUP)", EnvVars: []string{"BATON_WATCH_SECRETS"}},
 		}, logFlags()),
 		Action: runServe,
 	}
@@ -218,15 +219,36 @@ func runServe(c *cli.Context) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	var tick <-chan time.Time
+	if every := c.Duration("watch-secrets"); every > 0 {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		tick = t.C
+	}
 	reloads := make(chan struct{})
 	go func() {
 		defer close(reloads)
+		seen := secretFiles(cfg)
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				reload(ctx, r, path, logger)
+				if cfg := reload(ctx, r, path, "SIGHUP", logger); cfg != nil {
+					seen = secretFiles(cfg)
+				}
+			case <-tick:
+				// A rotated token in a Secret volume heals its tenant
+				// without a signal. A file that does not load is left to
+				// the next SIGHUP to report: every tick would log it.
+				cfg, err := config.Load(path)
+				if err != nil {
+					continue
+				}
+				if now := secretFiles(cfg); now != seen {
+					seen = now
+					reload(ctx, r, path, "secret file changed", logger)
+				}
 			}
 		}
 	}()
@@ -244,9 +266,11 @@ func runServe(c *cli.Context) error {
 	return nil
 }
 
-// reload applies the configuration file anew; an invalid file is logged
-// and the running configuration stays.
-func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logger) {
+// reload applies the configuration file anew, which trigger asked for; an
+// invalid file is logged and the running configuration stays. The outcome
+// is in /status and the config metrics. It returns the configuration it
+// loaded, nil if the file did not load.
+func reload(ctx context.Context, r *runner.Runner, path, trigger string, logger *zap.Logger) *config.Config {
 	cfg, err := config.Load(path)
 	var spec runner.Spec
 	if err == nil {
@@ -256,13 +280,36 @@ func reload(ctx context.Context, r *runner.Runner, path string, logger *zap.Logg
 		err = r.Apply(ctx, spec)
 	}
 	if errors.Is(err, runner.ErrStopped) || ctx.Err() != nil {
-		return // shutting down
+		return nil // shutting down
 	}
+	r.Reloaded(trigger, err)
 	if err != nil {
-		logger.Error("reload rejected; the previous configuration keeps running", zap.Error(err))
-		return
+		logger.Error("reload rejected; the previous configuration keeps running", zap.String("trigger", trigger), zap.Error(err))
+		return cfg
 	}
-	logger.Info("configuration reloaded", zap.Strings("tenants", r.Tenants()))
+	logger.Info("configuration reloaded", zap.String("trigger", trigger), zap.Int("generation", r.Config().Generation), zap.Strings("tenants", r.Tenants()))
+	return cfg
+}
+
+// secretFiles fingerprints what the file: secret references of cfg hold
+// now (or why they cannot be read), never the values themselves.
+func secretFiles(cfg *config.Config) string {
+	h := sha256.New()
+	add := func(ref config.SecretRef) {
+		if !strings.HasPrefix(ref.String(), "file:") {
+			return
+		}
+		v, err := ref.Resolve()
+		fmt.Fprintf(h, "%s\x00%s\x00%v\x00", ref, v, err)
+	}
+	for _, t := range cfg.Tenants {
+		add(t.Token)
+		if t.Service != nil {
+			add(t.Service.ClientID)
+			add(t.Service.ClientSecret)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // syncFromConfig runs one sync of the named tenants (or all sync-mode

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/urfave/cli/v2"
@@ -104,8 +105,11 @@ func TestKubernetesManifestsUseOnlyVariablesTheBinaryReads(t *testing.T) {
 }
 
 // TestStatefulSetConfigIsValid: the runner.toml embedded in the StatefulSet
-// example passes the same validation as `config check`, and the variables
-// the pods set are ones serve reads.
+// example passes the same validation as `config check`, the variables the
+// pods set are ones serve reads, and every secret is a file: reference to a
+// key of the Secret mounted where it points (not through subPath, whose
+// files Kubernetes never updates), so that a rotated token reaches serve
+// without a restart.
 func TestStatefulSetConfigIsValid(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "baton-runner-statefulset.yaml"))
 	if err != nil {
@@ -114,18 +118,36 @@ func TestStatefulSetConfigIsValid(t *testing.T) {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	var toml string
 	var env []string
+	secrets := map[string]map[string]string{} // Secret name → its keys
+	mounted := map[string]string{}            // mount path → Secret name
 	for {
 		var doc struct {
-			Kind string            `yaml:"kind"`
-			Data map[string]string `yaml:"data"`
-			Spec struct {
+			Kind     string `yaml:"kind"`
+			Metadata struct {
+				Name string `yaml:"name"`
+			} `yaml:"metadata"`
+			Data       map[string]string `yaml:"data"`
+			StringData map[string]string `yaml:"stringData"`
+			Spec       struct {
 				Template struct {
 					Spec struct {
 						Containers []struct {
 							Env []struct {
 								Name string `yaml:"name"`
 							} `yaml:"env"`
+							EnvFrom      []any `yaml:"envFrom"`
+							VolumeMounts []struct {
+								Name      string `yaml:"name"`
+								MountPath string `yaml:"mountPath"`
+								SubPath   string `yaml:"subPath"`
+							} `yaml:"volumeMounts"`
 						} `yaml:"containers"`
+						Volumes []struct {
+							Name   string
+							Secret struct {
+								SecretName string `yaml:"secretName"`
+							}
+						} `yaml:"volumes"`
 					} `yaml:"spec"`
 				} `yaml:"template"`
 			} `yaml:"spec"`
@@ -133,17 +155,60 @@ func TestStatefulSetConfigIsValid(t *testing.T) {
 		if err := dec.Decode(&doc); err != nil {
 			break
 		}
-		if doc.Kind == "ConfigMap" {
+		switch doc.Kind {
+		case "ConfigMap":
 			toml = doc.Data["runner.toml"]
+		case "Secret":
+			secrets[doc.Metadata.Name] = doc.StringData
+		}
+		fromSecret := map[string]string{}
+		for _, v := range doc.Spec.Template.Spec.Volumes {
+			fromSecret[v.Name] = v.Secret.SecretName
 		}
 		for _, c := range doc.Spec.Template.Spec.Containers {
 			for _, e := range c.Env {
 				env = append(env, e.Name)
 			}
+			if len(c.EnvFrom) > 0 {
+				t.Error("the StatefulSet passes secrets as environment variables, which a reload cannot change")
+			}
+			for _, m := range c.VolumeMounts {
+				if name := fromSecret[m.Name]; name != "" {
+					if m.SubPath != "" {
+						t.Errorf("the Secret %s is mounted through subPath, whose files Kubernetes does not update", name)
+					}
+					mounted[m.MountPath] = name
+				}
+			}
 		}
 	}
-	if _, err := config.Parse("runner.toml", []byte(toml)); err != nil {
+	cfg, err := config.Parse("runner.toml", []byte(toml))
+	if err != nil {
 		t.Fatalf("the StatefulSet's runner.toml is invalid: %v", err)
+	}
+	refs := 0
+	for _, tn := range cfg.Tenants {
+		check := func(ref config.SecretRef) {
+			refs++
+			file, ok := strings.CutPrefix(ref.String(), "file:")
+			if !ok {
+				t.Errorf("tenant %s: secret %s is not a file: reference to a mounted Secret", tn.Name, ref)
+				return
+			}
+			dir, key := filepath.Split(file)
+			name := mounted[filepath.Clean(dir)]
+			if _, ok := secrets[name][key]; !ok || name == "" {
+				t.Errorf("tenant %s: %s is no key of a Secret mounted at %s (mounted: %v)", tn.Name, ref, dir, mounted)
+			}
+		}
+		check(tn.Token)
+		if tn.Service != nil {
+			check(tn.Service.ClientID)
+			check(tn.Service.ClientSecret)
+		}
+	}
+	if refs < 2 {
+		t.Errorf("only %d secret references in the StatefulSet's runner.toml", refs)
 	}
 	read := map[string]bool{}
 	for _, f := range serveCommand().Flags {

@@ -273,6 +273,7 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 		r.log.Info("starting tenant", zap.String("tenant", name))
 		r.tenants[name] = r.start(t, modules[t.Module].module)
 	}
+	r.status.applied()
 	return nil
 }
 

@@ -163,6 +163,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		case <-time.After(time.Until(next)):
 		}
 		next = time.Now().Add(spec.Interval)
+		r.status.queued(spec.Name)
 		release, err := r.syncs.acquire(ctx)
 		if err != nil {
 			return ok, err
