@@ -39,7 +39,7 @@ func (c *Client) unreachable(err error) string {
 	case errors.Is(err, http.ErrSchemeMismatch), errors.As(err, &recordErr):
 		return fmt.Sprintf("%s does not speak TLS (is it a plain-HTTP server, meant as http://, or the wrong port?)", host)
 	case errors.As(err, &unknownCA), errors.As(err, &wrongHost), errors.As(err, &invalid), errors.As(err, &verify):
-		return fmt.Sprintf("the TLS certificate of %s is not valid for it: %v", host, err)
+		return fmt.Sprintf("the TLS certificate of %s does not verify: %v", host, err)
 	case errors.As(err, &alert):
 		return fmt.Sprintf("%s refused the TLS handshake: %v", host, err)
 	}
