@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/connectorstore"
 	"github.com/urfave/cli/v2"
 	"go.uber.org/zap"
@@ -65,11 +66,18 @@ func grantAction(c *cli.Context, entitlement, principalType, principal, typeFlag
 	if err != nil {
 		return err
 	}
-	what := fmt.Sprintf("grant %s to %s:%s", entitlement, principalType, principal)
-	if err := c1zReadable(what, c.String("file")); err != nil {
+	what, file := fmt.Sprintf("grant %s to %s:%s", entitlement, principalType, principal), c.String("file")
+	if err := c1zReadable(what, file); err != nil {
 		return err
 	}
-	return provision(c, what, "", func(t *tenant.Tenant) (tenant.Outcome, error) {
+	var workspaces []*v2.Resource
+	if err := withC1Z(c.Context, file, func(st connectorstore.Reader) (err error) {
+		workspaces, err = c1zWorkspaces(c.Context, st)
+		return err
+	}); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return provision(c, what, "", workspaces, func(t *tenant.Tenant) (tenant.Outcome, error) {
 		return t.Grant(c.Context, c.String("file"), entitlement, principalType, principal)
 	})
 }
@@ -83,7 +91,11 @@ func revokeAction(c *cli.Context, grant string) error {
 		return err
 	}
 	var h *holding
+	var workspaces []*v2.Resource
 	if err := withC1Z(c.Context, file, func(st connectorstore.Reader) (err error) {
+		if workspaces, err = c1zWorkspaces(c.Context, st); err != nil {
+			return err
+		}
 		h, err = readHolding(c.Context, st, grant)
 		return err
 	}); err != nil {
@@ -92,7 +104,7 @@ func revokeAction(c *cli.Context, grant string) error {
 	if h != nil && !h.direct {
 		return h.inheritedOnly(what, file)
 	}
-	return provision(c, what, h.stillHeld(), func(t *tenant.Tenant) (tenant.Outcome, error) {
+	return provision(c, what, h.stillHeld(), workspaces, func(t *tenant.Tenant) (tenant.Outcome, error) {
 		return t.Revoke(c.Context, file, grant)
 	})
 }
@@ -120,9 +132,13 @@ func c1zReadable(what, file string) error {
 }
 
 // provision runs one grant or revoke and reports its outcome; note, if
-// any, is added to the line of a change.
-func provision(c *cli.Context, what, note string, do func(*tenant.Tenant) (tenant.Outcome, error)) error {
+// any, is added to the line of a change. workspaces are those of the c1z,
+// which must include the tenant's.
+func provision(c *cli.Context, what, note string, workspaces []*v2.Resource, do func(*tenant.Tenant) (tenant.Outcome, error)) error {
 	return withTenant(c, func(t *tenant.Tenant, logger *zap.Logger) error {
+		if err := sameWorkspace(c.Context, t, c.String("file"), workspaces, logger); err != nil {
+			return fmt.Errorf("%s: %w; nothing was changed", what, err)
+		}
 		outcome, err := do(t)
 		if err != nil {
 			return explainProvisionError(what, c.String("file"), err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strings"
@@ -178,4 +179,55 @@ func jsonRows(t *testing.T, dir string, args ...string) []map[string]string {
 		t.Fatalf("%v: %v\n%s", args, err, res.stdout)
 	}
 	return rows
+}
+
+// TestProvisioningWithAnotherWorkspacesC1Z: a grant or revoke looked up in
+// the c1z of one workspace but sent with the token of another is refused
+// before anything is written, naming both workspaces, rather than failing
+// as if the IDs had been deleted since the sync.
+func TestProvisioningWithAnotherWorkspacesC1Z(t *testing.T) {
+	wsA, _, urlA := writableSim(t, 20, 0)
+	cfg := segmentsim.DefaultConfig(20)
+	cfg.Seed = 2
+	wsB := segmentsim.Generate(cfg)
+	if wsA.ID == wsB.ID {
+		t.Fatal("the two simulated workspaces have one ID")
+	}
+	simB := segmentsim.NewServer(wsB, segmentsim.Options{WriteLimitPerMinute: -1})
+	tsB := httptest.NewServer(simB)
+	t.Cleanup(tsB.Close)
+	dir := t.TempDir()
+	if res := run(t, dir, []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + urlA}, "sync", "-f", "a.c1z"); res.code != 0 {
+		t.Fatalf("sync exited %d: %s", res.code, res.stderr)
+	}
+	g := wsA.Groups[0]
+	var outsider string
+	for _, u := range wsA.Users {
+		if !slices.Contains(g.MemberIDs, u.ID) {
+			outsider = u.ID
+		}
+	}
+	envB := []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + tsB.URL}
+	before := simB.Snapshot()
+	for _, args := range [][]string{
+		{"grant", "-f", "a.c1z", "--entitlement", "group:" + g.ID + ":member", "--principal", "user:" + outsider},
+		{"revoke", "-f", "a.c1z", "--grant", "group:" + g.ID + ":member:user:" + g.MemberIDs[0]},
+	} {
+		res := run(t, dir, envB, args...)
+		if res.code == 0 {
+			t.Errorf("%v with the other workspace's token exited 0: %s", args, res.stdout)
+			continue
+		}
+		for _, want := range []string{"a.c1z is a sync of " + `"` + wsA.Name + `" (workspace:` + wsA.ID + ")", "reach " + `"` + wsB.Name + `" (workspace:` + wsB.ID + ")", "nothing was changed"} {
+			if !strings.Contains(res.stderr, want) {
+				t.Errorf("%v: stderr lacks %q:\n%s", args, want, res.stderr)
+			}
+		}
+		if strings.Contains(res.stderr, "deleted since the sync") {
+			t.Errorf("%v: the other workspace is taken for deletions:\n%s", args, res.stderr)
+		}
+	}
+	if !reflect.DeepEqual(before, simB.Snapshot()) {
+		t.Error("the other workspace was changed")
+	}
 }

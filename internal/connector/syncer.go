@@ -46,7 +46,7 @@ func (s *resourceSyncer) List(ctx context.Context, parent *v2.ResourceId, opts r
 		Parent:       idFromV2(parent),
 		PageToken:    opts.PageToken.Token,
 	}
-	page, err := call[abi.ResourcePage](ctx, s.c, scope, abi.ExportListResources, req, sessionOf(opts.Session))
+	page, err := call[abi.ResourcePage](ctx, s.c, scope, abi.ExportListResources, req, sessionOf(opts.Session, opts.SyncID))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -85,7 +85,7 @@ func (s *resourceSyncer) Entitlements(ctx context.Context, r *v2.Resource, opts 
 		return nil, nil, limitExceeded(err)
 	}
 	req := abi.ListEntitlementsRequest{Call: s.callBase(opts), Resource: fromResource(r), PageToken: opts.PageToken.Token}
-	page, err := call[abi.EntitlementPage](ctx, s.c, scope, abi.ExportListEntitlements, req, sessionOf(opts.Session))
+	page, err := call[abi.EntitlementPage](ctx, s.c, scope, abi.ExportListEntitlements, req, sessionOf(opts.Session, opts.SyncID))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -115,7 +115,7 @@ func (s *resourceSyncer) Grants(ctx context.Context, r *v2.Resource, opts resour
 		return nil, nil, limitExceeded(err)
 	}
 	req := abi.ListGrantsRequest{Call: s.callBase(opts), Resource: fromResource(r), PageToken: opts.PageToken.Token}
-	page, err := call[abi.GrantPage](ctx, s.c, scope, abi.ExportListGrants, req, sessionOf(opts.Session))
+	page, err := call[abi.GrantPage](ctx, s.c, scope, abi.ExportListGrants, req, sessionOf(opts.Session, opts.SyncID))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -138,9 +138,11 @@ func (s *resourceSyncer) Grants(ctx context.Context, r *v2.Resource, opts resour
 }
 
 // sessionOf adapts baton-sdk's sync-scoped session store to the guest's
-// Session interface.
-func sessionOf(ss sessions.SessionStore) abi.Session {
-	if ss == nil {
+// Session interface. A list call outside a sync (a lookup, such as the
+// CLI's of the tenant's workspace) gets none: the store refuses every
+// call without a sync ID, which the guest would report as a failure.
+func sessionOf(ss sessions.SessionStore, syncID string) abi.Session {
+	if ss == nil || syncID == "" {
 		return nil
 	}
 	return sessionAdapter{ss}
