@@ -187,6 +187,11 @@ func TestFlagHelpIsRenderedAsWritten(t *testing.T) {
 	flags := map[string][]cli.Flag{"": app.Flags}
 	for path, c := range allCommands(app) {
 		flags[path] = c.Flags
+		// Command usages are shown verbatim, backticks and all, which
+		// reads as markup in a terminal.
+		if strings.Contains(c.Usage, "`") {
+			t.Errorf("%s: usage %q has backticks", path, c.Usage)
+		}
 	}
 	for path, fs := range flags {
 		for _, fl := range fs {

@@ -57,7 +57,7 @@ func inspectCommand() *cli.Command {
 			},
 			{
 				Name:  "entitlements",
-				Usage: "list entitlements: the IDs `grant --entitlement` takes",
+				Usage: "list entitlements: the IDs grant --entitlement takes",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
 					&cli.StringFlag{Name: "resource-type", Usage: "only entitlements on resources of this type", EnvVars: []string{"BATON_INSPECT_RESOURCE_TYPE"}},
 					&cli.StringFlag{Name: "resource", Usage: "only entitlements on this resource (TYPE:ID, or its ID)", EnvVars: []string{"BATON_INSPECT_RESOURCE"}}},
@@ -67,7 +67,7 @@ func inspectCommand() *cli.Command {
 			},
 			{
 				Name:  "grants",
-				Usage: "list grants: the IDs `revoke --grant` takes (via: the group membership a grant is held through)",
+				Usage: "list grants: the IDs revoke --grant takes (via: the group membership a grant is held through)",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
 					&cli.StringFlag{Name: "entitlement", Usage: "only grants of this entitlement ID", EnvVars: []string{"BATON_INSPECT_ENTITLEMENT"}},
 					&cli.StringFlag{Name: "principal", Usage: "only grants to this principal (TYPE:ID, e.g. user:<userId>, or its ID)", EnvVars: []string{"BATON_INSPECT_PRINCIPAL"}}},
