@@ -36,6 +36,7 @@ func runtimeFlags() []cli.Flag {
 		&cli.IntFlag{Name: "memory-limit-mib", Value: sandbox.DefaultMemoryLimitMiB, Usage: "memory limit of each guest instance, MiB", EnvVars: []string{"BATON_MEMORY_LIMIT_MIB"}},
 		&cli.DurationFlag{Name: "call-timeout", Value: sandbox.DefaultCallTimeout, Usage: "time limit of each guest call", EnvVars: []string{"BATON_CALL_TIMEOUT"}},
 		&cli.IntFlag{Name: "instances", Value: config.DefaultInstancesPerTenant, Usage: "guest instances: concurrent guest calls, and sync workers", EnvVars: []string{"BATON_INSTANCES"}},
+		setFlag(),
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/baton-runner/baton-runner/config"
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
@@ -95,9 +96,6 @@ func withTenant(c *cli.Context, do func(*tenant.Tenant, *zap.Logger) error) erro
 // releases everything.
 // A report, if given, is told of every request and wait.
 func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string, limits synclimits.Limits, report *syncReport) (t *tenant.Tenant, close func(), err error) {
-	if token == "" {
-		return nil, nil, errors.New("no Segment API token: pass --token or set BATON_TOKEN")
-	}
 	audit, closeAudit, err := auditSink(c.String("audit-log"), logger)
 	if err != nil {
 		return nil, nil, err
@@ -128,7 +126,17 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 		closeAudit()
 		return nil, nil, err
 	}
+	settings, err := connectorSettings(c, m)
+	if err == nil && token == "" && m.Kind() == sandbox.GuestABI {
+		err = errors.New("no Segment API token: pass --token or set BATON_TOKEN")
+	}
+	if err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		closeAudit()
+		return nil, nil, err
+	}
 	t, err = tenant.New(m, tenant.Config{
+		Settings:  settings,
 		Name:      "default",
 		Egress:    egress.Config{BaseURL: baseURL, Token: secret.New(token), Audit: audit, OnWait: onWait, OnHeld: onHeld, BaseURLSetting: "--base-url (BATON_BASE_URL)"},
 		Instances: c.Int("instances"),

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/baton-runner/baton-runner/host/sandbox"
+)
+
+// setFlag passes a baton-sdk guest its configuration, one field at a
+// time; each field can also come from BATON_<FIELD> as with the
+// connector's own binary.
+func setFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "set", Usage: "a baton-sdk guest's configuration field, as name=value (repeatable); BATON_<NAME> works too, as with the connector's own binary"}
+}
+
+// schemaField is a field of a baton-sdk guest's schema (batonsdk.SchemaField).
+type schemaField struct {
+	Name     string `json:"name"`
+	Required bool   `json:"required"`
+}
+
+// connectorSettings returns a baton-sdk guest's configuration from --set
+// and BATON_* variables, checked against the guest's schema: an unknown
+// field and a missing required one are named with how to set them. Other
+// guests take no configuration this way (nil).
+func connectorSettings(c *cli.Context, m *sandbox.Module) (map[string]string, error) {
+	if m.Kind() != sandbox.GuestBatonSDK {
+		if sets := c.StringSlice("set"); len(sets) > 0 {
+			return nil, fmt.Errorf("--set %s: this guest takes no configuration fields (only baton-sdk guests do)", sets[0])
+		}
+		return nil, nil
+	}
+	var schema struct {
+		Name   string        `json:"name"`
+		Fields []schemaField `json:"fields"`
+	}
+	if err := json.Unmarshal(m.BatonSDKSchema(), &schema); err != nil {
+		return nil, fmt.Errorf("reading the guest's configuration schema: %w", err)
+	}
+	known := map[string]bool{}
+	for _, f := range schema.Fields {
+		known[f.Name] = true
+	}
+	out := map[string]string{}
+	for _, f := range schema.Fields {
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			out[f.Name] = v
+		}
+	}
+	for _, kv := range c.StringSlice("set") {
+		name, value, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok:
+			return nil, fmt.Errorf("--set %q: want name=value", kv)
+		case !known[name]:
+			return nil, fmt.Errorf("--set %s: %s has no field %q; its fields: %s", kv, schema.Name, name, fieldList(schema.Fields))
+		}
+		out[name] = value
+	}
+	var missing []string
+	for _, f := range schema.Fields {
+		if _, ok := out[f.Name]; f.Required && !ok {
+			missing = append(missing, fmt.Sprintf("--set %s=… (or %s)", f.Name, envName(f.Name)))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("%s needs %s", schema.Name, strings.Join(missing, ", "))
+	}
+	return out, nil
+}
+
+// envName is the variable baton-sdk reads for a field: BATON_ and the name
+// upper-cased, dashes as underscores.
+func envName(field string) string {
+	return "BATON_" + strings.ToUpper(strings.ReplaceAll(field, "-", "_"))
+}
+
+func fieldList(fields []schemaField) string {
+	names := make([]string, 0, len(fields))
+	for _, f := range fields {
+		names = append(names, f.Name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
