@@ -16,7 +16,7 @@ import (
 // time; each field can also come from BATON_<FIELD> as with the
 // connector's own binary.
 func setFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "set", Usage: "a baton-sdk guest's configuration field, as name=value (repeatable); BATON_<NAME> works too, as with the connector's own binary"}
+	return &cli.StringSliceFlag{Name: "set", Usage: "a baton-sdk guest's configuration field, as name=value (repeatable; the variable takes several, comma-separated); BATON_<NAME> works too, as with the connector's own binary", EnvVars: []string{"BATON_SET"}}
 }
 
 // schemaField is a field of a baton-sdk guest's schema (batonsdk.SchemaField).

@@ -36,7 +36,7 @@ func modules(t *testing.T) []Module {
 	return out
 }
 
-var testRuntime = Runtime{CacheDir: filepath.Join(os.TempDir(), "baton-runner-runner-test-cache"), MemoryLimitMiB: 64, CallTimeout: 8 * time.Second}
+var testRuntime = Runtime{CacheDir: wasmbuild.CacheDir, MemoryLimitMiB: 64, CallTimeout: 8 * time.Second}
 
 func simURL(t *testing.T) string {
 	t.Helper()
