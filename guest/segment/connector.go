@@ -22,6 +22,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/guest"
+	"github.com/baton-runner/baton-runner/internal/segmentids"
 )
 
 // Resource type ids, in the order Metadata lists them.
@@ -87,12 +88,15 @@ func (*Connector) Metadata() abi.Metadata {
 }
 
 // Validate checks the credentials: GET / must answer 200 with a workspace.
-func (conn *Connector) Validate(ctx context.Context, env guest.Env, _ abi.Call) error {
-	c := conn.newCall(env, "")
+func (conn *Connector) Validate(ctx context.Context, env guest.Env, req abi.Call) error {
+	c, err := conn.callFor(env, abi.Call{Config: req.Config})
+	if err != nil {
+		return err
+	}
 	var doc envelope[struct {
 		Workspace *workspace `json:"workspace"`
 	}]
-	if err := c.api.get(ctx, "validate credentials", "/", &doc); err != nil {
+	if err = c.api.get(ctx, "validate credentials", "/", &doc); err != nil {
 		return err
 	}
 	if doc.Data.Workspace == nil || doc.Data.Workspace.ID == "" {
@@ -120,7 +124,10 @@ func (conn *Connector) ListResources(ctx context.Context, env guest.Env, req abi
 
 // ListEntitlements lists the entitlements of one resource.
 func (conn *Connector) ListEntitlements(ctx context.Context, env guest.Env, req abi.ListEntitlementsRequest) (abi.EntitlementPage, error) {
-	c := conn.newCall(env, req.SyncID)
+	c, err := conn.callFor(env, req.Call)
+	if err != nil {
+		return abi.EntitlementPage{}, err
+	}
 	ents, err := c.entitlements(ctx, req.Resource)
 	if err != nil {
 		return abi.EntitlementPage{}, err
@@ -135,7 +142,10 @@ func (conn *Connector) ListEntitlements(ctx context.Context, env guest.Env, req 
 // permissions on principals, so only users and groups have grants; a group
 // lists its members page by page.
 func (conn *Connector) ListGrants(ctx context.Context, env guest.Env, req abi.ListGrantsRequest) (abi.GrantPage, error) {
-	c := conn.newCall(env, req.SyncID)
+	c, err := conn.callFor(env, req.Call)
+	if err != nil {
+		return abi.GrantPage{}, err
+	}
 	tok, err := parseToken(req.PageToken)
 	if err != nil {
 		return abi.GrantPage{}, err
@@ -165,6 +175,11 @@ type call struct {
 
 	roleList   []role
 	sourceList []source
+
+	// batonSegmentIDs is the entitlement_ids setting (entitlementids.go);
+	// names are its role slugs, once computed.
+	batonSegmentIDs bool
+	names           *segmentids.Names
 }
 
 // newCall prepares one call; syncID scopes the memo ("" outside a sync,

@@ -145,9 +145,14 @@ func (c *call) entitlements(ctx context.Context, r abi.Resource) ([]abi.Entitlem
 // scopedEntitlements offers, on one source, warehouse, space or function,
 // every role the table makes applicable to its type plus every other role
 // seen granted on it. The slug is the role id, so granting and revoking
-// never have to parse display strings.
+// never have to parse display strings, unless the tenant asked for
+// baton-segment's names (entitlementids.go).
 func (c *call) scopedEntitlements(ctx context.Context, r abi.Resource, name string) ([]abi.Entitlement, error) {
 	roles, err := c.roles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	slugs, err := c.entitlementNames(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +160,7 @@ func (c *call) scopedEntitlements(ctx context.Context, r abi.Resource, name stri
 	emitted := map[string]bool{}
 	add := func(roleID, roleName string) {
 		emitted[roleID] = true
-		out = append(out, scopedEntitlement(r.ID, name, roleID, roleName))
+		out = append(out, scopedEntitlement(r.ID, name, slugs.Slug(roleID), roleName))
 	}
 	names := map[string]string{}
 	for _, role := range roles {
@@ -181,10 +186,10 @@ func (c *call) scopedEntitlements(ctx context.Context, r abi.Resource, name stri
 	return out, nil
 }
 
-func scopedEntitlement(res abi.ResourceID, resName, roleID, roleName string) abi.Entitlement {
+func scopedEntitlement(res abi.ResourceID, resName, slug, roleName string) abi.Entitlement {
 	return abi.Entitlement{
 		Resource:    res,
-		Slug:        roleID,
+		Slug:        slug,
 		DisplayName: fmt.Sprintf("%s on %s", roleName, resName),
 		Description: fmt.Sprintf("Segment role %s, scoped to the %s %s", roleName, typeNames[res.Type], resName),
 		GrantableTo: []string{typeUser, typeGroup},

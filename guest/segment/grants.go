@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/internal/segmentids"
 )
 
 // target is what one resource of one permission entry grants: the role on
@@ -111,21 +112,23 @@ func formatLabels(ls []label) string {
 }
 
 // targetRef is the entitlement a target grants: the role's member
-// entitlement, or the per-resource entitlement whose slug is the role id.
-func targetRef(t target) abi.EntitlementRef {
+// entitlement, or the per-resource entitlement whose slug names the role
+// (its id, unless slugs are baton-segment's names).
+func targetRef(t target, slugs *segmentids.Names) abi.EntitlementRef {
 	if t.Type == "" {
 		return abi.EntitlementRef{Resource: abi.ResourceID{Type: typeRole, ID: t.RoleID}, Slug: memberSlug}
 	}
-	return abi.EntitlementRef{Resource: abi.ResourceID{Type: t.Type, ID: t.ID}, Slug: t.RoleID}
+	return abi.EntitlementRef{Resource: abi.ResourceID{Type: t.Type, ID: t.ID}, Slug: slugs.Slug(t.RoleID)}
 }
 
-// grantsFor builds the grants of targets to principal, each once. expand
-// is set on group grants so that baton-sdk extends them to the members.
-func grantsFor(principal abi.ResourceID, targets []target, expand []abi.EntitlementRef) []abi.Grant {
+// grantsFor builds the grants of targets to principal, each once, naming
+// the entitlements as ListEntitlements does with slugs. expand is set on
+// group grants so that baton-sdk extends them to the members.
+func grantsFor(principal abi.ResourceID, targets []target, expand []abi.EntitlementRef, slugs *segmentids.Names) []abi.Grant {
 	seen := map[abi.EntitlementRef]bool{}
 	var out []abi.Grant
 	for _, t := range targets {
-		ref := targetRef(t)
+		ref := targetRef(t, slugs)
 		if seen[ref] {
 			continue
 		}

@@ -95,7 +95,7 @@ func TestGrantsForDedupAndExpand(t *testing.T) {
 		{RoleID: "r2", Type: typeSource, ID: "s1"},
 		{RoleID: "r2", Type: typeSource, ID: "s2"},
 	}
-	got := grantsFor(g, targets, expand)
+	got := grantsFor(g, targets, expand, nil)
 	want := []abi.Grant{
 		{Entitlement: abi.EntitlementRef{Resource: abi.ResourceID{Type: typeRole, ID: "r1"}, Slug: memberSlug}, Principal: g, ExpandFrom: expand},
 		{Entitlement: abi.EntitlementRef{Resource: abi.ResourceID{Type: typeSource, ID: "s1"}, Slug: "r2"}, Principal: g, ExpandFrom: expand},

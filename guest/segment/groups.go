@@ -78,7 +78,11 @@ func (c *call) groupRoleGrants(ctx context.Context, g abi.ResourceID, member abi
 	if err != nil {
 		return nil, err
 	}
-	return grantsFor(g, targets, []abi.EntitlementRef{member}), nil
+	slugs, err := c.entitlementNames(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return grantsFor(g, targets, []abi.EntitlementRef{member}, slugs), nil
 }
 
 func (c *call) grantMembership(ctx context.Context, ch *change) (abi.GrantResult, error) {

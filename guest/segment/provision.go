@@ -15,7 +15,9 @@ import (
 //	group:<groupId>:member          membership of a user group (users only)
 //	role:<roleId>:member            the role on the whole workspace
 //	<type>:<resourceId>:<roleId>    the role on one source, warehouse, space
-//	                                or function
+//	                                or function; with entitlement_ids =
+//	                                "baton-segment", <type>:<resourceId>:<name>
+//	                                (entitlementids.go), or the role id
 //
 // Segment has no per-permission delete (the Public API's IAM Users and
 // IAM Groups endpoints, docs.segmentapis.com): a grant is an additive POST of the one permission, and a revoke is
@@ -42,12 +44,11 @@ var segmentTypeOf = map[string]string{
 // writing nothing, when Segment already shows exactly that grant.
 func (conn *Connector) Grant(ctx context.Context, env guest.Env, req abi.GrantRequest) (abi.GrantResult, error) {
 	ch := &change{verb: "grant", ent: req.Entitlement, principal: req.Principal}
-	if err := ch.parse(); err != nil {
+	c, err := conn.prepare(ctx, env, req.Call, ch)
+	if err != nil {
 		return abi.GrantResult{}, ch.fail(err)
 	}
-	c := conn.newCall(env, "")
 	var res abi.GrantResult
-	var err error
 	if ch.member {
 		res, err = c.grantMembership(ctx, ch)
 	} else {
@@ -65,12 +66,11 @@ func (conn *Connector) Grant(ctx context.Context, env guest.Env, req abi.GrantRe
 // broader permission that revoking this entitlement would not change.
 func (conn *Connector) Revoke(ctx context.Context, env guest.Env, req abi.RevokeRequest) (abi.RevokeResult, error) {
 	ch := &change{verb: "revoke", ent: req.Entitlement, principal: req.Principal}
-	if err := ch.parse(); err != nil {
+	c, err := conn.prepare(ctx, env, req.Call, ch)
+	if err != nil {
 		return abi.RevokeResult{}, ch.fail(err)
 	}
-	c := conn.newCall(env, "")
 	var res abi.RevokeResult
-	var err error
 	if ch.member {
 		res, err = c.revokeMembership(ctx, ch)
 	} else {
@@ -80,6 +80,25 @@ func (conn *Connector) Revoke(ctx context.Context, env guest.Env, req abi.Revoke
 		return abi.RevokeResult{}, ch.fail(err)
 	}
 	return res, nil
+}
+
+// prepare parses the change and readies its call. In the baton-segment
+// scheme a scoped role entitlement's slug names the role by its name, and
+// is resolved here to the role's id.
+func (conn *Connector) prepare(ctx context.Context, env guest.Env, req abi.Call, ch *change) (*call, error) {
+	if err := ch.parse(); err != nil {
+		return nil, err
+	}
+	c, err := conn.callFor(env, abi.Call{Config: req.Config})
+	if err != nil {
+		return nil, err
+	}
+	if c.batonSegmentIDs && !ch.member && ch.segType != segWorkspace {
+		if ch.roleID, err = c.roleOfSlug(ctx, ch.roleID); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // change is one parsed provisioning request.

@@ -107,21 +107,33 @@ func (c *call) requireRole(ctx context.Context, id string) error {
 	if hasRole(roles, id) {
 		return nil
 	}
-	if c.cache.s != nil {
-		fresh, err := fetchAll[role](ctx, c.api, "list roles", "/roles", "roles")
-		if err != nil {
-			return err
-		}
-		if fresh == nil {
-			fresh = []role{}
-		}
-		c.cache.store(ctx, rolesKey, fresh)
-		c.roleList = fresh
-		if hasRole(fresh, id) {
-			return nil
-		}
+	fresh, refreshed, err := c.rolesAgain(ctx)
+	if err != nil {
+		return err
+	}
+	if refreshed && hasRole(fresh, id) {
+		return nil
 	}
 	return abi.Errorf(abi.CodeNotFound, "role %s does not exist in Segment (not in GET /roles)", id)
+}
+
+// rolesAgain replaces the session's role list with a fresh GET /roles.
+// Without a session the list c.roles returned was already fresh, and
+// refreshed is false.
+func (c *call) rolesAgain(ctx context.Context) (roles []role, refreshed bool, err error) {
+	if c.cache.s == nil {
+		return nil, false, nil
+	}
+	fresh, err := fetchAll[role](ctx, c.api, "list roles", "/roles", "roles")
+	if err != nil {
+		return nil, false, err
+	}
+	if fresh == nil {
+		fresh = []role{}
+	}
+	c.cache.store(ctx, rolesKey, fresh)
+	c.roleList = fresh
+	return fresh, true, nil
 }
 
 func hasRole(roles []role, id string) bool {

@@ -92,6 +92,13 @@ type syncResult struct {
 // the entitlements of every resource, then the grants of every resource.
 func runSync(t *testing.T, conn *Connector, e *simEnv) (*syncResult, error) {
 	t.Helper()
+	return runSyncWith(t, conn, e, abi.Call{SyncID: "s1"}, abi.Call{})
+}
+
+// runSyncWith is runSync with the Call of the resource listings and that
+// of the entitlement and grant listings.
+func runSyncWith(t *testing.T, conn *Connector, e *simEnv, listCall, call abi.Call) (*syncResult, error) {
+	t.Helper()
 	ctx := context.Background()
 	res := &syncResult{
 		byID:          map[abi.ResourceID]abi.Resource{},
@@ -102,7 +109,7 @@ func runSync(t *testing.T, conn *Connector, e *simEnv) (*syncResult, error) {
 	list := func(rt string, parent *abi.ResourceID) error {
 		token := ""
 		for {
-			page, err := conn.ListResources(ctx, e.env, abi.ListResourcesRequest{Call: abi.Call{SyncID: "s1"}, ResourceType: rt, Parent: parent, PageToken: token})
+			page, err := conn.ListResources(ctx, e.env, abi.ListResourcesRequest{Call: listCall, ResourceType: rt, Parent: parent, PageToken: token})
 			if err != nil {
 				return err
 			}
@@ -132,7 +139,7 @@ func runSync(t *testing.T, conn *Connector, e *simEnv) (*syncResult, error) {
 		}
 	}
 	for _, r := range res.resources {
-		page, err := conn.ListEntitlements(ctx, e.env, abi.ListEntitlementsRequest{Resource: r})
+		page, err := conn.ListEntitlements(ctx, e.env, abi.ListEntitlementsRequest{Call: call, Resource: r})
 		if err != nil {
 			return nil, err
 		}
@@ -153,7 +160,7 @@ func runSync(t *testing.T, conn *Connector, e *simEnv) (*syncResult, error) {
 	for _, r := range res.resources {
 		token := ""
 		for {
-			page, err := conn.ListGrants(ctx, e.env, abi.ListGrantsRequest{Resource: r, PageToken: token})
+			page, err := conn.ListGrants(ctx, e.env, abi.ListGrantsRequest{Call: call, Resource: r, PageToken: token})
 			if err != nil {
 				return nil, err
 			}

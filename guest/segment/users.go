@@ -27,11 +27,15 @@ func (c *call) userGrants(ctx context.Context, u abi.Resource) (abi.GrantPage, e
 	if err != nil {
 		return abi.GrantPage{}, err
 	}
+	slugs, err := c.entitlementNames(ctx)
+	if err != nil {
+		return abi.GrantPage{}, err
+	}
 	grants := []abi.Grant{{
 		Entitlement: abi.EntitlementRef{Resource: ws, Slug: memberSlug},
 		Principal:   u.ID,
 	}}
-	grants = append(grants, grantsFor(u.ID, targets, nil)...)
+	grants = append(grants, grantsFor(u.ID, targets, nil, slugs)...)
 	return abi.GrantPage{Grants: grants}, nil
 }
 

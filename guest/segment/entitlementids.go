@@ -1,0 +1,128 @@
+package segment
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/baton-runner/baton-runner/abi"
+	"github.com/baton-runner/baton-runner/guest"
+	"github.com/baton-runner/baton-runner/internal/segmentids"
+)
+
+// The tenant's entitlement_ids setting chooses how the entitlements of a
+// role on one source, warehouse, space or function are named: by role ID
+// (the default: source:<id>:<roleId>), or as ConductorOne's baton-segment
+// names them, by the snake-cased role name (source:<id>:source_admin), for
+// a ConductorOne app that moves from that connector and must keep its
+// entitlement IDs (see internal/segmentids for the mapping and collisions).
+// Every other entitlement has the same ID in both schemes.
+
+// namesKey memoises the sync's *segmentids.Names (never in the session: it
+// is derived from the role list, which is).
+const namesKey = "names:baton-segment"
+
+// batonSegmentIDs reads the setting from a call's configuration. An
+// unknown value is refused, not ignored: a typo would otherwise give a
+// migrated app the IDs it must not see.
+func batonSegmentIDs(cfg map[string]string) (bool, error) {
+	switch v, set := cfg[segmentids.Setting]; {
+	case !set || v == segmentids.RoleID:
+		return false, nil
+	case v == segmentids.BatonSegment:
+		return true, nil
+	default:
+		return false, abi.Errorf(abi.CodeInvalidArgument, "%s = %q: must be %q (the default) or %q", segmentids.Setting, v, segmentids.RoleID, segmentids.BatonSegment)
+	}
+}
+
+// callFor prepares a call that names entitlements as the request's
+// configuration says.
+func (conn *Connector) callFor(env guest.Env, req abi.Call) (*call, error) {
+	c := conn.newCall(env, req.SyncID)
+	var err error
+	c.batonSegmentIDs, err = batonSegmentIDs(req.Config)
+	return c, err
+}
+
+// entitlementNames returns the role slugs of the call's scheme: nil for
+// role IDs (a nil *segmentids.Names names every role by its ID), else
+// baton-segment's names of the sync's role list, computed once per sync.
+func (c *call) entitlementNames(ctx context.Context) (*segmentids.Names, error) {
+	if !c.batonSegmentIDs || c.names != nil {
+		return c.names, nil
+	}
+	if n, ok := recall[*segmentids.Names](c.cache, namesKey); ok {
+		c.names = n
+		return n, nil
+	}
+	roles, err := c.roles(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.names = namesOf(roles)
+	c.cache.remember(namesKey, c.names)
+	c.warnCollisions(ctx)
+	return c.names, nil
+}
+
+func namesOf(roles []role) *segmentids.Names {
+	in := make([]segmentids.Role, len(roles))
+	for i, r := range roles {
+		in[i] = segmentids.Role{ID: r.ID, Name: r.Name}
+	}
+	return segmentids.BatonSegmentNames(in)
+}
+
+// idsWarnedKey notes in the session that the sync's name collisions were
+// reported, so that each sync reports them once, not once per resource.
+const idsWarnedKey = "names:warned"
+
+// warnCollisions reports, once per sync, the roles baton-segment gave one
+// entitlement and this connector tells apart: their grants in ConductorOne
+// move to the new IDs.
+func (c *call) warnCollisions(ctx context.Context) {
+	if len(c.names.Collisions) == 0 || c.cache.syncID == "" {
+		return
+	}
+	var warned bool
+	if c.cache.load(ctx, idsWarnedKey, &warned) {
+		return
+	}
+	c.cache.store(ctx, idsWarnedKey, true)
+	for _, col := range c.names.Collisions {
+		roles := make([]string, len(col.Roles))
+		for i, r := range col.Roles {
+			roles[i] = fmt.Sprintf("%q (%s)", r.Name, r.ID)
+		}
+		c.log.warnf("%s = %q: roles %s all have the entitlement name %s, which baton-segment gave all of them; %s, the lowest role id, keeps %s and the others are %s_<roleId>",
+			segmentids.Setting, segmentids.BatonSegment, strings.Join(roles, ", "), col.Slug, roles[0], col.Slug, col.Slug)
+	}
+}
+
+// roleOfSlug is the role a provisioning request's slug names in the
+// baton-segment scheme: a baton-segment name, or a role ID (the IDs of a
+// c1z synced before the scheme changed). The session's role list may
+// predate a role created or renamed since the sync, so a miss is
+// confirmed against a fresh GET /roles. A slug no role has is an error
+// in both directions: a revoke cannot tell "not held" from "renamed".
+func (c *call) roleOfSlug(ctx context.Context, slug string) (string, error) {
+	names, err := c.entitlementNames(ctx)
+	if err != nil {
+		return "", err
+	}
+	if id, ok := names.Role(slug); ok {
+		return id, nil
+	}
+	fresh, refreshed, err := c.rolesAgain(ctx)
+	if err != nil {
+		return "", err
+	}
+	if refreshed {
+		c.names = namesOf(fresh)
+		if id, ok := c.names.Role(slug); ok {
+			return id, nil
+		}
+	}
+	return "", abi.Errorf(abi.CodeNotFound, "no Segment role has the baton-segment name or the id %q (GET /roles): renamed or deleted since the sync? Sync again for the current names", slug)
+}
