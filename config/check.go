@@ -14,6 +14,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/segmentids"
 )
 
 // checker walks the decoded TOML tree. Decoding into a generic map rather
@@ -446,6 +447,14 @@ func (ck *checker) tenant(t *table, connectors map[string]Connector, runtime Run
 	required("mode", `"sync" or "service"`)
 
 	tn.Provisioning, _ = t.boolean("provisioning")
+	tn.EntitlementIDs = segmentids.RoleID
+	if s, ok := t.str(segmentids.Setting); ok {
+		if slices.Contains(segmentids.Schemes, s) {
+			tn.EntitlementIDs = s
+		} else {
+			ck.add(t.child(segmentids.Setting), "must be %q (the default: role IDs) or %q (the IDs of ConductorOne's baton-segment connector), not %q", segmentids.RoleID, segmentids.BatonSegment, s)
+		}
+	}
 	t.intRange("requests_per_minute", 0, 1<<31-1, &tn.RequestsPerMinute)
 	tn.Limits = ck.limits(t, runtime.Limits)
 

@@ -168,6 +168,12 @@ type Tenant struct {
 	Mode Mode
 	// Provisioning allows grant and revoke.
 	Provisioning bool
+	// EntitlementIDs names the Segment connector's role entitlements on
+	// sources, warehouses, spaces and functions (entitlement_ids):
+	// segmentids.RoleID, the default, or segmentids.BatonSegment, the IDs
+	// of ConductorOne's baton-segment connector, for an app migrating
+	// from it. The guest receives it as a setting.
+	EntitlementIDs string
 	// RequestsPerMinute limits the tenant's API requests; 0 = unlimited.
 	RequestsPerMinute int
 	// Limits bound each whole sync of the tenant: [runtime]'s, with the

@@ -161,7 +161,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("Runtime = %+v, want %+v", c.Runtime, want)
 	}
 	tn := c.Tenants[0]
-	if tn.BaseURL != "https://api.segmentapis.com" || tn.Provisioning || tn.RequestsPerMinute != 0 || tn.Limits != limits {
+	if tn.BaseURL != "https://api.segmentapis.com" || tn.Provisioning || tn.RequestsPerMinute != 0 || tn.Limits != limits || tn.EntitlementIDs != "role-id" {
 		t.Errorf("tenant = %+v", tn)
 	}
 }
@@ -187,6 +187,20 @@ func TestTenantSettings(t *testing.T) {
 	if !tn.Provisioning || tn.RequestsPerMinute != 600 || tn.Limits.RequestBudget != 100000 || tn.BaseURL != "https://eu1.api.segmentapis.com" {
 		t.Errorf("tenant = %+v", tn)
 	}
+}
+
+// entitlement_ids takes the two schemes and names them when it is wrong.
+func TestEntitlementIDs(t *testing.T) {
+	for _, v := range []string{"role-id", "baton-segment"} {
+		src := strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nentitlement_ids = \""+v+"\"", 1)
+		if got := mustParse(t, src).Tenants[0].EntitlementIDs; got != v {
+			t.Errorf("entitlement_ids = %q: got %q", v, got)
+		}
+	}
+	src := strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nentitlement_ids = \"baton_segment\"", 1)
+	wantErrors(t, src, `runner.toml:9: tenants[0].entitlement_ids: must be "role-id" (the default: role IDs) or "baton-segment" (the IDs of ConductorOne's baton-segment connector), not "baton_segment"`)
+	src = strings.Replace(minimal, `mode = "sync"`, "mode = \"sync\"\nentitlement_ids = true", 1)
+	wantErrors(t, src, `runner.toml:9: tenants[0].entitlement_ids: must be a string, not a boolean`)
 }
 
 // Sync limits set in [runtime] apply to every tenant; a tenant's own key
@@ -342,7 +356,7 @@ func TestRules(t *testing.T) {
 			[]string{"runner.toml:2: connectors.segment.sha: unknown key; the keys of a connector are sha256, wasm"}},
 		{"unknown tenant key", minimal + "[[tenants]]\nname = \"b\"\nconnector = \"segment\"\ntokn = \"env:B\"\nmode = \"sync\"\n",
 			[]string{
-				"runner.toml:15: tenants[1].tokn: unknown key; the keys of a tenant are base_url, connector, max_c1z_mib, max_depth, max_empty_pages, max_in_flight, max_items, max_pages, mode, name, provisioning, request_budget, requests_per_minute, service, sync, sync_timeout, token",
+				"runner.toml:15: tenants[1].tokn: unknown key; the keys of a tenant are base_url, connector, entitlement_ids, max_c1z_mib, max_depth, max_empty_pages, max_in_flight, max_items, max_pages, mode, name, provisioning, request_budget, requests_per_minute, service, sync, sync_timeout, token",
 				"runner.toml:12: tenants[1].token: is required: a reference to the API token, \"env:VAR\" or \"file:/path\"",
 				"runner.toml:12: tenants[1].sync: is required when mode = \"sync\": add a [tenants.sync] table",
 			}},

@@ -32,6 +32,8 @@
 //	token = "env:ACME_SEGMENT_TOKEN"        # a reference ONLY: env:VAR or file:/path
 //	mode = "sync"                           # "sync" or "service"
 //	provisioning = false                    # allow grant and revoke (default false)
+//	entitlement_ids = "role-id"             # Segment role entitlements on sources…: "role-id" (default) or
+//	                                        #   "baton-segment", the IDs of ConductorOne's baton-segment (a migration)
 //	requests_per_minute = 600               # API request rate; 0 or absent = unlimited
 //	request_budget = 100000                 # API requests per sync; 0 = unlimited (default: [runtime]'s)
 //	sync_timeout = "2h"                     # any sync limit of [runtime] may be set per tenant
