@@ -142,10 +142,13 @@ func (l *rateLimiter) current(token string, c rateClass) (int, time.Time) {
 	return 0, now
 }
 
-// setRateHeaders writes the documented X-RateLimit-* headers. The reset
-// date has one-second resolution; it is rounded up so that a client
-// sleeping until it is never early.
-func setRateHeaders(h http.Header, consumed, remaining int, reset time.Time) {
+// setRateHeaders writes the documented X-RateLimit-* headers as of now.
+// The reset date has one-second resolution; it is rounded up so that a
+// client sleeping until it is never early. Date is set from the same
+// clock (net/http would use the wall clock), since clients convert the
+// reset to their own clock through it.
+func setRateHeaders(h http.Header, now time.Time, consumed, remaining int, reset time.Time) {
+	h.Set("Date", now.UTC().Format(http.TimeFormat))
 	h.Set("X-RateLimit-Consumed", strconv.Itoa(consumed))
 	h.Set("X-RateLimit-Remaining", strconv.Itoa(max(0, remaining)))
 	h.Set("X-RateLimit-Reset", reset.Add(time.Second-1).Truncate(time.Second).UTC().Format(http.TimeFormat))

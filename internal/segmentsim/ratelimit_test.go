@@ -90,6 +90,10 @@ func TestReadRateLimitPerToken(t *testing.T) {
 		if r.header.Get("X-RateLimit-Remaining") != strconv.Itoa(3-i) {
 			t.Fatalf("headers %v", r.header)
 		}
+		// A client converts the reset through Date: both on the same clock.
+		if got, want := r.header.Get("Date"), clock.Now().Format(http.TimeFormat); got != want {
+			t.Fatalf("Date %q, want the limiter's clock %q", got, want)
+		}
 	}
 	r := s.get("/users")
 	mustStatus(t, r, http.StatusTooManyRequests)
@@ -123,8 +127,12 @@ func TestMsUntilRoundsUp(t *testing.T) {
 func TestResetHeaderRoundsUp(t *testing.T) {
 	h := http.Header{}
 	reset := time.Date(2025, 3, 1, 12, 1, 0, 400e6, time.UTC)
-	setRateHeaders(h, 1, 2, reset)
+	setRateHeaders(h, reset.Add(-time.Minute), 1, 2, reset)
 	if got := h.Get("X-RateLimit-Reset"); got != "Sat, 01 Mar 2025 12:01:01 GMT" {
 		t.Fatalf("reset %q", got)
+	}
+	// Date is truncated, as net/http writes it, from the limiter's clock.
+	if got := h.Get("Date"); got != "Sat, 01 Mar 2025 12:00:00 GMT" {
+		t.Fatalf("date %q", got)
 	}
 }

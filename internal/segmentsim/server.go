@@ -174,7 +174,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	authz := r.Header.Get("Authorization")
 	d := s.limiter.take(authz, class)
 	if d.limited {
-		setRateHeaders(sw.Header(), d.consumed, d.limit-d.consumed, d.reset)
+		setRateHeaders(sw.Header(), d.now, d.consumed, d.limit-d.consumed, d.reset)
 	}
 	if !d.allowed {
 		writeTooManyRequests(sw, msUntil(d.now, d.reset), d.consumed)
@@ -199,7 +199,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		case faultRateLimit:
 			consumed, now := s.limiter.current(authz, class)
 			ms := int64(max(0, f.msBeforeNext))
-			setRateHeaders(sw.Header(), consumed, 0, now.Add(time.Duration(ms)*time.Millisecond))
+			setRateHeaders(sw.Header(), now, consumed, 0, now.Add(time.Duration(ms)*time.Millisecond))
 			writeTooManyRequests(sw, ms, consumed)
 			return
 		case faultReset:
