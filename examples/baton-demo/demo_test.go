@@ -27,7 +27,7 @@ import (
 
 const guestPkg = "examples/baton-demo/wasm"
 
-var settings = map[string]string{"org": "acme", "users": "8"}
+var settings = map[string]string{"org": "acme", "users": "120"} // three pages of users
 
 func sandboxed(t *testing.T) *tenant.Tenant {
 	t.Helper()
@@ -122,7 +122,7 @@ func TestSandboxedSyncEqualsBatonSDKsOwnRunner(t *testing.T) {
 	// under its parent, traits, entitlements with slugs, grants with
 	// metadata, and grants expanded through a team.
 	joined := strings.Join(got, "\n")
-	for _, want := range []string{`"resource":"user7"`, `"parentResourceId"`, `c1.connector.v2.ChildResourceType`,
+	for _, want := range []string{`"resource":"user119"`, `"parentResourceId"`, `c1.connector.v2.ChildResourceType`,
 		`"slug":"member"`, `"since":"2026-01-01"`, `c1.connector.v2.GrantExpandable`, `"sources"`, `c1.connector.v2.UserTrait`} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("the c1z lacks %s", want)

@@ -103,6 +103,14 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 	}, nil
 }
 
+// Kind returns the contract the tenant's guest speaks.
+func (t *Tenant) Kind() sandbox.GuestKind {
+	if t.sdk != nil {
+		return sandbox.GuestBatonSDK
+	}
+	return sandbox.GuestABI
+}
+
 // Stats returns the tenant's sandbox counters.
 func (t *Tenant) Stats() sandbox.Stats { return t.pool.Stats() }
 

@@ -13,7 +13,7 @@ import (
 )
 
 const (
-	pageSize    = 3 // small, so a sync pages
+	pageSize    = 50 // small enough that a test sync pages
 	teams       = 3
 	memberEnt   = "member"
 	assignedEnt = "assigned"
