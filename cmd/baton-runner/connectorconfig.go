@@ -23,7 +23,15 @@ func setFlag() cli.Flag {
 type schemaField struct {
 	Name     string `json:"name"`
 	Required bool   `json:"required"`
+	Secret   bool   `json:"secret"`
 }
+
+// secretPlaceholder is what a baton-sdk guest receives for a field its
+// schema marks secret: the value stays with the host, which is to put it
+// only into requests bound for the tenant's origin (docs/ABI.md). Until
+// the guest's network lands, a connector that uses such a field cannot
+// authenticate, and no guest ever holds the secret.
+func secretPlaceholder(field string) string { return "baton-runner-secret:" + field }
 
 // connectorSettings returns a baton-sdk guest's configuration from --set
 // and BATON_* variables, checked against the guest's schema: an unknown
@@ -36,24 +44,32 @@ func connectorSettings(c *cli.Context, m *sandbox.Module) (map[string]string, er
 		}
 		return nil, nil
 	}
-	var schema struct {
-		Name   string        `json:"name"`
-		Fields []schemaField `json:"fields"`
-	}
+	var schema guestSchema
 	if err := json.Unmarshal(m.BatonSDKSchema(), &schema); err != nil {
 		return nil, fmt.Errorf("reading the guest's configuration schema: %w", err)
 	}
+	return schema.settings(os.LookupEnv, c.StringSlice("set"))
+}
+
+// guestSchema is a baton-sdk guest's schema (batonsdk.Schema).
+type guestSchema struct {
+	Name   string        `json:"name"`
+	Fields []schemaField `json:"fields"`
+}
+
+// settings reads the fields from the environment (lookup) and then from
+// --set values, checks them against the schema, and puts a placeholder
+// in place of each secret.
+func (schema guestSchema) settings(lookup func(string) (string, bool), sets []string) (map[string]string, error) {
 	known := map[string]bool{}
-	for _, f := range schema.Fields {
-		known[f.Name] = true
-	}
 	out := map[string]string{}
 	for _, f := range schema.Fields {
-		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+		known[f.Name] = true
+		if v, ok := lookup(envName(f.Name)); ok {
 			out[f.Name] = v
 		}
 	}
-	for _, kv := range c.StringSlice("set") {
+	for _, kv := range sets {
 		name, value, ok := strings.Cut(kv, "=")
 		switch {
 		case !ok:
@@ -65,8 +81,12 @@ func connectorSettings(c *cli.Context, m *sandbox.Module) (map[string]string, er
 	}
 	var missing []string
 	for _, f := range schema.Fields {
-		if _, ok := out[f.Name]; f.Required && !ok {
+		_, ok := out[f.Name]
+		switch {
+		case f.Required && !ok:
 			missing = append(missing, fmt.Sprintf("--set %s=… (or %s)", f.Name, envName(f.Name)))
+		case f.Secret && ok:
+			out[f.Name] = secretPlaceholder(f.Name)
 		}
 	}
 	if len(missing) > 0 {

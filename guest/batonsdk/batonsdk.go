@@ -51,11 +51,15 @@ type Server struct {
 }
 
 // Builder builds a connector from its configuration T, whose fields the
-// connector's schema declares.
-type Builder[T field.Configurable] func(ctx context.Context, cfg T) (connectorbuilder.ConnectorBuilderV2, []connectorbuilder.Opt, error)
+// connector's schema declares (T may be *viper.Viper, as for connectors
+// whose main uses baton-sdk's older config.DefineConfiguration). The
+// connector is a connectorbuilder.ConnectorBuilderV2 or, for older
+// connectors, a connectorbuilder.ConnectorBuilder: whatever
+// connectorbuilder.NewConnector takes.
+type Builder[T field.Configurable, C any] func(ctx context.Context, cfg T) (C, []connectorbuilder.Opt, error)
 
 // New returns a Server for the connector build builds.
-func New[T field.Configurable](name string, schema field.Configuration, build Builder[T]) *Server {
+func New[T field.Configurable, C any](name string, schema field.Configuration, build Builder[T, C]) *Server {
 	return &Server{name: name, schema: schema, build: func(ctx context.Context, config map[string]string) (types.ConnectorServer, error) {
 		v := viper.New()
 		for _, f := range schema.Fields {
@@ -67,9 +71,11 @@ func New[T field.Configurable](name string, schema field.Configuration, build Bu
 			v.Set(k, val)
 		}
 		// As baton-sdk's cli.MakeGenericConfiguration decodes it.
-		var cfg T
-		if err := v.Unmarshal(&cfg, viper.DecodeHook(field.ComposeDecodeHookFunc())); err != nil {
-			return nil, err
+		cfg, ok := any(v).(T)
+		if !ok {
+			if err := v.Unmarshal(&cfg, viper.DecodeHook(field.ComposeDecodeHookFunc())); err != nil {
+				return nil, err
+			}
 		}
 		builder, opts, err := build(ctx, cfg)
 		if err != nil {

@@ -14,7 +14,7 @@ var registered *Server
 
 // Register makes the connector build builds the one this module serves.
 // Call it from an init function of the wasip1 main package.
-func Register[T field.Configurable](name string, schema field.Configuration, build Builder[T]) {
+func Register[T field.Configurable, C any](name string, schema field.Configuration, build Builder[T, C]) {
 	registered = New(name, schema, build)
 }
 

@@ -25,7 +25,7 @@ type Connector struct {
 }
 
 // New is the connector's constructor.
-func New(ctx context.Context, cfg *config.Demo) (connectorbuilder.ConnectorBuilderV2, []connectorbuilder.Opt, error) {
+func New(ctx context.Context, cfg *config.Demo) (*Connector, []connectorbuilder.Opt, error) {
 	if cfg.Users < 0 || cfg.Users > 10_000 {
 		return nil, nil, fmt.Errorf("users must be 0..10000, not %d", cfg.Users)
 	}
