@@ -16,7 +16,9 @@ import (
 // names them, by the snake-cased role name (source:<id>:source_admin), for
 // a ConductorOne app that moves from that connector and must keep its
 // entitlement IDs (see internal/segmentids for the mapping and collisions).
-// Every other entitlement has the same ID in both schemes.
+// Every other entitlement has the same ID in both schemes. Grant and
+// revoke take either form whatever the setting: a c1z synced before the
+// setting changed, or by another process, still provisions.
 
 // namesKey memoises the sync's *segmentids.Names (never in the session: it
 // is derived from the role list, which is).
@@ -47,9 +49,22 @@ func (conn *Connector) callFor(env guest.Env, req abi.Call) (*call, error) {
 
 // entitlementNames returns the role slugs of the call's scheme: nil for
 // role IDs (a nil *segmentids.Names names every role by its ID), else
-// baton-segment's names of the sync's role list, computed once per sync.
+// baton-segment's names of the sync's role list.
 func (c *call) entitlementNames(ctx context.Context) (*segmentids.Names, error) {
-	if !c.batonSegmentIDs || c.names != nil {
+	if !c.batonSegmentIDs {
+		return nil, nil
+	}
+	n, err := c.roleNames(ctx)
+	if err == nil {
+		c.warnCollisions(ctx)
+	}
+	return n, err
+}
+
+// roleNames returns baton-segment's names of the role list, computed once
+// per call, and once per sync where there is one.
+func (c *call) roleNames(ctx context.Context) (*segmentids.Names, error) {
+	if c.names != nil {
 		return c.names, nil
 	}
 	if n, ok := recall[*segmentids.Names](c.cache, namesKey); ok {
@@ -62,7 +77,6 @@ func (c *call) entitlementNames(ctx context.Context) (*segmentids.Names, error) 
 	}
 	c.names = namesOf(roles)
 	c.cache.remember(namesKey, c.names)
-	c.warnCollisions(ctx)
 	return c.names, nil
 }
 
@@ -85,6 +99,10 @@ func (c *call) warnCollisions(ctx context.Context) {
 	if len(c.names.Collisions) == 0 || c.cache.syncID == "" {
 		return
 	}
+	if warned, _ := recall[bool](c.cache, idsWarnedKey); warned {
+		return
+	}
+	c.cache.remember(idsWarnedKey, true)
 	var warned bool
 	if c.cache.load(ctx, idsWarnedKey, &warned) {
 		return
@@ -95,34 +113,37 @@ func (c *call) warnCollisions(ctx context.Context) {
 		for i, r := range col.Roles {
 			roles[i] = fmt.Sprintf("%q (%s)", r.Name, r.ID)
 		}
-		c.log.warnf("%s = %q: roles %s all have the entitlement name %s, which baton-segment gave all of them; %s, the lowest role id, keeps %s and the others are %s_<roleId>",
-			segmentids.Setting, segmentids.BatonSegment, strings.Join(roles, ", "), col.Slug, roles[0], col.Slug, col.Slug)
+		c.log.warnf("%s = %q: roles %s have the baton-segment entitlement name %s (baton-segment gave them one entitlement); %s, the lowest role id, keeps it and the others get %s_<roleId>",
+			segmentids.Setting, segmentids.BatonSegment, strings.Join(roles, ", "), col.Slug, roles[0], col.Slug)
 	}
 }
 
-// roleOfSlug is the role a provisioning request's slug names in the
-// baton-segment scheme: a baton-segment name, or a role ID (the IDs of a
-// c1z synced before the scheme changed). The session's role list may
-// predate a role created or renamed since the sync, so a miss is
-// confirmed against a fresh GET /roles. A slug no role has is an error
-// in both directions: a revoke cannot tell "not held" from "renamed".
-func (c *call) roleOfSlug(ctx context.Context, slug string) (string, error) {
-	names, err := c.entitlementNames(ctx)
+// roleOfSlug is the role a scoped role entitlement's slug names, in
+// either scheme: a role ID or a baton-segment name. The session's role
+// list may predate a role created or renamed since the sync, so a miss is
+// confirmed against a fresh GET /roles. found is false when no role has
+// the slug; roleID is then the slug itself, a role GET /roles does not
+// list but a principal may still hold.
+func (c *call) roleOfSlug(ctx context.Context, slug string) (roleID string, found bool, err error) {
+	names, err := c.roleNames(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if id, ok := names.Role(slug); ok {
-		return id, nil
+		return id, true, nil
 	}
 	fresh, refreshed, err := c.rolesAgain(ctx)
-	if err != nil {
-		return "", err
+	if err != nil || !refreshed {
+		return slug, false, err
 	}
-	if refreshed {
-		c.names = namesOf(fresh)
-		if id, ok := c.names.Role(slug); ok {
-			return id, nil
-		}
+	c.names = namesOf(fresh)
+	if id, ok := c.names.Role(slug); ok {
+		return id, true, nil
 	}
-	return "", abi.Errorf(abi.CodeNotFound, "no Segment role has the baton-segment name or the id %q (GET /roles): renamed or deleted since the sync? Sync again for the current names", slug)
+	return slug, false, nil
+}
+
+// unknownRole is the error of a change whose slug names no role.
+func unknownRole(slug string) error {
+	return abi.Errorf(abi.CodeNotFound, "role %s does not exist in Segment (GET /roles has no role with that id or baton-segment name: deleted, or renamed since the sync); nothing was changed", slug)
 }

@@ -120,7 +120,7 @@ func TestBatonSegmentEntitlementIDs(t *testing.T) {
 	if !slices.Contains(gotGrants, twinGrant) {
 		t.Errorf("no grant %s", twinGrant)
 	}
-	if n := bs.logs.count(guest.LogWarn, "all have the entitlement name source_admin"); n != 1 {
+	if n := bs.logs.count(guest.LogWarn, "have the baton-segment entitlement name source_admin"); n != 1 {
 		t.Errorf("the collision was reported %d times, want once: %v", n, bs.logs.msgs)
 	}
 	for _, want := range []string{`"Source Admin" (` + admin.ID + `), "Source admin" (` + twin.ID + `)`, "source_admin_<roleId>"} {
@@ -128,69 +128,78 @@ func TestBatonSegmentEntitlementIDs(t *testing.T) {
 			t.Errorf("the collision warning lacks %q: %v", want, bs.logs.msgs)
 		}
 	}
-	if def.logs.count(guest.LogWarn, "entitlement name") != 0 {
+	if def.logs.count(guest.LogWarn, "baton-segment entitlement name") != 0 {
 		t.Error("the default scheme reported a collision")
 	}
 }
 
 // TestBatonSegmentProvisioning: grant and revoke take baton-segment's
-// names (the suffixed one of a collision too) and the role ids of the
-// default scheme, and act on the role they name; a name no role has is
-// NotFound for both, with nothing written.
+// names (the suffixed one of a collision too) and role ids alike, whatever
+// the setting, and act on the role they name; a slug no role has is
+// NotFound for both (a revoke would otherwise call a renamed role "already
+// revoked"), with nothing written.
 func TestBatonSegmentProvisioning(t *testing.T) {
-	f := newProvFixture()
-	twin := withSourceAdminTwin(f.ws)
-	e := newProvEnv(t, f.ws, segmentsim.Options{})
-	ctx := context.Background()
-	grant := func(slug string, u *segmentsim.User) (abi.GrantResult, error) {
-		e.reset()
-		return New().Grant(ctx, e.env, abi.GrantRequest{Call: batonSegmentCall, Entitlement: e.m.Entitlement("source", f.s2.ID, slug), Principal: e.m.UserResource(u)})
-	}
-	revoke := func(slug string, u *segmentsim.User) (abi.RevokeResult, error) {
-		e.reset()
-		return New().Revoke(ctx, e.env, abi.RevokeRequest{Call: batonSegmentCall, Entitlement: e.m.Entitlement("source", f.s2.ID, slug), Principal: e.m.UserResource(u)})
-	}
-	holds := func(u *segmentsim.User, roleID string) bool {
-		for _, p := range e.userPerms(u.ID) {
-			if p.RoleID == roleID && slices.ContainsFunc(p.Resources, func(r segmentsim.PermissionResource) bool { return r.ID == f.s2.ID }) {
-				return true
+	for _, call := range []abi.Call{batonSegmentCall, {}} {
+		t.Run(call.Config[segmentids.Setting]+"default", func(t *testing.T) {
+			f := newProvFixture()
+			twin := withSourceAdminTwin(f.ws)
+			e := newProvEnv(t, f.ws, segmentsim.Options{})
+			ctx := context.Background()
+			grant := func(slug string, u *segmentsim.User) (abi.GrantResult, error) {
+				e.reset()
+				return New().Grant(ctx, e.env, abi.GrantRequest{Call: call, Entitlement: e.m.Entitlement("source", f.s2.ID, slug), Principal: e.m.UserResource(u)})
 			}
-		}
-		return false
-	}
-	path := "/users/" + f.b.ID + "/permissions"
+			revoke := func(slug string, u *segmentsim.User) (abi.RevokeResult, error) {
+				e.reset()
+				return New().Revoke(ctx, e.env, abi.RevokeRequest{Call: call, Entitlement: e.m.Entitlement("source", f.s2.ID, slug), Principal: e.m.UserResource(u)})
+			}
+			holds := func(u *segmentsim.User, roleID string) bool {
+				for _, p := range e.userPerms(u.ID) {
+					if p.RoleID == roleID && slices.ContainsFunc(p.Resources, func(r segmentsim.PermissionResource) bool { return r.ID == f.s2.ID }) {
+						return true
+					}
+				}
+				return false
+			}
+			path := "/users/" + f.b.ID + "/permissions"
 
-	gres, err := grant("source_admin", f.b)
-	if err != nil || gres.AlreadyExists || len(gres.Grants) != 1 || gres.Grants[0].Entitlement.Slug != "source_admin" {
-		t.Fatalf("grant source_admin: %+v, %v", gres, err)
-	}
-	e.wantBodies(`POST ` + path + ` {"permissions":[{"roleId":"` + f.admin + `","resources":[{"id":"` + f.s2.ID + `","type":"SOURCE"}]}]}`)
-	if gres, err = grant(f.admin, f.b); err != nil || !gres.AlreadyExists {
-		t.Fatalf("grant by the role id of what source_admin granted: %+v, %v", gres, err)
-	}
-	if gres, err = grant("source_admin_"+twin.ID, f.b); err != nil || gres.AlreadyExists || !holds(f.b, twin.ID) {
-		t.Fatalf("grant of the twin by its suffixed name: %+v, %v", gres, err)
-	}
+			gres, err := grant("source_admin", f.b)
+			if err != nil || gres.AlreadyExists || len(gres.Grants) != 1 || gres.Grants[0].Entitlement.Slug != "source_admin" {
+				t.Fatalf("grant source_admin: %+v, %v", gres, err)
+			}
+			e.wantBodies(`POST ` + path + ` {"permissions":[{"roleId":"` + f.admin + `","resources":[{"id":"` + f.s2.ID + `","type":"SOURCE"}]}]}`)
+			if gres, err = grant(f.admin, f.b); err != nil || !gres.AlreadyExists {
+				t.Fatalf("grant by the role id of what source_admin granted: %+v, %v", gres, err)
+			}
+			if gres, err = grant("source_admin_"+twin.ID, f.b); err != nil || gres.AlreadyExists || !holds(f.b, twin.ID) {
+				t.Fatalf("grant of the twin by its suffixed name: %+v, %v", gres, err)
+			}
 
-	if rres, err := revoke("source_admin", f.b); err != nil || rres.AlreadyRevoked {
-		t.Fatalf("revoke source_admin: %+v, %v", rres, err)
-	}
-	e.wantWrites("PUT " + path)
-	if holds(f.b, f.admin) || !holds(f.b, twin.ID) {
-		t.Fatalf("after revoking source_admin: %+v", e.userPerms(f.b.ID))
-	}
-	if rres, err := revoke("source_admin", f.b); err != nil || !rres.AlreadyRevoked {
-		t.Fatalf("second revoke: %+v, %v", rres, err)
-	}
+			if rres, err := revoke("source_admin", f.b); err != nil || rres.AlreadyRevoked {
+				t.Fatalf("revoke source_admin: %+v, %v", rres, err)
+			}
+			e.wantWrites("PUT " + path)
+			if holds(f.b, f.admin) || !holds(f.b, twin.ID) {
+				t.Fatalf("after revoking source_admin: %+v", e.userPerms(f.b.ID))
+			}
+			if rres, err := revoke(f.admin, f.b); err != nil || !rres.AlreadyRevoked {
+				t.Fatalf("second revoke, by the role id: %+v, %v", rres, err)
+			}
+			if rres, err := revoke(twin.ID, f.b); err != nil || rres.AlreadyRevoked || holds(f.b, twin.ID) {
+				t.Fatalf("revoke of the twin by its role id: %+v, %v", rres, err)
+			}
 
-	for _, slug := range []string{"source_owner", "Source Admin"} {
-		_, err := grant(slug, f.b)
-		if e := wantCode(t, err, abi.CodeNotFound); !strings.Contains(e.Message, "no Segment role has the baton-segment name or the id \""+slug+"\"") {
-			t.Errorf("grant %q: %v", slug, err)
-		}
-		_, err = revoke(slug, f.b)
-		wantCode(t, err, abi.CodeNotFound)
-		e.wantWrites()
+			for _, slug := range []string{"source_owner", "Source Admin"} {
+				_, err := grant(slug, f.b)
+				if e := wantCode(t, err, abi.CodeNotFound); !strings.Contains(e.Message, "role "+slug+" does not exist in Segment (GET /roles has no role with that id or baton-segment name") {
+					t.Errorf("grant %q: %v", slug, err)
+				}
+				e.wantWrites()
+				_, err = revoke(slug, f.b)
+				wantCode(t, err, abi.CodeNotFound)
+				e.wantWrites()
+			}
+		})
 	}
 }
 

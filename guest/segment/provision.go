@@ -15,9 +15,9 @@ import (
 //	group:<groupId>:member          membership of a user group (users only)
 //	role:<roleId>:member            the role on the whole workspace
 //	<type>:<resourceId>:<roleId>    the role on one source, warehouse, space
-//	                                or function; with entitlement_ids =
-//	                                "baton-segment", <type>:<resourceId>:<name>
-//	                                (entitlementids.go), or the role id
+//	                                or function, or <type>:<resourceId>:<name>
+//	                                as entitlement_ids = "baton-segment" names
+//	                                it (entitlementids.go), whatever the setting
 //
 // Segment has no per-permission delete (the Public API's IAM Users and
 // IAM Groups endpoints, docs.segmentapis.com): a grant is an additive POST of the one permission, and a revoke is
@@ -82,21 +82,29 @@ func (conn *Connector) Revoke(ctx context.Context, env guest.Env, req abi.Revoke
 	return res, nil
 }
 
-// prepare parses the change and readies its call. In the baton-segment
-// scheme a scoped role entitlement's slug names the role by its name, and
-// is resolved here to the role's id.
+// prepare parses the change and readies its call. A scoped role
+// entitlement's slug is a role ID or, from a sync with entitlement_ids =
+// "baton-segment", a role's name: either is resolved here to the role.
+// A grant of a role no one has is refused at once; a revoke may still
+// find the slug held as the id of a role GET /roles does not list.
 func (conn *Connector) prepare(ctx context.Context, env guest.Env, req abi.Call, ch *change) (*call, error) {
 	if err := ch.parse(); err != nil {
 		return nil, err
 	}
 	c, err := conn.callFor(env, abi.Call{Config: req.Config})
-	if err != nil {
+	if err != nil || ch.member || ch.segType == segWorkspace {
+		return c, err
+	}
+	slug := ch.roleID
+	var found bool
+	if ch.roleID, found, err = c.roleOfSlug(ctx, slug); err != nil {
 		return nil, err
 	}
-	if c.batonSegmentIDs && !ch.member && ch.segType != segWorkspace {
-		if ch.roleID, err = c.roleOfSlug(ctx, ch.roleID); err != nil {
-			return nil, err
+	if !found {
+		if ch.verb == "grant" {
+			return nil, unknownRole(slug)
 		}
+		ch.unknownRole = true
 	}
 	return c, nil
 }
@@ -115,6 +123,8 @@ type change struct {
 	roleID  string
 	segType string
 	resID   string
+	// unknownRole says that GET /roles has no role roleID.
+	unknownRole bool
 }
 
 // entID is the entitlement's baton id.
@@ -304,6 +314,11 @@ func (c *call) revokeRole(ctx context.Context, ch *change) (abi.RevokeResult, er
 		return abi.RevokeResult{}, err
 	}
 	kept, removed := withoutTarget(perms, ch)
+	if removed == 0 && ch.unknownRole {
+		// Not held, and no such role: the slug may name a role renamed
+		// since the sync, which "already revoked" would wrongly clear.
+		return abi.RevokeResult{}, unknownRole(ch.roleID)
+	}
 	if removed == 0 {
 		why, err := c.broaderAccess(ctx, perms, ch)
 		if err != nil {

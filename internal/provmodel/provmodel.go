@@ -269,6 +269,11 @@ func (m *Model) applyOp(op Op) Outcome {
 	if typ != "WORKSPACE" && m.broader(set, roleID, typ, resID) {
 		return Outcome{Code: abi.CodeFailedPrecondition}
 	}
+	if typ != "WORKSPACE" && !m.roleIDs[roleID] {
+		// The slug may name a role renamed since the sync: "not held"
+		// would be a guess.
+		return Outcome{Code: abi.CodeNotFound}
+	}
 	return Outcome{Already: true}
 }
 
