@@ -23,6 +23,7 @@ import (
 	"github.com/baton-runner/baton-runner/config"
 	"github.com/baton-runner/baton-runner/host/runner"
 	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/internal/segmentids"
 )
 
 func configFlag(required bool) cli.Flag {
@@ -87,6 +88,9 @@ func buildSpec(cfg *config.Config, requireSecrets bool) (runner.Spec, error) {
 			Name: t.Name, Module: t.Connector, BaseURL: t.BaseURL, RequestsPerMinute: t.RequestsPerMinute,
 			Limits: t.Limits, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
 			StorageEngine: cfg.Runtime.StorageEngine,
+		}
+		if t.EntitlementIDs != segmentids.RoleID {
+			ts.Settings = map[string]string{segmentids.Setting: t.EntitlementIDs}
 		}
 		token, err := t.Token.Resolve()
 		if err != nil && requireSecrets {
@@ -342,6 +346,9 @@ func syncFromConfig(c *cli.Context) error {
 	defer func() { _ = logger.Sync() }()
 	cfg, err := config.Load(c.String("config"))
 	if err != nil {
+		return err
+	}
+	if err := refuseEntitlementIDsWithConfig(c); err != nil {
 		return err
 	}
 	names := c.StringSlice("tenant")

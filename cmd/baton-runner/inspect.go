@@ -60,8 +60,13 @@ func inspectCommand() *cli.Command {
 				Usage: "list entitlements: the IDs grant --entitlement takes",
 				Flags: []cli.Flag{inspectFileFlag(), outputFlag(),
 					&cli.StringFlag{Name: "resource-type", Usage: "only entitlements on resources of this type", EnvVars: []string{"BATON_INSPECT_RESOURCE_TYPE"}},
-					&cli.StringFlag{Name: "resource", Usage: "only entitlements on this resource (TYPE:ID, or its ID)", EnvVars: []string{"BATON_INSPECT_RESOURCE"}}},
+					&cli.StringFlag{Name: "resource", Usage: "only entitlements on this resource (TYPE:ID, or its ID)", EnvVars: []string{"BATON_INSPECT_RESOURCE"}},
+					&cli.StringFlag{Name: "entitlement", Usage: "only this entitlement, by its ID in either --entitlement-ids scheme, shown with both", EnvVars: []string{"BATON_INSPECT_ENTITLEMENT"}},
+					&cli.BoolFlag{Name: "id-schemes", Usage: "also show each entitlement's ID in both --entitlement-ids schemes, role-id and baton-segment", EnvVars: []string{"BATON_INSPECT_ID_SCHEMES"}}},
 				Action: explore(func(c *cli.Context, s *inspect.Snapshot) (*inspect.Table, error) {
+					if c.String("entitlement") != "" || c.Bool("id-schemes") {
+						return s.EntitlementIDTable(c.String("resource-type"), c.String("resource"), c.String("entitlement"))
+					}
 					return s.EntitlementTable(c.String("resource-type"), c.String("resource"))
 				}),
 			},
