@@ -40,67 +40,26 @@ type Role struct {
 	ID, Name string
 }
 
-// Snake is baton-segment's slug for a role name: what
-// github.com/iancoleman/strcase v0.3.0's ToSnake, which baton-segment
-// calls, returns. The guest takes no dependencies, so the algorithm is
-// written out here; it works on bytes, like the original, so only ASCII
-// letters change case. Words break at spaces, '_', '-' and '.', at a
-// change between lower case, upper case and digits, and before the last
-// capital of a run of capitals followed by a lower-case letter
-// ("JSONData" is json_data). Runs of separators are not collapsed
-// ("Read - only" is read___only).
+// Snake is baton-segment's slug for a role name: lower case, spaces and
+// hyphens as underscores, every character but a-z, 0-9 and _ dropped
+// ("Unify and Engage Read-only" is unify_and_engage_read_only). That is
+// the rule of version 2 of ConductorOne's connector, the one its image
+// runs now; version 1 snake-cased with strcase's ToSnake, which gives the
+// same slug for every role name Segment ships and differs only for names
+// with capitals inside a word, digits after letters or other punctuation
+// ("iOS Admin": ios_admin, version 1 i_os_admin). The guest takes no
+// dependencies, so the rule is written out here.
 func Snake(name string) string {
-	s := strings.TrimSpace(name)
 	var b strings.Builder
-	b.Grow(len(s) + 2)
-	for i := 0; i < len(s); i++ {
-		c, k := s[i], class(s[i])
-		lc := c
-		if k == upper {
-			lc += 'a' - 'A'
-		}
-		if i+1 < len(s) {
-			next := class(s[i+1])
-			if k != other && next != other && k != next {
-				if k == upper && next == lower && i > 0 && class(s[i-1]) == upper {
-					b.WriteByte('_')
-				}
-				b.WriteByte(lc)
-				if k == lower || k == digit || next == digit {
-					b.WriteByte('_')
-				}
-				continue
-			}
-		}
-		switch c {
-		case ' ', '_', '-', '.':
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r == ' ' || r == '-':
 			b.WriteByte('_')
-		default:
-			b.WriteByte(lc)
+		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', r == '_':
+			b.WriteRune(r)
 		}
 	}
 	return b.String()
-}
-
-type charClass int
-
-const (
-	other charClass = iota
-	upper
-	lower
-	digit
-)
-
-func class(c byte) charClass {
-	switch {
-	case 'A' <= c && c <= 'Z':
-		return upper
-	case 'a' <= c && c <= 'z':
-		return lower
-	case '0' <= c && c <= '9':
-		return digit
-	}
-	return other
 }
 
 // Collision is a baton-segment slug that several roles' names share.
@@ -124,8 +83,9 @@ type Names struct {
 
 // BatonSegmentNames computes the baton-segment slugs of roles. The result
 // does not depend on their order. Slugs are unique: a role whose name is
-// empty, or whose slug would be another role's slug or ID (which only an
-// ID that no snake-cased name can look like rules out), gets its own ID.
+// blank (listed under its ID, so that inspect, reading names from the
+// resources, agrees), or whose slug would be another role's slug or ID
+// (Segment's role IDs have capitals, which slugs do not), gets its own ID.
 func BatonSegmentNames(roles []Role) *Names {
 	sorted := slices.Clone(roles)
 	slices.SortFunc(sorted, func(a, b Role) int { return strings.Compare(a.ID, b.ID) })
@@ -146,7 +106,7 @@ func BatonSegmentNames(roles []Role) *Names {
 	var slugs []string
 	for _, r := range sorted {
 		s := Snake(r.Name)
-		if s == "" {
+		if strings.TrimSpace(r.Name) == "" {
 			n.slug[r.ID] = r.ID
 			continue
 		}
@@ -176,8 +136,8 @@ func BatonSegmentNames(roles []Role) *Names {
 	// A slug with the ID suffix stays valid once its collision is gone
 	// (the older role deleted): the ID says which role it meant.
 	for _, r := range sorted {
-		if s := Snake(r.Name); s != "" {
-			claim(s+"_"+r.ID, r.ID)
+		if s := n.slug[r.ID]; s != r.ID {
+			claim(Snake(r.Name)+"_"+r.ID, r.ID)
 		}
 	}
 	return n
