@@ -13,7 +13,7 @@ import (
 // The tenant's entitlement_ids setting chooses how the entitlements of a
 // role on one source, warehouse, space or function are named: by role ID
 // (the default: source:<id>:<roleId>), or as ConductorOne's baton-segment
-// names them, by the snake-cased role name (source:<id>:source_admin), for
+// names them, by the role's name as a slug (source:<id>:source_admin), for
 // a ConductorOne app that moves from that connector and must keep its
 // entitlement IDs (see internal/segmentids for the mapping and collisions).
 // Every other entitlement has the same ID in both schemes. Grant and
@@ -99,6 +99,8 @@ func (c *call) warnCollisions(ctx context.Context) {
 	if len(c.names.Collisions) == 0 || c.cache.syncID == "" {
 		return
 	}
+	// The memo spares this instance a session read per resource; the
+	// session's marker keeps the sync's other instances quiet.
 	if warned, _ := recall[bool](c.cache, idsWarnedKey); warned {
 		return
 	}
