@@ -360,12 +360,14 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			}
 			rec.RateLimitWait += waited
 		}
+		var slot ticket
 		for {
-			hold, ok, err := c.gate.acquire(ctx, class, c.now)
+			t, hold, ok, err := c.gate.acquire(ctx, class, c.now)
 			if err != nil {
 				return canceled(err)
 			}
 			if ok {
+				slot = t
 				break
 			}
 			wait := max(0, hold.until.Sub(c.now()))
@@ -386,7 +388,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		}
 		rec.Attempts++
 		attemptStart := c.now()
-		res := c.exchange(ctx, class, req.Method, u, hdr, req.Body, limitWait)
+		res := c.exchange(ctx, slot, req.Method, u, hdr, req.Body, limitWait)
 		tookLast = c.now().Sub(attemptStart)
 		rec.Status, rec.Bytes = res.status, int64(len(res.body))
 
@@ -477,25 +479,26 @@ type result struct {
 // its body had been read. A panic on the way (Do recovers it) frees the
 // slot too: a leaked one would shrink the tenant's bound on attempts for
 // good.
-func (c *Client) exchange(ctx context.Context, class rateClass, method string, u *url.URL, hdr http.Header, body []byte, limitWait *expBackOff) result {
+func (c *Client) exchange(ctx context.Context, slot ticket, method string, u *url.URL, hdr http.Header, body []byte, limitWait *expBackOff) result {
 	freed := false
 	defer func() {
 		if !freed {
-			c.gate.release(class, 0, nil, time.Time{}, time.Time{})
+			c.gate.release(slot, answer{})
 		}
 	}()
 	res := c.attempt(ctx, method, u, hdr, body)
 	if res.status != 0 {
 		c.answered.Store(true)
 	}
+	var exact bool
 	if res.status == http.StatusTooManyRequests {
-		wait, ok := rateLimitWait(res.body, res.header, res.at)
+		wait, ex, ok := rateLimitWait(res.body, res.header, res.at)
 		if !ok {
 			wait = limitWait.next()
 		}
-		res.retryAt = res.at.Add(wait)
+		res.retryAt, exact = res.at.Add(wait), ex
 	}
-	c.gate.release(class, res.status, res.header, res.at, res.retryAt)
+	c.gate.release(slot, answer{status: res.status, header: res.header, at: res.at, pauseUntil: res.retryAt, exact: exact})
 	freed = true
 	return res
 }

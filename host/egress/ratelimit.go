@@ -28,18 +28,21 @@ const (
 // first (Segment's Rate Limits page, docs.segmentapis.com): the body's errors[0].data.msBeforeNext, the
 // X-RateLimit-Reset date, Retry-After (seconds or a date). A source counts
 // only if it parses to a positive wait; a reset date already in the past
-// (clock skew) falls through to the next source. ok is false when no source
-// gives a wait: then the caller backs off (rateLimitBase, doubling).
-func rateLimitWait(body []byte, h http.Header, now time.Time) (d time.Duration, ok bool) {
+// (clock skew) falls through to the next source. exact says the wait came
+// from msBeforeNext, to the millisecond; the others have the dates'
+// second. ok is false when no source gives a wait: then the caller backs
+// off (rateLimitBase, doubling).
+func rateLimitWait(body []byte, h http.Header, now time.Time) (d time.Duration, exact, ok bool) {
 	if d, ok := msBeforeNext(body); ok {
-		return d, true
+		return d, true, true
 	}
 	if t, ok := parseDate(h.Get("X-RateLimit-Reset")); ok {
 		if d := t.Sub(now); d > 0 {
-			return min(d, maxWait), true
+			return min(d, maxWait), false, true
 		}
 	}
-	return retryAfter(h.Get("Retry-After"), now)
+	d, ok = retryAfter(h.Get("Retry-After"), now)
+	return d, false, ok
 }
 
 // msBeforeNext reads Segment's 429 body:

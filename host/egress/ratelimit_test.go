@@ -22,27 +22,32 @@ func TestRateLimitWait(t *testing.T) {
 		body   string
 		header map[string]string
 		want   time.Duration // 0: no wait given, back off
+		exact  bool          // from msBeforeNext
 	}{
-		{"body msBeforeNext", segmentBody, nil, 41250 * time.Millisecond},
-		{"body wins over headers", segmentBody, map[string]string{"X-RateLimit-Reset": t0.Add(5 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 41250 * time.Millisecond},
-		{"reset RFC1123", `{"errors":[{"type":"RateLimited"}]}`, map[string]string{"X-RateLimit-Reset": t0.Add(7 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 7 * time.Second},
-		{"reset RFC5322 numeric zone", "", map[string]string{"X-RateLimit-Reset": t0.Add(9 * time.Second).In(time.FixedZone("", -5*3600)).Format(time.RFC1123Z)}, 9 * time.Second},
-		{"reset in the past falls through", "", map[string]string{"X-RateLimit-Reset": t0.Add(-time.Minute).Format(http.TimeFormat), "Retry-After": "3"}, 3 * time.Second},
-		{"retry-after seconds", "not json", map[string]string{"Retry-After": "3"}, 3 * time.Second},
-		{"retry-after date", "", map[string]string{"Retry-After": t0.Add(11 * time.Second).Format(http.TimeFormat)}, 11 * time.Second},
-		{"zero msBeforeNext falls through", `{"errors":[{"data":{"msBeforeNext":0}}]}`, map[string]string{"Retry-After": "2"}, 2 * time.Second},
-		{"garbage falls through to backoff", `{"errors":[{"data":{"msBeforeNext":"soon"}}]}`, map[string]string{"X-RateLimit-Reset": "tomorrow", "Retry-After": "-1"}, 0},
-		{"nothing: backoff", "", nil, 0},
-		{"huge msBeforeNext capped", `{"errors":[{"data":{"msBeforeNext":1e300}}]}`, nil, maxWait},
-		{"huge retry-after capped", "", map[string]string{"Retry-After": "99999999999"}, maxWait},
+		{"body msBeforeNext", segmentBody, nil, 41250 * time.Millisecond, true},
+		{"body wins over headers", segmentBody, map[string]string{"X-RateLimit-Reset": t0.Add(5 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 41250 * time.Millisecond, true},
+		{"reset RFC1123", `{"errors":[{"type":"RateLimited"}]}`, map[string]string{"X-RateLimit-Reset": t0.Add(7 * time.Second).Format(http.TimeFormat), "Retry-After": "3"}, 7 * time.Second, false},
+		{"reset RFC5322 numeric zone", "", map[string]string{"X-RateLimit-Reset": t0.Add(9 * time.Second).In(time.FixedZone("", -5*3600)).Format(time.RFC1123Z)}, 9 * time.Second, false},
+		{"reset in the past falls through", "", map[string]string{"X-RateLimit-Reset": t0.Add(-time.Minute).Format(http.TimeFormat), "Retry-After": "3"}, 3 * time.Second, false},
+		{"retry-after seconds", "not json", map[string]string{"Retry-After": "3"}, 3 * time.Second, false},
+		{"retry-after date", "", map[string]string{"Retry-After": t0.Add(11 * time.Second).Format(http.TimeFormat)}, 11 * time.Second, false},
+		{"zero msBeforeNext falls through", `{"errors":[{"data":{"msBeforeNext":0}}]}`, map[string]string{"Retry-After": "2"}, 2 * time.Second, false},
+		{"garbage falls through to backoff", `{"errors":[{"data":{"msBeforeNext":"soon"}}]}`, map[string]string{"X-RateLimit-Reset": "tomorrow", "Retry-After": "-1"}, 0, false},
+		{"nothing: backoff", "", nil, 0, false},
+		{"huge msBeforeNext capped", `{"errors":[{"data":{"msBeforeNext":1e300}}]}`, nil, maxWait, true},
+		{"huge retry-after capped", "", map[string]string{"Retry-After": "99999999999"}, maxWait, false},
 	}
 	for _, tt := range tests {
 		h := http.Header{}
 		for k, v := range tt.header {
 			h.Set(k, v)
 		}
-		if got, ok := rateLimitWait([]byte(tt.body), h, t0); got != tt.want || ok != (tt.want != 0) {
+		got, exact, ok := rateLimitWait([]byte(tt.body), h, t0)
+		if got != tt.want || ok != (tt.want != 0) {
 			t.Errorf("%s: wait = %v, %v; want %v", tt.name, got, ok, tt.want)
+		}
+		if exact != tt.exact {
+			t.Errorf("%s: exact = %v, want %v (msBeforeNext is, the dates are not)", tt.name, exact, tt.exact)
 		}
 	}
 }
