@@ -145,6 +145,30 @@ func (c *call) roleOfSlug(ctx context.Context, slug string) (roleID string, foun
 	return slug, false, nil
 }
 
+// resolveRole turns a scoped role change's slug, a role ID or (from a sync
+// with entitlement_ids = "baton-segment") a role's name, into the role's
+// ID. A role the principal holds is named by its ID, and needs no GET
+// /roles: the usual revoke and the grant already held cost what they did
+// before names were taken. A slug that names no role stays as it is, with
+// unknownRole set: a revoke may still find it held as the ID of a role GET
+// /roles does not list.
+func (c *call) resolveRole(ctx context.Context, ch *change, perms []permission) error {
+	if ch.segType == segWorkspace {
+		return nil
+	}
+	for _, p := range perms {
+		if p.RoleID == ch.roleID {
+			return nil
+		}
+	}
+	id, found, err := c.roleOfSlug(ctx, ch.roleID)
+	if err != nil {
+		return err
+	}
+	ch.roleID, ch.unknownRole = id, !found
+	return nil
+}
+
 // unknownRole is the error of a change whose slug names no role.
 func unknownRole(slug string) error {
 	return abi.Errorf(abi.CodeNotFound, "role %s does not exist in Segment (GET /roles has no role with that id or baton-segment name: deleted, or renamed since the sync); nothing was changed", slug)

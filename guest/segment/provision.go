@@ -44,7 +44,7 @@ var segmentTypeOf = map[string]string{
 // writing nothing, when Segment already shows exactly that grant.
 func (conn *Connector) Grant(ctx context.Context, env guest.Env, req abi.GrantRequest) (abi.GrantResult, error) {
 	ch := &change{verb: "grant", ent: req.Entitlement, principal: req.Principal}
-	c, err := conn.prepare(ctx, env, req.Call, ch)
+	c, err := conn.prepare(env, req.Call, ch)
 	if err != nil {
 		return abi.GrantResult{}, ch.fail(err)
 	}
@@ -66,7 +66,7 @@ func (conn *Connector) Grant(ctx context.Context, env guest.Env, req abi.GrantRe
 // broader permission that revoking this entitlement would not change.
 func (conn *Connector) Revoke(ctx context.Context, env guest.Env, req abi.RevokeRequest) (abi.RevokeResult, error) {
 	ch := &change{verb: "revoke", ent: req.Entitlement, principal: req.Principal}
-	c, err := conn.prepare(ctx, env, req.Call, ch)
+	c, err := conn.prepare(env, req.Call, ch)
 	if err != nil {
 		return abi.RevokeResult{}, ch.fail(err)
 	}
@@ -82,31 +82,12 @@ func (conn *Connector) Revoke(ctx context.Context, env guest.Env, req abi.Revoke
 	return res, nil
 }
 
-// prepare parses the change and readies its call. A scoped role
-// entitlement's slug is a role ID or, from a sync with entitlement_ids =
-// "baton-segment", a role's name: either is resolved here to the role.
-// A grant of a role no one has is refused at once; a revoke may still
-// find the slug held as the id of a role GET /roles does not list.
-func (conn *Connector) prepare(ctx context.Context, env guest.Env, req abi.Call, ch *change) (*call, error) {
+// prepare parses the change and readies its call.
+func (conn *Connector) prepare(env guest.Env, req abi.Call, ch *change) (*call, error) {
 	if err := ch.parse(); err != nil {
 		return nil, err
 	}
-	c, err := conn.callFor(env, abi.Call{Config: req.Config})
-	if err != nil || ch.member || ch.segType == segWorkspace {
-		return c, err
-	}
-	slug := ch.roleID
-	var found bool
-	if ch.roleID, found, err = c.roleOfSlug(ctx, slug); err != nil {
-		return nil, err
-	}
-	if !found {
-		if ch.verb == "grant" {
-			return nil, unknownRole(slug)
-		}
-		ch.unknownRole = true
-	}
-	return c, nil
+	return conn.callFor(env, abi.Call{Config: req.Config})
 }
 
 // change is one parsed provisioning request.
@@ -123,7 +104,7 @@ type change struct {
 	roleID  string
 	segType string
 	resID   string
-	// unknownRole says that GET /roles has no role roleID.
+	// unknownRole says that GET /roles has no role roleID (resolveRole).
 	unknownRole bool
 }
 
@@ -269,6 +250,12 @@ func (c *call) grantRole(ctx context.Context, ch *change) (abi.GrantResult, erro
 	if err != nil {
 		return abi.GrantResult{}, err
 	}
+	if err := c.resolveRole(ctx, ch, perms); err != nil {
+		return abi.GrantResult{}, err
+	}
+	if ch.unknownRole {
+		return abi.GrantResult{}, unknownRole(ch.roleID)
+	}
 	// Only the exact grant counts as held. A workspace-wide or
 	// label-scoped permission of the same role is a different grant:
 	// writing the specific one makes the requested access survive a later
@@ -311,6 +298,9 @@ func (c *call) revokeRole(ctx context.Context, ch *change) (abi.RevokeResult, er
 	// The read the PUT is built from: fresh, in this call.
 	perms, err := c.currentPermissions(ctx, ch.principal.ID)
 	if err != nil {
+		return abi.RevokeResult{}, err
+	}
+	if err := c.resolveRole(ctx, ch, perms); err != nil {
 		return abi.RevokeResult{}, err
 	}
 	kept, removed := withoutTarget(perms, ch)
