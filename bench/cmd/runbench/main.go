@@ -53,6 +53,10 @@ type config struct {
 	// readLimit adds a sandboxed sync of the first workspace size under
 	// this many read requests per minute (0: none).
 	readLimit int
+	// secondLimit adds a sandboxed sync of secondUsers users under this
+	// many read requests per one-second window (0: none), where the
+	// one-second resolution of the rate-limit headers matters.
+	secondLimit, secondUsers int
 	// -multitenant: one process with many tenants against as many processes.
 	multitenant bool
 	tenants     int
@@ -66,6 +70,8 @@ func parseFlags() (config, error) {
 	out := flag.String("out", "", "write the Markdown report to this file (default: stdout)")
 	quick := flag.Bool("quick", false, "smoke run: 1000 users only, latencies 0ms and 20ms")
 	readLimit := flag.Int("read-limit", 600, "also sync the first -users size sandboxed under this many read requests per minute (`sim --read-limit`; 0 skips)")
+	secondLimit := flag.Int("read-limit-per-second", 20, "also sync -read-limit-per-second-users users sandboxed under this many read requests per one-second window (segmentsim's RateWindow; 0 skips)")
+	secondUsers := flag.Int("read-limit-per-second-users", 500, "workspace size (users) of the -read-limit-per-second sync")
 	wasm := flag.String("wasm", "bin/segment.wasm", "guest module (built by make build)")
 	cli := flag.String("cli", "bin/baton-runner", "baton-runner binary for the cold-start runs (built by make build)")
 	profileDir := flag.String("cpuprofile-dir", "", "have each worker write a CPU profile <mode>-<users>-<latency>.pprof here")
@@ -73,7 +79,7 @@ func parseFlags() (config, error) {
 	tenants := flag.Int("tenants", 50, "with -multitenant: number of tenants (workspaces)")
 	flag.Parse()
 
-	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, multitenant: *multitenant, tenants: *tenants}
+	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, secondLimit: *secondLimit, secondUsers: *secondUsers, multitenant: *multitenant, tenants: *tenants}
 	if *quick {
 		*users, *latency = "1000", "0ms,20ms"
 	}
@@ -89,6 +95,9 @@ func parseFlags() (config, error) {
 		if *tenants < 1 || len(splitList(*users)) != 1 || len(splitList(*latency)) != 1 {
 			return c, errors.New("-multitenant takes -tenants ≥ 1 and one -users and one -latency value")
 		}
+	}
+	if c.secondLimit > 0 && c.secondUsers <= 0 {
+		return c, fmt.Errorf("-read-limit-per-second-users: %d is not a positive number", c.secondUsers)
 	}
 	for _, s := range splitList(*users) {
 		n, err := strconv.Atoi(s)
@@ -172,6 +181,9 @@ func run() error {
 	}
 	if cfg.readLimit > 0 && slices.Contains(cfg.modes, "sandboxed") {
 		scenarios = append(scenarios, scenario{Mode: "sandboxed", Users: cfg.users[0], ReadLimit: cfg.readLimit})
+	}
+	if cfg.secondLimit > 0 && slices.Contains(cfg.modes, "sandboxed") {
+		scenarios = append(scenarios, scenario{Mode: "sandboxed", Users: cfg.secondUsers, ReadLimit: cfg.secondLimit, ReadWindow: time.Second})
 	}
 	for i, sc := range scenarios {
 		r, err := env.runScenario(sc)

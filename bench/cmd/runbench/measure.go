@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -129,20 +130,39 @@ func tail(s string, n int) string {
 
 // scenario is one sync benchmark: a mode against a workspace size, a
 // simulated API latency and, optionally, a read limit (requests per
-// minute, as `sim --read-limit`).
+// window of ReadWindow, a minute when zero, as `sim --read-limit`).
 type scenario struct {
-	Mode      string
-	Users     int
-	Latency   time.Duration
-	ReadLimit int
+	Mode       string
+	Users      int
+	Latency    time.Duration
+	ReadLimit  int
+	ReadWindow time.Duration
 }
 
 func (sc scenario) name() string {
 	n := fmt.Sprintf("%s-%d-%s", sc.Mode, sc.Users, latencyLabel(sc.Latency))
 	if sc.ReadLimit > 0 {
 		n += fmt.Sprintf("-rl%d", sc.ReadLimit)
+		if sc.ReadWindow > 0 {
+			n += "per" + sc.ReadWindow.String()
+		}
 	}
 	return n
+}
+
+// window is the length of the read limit's window.
+func (sc scenario) window() time.Duration { return cmp.Or(sc.ReadWindow, time.Minute) }
+
+// limitLabel says the read limit as "600/min" or "20/s".
+func (sc scenario) limitLabel() string {
+	switch w := sc.window(); w {
+	case time.Minute:
+		return fmt.Sprintf("%d/min", sc.ReadLimit)
+	case time.Second:
+		return fmt.Sprintf("%d/s", sc.ReadLimit)
+	default:
+		return fmt.Sprintf("%d/%s", sc.ReadLimit, w)
+	}
 }
 
 func latencyLabel(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
@@ -206,7 +226,7 @@ type benchEnv struct {
 // runScenario starts a simulator, runs one worker sync against it and
 // checks the c1z it wrote.
 func (e *benchEnv) runScenario(sc scenario) (syncResult, error) {
-	s, err := startSim(sc.Users, segmentsim.Options{Latency: sc.Latency, ReadLimitPerMinute: sc.ReadLimit})
+	s, err := startSim(sc.Users, segmentsim.Options{Latency: sc.Latency, ReadLimitPerMinute: sc.ReadLimit, RateWindow: sc.ReadWindow})
 	if err != nil {
 		return syncResult{}, err
 	}

@@ -127,6 +127,8 @@ func (r *report) write(out io.Writer) error {
 	p("# one scenario, with a CPU profile per worker (bench/out/prof/<mode>-<users>-<latency>.pprof, git-ignored):")
 	p("go run ./bench/cmd/runbench -modes sandboxed -users 10000 -latency 20ms -coldstart-runs 0 -cpuprofile-dir bench/out/prof")
 	p("go tool pprof -top bench/out/prof/sandboxed-10000-20ms.pprof")
+	p("# only the per-second read-limit row (500 users, 20 reads a 1-s window):")
+	p("go run ./bench/cmd/runbench -modes sandboxed -latency '' -read-limit 0 -coldstart-runs 0")
 	p("# workers run under the one-shot soft memory limit, as `baton-runner sync`; without it:")
 	p("GOMEMLIMIT=off go run ./bench/cmd/runbench -modes sandboxed -users 1000 -latency 0ms -coldstart-runs 0")
 	p("# one sync by hand against a simulator in another terminal:")
@@ -185,7 +187,7 @@ func (r *report) writeSyncs(p func(string, ...any)) {
 	for _, s := range r.syncs {
 		lat := latencyLabel(s.Latency)
 		if s.ReadLimit > 0 {
-			lat += fmt.Sprintf(", read limit %d/min", s.ReadLimit)
+			lat += ", read limit " + s.limitLabel()
 		}
 		p("| %s | %d | %s | %s | %.2f | %s | %s | %s | %s | %.0f | %d | %d | %d | %s |",
 			s.Mode, s.Users, lat, secs(s.Wall), s.Worker.SetupSeconds,
@@ -331,6 +333,12 @@ var (
 	rssTargets = map[int]float64{1000: 100, 10000: 160}
 )
 
+// floor is the least time a read-limited sync can take: the requests it
+// had served, R a window.
+func (s syncResult) floor() time.Duration {
+	return time.Duration(float64(s.Requests-s.Limited) / float64(s.ReadLimit) * float64(s.window()))
+}
+
 func (r *report) writeReadLimited(p func(string, ...any)) {
 	var rows []syncResult
 	for _, s := range r.syncs {
@@ -344,17 +352,17 @@ func (r *report) writeReadLimited(p func(string, ...any)) {
 	p("## Under a read limit")
 	p("")
 	p("The simulator answers 429 once a token has made R read requests in its")
-	p("one-minute window (`sim --read-limit R`), with Segment's X-RateLimit-* headers.")
+	p("window of a minute (`sim --read-limit R`) or a second (segmentsim's RateWindow),")
+	p("with Segment's X-RateLimit-* headers, whose dates have one-second resolution.")
 	p("The least time a sync can take is then about requests / R; the target is")
 	p("%.2f × that, with no sync failing on 429.", targetReadLimit)
 	p("")
-	p("| mode | users | R (per min) | requests served | 429 answers | wall (s) | requests / R (s) | wall / (requests / R) | result |")
+	p("| mode | users | R | requests served | 429 answers | wall (s) | requests / R (s) | wall / (requests / R) | result |")
 	p("|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, s := range rows {
-		served := s.Requests - s.Limited
-		floor := time.Duration(float64(served) / float64(s.ReadLimit) * float64(time.Minute))
+		floor := s.floor()
 		ratio := s.Wall.Seconds() / floor.Seconds()
-		p("| %s | %d | %d | %d | %d | %s | %s | **%.2f** | %s |", s.Mode, s.Users, s.ReadLimit, served, s.Limited,
+		p("| %s | %d | %s | %d | %d | %s | %s | **%.2f** | %s |", s.Mode, s.Users, s.limitLabel(), s.Requests-s.Limited, s.Limited,
 			secs(s.Wall), secs(floor), ratio, passMiss(ratio <= targetReadLimit))
 	}
 	p("")
@@ -375,9 +383,9 @@ func (r *report) writeTargets(p func(string, ...any)) {
 	}
 	for _, s := range r.syncs {
 		if s.ReadLimit > 0 {
-			floor := float64(s.Requests-s.Limited) / float64(s.ReadLimit) * 60
-			p("| read limit %d/min, %d users: wall ≤ %.2f × requests / R, no failed sync | %s s for %.1f s, %d × 429 | %s |",
-				s.ReadLimit, s.Users, targetReadLimit, secs(s.Wall), floor, s.Limited, passMiss(s.Wall.Seconds() <= targetReadLimit*floor))
+			floor := s.floor().Seconds()
+			p("| read limit %s, %d users: wall ≤ %.2f × requests / R, no failed sync | %s s for %.1f s, %d × 429 | %s |",
+				s.limitLabel(), s.Users, targetReadLimit, secs(s.Wall), floor, s.Limited, passMiss(s.Wall.Seconds() <= targetReadLimit*floor))
 		}
 	}
 	for _, users := range r.cfg.users {
