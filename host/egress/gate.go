@@ -287,8 +287,9 @@ func (l *classLimit) ends(end time.Time) {
 // on the wire are subtracted (the API may or may not have counted them:
 // counting them errs on the side of no 429). Within one, the lower count
 // wins (answers arrive out of order, and attempts sent since are already
-// subtracted). Answers of a window that is over teach nothing. Windows
-// longer than maxRL are left to the 429 path.
+// subtracted). Answers of a window that is over teach nothing, unless
+// the attempt was sent after its end. Windows longer than maxRL are left
+// to the 429 path.
 func (l *classLimit) learnWindow(h http.Header, sent, at time.Time, maxRL time.Duration) {
 	rem, err := strconv.Atoi(strings.TrimSpace(h.Get("X-RateLimit-Remaining")))
 	if err != nil || rem < 0 {
@@ -318,6 +319,11 @@ func (l *classLimit) learnWindow(h http.Header, sent, at time.Time, maxRL time.D
 		l.window, l.resetAt, l.exact, l.over, l.opened = reset, at.Add(in), false, false, time.Time{}
 		l.longest = max(l.longest, in)
 	case reset.Equal(l.window) && !l.over:
+		l.remaining = min(l.remaining, rem)
+	case reset.Equal(l.window) && !sent.Before(l.resetAt):
+		// Sent once the window was taken to be over, yet counted in it:
+		// it lasts until its reset after all.
+		l.over, l.exact, l.resetAt = false, false, at.Add(in)
 		l.remaining = min(l.remaining, rem)
 	default:
 		return

@@ -553,8 +553,8 @@ func TestGateOpensAWindowWithTheLastOnesSize(t *testing.T) {
 	start := time.Date(2025, 3, 4, 5, 6, 7, 300e6, time.UTC)
 	g := newGate(8, time.Minute)
 	first, _, _, _ := g.acquire(context.Background(), reads, fixed(start))
-	old := simHeaders(start, 1, 2, start.Add(30*time.Second))
-	g.release(first, answer{status: http.StatusOK, header: old, at: start})
+	g.release(first, answer{status: http.StatusOK, header: simHeaders(start, 1, 2, start.Add(30*time.Second)), at: start})
+	late, _, _, _ := g.acquire(context.Background(), reads, fixed(start))
 
 	now := start.Add(40 * time.Second)
 	var sent []ticket
@@ -568,7 +568,7 @@ func TestGateOpensAWindowWithTheLastOnesSize(t *testing.T) {
 	if !waits(g, now) {
 		t.Fatal("a fourth attempt went before any answer of a window of 3")
 	}
-	g.release(sent[0], answer{status: http.StatusOK, header: old, at: now})
+	g.release(late, answer{status: http.StatusOK, header: simHeaders(start, 2, 1, start.Add(30*time.Second)), at: now})
 	if !waits(g, now) {
 		t.Fatal("a late answer of the old window opened the new one")
 	}
@@ -576,5 +576,31 @@ func TestGateOpensAWindowWithTheLastOnesSize(t *testing.T) {
 	g.release(sent[1], answer{status: http.StatusOK, header: simHeaders(now, 2, 1, now.Add(30*time.Second)), at: now})
 	if _, hold, ok, _ := g.acquire(context.Background(), reads, fixed(now)); ok || !strings.Contains(hold.reason, "used up") {
 		t.Fatalf("with 3 of 3 sent: ok %v, hold %q; want the window used up", ok, hold.reason)
+	}
+}
+
+// TestGateWindowOutlastingA429sEnd: an answer counted in a window the gate
+// took to be over (a 429 said it ended, the reset says later) to an
+// attempt sent after that end puts the window back until its reset, rather
+// than the gate sending on as if into a new one.
+func TestGateWindowOutlastingA429sEnd(t *testing.T) {
+	start := time.Date(2025, 3, 4, 5, 6, 7, 300e6, time.UTC)
+	reset := start.Add(30 * time.Second)
+	g := newGate(8, time.Minute)
+	a, _, _, _ := g.acquire(context.Background(), reads, fixed(start))
+	g.release(a, answer{status: http.StatusOK, header: simHeaders(start, 1, 5, reset), at: start})
+	b, _, _, _ := g.acquire(context.Background(), reads, fixed(start))
+	g.release(b, answer{status: http.StatusTooManyRequests, at: start, pauseUntil: start.Add(time.Second), exact: true})
+
+	later := start.Add(2 * time.Second)
+	c, _, ok, _ := g.acquire(context.Background(), reads, fixed(later))
+	if !ok {
+		t.Fatal("held after the 429's end")
+	}
+	g.release(c, answer{status: http.StatusOK, header: simHeaders(later, 6, 0, reset), at: later})
+	_, hold, ok, _ := g.acquire(context.Background(), reads, fixed(later))
+	// The reset, 05:06:38, read through Date 05:06:09.
+	if want := later.Add(29 * time.Second); ok || !hold.until.Equal(want) {
+		t.Fatalf("after an answer of the old window: ok %v, hold until %v; want held until its reset, %v", ok, hold.until, want)
 	}
 }
