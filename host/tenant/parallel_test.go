@@ -113,7 +113,9 @@ func TestParallelSyncMatchesSequential(t *testing.T) {
 // TestReadLimitFollowedWithoutTooManyRequests: under a read limit, a
 // parallel sync follows the API's rate-limit window (X-RateLimit-Remaining
 // and -Reset) and waits for each reset instead of running into it: no
-// request is answered 429, and the content is the unlimited sync's.
+// request is answered 429 but the one probe that learns when these
+// one-second windows end (msBeforeNext; the dates say it only to the
+// second), and the content is the unlimited sync's.
 func TestReadLimitFollowedWithoutTooManyRequests(t *testing.T) {
 	cfg := segmentsim.DefaultConfig(60)
 	want, _ := syncInFlight(t, cfg, segmentsim.Options{}, 1)
@@ -123,8 +125,8 @@ func TestReadLimitFollowedWithoutTooManyRequests(t *testing.T) {
 		t.Errorf("content differs from the unlimited sync:\n%s", diffIDs(want, got))
 	}
 	served := total(requestsServed(sim))
-	if limited := len(sim.Requests()) - served; limited != 0 {
-		t.Errorf("%d of %d answers were 429; the window should have been waited out", limited, len(sim.Requests()))
+	if limited := len(sim.Requests()) - served; limited > 1 {
+		t.Errorf("%d of %d answers were 429; beyond the probe's, the window should have been waited out", limited, len(sim.Requests()))
 	}
 	if served <= 3*25 {
 		t.Fatalf("the sync made %d requests, too few to span several windows of 25", served)
