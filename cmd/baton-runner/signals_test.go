@@ -11,58 +11,44 @@ import (
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
-// TestCtrlCExits130: Ctrl-C during a sync stops it with the shell's
-// interrupted status, 130, and leaves the previous c1z as it was.
-func TestCtrlCExits130(t *testing.T) {
-	_, _, url := writableSim(t, 200, 20*time.Millisecond)
-	p := start(t, []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url, "BATON_PROGRESS_INTERVAL=1ns"}, "sync")
-	prev := []byte("previous good sync")
-	target := filepath.Join(p.cmd.Dir, "sync.c1z")
-	if err := os.WriteFile(target, prev, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 60*time.Second, "the sync to make progress", func() bool {
-		return strings.Contains(p.stderr.String(), `"msg":"sync progress"`)
-	})
-	if err := p.cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(t, 60*time.Second); code != exitInterrupted {
-		t.Errorf("exit %d after Ctrl-C, want %d:\n%s", code, exitInterrupted, p.stderr)
-	}
-	if !strings.Contains(p.stderr.String(), "interrupted") {
-		t.Errorf("stderr does not say it was interrupted:\n%s", p.stderr)
-	}
-	if got, _ := os.ReadFile(target); string(got) != string(prev) {
-		t.Error("the previous c1z was modified")
-	}
-}
-
-// TestSIGTERMExits143: SIGTERM, what kill and orchestrators send, stops a
-// one-shot sync as Ctrl-C does, with the shell's status for it, 143, and
-// the previous c1z as it was.
-func TestSIGTERMExits143(t *testing.T) {
-	_, _, url := writableSim(t, 200, 20*time.Millisecond)
-	p := start(t, []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url, "BATON_PROGRESS_INTERVAL=1ns"}, "sync")
-	prev := []byte("previous good sync")
-	target := filepath.Join(p.cmd.Dir, "sync.c1z")
-	if err := os.WriteFile(target, prev, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	waitUntil(t, 60*time.Second, "the sync to make progress", func() bool {
-		return strings.Contains(p.stderr.String(), `"msg":"sync progress"`)
-	})
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code := p.wait(t, 60*time.Second); code != exitTerminated {
-		t.Errorf("exit %d after SIGTERM, want %d:\n%s", code, exitTerminated, p.stderr)
-	}
-	if !strings.Contains(p.stderr.String(), "baton-runner: terminated: ") || !strings.Contains(p.stderr.String(), "sync.c1z was not modified") {
-		t.Errorf("stderr does not say it was terminated and the file kept:\n%s", p.stderr)
-	}
-	if got, _ := os.ReadFile(target); string(got) != string(prev) {
-		t.Error("the previous c1z was modified")
+// TestSignalsStopASyncKeepingTheFile: Ctrl-C (SIGINT) and SIGTERM, what
+// kill and orchestrators send, stop a one-shot sync with the shell's
+// status for each (130, 143), say so, and leave the previous c1z as it was.
+func TestSignalsStopASyncKeepingTheFile(t *testing.T) {
+	for _, tc := range []struct {
+		sig  syscall.Signal
+		code int
+		says []string
+	}{
+		{syscall.SIGINT, exitInterrupted, []string{"interrupted"}},
+		{syscall.SIGTERM, exitTerminated, []string{"baton-runner: terminated: ", "sync.c1z was not modified"}},
+	} {
+		t.Run(tc.sig.String(), func(t *testing.T) {
+			_, _, url := writableSim(t, 200, 20*time.Millisecond)
+			p := start(t, []string{"BATON_TOKEN=" + segmentsim.DefaultToken, "BATON_BASE_URL=" + url, "BATON_PROGRESS_INTERVAL=1ns"}, "sync")
+			prev := []byte("previous good sync")
+			target := filepath.Join(p.cmd.Dir, "sync.c1z")
+			if err := os.WriteFile(target, prev, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			waitUntil(t, 60*time.Second, "the sync to make progress", func() bool {
+				return strings.Contains(p.stderr.String(), `"msg":"sync progress"`)
+			})
+			if err := p.cmd.Process.Signal(tc.sig); err != nil {
+				t.Fatal(err)
+			}
+			if code := p.wait(t, 60*time.Second); code != tc.code {
+				t.Errorf("exit %d after %s, want %d:\n%s", code, tc.sig, tc.code, p.stderr)
+			}
+			for _, want := range tc.says {
+				if !strings.Contains(p.stderr.String(), want) {
+					t.Errorf("stderr does not say %q:\n%s", want, p.stderr)
+				}
+			}
+			if got, _ := os.ReadFile(target); string(got) != string(prev) {
+				t.Error("the previous c1z was modified")
+			}
+		})
 	}
 }
 

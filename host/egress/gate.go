@@ -157,11 +157,13 @@ func (g *gate) acquire(ctx context.Context, c rateClass, clock func() time.Time)
 		step := l.next()
 		switch {
 		case now.Before(l.pausedTo):
+			until := l.pausedTo // read under the lock: a release may move it
 			g.mu.Unlock()
-			return ticket{}, holdUntil{l.pausedTo, "rate limited by the API (HTTP 429); the tenant's " + c.String() + " wait together", true}, false, nil
+			return ticket{}, holdUntil{until, "rate limited by the API (HTTP 429); the tenant's " + c.String() + " wait together", true}, false, nil
 		case step == hold:
+			until := l.resetAt
 			g.mu.Unlock()
-			return ticket{}, holdUntil{l.resetAt, "the API's rate-limit window for " + c.String() + " is used up (X-RateLimit-Remaining); waiting for X-RateLimit-Reset", false}, false, nil
+			return ticket{}, holdUntil{until, "the API's rate-limit window for " + c.String() + " is used up (X-RateLimit-Remaining); waiting for X-RateLimit-Reset", false}, false, nil
 		case step == await:
 			// Below, as for a slot.
 		case g.max <= 0 || g.busy < g.limit:
