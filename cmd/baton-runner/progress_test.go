@@ -63,7 +63,9 @@ func TestSyncReportsProgressWaitsAndSummary(t *testing.T) {
 	if complete == nil || complete["requests"] != float64(sim.RequestCount()-1) || complete["retries"] != float64(1) {
 		t.Errorf("sync complete = %v; want %d requests, 1 retry", complete, sim.RequestCount()-1)
 	}
-	if h, _ := complete["held_by_rate_limits"].(float64); h < 3.2 || h > 4 {
+	// About the 429's 3.2 s: the hold is measured on the wall clock, which
+	// may read a millisecond short of the timer's wait.
+	if h, _ := complete["held_by_rate_limits"].(float64); h < 3.1 || h > 4 {
 		t.Errorf("sync complete = %v; want the sync held about 3.2s, once however many requests waited", complete)
 	}
 	for _, want := range []string{"sync.c1z: synced in", "1 retries, ", "waits (held by rate limits for 3.", "resource type", "total", "held through group membership"} {
