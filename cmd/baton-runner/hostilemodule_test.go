@@ -1,13 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -15,8 +12,8 @@ import (
 	"github.com/baton-runner/baton-runner/internal/testguests/handmade"
 )
 
-// Bounds the hostile-module test holds the binary to (SECURITY.md, "What
-// a module can cost the host"): a refused module ends the command within
+// Bounds the hostile-module test holds the binary to (SECURITY.md, "The
+// module itself"): a refused module ends the command within
 // the call timeout plus refusalMargin (process start, reading and
 // refusing the module; it is refused before any of its code runs), and
 // the process's peak RSS stays within rssMargin of the same command
@@ -26,27 +23,6 @@ const (
 	refusalMargin      = 5 * time.Second
 	rssMargin          = 16 << 20
 )
-
-// runMeasured runs the binary and returns its result, wall time and peak
-// RSS in bytes.
-func runMeasured(t *testing.T, dir string, env []string, args ...string) (result, time.Duration, int64) {
-	t.Helper()
-	cmd := exec.Command(binary(t), args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	res := result{stdout: out.String(), stderr: errb.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		res.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return res, took, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
-}
 
 // TestHostileModulesAreRefusedFast: the three hand-assembled modules that
 // once broke the sandbox (issue 18: a loop hidden behind a typed block,

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
@@ -104,6 +106,14 @@ type result struct {
 // environment is otherwise cleared of BATON_ variables.
 func run(t *testing.T, dir string, env []string, args ...string) result {
 	t.Helper()
+	res, _, _ := runMeasured(t, dir, env, args...)
+	return res
+}
+
+// runMeasured is run, also returning the command's wall time and its peak
+// RSS in bytes.
+func runMeasured(t *testing.T, dir string, env []string, args ...string) (result, time.Duration, int64) {
+	t.Helper()
 	cmd := exec.Command(binary(t), args...)
 	cmd.Dir = dir
 	for _, kv := range os.Environ() {
@@ -115,14 +125,16 @@ func run(t *testing.T, dir string, env []string, args ...string) result {
 	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	start := time.Now()
 	err := cmd.Run()
+	took := time.Since(start)
 	res := result{stdout: out.String(), stderr: errb.String()}
 	if ee, ok := err.(*exec.ExitError); ok {
 		res.code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return res
+	return res, took, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 }
 
 func simURL(t *testing.T, users int) string {
