@@ -29,3 +29,15 @@ type BatonSDKCall struct {
 	// in its wire-frame form.
 	Request json.RawMessage `json:"request"`
 }
+
+// SecretPlaceholder is what a baton-sdk guest receives in place of the
+// value of a configuration field its schema marks secret. The host puts
+// the value back only into requests bound for the tenant's allowed
+// origins (host/egress). It is made of URL-unreserved characters only, so
+// it reaches the host unchanged whether the connector put it in a path,
+// a query, a form or JSON body or a header (Basic credentials are decoded
+// to find it).
+func SecretPlaceholder(field string) string { return SecretPlaceholderPrefix + field }
+
+// SecretPlaceholderPrefix begins every SecretPlaceholder.
+const SecretPlaceholderPrefix = "baton-runner-secret."

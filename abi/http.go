@@ -9,9 +9,14 @@ import (
 )
 
 // HTTPRequest is the input of the HostHTTP host function. The guest names a
-// path and query relative to the tenant's API origin; it never names a
-// scheme or host, and credential headers it sets are dropped.
+// path and query relative to the tenant's API origin (or, for a baton-sdk
+// guest, to one of its allowed origins); credential headers a JSON-ABI
+// guest sets are dropped.
 type HTTPRequest struct {
+	// Origin is the scheme://host[:port] the request is for; empty means
+	// the tenant's API origin. Only a baton-sdk guest names one, and only
+	// among the tenant's allowed origins (host/egress.Router).
+	Origin string `json:"origin,omitempty"`
 	Method string `json:"method"`
 	// Path is the path and optional query, e.g. "/users?pagination.count=200".
 	Path    string              `json:"path"`

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 )
 
@@ -27,11 +28,8 @@ type schemaField struct {
 }
 
 // secretPlaceholder is what a baton-sdk guest receives for a field its
-// schema marks secret: the value stays with the host, which is to put it
-// only into requests bound for the tenant's origin (docs/ABI.md). Until
-// the guest's network lands, a connector that uses such a field cannot
-// authenticate, and no guest ever holds the secret.
-func secretPlaceholder(field string) string { return "baton-runner-secret:" + field }
+// schema marks secret (docs/ABI.md).
+func secretPlaceholder(field string) string { return abi.SecretPlaceholder(field) }
 
 // connectorSettings returns a baton-sdk guest's configuration from --set
 // and BATON_* variables, checked against the guest's schema: an unknown
