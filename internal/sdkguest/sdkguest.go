@@ -21,6 +21,8 @@ import (
 
 	"github.com/baton-runner/baton-runner/abi"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/internal/synctrack"
 )
 
 // Caller runs a guest export (sandbox.Pool).
@@ -35,11 +37,20 @@ type Options struct {
 	// Provisioning lets grant, revoke, account creation and deletion
 	// through; without it they fail with FailedPrecondition.
 	Provisioning bool
+	// Limits bound each sync run through the client (zero fields take
+	// synclimits' defaults); Disk, if set, measures the syncs' files for
+	// Limits.MaxC1ZBytes.
+	Limits synclimits.Limits
+	Disk   *synclimits.Disk
 }
 
 // NewClient returns the guest behind c as a ConnectorClient.
 func NewClient(ctx context.Context, c Caller, opts Options) types.ConnectorClient {
-	cc := connectorclient.NewConnectorClient(ctx, lgrpc.NewClientConn(&transport{caller: c, config: opts.Config}))
+	tracker := synctrack.NewTracker(opts.Limits.WithDefaults(), opts.Disk)
+	var cc types.ConnectorClient = &limited{
+		ConnectorClient: connectorclient.NewConnectorClient(ctx, lgrpc.NewClientConn(&transport{caller: c, config: opts.Config, tracker: tracker})),
+		tracker:         tracker,
+	}
 	if opts.Provisioning {
 		return cc
 	}
@@ -47,8 +58,9 @@ func NewClient(ctx context.Context, c Caller, opts Options) types.ConnectorClien
 }
 
 type transport struct {
-	caller Caller
-	config map[string]string
+	caller  Caller
+	config  map[string]string
+	tracker *synctrack.Tracker
 }
 
 // RoundTrip calls baton_grpc. A failure of the call itself (a trap, a
@@ -63,6 +75,9 @@ func (t *transport) RoundTrip(ctx context.Context, req *lgrpc.Request) (*lgrpc.R
 	in, err := json.Marshal(abi.BatonSDKCall{Config: t.config, Request: rb})
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "encoding %s: %v", req.Method(), err)
+	}
+	if synctrack.FromContext(ctx) == nil {
+		ctx = synctrack.WithSync(ctx, t.tracker.Sync(""))
 	}
 	out, err := t.caller.Call(ctx, abi.ExportBatonGRPC, in, nil)
 	var ce *sandbox.CallError
