@@ -231,6 +231,13 @@ func (ck *checker) runtime(r *Runtime, t *table) {
 	}
 	t.intRange("instances_per_tenant", MinInstancesPerTenant, MaxInstancesPerTenant, &r.InstancesPerTenant)
 	t.intRange("max_concurrent_syncs", 1, MaxConcurrentSyncs, &r.MaxConcurrentSyncs)
+	if n, ok := t.integer("process_memory_mib"); ok {
+		if n != 0 && (n < MinProcessMemoryMiB || n > MaxProcessMemoryMiB) {
+			ck.add(t.child("process_memory_mib"), "must be 0 (no budget) or between %d and %d, not %d", MinProcessMemoryMiB, MaxProcessMemoryMiB, n)
+		} else {
+			r.ProcessMemoryMiB = int(n)
+		}
+	}
 	if s, ok := t.str("listen"); ok && s != "" {
 		if msg := checkListen(s); msg != "" {
 			ck.add(t.child("listen"), "%s", msg)

@@ -41,6 +41,12 @@ const (
 	MaxInstancesPerTenant = 64
 	MaxConcurrentSyncs    = 256
 	MinSyncInterval       = time.Minute
+	// A process memory budget below MinProcessMemoryMiB cannot hold an
+	// idle serve (~100 MiB: the binary, a compiled module, the runtime)
+	// and one sync beside it; MaxProcessMemoryMiB (1 TiB) is far above
+	// any host.
+	MinProcessMemoryMiB = 128
+	MaxProcessMemoryMiB = 1 << 20
 )
 
 // Ranges of the sync limits (sync_timeout, max_pages, max_empty_pages,
@@ -112,6 +118,11 @@ type Runtime struct {
 	// MaxConcurrentSyncs bounds the scheduled syncs running at once across
 	// all tenants (1..256, default 2); the others wait their turn.
 	MaxConcurrentSyncs int
+	// ProcessMemoryMiB is the memory budget of the whole process (0: none,
+	// else 128..1048576): syncs are admitted while their estimated peaks
+	// fit, and the Go runtime's soft memory limit is set from it. It is
+	// not memory_limit_mib, which caps each guest instance.
+	ProcessMemoryMiB int
 	// Listen is the health and metrics address, host:port; "" serves none.
 	Listen string
 	// StorageEngine is the c1z storage engine of every tenant's syncs

@@ -309,10 +309,11 @@ call_timeout = "90s"
 instances_per_tenant = 4
 listen = ":9090"
 storage_engine = "pebble"
+process_memory_mib = 2048
 `+minimal)
 	dir := filepath.Dir(c.Path)
 	want := Runtime{CacheDir: filepath.Join(dir, "cache"), MemoryLimitMiB: 512, CallTimeout: 90 * time.Second, InstancesPerTenant: 4, MaxConcurrentSyncs: 2, Listen: ":9090",
-		StorageEngine: c1zstore.EnginePebble, Limits: synclimits.Limits{}.WithDefaults()}
+		ProcessMemoryMiB: 2048, StorageEngine: c1zstore.EnginePebble, Limits: synclimits.Limits{}.WithDefaults()}
 	if c.Runtime != want {
 		t.Errorf("Runtime = %+v, want %+v", c.Runtime, want)
 	}
@@ -351,7 +352,7 @@ func TestRules(t *testing.T) {
 		{"unknown top-level key", "[runtme]\nlisten = \"\"\n" + minimal,
 			[]string{"runner.toml:1: runtme: unknown key; the keys of the file are connectors, runtime, tenants"}},
 		{"unknown runtime key", "[runtime]\nmemory_limit = 5\n" + minimal,
-			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_c1z_mib, max_concurrent_syncs, max_depth, max_empty_pages, max_in_flight, max_items, max_pages, memory_limit_mib, request_budget, storage_engine, sync_timeout"}},
+			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_c1z_mib, max_concurrent_syncs, max_depth, max_empty_pages, max_in_flight, max_items, max_pages, memory_limit_mib, process_memory_mib, request_budget, storage_engine, sync_timeout"}},
 		{"unknown connector key", strings.Replace(minimal, "wasm =", "sha = 1\nwasm =", 1),
 			[]string{"runner.toml:2: connectors.segment.sha: unknown key; the keys of a connector are sha256, wasm"}},
 		{"unknown tenant key", minimal + "[[tenants]]\nname = \"b\"\nconnector = \"segment\"\ntokn = \"env:B\"\nmode = \"sync\"\n",
@@ -454,6 +455,10 @@ func TestRules(t *testing.T) {
 			[]string{`runner.toml:2: runtime.instances_per_tenant: must be between 1 and 64, not 65`}},
 		{"no syncs at all", "[runtime]\nmax_concurrent_syncs = 0\n" + minimal,
 			[]string{`runner.toml:2: runtime.max_concurrent_syncs: must be between 1 and 256, not 0`}},
+		{"process memory budget too small", "[runtime]\nprocess_memory_mib = 64\n" + minimal,
+			[]string{`runner.toml:2: runtime.process_memory_mib: must be 0 (no budget) or between 128 and 1048576, not 64`}},
+		{"negative process memory budget", "[runtime]\nprocess_memory_mib = -1\n" + minimal,
+			[]string{`runner.toml:2: runtime.process_memory_mib: must be 0 (no budget) or between 128 and 1048576, not -1`}},
 		{"bad listen", "[runtime]\nlisten = \"9090\"\n" + minimal,
 			[]string{`runner.toml:2: runtime.listen: must be host:port such as "127.0.0.1:9090" (or "" for no health and metrics server)`}},
 		{"unknown storage engine", "[runtime]\nstorage_engine = \"rocksdb\"\n" + minimal,
