@@ -11,13 +11,13 @@ import (
 // Record is one audit entry: one per guest request (written after all
 // retries and waits) and one per refused request.
 //
-// It never contains header values, bodies, the token or the query string
-// (queries can carry e-mail addresses): it says who was called and how it
+// It never contains header values, bodies, the token, secret values or
+// the query string (queries can carry e-mail addresses): it says who was called and how it
 // went, not with what.
 type Record struct {
 	Time     time.Time // when Do started
 	Method   string
-	Host     string // host:port of the origin
+	Host     string // host:port of the origin (of the one the guest named, when it is refused)
 	Path     string // path without query or fragment
 	Status   int    // last upstream status; 0 if no response
 	Bytes    int64  // response body bytes read
@@ -27,6 +27,9 @@ type Record struct {
 	// used-up window and pacing. Requests held together each count the
 	// same seconds: the tenant's wall time held is Config.OnHeld's.
 	RateLimitWait time.Duration
+	// Secrets is the number of secret placeholders replaced by their
+	// values in the request (Config.Secrets).
+	Secrets int
 	// Denied is the reason when the egress rules refused the request.
 	Denied string
 	// Error describes any other failure; the token is scrubbed from it.

@@ -1,18 +1,24 @@
 // Package egress is the host side of the sandbox's only network access: the
 // guest names a method, a path and headers, and a Client sends the request
-// to the tenant's one configured API origin.
+// to its one configured API origin. A Segment tenant has one Client; a
+// baton-sdk guest's tenant has one per allowed origin, behind a Router
+// that picks the Client by the origin the request names and refuses any
+// other origin.
 //
 // The Client enforces the egress rules (path-only requests, exact origin,
-// public IPs only, redirects returned to the guest unfollowed), injects the token after
-// every check so the guest never sees it, bounds time and response size,
-// absorbs rate limiting and transient failures, and writes an audit Record
-// per request that never holds headers, bodies, the token or the query.
+// public IPs only, redirects returned to the guest unfollowed), injects the
+// token after every check so the guest never sees it, or, for a baton-sdk
+// guest, puts its secret configuration values in place of their
+// placeholders, bounds time and response size, absorbs rate limiting and
+// transient failures, and writes an audit Record per request that never
+// holds headers, bodies, the token, secret values or the query.
 package egress
 
 import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -114,6 +120,37 @@ type Config struct {
 	// only a different base URL can fix; "" says "the base URL".
 	BaseURLSetting string
 
+	// ConnectTo, when set, is the "host:port" dialed instead of the
+	// addresses the origin's host resolves to, as curl's --connect-to: it
+	// runs a connector whose API origin is hard-coded against a fake or a
+	// staging endpoint. Everything else still names the origin: the URL
+	// and Host header, the name the certificate is verified against, the
+	// egress checks and the audit records. The operator chose the address,
+	// so it is dialed whatever its class (loopback, private), as an
+	// IP-literal BaseURL is; a host name in it is resolved at each new
+	// connection.
+	ConnectTo string
+	// ConnectToSetting names where the operator sets ConnectTo, for its
+	// errors as BaseURLSetting does; "" says "connect-to address".
+	ConnectToSetting string
+	// RootCAs, when non-nil, verifies the origin's certificate instead of
+	// the system's roots; LoadCABundle builds the system's roots plus an
+	// operator's bundle.
+	RootCAs *x509.CertPool
+	// GuestCredentials says the guest authenticates itself (a baton-sdk
+	// connector): its Authorization and Cookie headers are sent instead
+	// of dropped. Token must then be zero.
+	GuestCredentials bool
+	// Secrets are the placeholders of the guest's secret configuration
+	// fields. After every check, just before sending, each placeholder in
+	// the request is replaced by its value, encoded for where it stands:
+	// raw in a header value (Basic credentials are decoded and encoded
+	// again), path- or query-escaped in the URL, query-escaped in a form
+	// body and JSON-escaped in a JSON one; a placeholder in a body of
+	// another type refuses the request. A value in a response body or in
+	// the headers the guest sees reaches it as its placeholder.
+	Secrets []Placeholder
+
 	// hooks replace the clock and the resolver in tests of this module
 	// (set through egresshook.Set).
 	hooks egresshook.Hooks
@@ -163,6 +200,11 @@ type Client struct {
 	// value can still be printed (TestConfigAndClientNeverPrintToken).
 	setting  string
 	answered *atomic.Bool
+
+	guestCredentials bool
+	secrets          *secretSet
+	// connectSetting is Config.ConnectToSetting.
+	connectSetting string
 }
 
 // New validates cfg and returns a Client. Its errors name the offending
@@ -174,6 +216,20 @@ func New(cfg Config) (*Client, error) {
 	}
 	if !cfg.Token.IsZero() && !validHeaderValue(cfg.Token.Reveal()) {
 		return nil, errors.New("the token contains control characters (CR, LF, NUL, ...) that cannot be sent in an HTTP header; check how it was loaded")
+	}
+	if cfg.GuestCredentials && !cfg.Token.IsZero() {
+		return nil, errors.New("a client takes a token or the guest's own credentials (GuestCredentials), not both: the token would replace the guest's Authorization")
+	}
+	secrets, err := newSecretSet(cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	var connect *connectTo
+	if cfg.ConnectTo != "" {
+		if connect, err = parseConnectTo(cfg.ConnectTo); err != nil {
+			err.(*ConnectToError).Setting = cfg.ConnectToSetting
+			return nil, err
+		}
 	}
 	c := &Client{
 		origin:         o,
@@ -190,6 +246,8 @@ func New(cfg Config) (*Client, error) {
 		held:           &heldClock{},
 		setting:        cfg.BaseURLSetting,
 		answered:       new(atomic.Bool),
+		secrets:        secrets,
+		connectSetting: cfg.ConnectToSetting,
 		sleep:          cfg.hooks.Sleep,
 		now:            cfg.hooks.Now,
 	}
@@ -212,16 +270,21 @@ func New(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.guestCredentials = cfg.GuestCredentials
 	if c.setting == "" {
 		c.setting = "the base URL"
 	}
+	if c.connectSetting == "" {
+		c.connectSetting = "the connect-to address"
+	}
 	c.dialer = newDialer(o, cfg.hooks.Resolver, orDefault(cfg.DialTimeout, defaultDialTimeout))
+	c.dialer.connect = connect
 	c.transport = &http.Transport{
 		// No proxy: an environment proxy would connect on our behalf and
 		// bypass the IP checks in the dialer.
 		Proxy:                  nil,
 		DialContext:            c.dialer.DialContext,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: cfg.RootCAs},
 		TLSHandshakeTimeout:    orDefault(cfg.TLSHandshakeTimeout, defaultTLSHandshakeTimeout),
 		ResponseHeaderTimeout:  orDefault(cfg.ResponseHeaderTimeout, defaultResponseHeaderTimeout),
 		ForceAttemptHTTP2:      true, // needed for HTTP/2 with a custom DialContext and TLS config
@@ -289,6 +352,15 @@ func (c *Client) Do(ctx context.Context, req abi.HTTPRequest) (out abi.HTTPRespo
 }
 
 func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.HTTPResponse {
+	if req.Origin != "" {
+		if o, ok := requestOrigin(req.Origin); !ok || o.String() != c.origin.String() {
+			rec.Host = o.hostport
+			if !ok {
+				rec.Host = logSafe(req.Origin)
+			}
+			return c.deny(rec, originRefusal(req.Origin, o, ok, []string{c.origin.shown()}, c.secrets.requestFields(req)))
+		}
+	}
 	if !allowedMethods[req.Method] {
 		return c.deny(rec, fmt.Sprintf("method %q is not allowed; use one of GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", rec.Method))
 	}
@@ -300,22 +372,27 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 	if err != nil {
 		return c.deny(rec, err.Error())
 	}
+	// Last, so that every check above saw the placeholders, never a value.
+	sent, err := c.secrets.apply(u, hdr, req.Body)
+	if err != nil {
+		return c.deny(rec, err.Error())
+	}
+	rec.Secrets = sent.n
 	idempotent := idempotentMethods[req.Method]
 	class := classOf(req.Method)
-	fail := func(code abi.Code, msg string) abi.HTTPResponse {
-		if u.RawQuery != "" {
-			msg = strings.ReplaceAll(msg, u.RawQuery, "[QUERY]")
+	// safeMsg keeps the query, the token and the secrets out of a message.
+	safeMsg := func(msg string) string {
+		for _, q := range []string{sent.url.RawQuery, u.RawQuery} {
+			if q != "" {
+				msg = strings.ReplaceAll(msg, q, "[QUERY]")
+			}
 		}
-		msg = scrub(msg, c.token)
+		return c.scrub(msg)
+	}
+	fail := func(code abi.Code, msg string) abi.HTTPResponse {
+		msg = safeMsg(msg)
 		rec.Error = msg
 		return abi.HTTPResponse{Error: &abi.Error{Code: code, Message: msg}}
-	}
-	// safeMsg keeps the query and the token out of a message.
-	safeMsg := func(msg string) string {
-		if u.RawQuery != "" {
-			msg = strings.ReplaceAll(msg, u.RawQuery, "[QUERY]")
-		}
-		return scrub(msg, c.token)
 	}
 	canceled := func(err error) abi.HTTPResponse {
 		return fail(abi.CodeUnavailable, fmt.Sprintf("%s %s: request canceled: %v", req.Method, rec.Path, err))
@@ -388,7 +465,7 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 		}
 		rec.Attempts++
 		attemptStart := c.now()
-		res := c.exchange(ctx, slot, req.Method, u, hdr, req.Body, limitWait)
+		res := c.exchange(ctx, slot, req.Method, sent.url, sent.header, sent.body, limitWait)
 		tookLast = c.now().Sub(attemptStart)
 		rec.Status, rec.Bytes = res.status, int64(len(res.body))
 
@@ -400,10 +477,10 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			if ctx.Err() != nil {
 				return canceled(ctx.Err())
 			}
-			if why := c.unreachable(res.err); why != "" {
+			if why, setting := c.unreachable(res.err); why != "" {
 				// A wrong base URL: every retry, here and in baton-sdk
 				// (which retries only Unavailable), would fail the same way.
-				return fail(abi.CodeFailedPrecondition, fmt.Sprintf("%s %s: %s; check %s", req.Method, rec.Path, why, c.setting))
+				return fail(abi.CodeFailedPrecondition, fmt.Sprintf("%s %s: %s; check %s", req.Method, rec.Path, why, setting))
 			}
 			var de *dialError
 			var pe *permanentError
@@ -445,7 +522,9 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			}
 			continue
 		}
-		return abi.HTTPResponse{Status: res.status, Headers: filterResponseHeaders(res.status, res.header), Body: res.body}
+		headers := filterResponseHeaders(res.status, res.header)
+		c.secrets.scrubHeaders(headers)
+		return abi.HTTPResponse{Status: res.status, Headers: headers, Body: res.body}
 	}
 }
 
@@ -567,6 +646,9 @@ func (c *Client) attempt(ctx context.Context, method string, u *url.URL, hdr htt
 	case err != nil:
 		res.err = wrap(fmt.Errorf("reading response body: %w", err))
 	}
+	if res.err == nil {
+		res.err = c.echoSecrets(&res, budget)
+	}
 	if res.err != nil {
 		budget.give(br.taken)
 	}
@@ -582,9 +664,30 @@ func (c *Client) setAuth(h http.Header) {
 	}
 }
 
+// echoSecrets replaces the secret values an API echoed in res's body by
+// their placeholders, before any of it can reach the guest, and makes the
+// batch budget hold the body's new length.
+func (c *Client) echoSecrets(res *result, budget *BatchBudget) error {
+	before := len(res.body)
+	res.body = c.secrets.scrubBody(res.body)
+	switch grown := int64(len(res.body) - before); {
+	case grown > 0 && !budget.take(grown):
+		return &permanentError{budget.exceeded()}
+	case grown < 0:
+		budget.give(-grown)
+	}
+	return nil
+}
+
+// scrub keeps the token and the secret values out of a message for the
+// guest or the audit log.
+func (c *Client) scrub(msg string) string {
+	return c.secrets.scrubMessage(scrub(msg, c.token))
+}
+
 // deny records and returns a refusal under the egress rules.
 func (c *Client) deny(rec *Record, reason string) abi.HTTPResponse {
-	reason = scrub(reason, c.token)
+	reason = c.scrub(reason)
 	rec.Denied = reason
 	return abi.HTTPResponse{Error: &abi.Error{Code: abi.CodeEgressDenied, Message: "egress denied: " + reason}}
 }

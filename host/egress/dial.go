@@ -123,9 +123,13 @@ func ipClass(a netip.Addr) string {
 // resolves the name itself, refuses non-public addresses, and dials the
 // address it checked rather than the name, so a second DNS answer
 // (rebinding) cannot redirect the connection.
+//
+// With Config.ConnectTo it dials that address instead, whatever its class:
+// the operator chose it, as an IP-literal origin.
 type dialer struct {
 	origin   origin
 	literal  netip.Addr // valid when the origin host is an IP literal
+	connect  *connectTo // nil unless Config.ConnectTo is set
 	resolver egresshook.Resolver
 	timeout  time.Duration
 	// dial connects to an "ip:port"; a field so tests can route a public
@@ -155,7 +159,11 @@ func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Con
 	ctx, cancel := context.WithTimeout(ctx, d.timeout)
 	defer cancel()
 
-	ips, err := d.resolve(ctx, host)
+	resolve := d.resolve
+	if d.connect != nil {
+		host, port, resolve = d.connect.host, d.connect.port, d.resolveConnectTo
+	}
+	ips, err := resolve(ctx, host)
 	if err != nil {
 		return nil, err
 	}
@@ -199,6 +207,30 @@ func (d *dialer) resolve(ctx context.Context, host string) ([]netip.Addr, error)
 			return nil, &denial{fmt.Sprintf("host %s resolves to %s, a %s address; only public addresses may be reached (configure an IP literal or localhost BaseURL to use a local simulator)", host, ip, class)}
 		}
 		ips = append(ips, ip)
+	}
+	return ips, nil
+}
+
+// resolveConnectTo returns the addresses of Config.ConnectTo, all of them
+// whatever their class.
+func (d *dialer) resolveConnectTo(ctx context.Context, host string) ([]netip.Addr, error) {
+	if d.connect.literal.IsValid() {
+		return []netip.Addr{d.connect.literal}, nil
+	}
+	addrs, err := d.resolver.LookupIPAddr(ctx, host)
+	if err == nil && len(addrs) == 0 {
+		err = errNoAddrs
+	}
+	if err != nil {
+		return nil, &dialError{fmt.Errorf("resolve %s (the connect-to address of %s): %w", host, d.origin, err)}
+	}
+	ips := make([]netip.Addr, 0, len(addrs))
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			return nil, &dialError{fmt.Errorf("connect-to host %s resolved to an invalid address", host)}
+		}
+		ips = append(ips, ip.Unmap().WithZone(a.Zone))
 	}
 	return ips, nil
 }

@@ -18,6 +18,11 @@ var droppedRequestHeaders = map[string]bool{
 	"Content-Length": true, "Accept-Encoding": true,
 }
 
+// guestCredentialHeaders are the dropped headers a guest that
+// authenticates itself (Config.GuestCredentials) sends: its own
+// credentials, to an origin it may reach anyway.
+var guestCredentialHeaders = map[string]bool{"Authorization": true, "Cookie": true}
+
 // requestHeaders builds the outgoing headers from the guest's. Dropped
 // headers go silently; malformed ones refuse the request, since net/http
 // would otherwise fail it with a less clear error.
@@ -41,7 +46,7 @@ func (c *Client) requestHeaders(in map[string][]string, hasBody bool) (http.Head
 			return nil, fmt.Errorf("header name %q is not a valid HTTP token", logSafe(name))
 		}
 		k := http.CanonicalHeaderKey(name)
-		if droppedRequestHeaders[k] || hop[k] || (tok != "" && strings.Contains(name, tok)) {
+		if (droppedRequestHeaders[k] && !(c.guestCredentials && guestCredentialHeaders[k])) || hop[k] || (tok != "" && strings.Contains(name, tok)) {
 			continue
 		}
 		for _, v := range vals {

@@ -256,3 +256,48 @@ func looksLikeHost(s string) bool {
 	}
 	return true
 }
+
+// requestOrigin reads abi.HTTPRequest.Origin, "scheme://host[:port]", with
+// scheme and host in any case and the scheme's default port implied, so
+// that String compares origins; ok is false for anything else.
+func requestOrigin(raw string) (o origin, ok bool) {
+	u, err := url.Parse(raw)
+	if err != nil || u.User != nil || u.Opaque != "" || u.Host == "" ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" {
+		return origin{}, false
+	}
+	scheme, host, port := strings.ToLower(u.Scheme), strings.ToLower(u.Hostname()), portOrDefault(u)
+	if (scheme != "http" && scheme != "https") || host == "" || port == "" {
+		return origin{}, false
+	}
+	hostport := net.JoinHostPort(host, port)
+	return origin{scheme: scheme, host: host, port: port, hostport: hostport, base: scheme + "://" + hostport}, true
+}
+
+// shown is the origin as an operator writes it: scheme://host, with the
+// port only when it is not the scheme's default.
+func (o origin) shown() string {
+	if o.port == portOrDefault(&url.URL{Scheme: o.scheme}) {
+		return o.scheme + "://" + strings.TrimSuffix(o.hostport, ":"+o.port)
+	}
+	return o.String()
+}
+
+// originRefusal says why a request naming raw as its origin is refused
+// and how the operator allows it; o is raw read by requestOrigin, valid
+// when ok. fields are the secret placeholders the request carried, which
+// were not substituted.
+func originRefusal(raw string, o origin, ok bool, allowed, fields []string) string {
+	var msg string
+	if ok {
+		shown := logSafe(o.shown())
+		msg = fmt.Sprintf("origin %s is not among the tenant's allowed origins (%s); allow it with origins = [%q] in the tenant's table or --allow-origin %s",
+			shown, strings.Join(allowed, ", "), shown, shown)
+	} else {
+		msg = fmt.Sprintf("origin %q is not scheme://host[:port] with scheme http or https", logSafe(raw))
+	}
+	if len(fields) > 0 {
+		msg += fmt.Sprintf("; the request carried secret placeholder(s) for field(s) %s, not substituted", strings.Join(fields, ", "))
+	}
+	return msg
+}
