@@ -7,9 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/baton-runner/baton-runner/host/secret"
 )
 
 // connectTo is Config.ConnectTo: the address dialed for the origin.
@@ -53,7 +56,8 @@ func parseConnectTo(raw string) (*connectTo, error) {
 		return nil, &ConnectToError{Shown: showAddress(raw), Problem: fmt.Sprintf(format, args...)}
 	}
 	if strings.Contains(raw, "://") {
-		return refuse("is a URL; give only host:port (the request keeps the origin's scheme, host name and certificate check)")
+		u, _ := url.Parse(raw)
+		return nil, &ConnectToError{Shown: strconv.Quote(echo(raw, u, secret.Secret{})), Problem: "is a URL; give only host:port (the request keeps the origin's scheme, host name and certificate check)"}
 	}
 	host, port, err := net.SplitHostPort(raw)
 	if err != nil {

@@ -33,9 +33,9 @@ type secretSet struct {
 	// list is longest Text first, so that a placeholder that begins
 	// another ("….key" and "….key_id") never takes its place.
 	list []Placeholder
-	// forms are the spellings of the values an API may echo (raw, and as
-	// JSON, query and path escape them), longest first; echo replaces
-	// them by their Text in responses, redact by [REDACTED] in messages.
+	// forms are the spellings of the values an API may echo (echoForms),
+	// longest first; echo replaces them by their Text in responses,
+	// redact by [REDACTED] in messages.
 	forms        []string
 	echo, redact *strings.Replacer
 }
@@ -67,7 +67,7 @@ func newSecretSet(ps []Placeholder) (*secretSet, error) {
 		if v == "" {
 			continue
 		}
-		for _, f := range []string{v, jsonEscape(v), url.QueryEscape(v), url.PathEscape(v)} {
+		for _, f := range echoForms(v) {
 			if _, dup := textOf[f]; !dup {
 				textOf[f] = p.Text
 				s.forms = append(s.forms, f)
@@ -301,6 +301,15 @@ func (s *secretSet) substituteBody(contentType string, body []byte) ([]byte, int
 	}
 	r, n := s.replace(string(body), enc)
 	return []byte(r), n, nil
+}
+
+// echoForms are the spellings of v an API may echo: raw, as JSON escapes
+// it (Go's encoder escapes HTML characters, PHP's "/"), and as query and
+// path escape it.
+func echoForms(v string) []string {
+	html, _ := json.Marshal(v) // a string always encodes
+	j := jsonEscape(v)
+	return []string{v, j, string(html[1 : len(html)-1]), strings.ReplaceAll(j, "/", `\/`), url.QueryEscape(v), url.PathEscape(v)}
 }
 
 // jsonEscape is v as the inside of a JSON string. HTML characters stay

@@ -45,6 +45,9 @@ func (c *Client) unreachable(err error) (why, setting string) {
 	case errors.Is(err, http.ErrSchemeMismatch), errors.As(err, &recordErr):
 		return fmt.Sprintf("%s does not speak TLS (is it a plain-HTTP server, meant as http://, or the wrong port?)", host), setting
 	case errors.As(err, &unknownCA), errors.As(err, &wrongHost), errors.As(err, &invalid), errors.As(err, &verify):
+		if c.dialer.connect != nil {
+			setting += " and the CA bundle given for it"
+		}
 		return fmt.Sprintf("the TLS certificate of %s does not verify: %v", host, err), setting
 	case errors.As(err, &alert):
 		return fmt.Sprintf("%s refused the TLS handshake: %v", host, err), setting
