@@ -201,8 +201,8 @@ type Client struct {
 	setting  string
 	answered *atomic.Bool
 
-	guestCredentials bool
-	secrets          *secretSet
+	guestAuth bool
+	secrets   *secretSet
 	// connectSetting is Config.ConnectToSetting.
 	connectSetting string
 }
@@ -247,6 +247,7 @@ func New(cfg Config) (*Client, error) {
 		setting:        cfg.BaseURLSetting,
 		answered:       new(atomic.Bool),
 		secrets:        secrets,
+		guestAuth:      cfg.GuestCredentials,
 		connectSetting: cfg.ConnectToSetting,
 		sleep:          cfg.hooks.Sleep,
 		now:            cfg.hooks.Now,
@@ -270,7 +271,6 @@ func New(cfg Config) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.guestCredentials = cfg.GuestCredentials
 	if c.setting == "" {
 		c.setting = "the base URL"
 	}

@@ -46,7 +46,7 @@ func (c *Client) requestHeaders(in map[string][]string, hasBody bool) (http.Head
 			return nil, fmt.Errorf("header name %q is not a valid HTTP token", logSafe(name))
 		}
 		k := http.CanonicalHeaderKey(name)
-		if (droppedRequestHeaders[k] && !(c.guestCredentials && guestCredentialHeaders[k])) || hop[k] || (tok != "" && strings.Contains(name, tok)) {
+		if (droppedRequestHeaders[k] && !(c.guestAuth && guestCredentialHeaders[k])) || hop[k] || (tok != "" && strings.Contains(name, tok)) {
 			continue
 		}
 		for _, v := range vals {
