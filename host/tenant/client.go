@@ -35,12 +35,11 @@ type Client struct {
 }
 
 // Client starts a Client for the tenant. Each sync run through it is
-// bounded by the tenant's Limits on its own, tracked by its sync ID. (For
-// a baton-sdk guest, whose messages baton-sdk reads directly, the
-// whole-sync limits other than sync_timeout are not yet enforced.)
+// bounded by the tenant's Limits on its own, tracked by its sync ID.
 func (t *Tenant) Client(ctx context.Context, opts ClientOptions) (*Client, error) {
 	if t.sdk != nil {
-		cc := sdkguest.NewClient(ctx, t.pool, sdkguest.Options{Config: t.sdk.config, Provisioning: opts.Provisioning})
+		cc := sdkguest.NewClient(ctx, t.pool, sdkguest.Options{Config: t.sdk.config, Provisioning: opts.Provisioning,
+			Limits: t.sdk.limits, Disk: opts.Disk})
 		return &Client{ConnectorClient: cc, close: func() error { return nil }}, nil
 	}
 	cc, err := connector.NewClient(ctx, t.connector, connector.ClientOptions{Provisioning: opts.Provisioning, Disk: opts.Disk})

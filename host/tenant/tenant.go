@@ -11,7 +11,11 @@ package tenant
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
+	"maps"
+	"slices"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -19,6 +23,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/internal/connector"
 	"github.com/baton-runner/baton-runner/internal/synctrack"
@@ -34,6 +39,17 @@ type Config struct {
 	Egress egress.Config
 	// Settings are non-secret settings passed to the guest with every call.
 	Settings map[string]string
+	// Origins are the API origins a baton-sdk guest may reach, each
+	// through an egress client of its own (its rate limits, connect-to
+	// address and roots) with Egress's limits and audit; requests that
+	// name no origin go to the first. Without Origins such a guest has no
+	// network. A JSON-ABI guest reaches Egress.BaseURL only.
+	Origins []Origin
+	// Secrets are a baton-sdk guest's secret configuration values by
+	// field name. The guest receives abi.SecretPlaceholder(name) in their
+	// place; the egress clients of Origins put the value back into the
+	// requests they send, and only there.
+	Secrets map[string]secret.Secret
 	// Instances bounds concurrent guest calls (see sandbox.PoolConfig)
 	// and is the number of sync workers; default sandbox.DefaultInstances.
 	Instances int
@@ -45,6 +61,18 @@ type Config struct {
 	MaxCallAttempts int
 	// Logger receives the tenant's logs, guest logs included.
 	Logger *zap.Logger
+}
+
+// Origin is one API origin of a baton-sdk guest.
+type Origin struct {
+	// URL is scheme://host[:port].
+	URL string
+	// ConnectTo, if set, is the host:port dialed in place of URL's host
+	// (egress.Config.ConnectTo).
+	ConnectTo string
+	// RootCAs, if set, verify the origin's certificate in place of the
+	// system roots (egress.LoadCABundle).
+	RootCAs *x509.CertPool
 }
 
 // Tenant is a running tenant.
@@ -84,15 +112,27 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 	if cfg.Instances <= 0 {
 		cfg.Instances = sandbox.DefaultInstances
 	}
+	if m.Kind() == sandbox.GuestBatonSDK {
+		hc, err := sdkEgress(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)
+		}
+		settings := maps.Clone(cfg.Settings)
+		if settings == nil {
+			settings = map[string]string{}
+		}
+		for name := range cfg.Secrets {
+			settings[name] = abi.SecretPlaceholder(name)
+		}
+		pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: budget{next: hc}, Logger: logger})
+		return &Tenant{name: cfg.Name, logger: logger, pool: pool,
+			sdk: &sdkGuest{config: settings, limits: cfg.Limits.WithDefaults(), workers: cfg.Instances}}, nil
+	}
 	hc, err := egress.New(cfg.Egress)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", cfg.Name, err)
 	}
 	pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: budget{next: hc}, Logger: logger})
-	if m.Kind() == sandbox.GuestBatonSDK {
-		return &Tenant{name: cfg.Name, logger: logger, pool: pool,
-			sdk: &sdkGuest{config: cfg.Settings, limits: cfg.Limits.WithDefaults(), workers: cfg.Instances}}, nil
-	}
 	return &Tenant{
 		name:   cfg.Name,
 		logger: logger,
@@ -156,6 +196,45 @@ func (b budget) Do(ctx context.Context, req abi.HTTPRequest) abi.HTTPResponse {
 		return abi.HTTPResponse{Error: abi.Errorf(abi.CodeEgressDenied, "%v", err)}
 	}
 	return b.next.Do(ctx, req)
+}
+
+// sdkEgress is a baton-sdk guest's network: a client per allowed origin,
+// each authenticating with the credentials the guest sets (placeholders,
+// which it fills in) rather than a token of the host's.
+func sdkEgress(cfg Config) (sandbox.HTTPDoer, error) {
+	if len(cfg.Origins) == 0 {
+		return noNetwork{audit: cfg.Egress.Audit}, nil
+	}
+	names := slices.Sorted(maps.Keys(cfg.Secrets))
+	placeholders := make([]egress.Placeholder, 0, len(names))
+	for _, name := range names {
+		placeholders = append(placeholders, egress.Placeholder{Text: abi.SecretPlaceholder(name), Value: cfg.Secrets[name]})
+	}
+	clients := make([]*egress.Client, 0, len(cfg.Origins))
+	for _, o := range cfg.Origins {
+		ec := cfg.Egress
+		ec.BaseURL, ec.ConnectTo, ec.RootCAs = o.URL, o.ConnectTo, o.RootCAs
+		ec.Token, ec.GuestCredentials, ec.Secrets = secret.Secret{}, true, placeholders
+		c, err := egress.New(ec)
+		if err != nil {
+			return nil, fmt.Errorf("origin %s: %w", o.URL, err)
+		}
+		clients = append(clients, c)
+	}
+	return egress.NewRouter(clients...)
+}
+
+// noNetwork refuses every request of a baton-sdk guest given no origins.
+type noNetwork struct{ audit func(egress.Record) }
+
+const noNetworkReason = "this connector was allowed no API origin: allow its API with --allow-origin https://host (origins = [...] in the tenant's table of runner.toml)"
+
+func (n noNetwork) Do(_ context.Context, req abi.HTTPRequest) abi.HTTPResponse {
+	if n.audit != nil {
+		// The guest's strings stay out of the record: only the refusal.
+		n.audit(egress.Record{Time: time.Now(), Denied: noNetworkReason})
+	}
+	return abi.HTTPResponse{Error: abi.Errorf(abi.CodeEgressDenied, "egress denied: %s", noNetworkReason)}
 }
 
 // Close releases the tenant's instances.
