@@ -523,6 +523,9 @@ func (c *Client) do(ctx context.Context, req abi.HTTPRequest, rec *Record) abi.H
 			continue
 		}
 		headers := filterResponseHeaders(res.status, res.header)
+		if c.guestAuth {
+			headers = guestResponseHeaders(res.header)
+		}
 		c.secrets.scrubHeaders(headers)
 		return abi.HTTPResponse{Status: res.status, Headers: headers, Body: res.body}
 	}

@@ -254,3 +254,34 @@ func TestGuestCredentials(t *testing.T) {
 		t.Errorf("New with a token and GuestCredentials: %v", err)
 	}
 }
+
+// A guest that authenticates itself sees the API's own headers (paging,
+// caching, a vendor's rate-limit headers, its cookies) but not those of
+// the host's connection; a JSON-ABI guest sees only the allowlist.
+func TestGuestCredentialsSeeTheAPIsHeaders(t *testing.T) {
+	srv := newRecorder(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		h := w.Header()
+		h.Set("X-Total-Count", "42")
+		h.Set("Etag", `"v1"`)
+		h.Set("Set-Cookie", "s=2")
+		h.Set("X-Hop", "x")
+		h.Set("Connection", "X-Hop")
+		h.Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{}`)
+	})
+	req := abi.HTTPRequest{Method: http.MethodGet, Path: "/"}
+	guest := newTestClient(t, srv.URL, func(c *Config) { c.Token, c.GuestCredentials = secret.Secret{}, true })
+	got := http.Header(guest.c.Do(context.Background(), req).Headers)
+	if got.Get("X-Total-Count") != "42" || got.Get("Etag") != `"v1"` || got.Get("Set-Cookie") != "s=2" || got.Get("Content-Type") != "application/json" {
+		t.Errorf("guest-credential client passed %v, want the API's headers", got)
+	}
+	for _, k := range []string{"X-Hop", "Connection", "Content-Length"} {
+		if got.Get(k) != "" {
+			t.Errorf("guest-credential client passed %s: %v", k, got)
+		}
+	}
+	dflt := newTestClient(t, srv.URL, func(c *Config) {})
+	if got := http.Header(dflt.c.Do(context.Background(), req).Headers); got.Get("X-Total-Count") != "" || got.Get("Set-Cookie") != "" {
+		t.Errorf("default client passed %v, want the allowlist only", got)
+	}
+}

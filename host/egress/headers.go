@@ -102,6 +102,40 @@ var responseHeaderAllowlist = []string{
 	"Content-Type", "X-Ratelimit-Consumed", "X-Ratelimit-Remaining", "X-Ratelimit-Reset", "Retry-After", "Link",
 }
 
+// responseHeaderDenylist is what a guest that authenticates itself
+// (Config.GuestCredentials) does not see of upstream headers: hop-by-hop
+// and framing headers, which describe the host's connection, not the
+// guest's (the body it gets is already decompressed and whole). It sees
+// the rest, since a connector written for any API may page, cache or
+// back off by headers of that API's own (X-Total-Count, ETag, a vendor's
+// rate-limit headers), and its cookies are its own credentials.
+var responseHeaderDenylist = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Proxy-Authenticate": true,
+	"Te": true, "Trailer": true, "Transfer-Encoding": true, "Upgrade": true,
+	"Content-Length": true, "Content-Encoding": true, "Alt-Svc": true,
+}
+
+// guestResponseHeaders is filterResponseHeaders for a guest that
+// authenticates itself.
+func guestResponseHeaders(h http.Header) map[string][]string {
+	hop := map[string]bool{}
+	for _, v := range h.Values("Connection") {
+		for f := range strings.SplitSeq(v, ",") {
+			hop[http.CanonicalHeaderKey(strings.TrimSpace(f))] = true
+		}
+	}
+	out := map[string][]string{}
+	for k, v := range h {
+		if !responseHeaderDenylist[k] && !hop[k] {
+			out[k] = slices.Clone(v)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
 func filterResponseHeaders(status int, h http.Header) map[string][]string {
 	out := map[string][]string{}
 	keep := func(k string) {
