@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"maps"
 	"net/http"
 	"regexp"
 	"sort"
@@ -83,7 +84,7 @@ var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
 func (m *Metrics) Names() []string {
 	ch := make(chan *prometheus.Desc, 64)
 	go func() {
-		for _, c := range append(m.own(), newStatusCollector(nil)) {
+		for _, c := range append(m.own(), newStatusCollector(nil), newMemoryCollector(nil)) {
 			c.Describe(ch)
 		}
 		close(ch)
@@ -98,10 +99,48 @@ func (m *Metrics) Names() []string {
 	return out
 }
 
-// watch exports a runner's tenant statuses. A Metrics serves one runner.
-func (m *Metrics) watch(b *statusBoard) {
+// watch exports a runner's tenant statuses and memory budget. A Metrics
+// serves one runner.
+func (m *Metrics) watch(b *statusBoard, mem *memoryBudget) {
 	if m != nil {
-		m.registry.MustRegister(newStatusCollector(b))
+		m.registry.MustRegister(newStatusCollector(b), newMemoryCollector(mem))
+	}
+}
+
+// memoryCollector exports the process memory budget at scrape time.
+type memoryCollector struct {
+	budget                       *memoryBudget
+	limit, idle, reserved, peaks *prometheus.Desc
+}
+
+func newMemoryCollector(b *memoryBudget) *memoryCollector {
+	return &memoryCollector{
+		budget:   b,
+		limit:    prometheus.NewDesc("baton_runner_memory_budget_bytes", "The process memory budget (process_memory_mib); 0: none.", nil, nil),
+		idle:     prometheus.NewDesc("baton_runner_memory_idle_bytes", "The process's RSS with no sync running, when last read (as a sync started with none running); absent without a budget.", nil, nil),
+		reserved: prometheus.NewDesc("baton_runner_memory_reserved_bytes", "What the running syncs reserve of the budget: their tenants' estimated peaks.", nil, nil),
+		peaks:    prometheus.NewDesc("baton_runner_tenant_sync_peak_bytes", "The peak of the tenant's last successful sync that ran alone, above the idle process: what its syncs reserve of the budget.", []string{"tenant"}, nil),
+	}
+}
+
+func (c *memoryCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.limit, c.idle, c.reserved, c.peaks} {
+		ch <- d
+	}
+}
+
+func (c *memoryCollector) Collect(ch chan<- prometheus.Metric) {
+	c.budget.mu.Lock()
+	budget, idle, reserved := c.budget.budget, c.budget.idle, c.budget.reserved
+	peaks := maps.Clone(c.budget.estimates)
+	c.budget.mu.Unlock()
+	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(budget))
+	if budget > 0 {
+		ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(idle))
+	}
+	ch <- prometheus.MustNewConstMetric(c.reserved, prometheus.GaugeValue, float64(reserved))
+	for tenant, p := range peaks {
+		ch <- prometheus.MustNewConstMetric(c.peaks, prometheus.GaugeValue, float64(p), tenant)
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 )
 
 // SyncOnce syncs each of tenants once into its Output, at most
-// spec.MaxConcurrentSyncs at a time, with the modules of spec compiled once
+// spec.MaxConcurrentSyncs at a time and within spec.ProcessMemoryMiB, with the modules of spec compiled once
 // for all of them; spec.Tenants is not read, so that a caller can sync a
 // chosen few. It returns each tenant's error (nil on success) by name: a
 // module that is refused fails its own tenants only, and the others sync.
@@ -20,6 +20,7 @@ func SyncOnce(ctx context.Context, spec Spec, tenants []TenantSpec, logger *zap.
 	r := New(Options{Logger: logger})
 	defer r.syncs.close()
 	r.syncs.setLimit(spec.MaxConcurrentSyncs)
+	r.memory.setBudget(int64(spec.ProcessMemoryMiB) << 20)
 	out := map[string]error{}
 	modules, failed := r.compileEach(ctx, spec)
 	defer func() {
@@ -54,18 +55,20 @@ func (r *Runner) syncOnce(ctx context.Context, spec TenantSpec, modules map[stri
 	if spec.Output == "" {
 		return errors.New("tenant " + spec.Name + " has no sync output (it is in service mode)")
 	}
-	release, err := r.syncs.acquire(ctx)
+	release, _, err := r.admit(ctx, spec.Name)
 	if err != nil {
 		return err
 	}
-	defer release()
 	log := r.log.With(zap.String("tenant", spec.Name))
 	waits := waitlog.New(log, progressInterval)
 	t, err := r.newTenant(spec, m.module, log, waits)
 	if err != nil {
+		release(false)
 		return err
 	}
 	defer t.Close(context.WithoutCancel(ctx))
 	defer waits.Flush()
-	return t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
+	err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
+	release(err == nil)
+	return err
 }

@@ -89,8 +89,16 @@ type Spec struct {
 	// finish sooner. Waiting tenants get slots in arrival order, and each
 	// sync holds its slot at most its sync_timeout (see syncSlots).
 	MaxConcurrentSyncs int
-	Modules            []Module
-	Tenants            []TenantSpec
+	// ProcessMemoryMiB is the process's memory budget (0: none): a sync
+	// starts only once its tenant's estimated peak fits beside those of
+	// the syncs running (see memoryBudget), and one that cannot fit even
+	// alone fails with an error saying what to raise. The caller sets the
+	// Go runtime's limit from it (SetGoMemoryLimit). Service-mode tenants'
+	// tasks are not admitted by it: their memory counts as the idle
+	// process's.
+	ProcessMemoryMiB int
+	Modules          []Module
+	Tenants          []TenantSpec
 }
 
 // Options tune the runner; zero values are the defaults.
@@ -142,6 +150,7 @@ type Runner struct {
 	tenants map[string]*running
 
 	syncs  *syncSlots
+	memory *memoryBudget
 	status *statusBoard
 }
 
@@ -171,9 +180,10 @@ func New(opts Options) *Runner {
 	r := &Runner{
 		opts: opts, log: opts.Logger, base: base, cancelBase: cancel, applying: semaphore.NewWeighted(1),
 		modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0),
-		status: newStatusBoard(opts.OnStatus),
+		status: newStatusBoard(opts.OnStatus), memory: newMemoryBudget(procMeter{}),
 	}
-	opts.Metrics.watch(r.status)
+	r.memory.onEstimate = r.status.estimated
+	opts.Metrics.watch(r.status, r.memory)
 	return r
 }
 
@@ -233,6 +243,7 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 	}
 	runtimeChanged := spec.Runtime != r.runtime
 	r.syncs.setLimit(spec.MaxConcurrentSyncs)
+	r.memory.setBudget(int64(spec.ProcessMemoryMiB) << 20)
 
 	r.mu.Lock()
 	var stopping []*running
@@ -247,6 +258,9 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 		stopping = append(stopping, rt)
 		delete(r.tenants, name)
 		r.status.remove(name)
+		if !keep {
+			r.memory.forget(name)
+		}
 	}
 	r.mu.Unlock()
 	for _, rt := range stopping {

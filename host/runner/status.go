@@ -32,18 +32,21 @@ const (
 const (
 	PhaseStarting = "starting" // built, before its first sync or connection
 	// PhaseQueued: due to sync, waiting for one of max_concurrent_syncs.
-	PhaseQueued     = "queued"
-	PhaseSyncing    = "syncing"
-	PhaseIdle       = "idle"    // between scheduled syncs, until NextRun
-	PhaseServing    = "serving" // a service tenant taking ConductorOne's tasks
-	PhaseBackingOff = "backing off"
+	PhaseQueued = "queued"
+	// PhaseWaitingForMemory: given a slot, waiting until its estimated
+	// peak fits the process memory budget beside the syncs running.
+	PhaseWaitingForMemory = "waiting for memory"
+	PhaseSyncing          = "syncing"
+	PhaseIdle             = "idle"    // between scheduled syncs, until NextRun
+	PhaseServing          = "serving" // a service tenant taking ConductorOne's tasks
+	PhaseBackingOff       = "backing off"
 	// PhaseWaitingForReload: as StateWaitingForReload.
 	PhaseWaitingForReload = "waiting for reload"
 )
 
 // Phases lists every phase, as the tenant_phase metric's phase label has
 // them (spaces as underscores).
-var Phases = []string{PhaseStarting, PhaseQueued, PhaseSyncing, PhaseIdle, PhaseServing, PhaseBackingOff, PhaseWaitingForReload}
+var Phases = []string{PhaseStarting, PhaseQueued, PhaseWaitingForMemory, PhaseSyncing, PhaseIdle, PhaseServing, PhaseBackingOff, PhaseWaitingForReload}
 
 // AuthFailuresBeforeStop is how many times in a row a tenant whose
 // credentials are rejected (its API token, or its ConductorOne client ID
@@ -65,6 +68,11 @@ type TenantStatus struct {
 	// Phase is what the tenant is doing now, since Since.
 	Phase string     `json:"phase"`
 	Since *time.Time `json:"since"`
+	// SyncPeakMiB is the peak of the tenant's last successful sync that
+	// ran alone, above the process's idle RSS: what its syncs reserve
+	// under a process memory budget. Unset until measured (then they
+	// reserve DefaultSyncPeakMiB) and without a budget.
+	SyncPeakMiB int64 `json:"sync_peak_mib,omitempty"`
 }
 
 // enter moves s to phase, keeping Since if it is in it already.
@@ -219,6 +227,29 @@ func (b *statusBoard) queued(name string) {
 	b.update(name, func(s *TenantStatus) { s.NextRun = nil; s.enter(PhaseQueued) })
 }
 
+// waitingForMemory records a sync that has a slot and waits for its
+// estimated peak to fit the memory budget.
+func (b *statusBoard) waitingForMemory(name string) {
+	b.update(name, func(s *TenantStatus) { s.enter(PhaseWaitingForMemory) })
+}
+
+// estimated records a tenant's measured sync peak, in bytes, if the
+// tenant is still on the board (a sync may end as a reload removes it).
+func (b *statusBoard) estimated(name string, peak int64) {
+	b.mu.Lock()
+	s := b.tenants[name]
+	if s == nil {
+		b.mu.Unlock()
+		return
+	}
+	s.SyncPeakMiB = mib(peak)
+	changed := *s
+	b.mu.Unlock()
+	if b.notify != nil {
+		b.notify(changed)
+	}
+}
+
 // running records a sync under way.
 func (b *statusBoard) running(name string) {
 	b.update(name, func(s *TenantStatus) { s.NextRun = nil; s.enter(PhaseSyncing) })
@@ -283,7 +314,7 @@ func newStatusCollector(b *statusBoard) *statusCollector {
 		lastSuccess: d("baton_runner_tenant_last_success_timestamp_seconds", "When the tenant last synced successfully (or its service was last seen connected); absent before the first success."),
 		failures:    d("baton_runner_tenant_consecutive_failures", "Failures since the tenant's last success."),
 		nextRun:     d("baton_runner_tenant_next_run_timestamp_seconds", "When the tenant next syncs or restarts after a failure; absent while it runs or waits for a reload."),
-		phase:       d("baton_runner_tenant_phase", "1 for what the tenant is doing now (starting, queued, syncing, idle, serving, backing_off, waiting_for_reload), 0 for the rest.", "phase"),
+		phase:       d("baton_runner_tenant_phase", "1 for what the tenant is doing now (starting, queued, waiting_for_memory, syncing, idle, serving, backing_off, waiting_for_reload), 0 for the rest.", "phase"),
 		phaseSince:  d("baton_runner_tenant_phase_since_timestamp_seconds", "When the tenant entered its current phase."),
 		generation:  prometheus.NewDesc("baton_runner_config_generation", "Configurations applied since the process started, the first one 1.", nil, nil),
 		reloadOK:    prometheus.NewDesc("baton_runner_config_last_reload_success", "1 if the last reload was applied, 0 if it was rejected (the previous configuration runs); absent before any reload.", nil, nil),

@@ -21,6 +21,12 @@ import (
 func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
 	ctx, cancel := context.WithCancel(r.base)
 	r.status.update(spec.Name, func(*TenantStatus) {})
+	r.memory.mu.Lock()
+	est, ok := r.memory.estimates[spec.Name]
+	r.memory.mu.Unlock()
+	if ok {
+		r.status.estimated(spec.Name, est) // a restarted tenant's last measure
+	}
 	rt := &running{spec: spec, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(rt.done)
@@ -99,6 +105,23 @@ func (r *Runner) audit(name string, log *zap.Logger) func(egress.Record) {
 	}
 }
 
+// admit waits for a sync slot, then for the tenant's estimated peak to
+// fit the memory budget (in that order, so that the slot queue's order
+// is the memory queue's too); release gives both back, ok saying the sync
+// succeeded. reserved is the memory reserved, in bytes.
+func (r *Runner) admit(ctx context.Context, name string) (release func(ok bool), reserved int64, err error) {
+	releaseSlot, err := r.syncs.acquire(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	ticket, err := r.memory.acquire(ctx, name, func() { r.status.waitingForMemory(name) })
+	if err != nil {
+		releaseSlot()
+		return nil, 0, err
+	}
+	return func(ok bool) { ticket.release(ok); releaseSlot() }, ticket.n, nil
+}
+
 // newTenant binds a tenant's spec to its module; its waits are told to
 // waits, whose Flush ends each sync.
 func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger, waits *waitlog.Log) (*tenant.Tenant, error) {
@@ -164,14 +187,16 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		}
 		next = time.Now().Add(spec.Interval)
 		r.status.queued(spec.Name)
-		release, err := r.syncs.acquire(ctx)
+		queued := time.Now()
+		release, reserved, err := r.admit(ctx, spec.Name)
 		if err != nil {
 			return ok, err
 		}
 		start := time.Now()
 		r.status.running(spec.Name)
+		log.Info("sync started", zap.Duration("waited", start.Sub(queued).Round(time.Millisecond)), zap.Int64("memory_reserved_mib", mib(reserved)))
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
-		release()
+		release(err == nil)
 		waits.Flush()
 		if err != nil && ctx.Err() != nil {
 			// Stopped mid-sync by a reload or shutdown: the sync did not
