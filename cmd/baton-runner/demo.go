@@ -28,7 +28,7 @@ func demoCommand() *cli.Command {
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
-			url, stop, err := startSim(c, "127.0.0.1:0", segmentsim.DefaultToken)
+			url, stop, err := startSim(c, "127.0.0.1:0", segmentsim.DefaultToken, nil)
 			if err != nil {
 				return err
 			}

@@ -2,11 +2,21 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -35,23 +45,92 @@ func simCommand() *cli.Command {
 		Flags: append(simFlags(1000),
 			&cli.StringFlag{Name: "addr", Value: "127.0.0.1:8765", Usage: "listen address", EnvVars: []string{"BATON_SIM_ADDR"}},
 			&cli.StringFlag{Name: "token", Value: segmentsim.DefaultToken, Usage: "bearer token the simulator accepts", EnvVars: []string{"BATON_SIM_TOKEN"}},
+			&cli.StringFlag{Name: "tls-dir", Usage: "serve HTTPS as " + segmentHost + " (and localhost, 127.0.0.1) with a certificate from a CA made at start, whose PEM goes to DIR/ca.pem: " +
+				"for connectors that hard-code Segment's origin, reached through --connect-to and --ca-file", EnvVars: []string{"BATON_SIM_TLS_DIR"}},
 		),
 		Action: func(c *cli.Context) error {
-			url, stop, err := startSim(c, c.String("addr"), c.String("token"))
+			var tlsConf *tls.Config
+			var caFile string
+			if dir := c.String("tls-dir"); dir != "" {
+				var err error
+				if tlsConf, caFile, err = simTLS(dir); err != nil {
+					return err
+				}
+			}
+			url, stop, err := startSim(c, c.String("addr"), c.String("token"), tlsConf)
 			if err != nil {
 				return err
 			}
 			defer stop()
-			fmt.Fprintf(os.Stderr, "Segment simulator on %s (token %q)\ntry: baton-runner sync --base-url %s --token %s\n",
-				url, c.String("token"), url, c.String("token"))
+			if tlsConf == nil {
+				fmt.Fprintf(os.Stderr, "Segment simulator on %s (token %q)\ntry: baton-runner sync --base-url %s --token %s\n",
+					url, c.String("token"), url, c.String("token"))
+			} else {
+				addr := strings.TrimPrefix(url, "https://")
+				fmt.Fprintf(os.Stderr, "Segment simulator on %s as https://%s (token %q), CA in %s\n"+
+					"try: baton-runner sync --module baton-segment.wasm --token %s --allow-origin https://%s --connect-to %s:443:%s --ca-file %s\n",
+					url, segmentHost, c.String("token"), caFile, c.String("token"), segmentHost, segmentHost, addr, caFile)
+			}
 			<-c.Context.Done()
 			return nil
 		},
 	}
 }
 
-// startSim serves a generated workspace on addr and returns its base URL.
-func startSim(c *cli.Context, addr, token string) (string, func(), error) {
+// segmentHost is the host of Segment's US API, which connectors that take
+// no base URL hard-code.
+const segmentHost = "api.segmentapis.com"
+
+// simTLS makes a CA and a server certificate it signed for segmentHost and
+// the loopback names, valid for a day, writes the CA's PEM to dir/ca.pem for
+// clients to trust, and returns the listener's configuration and that path.
+// The CA's key never leaves memory, so the file lets a client trust this
+// simulator run and nothing else.
+func simTLS(dir string) (*tls.Config, string, error) {
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	ca := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "baton-runner sim CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, "", fmt.Errorf("simulator: signing its CA: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: segmentHost},
+		DNSNames: []string{segmentHost, "localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, "", fmt.Errorf("simulator: signing its server certificate: %w", err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("--tls-dir: %w (pick a directory you can write)", err)
+	}
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		return nil, "", fmt.Errorf("--tls-dir: writing the CA: %w (pick a directory you can write)", err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}},
+		MinVersion:   tls.VersionTLS12,
+	}, caFile, nil
+}
+
+// startSim serves a generated workspace on addr, over TLS when tlsConf is
+// set, and returns its base URL.
+func startSim(c *cli.Context, addr, token string, tlsConf *tls.Config) (string, func(), error) {
 	cfg := segmentsim.DefaultConfig(c.Int("users"))
 	cfg.Seed = c.Int64("seed")
 	cfg.Token = token
@@ -68,6 +147,10 @@ func startSim(c *cli.Context, addr, token string) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("simulator cannot listen on %s: %w (pick another --addr)", addr, err)
 	}
+	scheme := "http"
+	if tlsConf != nil {
+		lis, scheme = tls.NewListener(lis, tlsConf), "https"
+	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -79,5 +162,5 @@ func startSim(c *cli.Context, addr, token string) (string, func(), error) {
 		defer cancel()
 		_ = hs.Shutdown(ctx)
 	}
-	return "http://" + lis.Addr().String(), stop, nil
+	return scheme + "://" + lis.Addr().String(), stop, nil
 }
