@@ -34,6 +34,10 @@ type table struct {
 	key   string
 	m     map[string]any
 	known []string
+	// handled are keys of the table that are reported otherwise than as
+	// unknown (a key of the other kind of tenant) and are not listed as
+	// valid.
+	handled []string
 }
 
 func (ck *checker) table(key string, m map[string]any) *table {
@@ -58,7 +62,7 @@ func (t *table) allow(names ...string) { t.known = append(t.known, names...) }
 func (t *table) unknown(what string) {
 	var bad []string
 	for k := range t.m {
-		if !slices.Contains(t.known, k) {
+		if !slices.Contains(t.known, k) && !slices.Contains(t.handled, k) {
 			bad = append(bad, k)
 		}
 	}
@@ -317,6 +321,15 @@ func (ck *checker) connectors(root *table) map[string]Connector {
 				c.SHA256 = strings.ToLower(s)
 			}
 		}
+		c.Kind = KindABI
+		if s, ok := ct.str("kind"); ok {
+			switch Kind(s) {
+			case KindABI, KindBatonSDK:
+				c.Kind = Kind(s)
+			default:
+				ck.add(ct.child("kind"), "must be %q (a connector written with baton-sdk) or %q (the default: a guest of baton-runner's ABI, such as the Segment connector), not %q", KindBatonSDK, KindABI, s)
+			}
+		}
 		ct.unknown("a connector")
 		out[name] = c
 	}
@@ -421,27 +434,28 @@ func (ck *checker) tenant(t *table, connectors map[string]Connector, runtime Run
 	}
 	required("connector", "the name of a [connectors.X] table"+declared(connectors))
 
-	if s, ok := t.str("base_url"); ok {
-		if msg := checkBaseURL(s); msg != "" {
-			ck.add(t.child("base_url"), "%s", msg)
-		} else {
-			tn.BaseURL = s
+	if conn.Kind == KindBatonSDK {
+		ck.batonSDKTenant(t, &tn)
+		for _, k := range []string{"base_url", "token", segmentids.Setting} {
+			if _, present := t.m[k]; present {
+				ck.add(t.child(k), "is not a key of a baton-sdk connector's tenant (connector %q): %s", tn.Connector, batonSDKInstead[k])
+				t.handled = append(t.handled, k)
+			}
 		}
-	} else if _, present := t.m["base_url"]; !present && tn.Connector != "" {
-		tn.BaseURL = defaultBaseURL(conn)
-		if tn.BaseURL == "" {
-			ck.add(t.child("base_url"), "is required: connector %q has no default API origin", tn.Connector)
+	} else {
+		ck.abiTenant(t, &tn, conn)
+		if tn.Connector == "" {
+			// Which keys apply is unknown; the connector is reported.
+			t.handled = append(t.handled, "config", "origins", "connect_to", "ca_file")
+		} else {
+			for _, k := range []string{"config", "origins", "connect_to", "ca_file"} {
+				if _, present := t.m[k]; present {
+					ck.add(t.child(k), "is a key of baton-sdk connectors' tenants only; connector %q is not one (its [connectors.%s] has no kind = %q)", tn.Connector, tn.Connector, KindBatonSDK)
+					t.handled = append(t.handled, k)
+				}
+			}
 		}
 	}
-
-	if s, ok := t.str("token"); ok {
-		if r, msg := parseRef(s, ck.dir, false); msg != "" {
-			ck.add(t.child("token"), "%s", msg)
-		} else {
-			tn.Token = r
-		}
-	}
-	required("token", `a reference to the API token, "env:VAR" or "file:/path"`)
 
 	if s, ok := t.str("mode"); ok {
 		switch Mode(s) {
@@ -454,14 +468,6 @@ func (ck *checker) tenant(t *table, connectors map[string]Connector, runtime Run
 	required("mode", `"sync" or "service"`)
 
 	tn.Provisioning, _ = t.boolean("provisioning")
-	tn.EntitlementIDs = segmentids.RoleID
-	if s, ok := t.str(segmentids.Setting); ok {
-		if slices.Contains(segmentids.Schemes, s) {
-			tn.EntitlementIDs = s
-		} else {
-			ck.add(t.child(segmentids.Setting), "must be %q (the default: role IDs) or %q (the IDs of ConductorOne's baton-segment connector), not %q", segmentids.RoleID, segmentids.BatonSegment, s)
-		}
-	}
 	t.intRange("requests_per_minute", 0, 1<<31-1, &tn.RequestsPerMinute)
 	tn.Limits = ck.limits(t, runtime.Limits)
 
@@ -496,6 +502,54 @@ func (ck *checker) tenant(t *table, connectors map[string]Connector, runtime Run
 	}
 	t.unknown("a tenant")
 	return tn
+}
+
+// batonSDKInstead says what a baton-sdk connector's tenant has in place
+// of a key of the Segment connector's.
+var batonSDKInstead = map[string]string{
+	"base_url":         `list the API origins it may reach in origins = ["https://…"]`,
+	"token":            `its credentials are fields of its [tenants.config], given as references ("env:VAR" or "file:/path")`,
+	segmentids.Setting: "it is a setting of the Segment connector",
+}
+
+// abiTenant reads the keys of a tenant of a baton-runner ABI guest (the
+// Segment connector): one API origin and the token the host injects.
+func (ck *checker) abiTenant(t *table, tn *Tenant, conn Connector) {
+	required := func(name, what string) {
+		if _, ok := t.m[name]; !ok {
+			ck.add(t.child(name), "is required: %s", what)
+		}
+	}
+	if s, ok := t.str("base_url"); ok {
+		if msg := checkBaseURL(s); msg != "" {
+			ck.add(t.child("base_url"), "%s", msg)
+		} else {
+			tn.BaseURL = s
+		}
+	} else if _, present := t.m["base_url"]; !present && tn.Connector != "" {
+		tn.BaseURL = defaultBaseURL(conn)
+		if tn.BaseURL == "" {
+			ck.add(t.child("base_url"), "is required: connector %q has no default API origin", tn.Connector)
+		}
+	}
+
+	if s, ok := t.str("token"); ok {
+		if r, msg := parseRef(s, ck.dir, false); msg != "" {
+			ck.add(t.child("token"), "%s", msg)
+		} else {
+			tn.Token = r
+		}
+	}
+	required("token", `a reference to the API token, "env:VAR" or "file:/path"`)
+
+	tn.EntitlementIDs = segmentids.RoleID
+	if s, ok := t.str(segmentids.Setting); ok {
+		if slices.Contains(segmentids.Schemes, s) {
+			tn.EntitlementIDs = s
+		} else {
+			ck.add(t.child(segmentids.Setting), "must be %q (the default: role IDs) or %q (the IDs of ConductorOne's baton-segment connector), not %q", segmentids.RoleID, segmentids.BatonSegment, s)
+		}
+	}
 }
 
 func declared(connectors map[string]Connector) string {

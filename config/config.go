@@ -3,9 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,6 +146,9 @@ type Connector struct {
 	// SHA256 is the lower-case hex SHA-256 the module must have, or "" for
 	// no pin. The runner checks it when it loads the module.
 	SHA256 string
+	// Kind is the contract the module speaks (kind; default KindABI),
+	// which decides the keys its tenants take.
+	Kind Kind
 }
 
 // Embedded returns the embedded module's name and true when Wasm is
@@ -170,10 +175,23 @@ type Tenant struct {
 	// Connector names an entry of Config.Connectors.
 	Connector string
 	// BaseURL is the API origin, scheme://host[:port]; https unless the
-	// host is loopback.
+	// host is loopback. A baton-sdk connector's tenant has Origins instead.
 	BaseURL string
-	// Token references the API token.
+	// Token references the API token; a baton-sdk connector's tenant has
+	// none (its credentials are fields of Config).
 	Token SecretRef
+	// Config is a baton-sdk connector's tenant's [tenants.config]: the
+	// connector's fields by name, as written. CheckSchemas checks it
+	// against the module's schema.
+	Config map[string]FieldValue
+	// Origins are the API origins a baton-sdk connector's tenant may reach
+	// (origins), each with its connect_to address; the first is where
+	// requests that name no origin go. None: no network at all.
+	Origins []Origin
+	// CAFile is the absolute path of a PEM bundle trusted, besides the
+	// system's roots, for the certificates of Origins (ca_file); "" for
+	// none.
+	CAFile string
 	// Mode is ModeSync or ModeService; exactly the matching one of Sync
 	// and Service is set.
 	Mode Mode
@@ -230,10 +248,7 @@ func (c *Config) Tenant(name string) (Tenant, bool) {
 // only when it starts a tenant; `config check` calls this too, to catch a
 // missing secret before deployment.
 func (c *Config) CheckSecrets() error {
-	p := &problems{file: c.file, pos: c.pos}
-	if p.file == "" {
-		p.file = c.Path
-	}
+	p := c.problems()
 	for i, t := range c.Tenants {
 		key := indexKey("tenants", i)
 		check := func(k string, r SecretRef) {
@@ -241,7 +256,14 @@ func (c *Config) CheckSecrets() error {
 				p.add(k, "tenant %q: %v", t.Name, err)
 			}
 		}
-		check(joinKey(key, "token"), t.Token)
+		if t.Token != (SecretRef{}) {
+			check(joinKey(key, "token"), t.Token)
+		}
+		for _, name := range slices.Sorted(maps.Keys(t.Config)) {
+			if r := t.Config[name].Ref; r != (SecretRef{}) {
+				check(joinKey(joinKey(key, "config"), name), r)
+			}
+		}
 		if t.Service != nil {
 			check(joinKey(joinKey(key, "service"), "client_id"), t.Service.ClientID)
 			check(joinKey(joinKey(key, "service"), "client_secret"), t.Service.ClientSecret)

@@ -95,7 +95,7 @@ func TestExampleFileLoads(t *testing.T) {
 	if c.Runtime.Listen != "127.0.0.1:9090" || c.Runtime.MemoryLimitMiB != 256 || c.Runtime.CallTimeout != 2*time.Minute || c.Runtime.InstancesPerTenant != 2 || c.Runtime.MaxConcurrentSyncs != 2 {
 		t.Errorf("Runtime = %+v", c.Runtime)
 	}
-	if got := c.Connectors["segment"]; got != (Connector{Name: "segment", Wasm: "embedded:segment"}) {
+	if got := c.Connectors["segment"]; got != (Connector{Name: "segment", Wasm: "embedded:segment", Kind: KindABI}) {
 		t.Errorf("connector = %+v", got)
 	}
 	if len(c.Tenants) != 2 {
@@ -354,7 +354,7 @@ func TestRules(t *testing.T) {
 		{"unknown runtime key", "[runtime]\nmemory_limit = 5\n" + minimal,
 			[]string{"runner.toml:2: runtime.memory_limit: unknown key; the keys of [runtime] are cache_dir, call_timeout, instances_per_tenant, listen, max_c1z_mib, max_concurrent_syncs, max_depth, max_empty_pages, max_in_flight, max_items, max_pages, memory_limit_mib, process_memory_mib, request_budget, storage_engine, sync_timeout"}},
 		{"unknown connector key", strings.Replace(minimal, "wasm =", "sha = 1\nwasm =", 1),
-			[]string{"runner.toml:2: connectors.segment.sha: unknown key; the keys of a connector are sha256, wasm"}},
+			[]string{"runner.toml:2: connectors.segment.sha: unknown key; the keys of a connector are kind, sha256, wasm"}},
 		{"unknown tenant key", minimal + "[[tenants]]\nname = \"b\"\nconnector = \"segment\"\ntokn = \"env:B\"\nmode = \"sync\"\n",
 			[]string{
 				"runner.toml:15: tenants[1].tokn: unknown key; the keys of a tenant are base_url, connector, entitlement_ids, max_c1z_mib, max_depth, max_empty_pages, max_in_flight, max_items, max_pages, mode, name, provisioning, request_budget, requests_per_minute, service, sync, sync_timeout, token",
