@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
@@ -32,9 +33,20 @@ func capabilitiesCommand() *cli.Command {
 			}
 			defer func() { _ = m.Close(c.Context) }()
 			// Capabilities come from the guest's metadata and the host's
-			// provisioning support; the tenant reaches no API, so it needs
-			// neither a token nor a reachable origin.
-			t, err := tenant.New(m, tenant.Config{Name: "capabilities", Egress: egress.Config{BaseURL: defaultBaseURL}, Logger: logger})
+			// provisioning support; the Segment guest reaches no API, so it
+			// needs neither a token nor a reachable origin. A baton-sdk
+			// guest builds its connector from its fields first, as
+			// baton-sdk's own capabilities command does, though without
+			// requiring them: this is where a user learns what they are.
+			tc := tenant.Config{Name: "capabilities", Egress: egress.Config{BaseURL: defaultBaseURL}, Logger: logger}
+			if m.Kind() == sandbox.GuestBatonSDK {
+				gc, err := batonSDKConfig(c, m, false)
+				if err != nil {
+					return err
+				}
+				tc.Settings, tc.Secrets, tc.Origins = gc.settings, gc.secrets, gc.origins
+			}
+			t, err := tenant.New(m, tc)
 			if err != nil {
 				return err
 			}

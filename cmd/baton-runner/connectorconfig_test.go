@@ -1,34 +1,211 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/baton-runner/baton-runner/config"
 )
 
-// TestGuestSettings: the environment, then --set, checked against the
-// schema; a secret reaches the guest only as a placeholder.
-func TestGuestSettings(t *testing.T) {
-	schema := guestSchema{Name: "baton-x", Fields: []schemaField{
-		{Name: "domain", Required: true}, {Name: "api-key", Secret: true}, {Name: "page-size"},
-	}}
-	env := map[string]string{"BATON_DOMAIN": "x.example.com", "BATON_API_KEY": "the-real-key"}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	got, err := schema.settings(lookup, []string{"page-size=50", "domain=y.example.com"})
+// testSchema has a field of each type, a required secret, and a field
+// named as one of baton-runner's own flags.
+var testSchema = config.Schema{Name: "baton-x", Fields: []config.Field{
+	{Name: "domain", Type: config.FieldString, Required: true},
+	{Name: "api-key", Type: config.FieldString, Secret: true, Required: true},
+	{Name: "page-size", Type: config.FieldInt, Default: float64(100)},
+	{Name: "verbose", Type: config.FieldBool},
+	{Name: "teams", Type: config.FieldStringSlice},
+	{Name: "instances", Type: config.FieldString},
+}}
+
+// runConnector parses args (after the command name) with the schema's
+// flags added to a command that also has baton-runner's --instances, and
+// returns what the guest would be given.
+func runConnector(t *testing.T, requireAll bool, args ...string) (guestConfig, error) {
+	t.Helper()
+	var got guestConfig
+	own := func() []cli.Flag {
+		return []cli.Flag{setFlag(), &cli.IntFlag{Name: "instances", EnvVars: []string{"BATON_INSTANCES"}}, &cli.StringFlag{Name: "token"}}
+	}
+	app := &cli.App{
+		Flags: own(),
+		Commands: []*cli.Command{{
+			Name:  "sync",
+			Flags: own(),
+			Action: func(c *cli.Context) (err error) {
+				got, err = schemaConfig(c, testSchema, requireAll)
+				return err
+			},
+		}},
+		Writer: &strings.Builder{}, ErrWriter: &strings.Builder{},
+	}
+	addConnectorFlags(app, testSchema)
+	err := app.Run(append([]string{"baton-runner", "sync"}, args...))
+	return got, err
+}
+
+// TestConnectorFlags: each field is a flag and a variable, typed as
+// baton-sdk types it; the secret goes apart from the settings.
+func TestConnectorFlags(t *testing.T) {
+	t.Setenv("BATON_DOMAIN", "env.example.com")
+	t.Setenv("BATON_TEAMS", "red,green")
+	got, err := runConnector(t, true, "--domain", "x.example.com", "--api-key", "the-real-key", "--page-size", "50", "--verbose", "--teams", "blue", "--teams", "cyan,pink")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["domain"] != "y.example.com" || got["page-size"] != "50" || got["api-key"] != secretPlaceholder("api-key") {
-		t.Errorf("settings %v", got)
+	want := map[string]string{"domain": "x.example.com", "page-size": "50", "verbose": "true", "teams": "blue,cyan,pink"}
+	if len(got.settings) != len(want) {
+		t.Errorf("settings %v, want %v", got.settings, want)
 	}
-	for _, v := range got {
-		if strings.Contains(v, "the-real-key") {
-			t.Errorf("the secret reached the guest's settings: %v", got)
+	for k, v := range want {
+		if got.settings[k] != v {
+			t.Errorf("settings[%s] = %q, want %q", k, got.settings[k], v)
 		}
 	}
-	if _, err := schema.settings(func(string) (string, bool) { return "", false }, nil); err == nil || !strings.Contains(err.Error(), "BATON_DOMAIN") {
-		t.Errorf("missing required field: err = %v", err)
+	if s := got.secrets["api-key"]; s.Reveal() != "the-real-key" || len(got.secrets) != 1 {
+		t.Errorf("secrets %v", got.secrets)
 	}
-	if _, err := schema.settings(lookup, []string{"colour=blue"}); err == nil || !strings.Contains(err.Error(), "api-key, domain, page-size") {
-		t.Errorf("unknown field: err = %v", err)
+
+	// The variables, and the defaults left to the guest.
+	t.Setenv("BATON_API_KEY", "from-env")
+	got, err = runConnector(t, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.settings["domain"] != "env.example.com" || got.settings["teams"] != "red,green" || got.secrets["api-key"].Reveal() != "from-env" {
+		t.Errorf("from the environment: %v %v", got.settings, got.secrets)
+	}
+	if _, ok := got.settings["page-size"]; ok {
+		t.Errorf("a field not given reached the guest: %v", got.settings)
+	}
+}
+
+func TestConnectorFlagErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing required", nil, "baton-x needs --domain (BATON_DOMAIN), --api-key (BATON_API_KEY)"},
+		{"an int that is not", []string{"--domain", "d", "--api-key", "k", "--page-size", "many"}, `invalid value "many" for flag -page-size`},
+		{"unknown flag", []string{"--colour", "blue"}, "flag provided but not defined: -colour"},
+		{"the Segment guest's flag", []string{"--token", "t"}, "flag provided but not defined: -token"},
+		{"--set of no field", []string{"--set", "colour=blue"}, `--set colour=…: baton-x has no field "colour"; its fields: api-key, domain, instances, page-size, teams, verbose`},
+		{"an origin with a path", []string{"--domain", "d", "--api-key", "k", "--allow-origin", "https://api.x.test/v1"}, `--allow-origin https://api.x.test/… has a path`},
+		{"connect-to of no allowed origin", []string{"--domain", "d", "--api-key", "k", "--allow-origin", "https://api.x.test", "--connect-to", "auth.x.test:443:127.0.0.1:8443"},
+			`--connect-to "auth.x.test:443:127.0.0.1:8443" names auth.x.test:443, which is not the host:port of an allowed origin (https://api.x.test)`},
+		{"ca-file without origins", []string{"--domain", "d", "--api-key", "k", "--ca-file", "ca.pem"}, "--ca-file is trusted for the allowed origins, and there are none"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := runConnector(t, true, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// A secret is never quoted, even given where a name=value belongs.
+	_, err := runConnector(t, true, "--set", "sk_live_PASTED")
+	if err == nil || strings.Contains(err.Error(), "sk_live_PASTED") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestConnectorFieldNamedAsOwnFlag: a field named as one of baton-runner's
+// flags is set with --set; the flag and its variable keep their meaning.
+func TestConnectorFieldNamedAsOwnFlag(t *testing.T) {
+	t.Setenv("BATON_INSTANCES", "3")
+	got, err := runConnector(t, false, "--set", "instances=many")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.settings["instances"] != "many" {
+		t.Errorf("settings %v", got.settings)
+	}
+	got, err = runConnector(t, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := got.settings["instances"]; ok {
+		t.Errorf("BATON_INSTANCES, baton-runner's, reached the guest as its field: %q", v)
+	}
+}
+
+// TestConnectorOrigins: --allow-origin, --connect-to and --ca-file become
+// the tenant's origins, each with its address and the bundle's roots.
+func TestConnectorOrigins(t *testing.T) {
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, testCA(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := runConnector(t, false, "--allow-origin", "https://api.x.test", "--allow-origin", "https://auth.x.test:8443",
+		"--connect-to", "auth.x.test:8443:127.0.0.1:9443", "--ca-file", ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.origins) != 2 || got.origins[0].URL != "https://api.x.test" || got.origins[0].ConnectTo != "" ||
+		got.origins[1].URL != "https://auth.x.test:8443" || got.origins[1].ConnectTo != "127.0.0.1:9443" {
+		t.Fatalf("origins %+v", got.origins)
+	}
+	for _, o := range got.origins {
+		if o.RootCAs == nil {
+			t.Errorf("%s has no roots of --ca-file", o.URL)
+		}
+	}
+	t.Setenv("BATON_ALLOW_ORIGIN", "https://a.x.test,https://b.x.test")
+	if got, err = runConnector(t, false); err != nil || len(got.origins) != 2 {
+		t.Errorf("BATON_ALLOW_ORIGIN: %+v, %v", got.origins, err)
+	}
+}
+
+// testCA returns a self-signed CA certificate in PEM.
+func testCA(t *testing.T) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"}, IsCA: true,
+		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// TestScanArgs: the command and the flags' values are found as urfave/cli
+// will parse them: a flag's value is not a command, a bool takes none,
+// and an argument ends the flags.
+func TestScanArgs(t *testing.T) {
+	app := newApp()
+	for _, tc := range []struct {
+		args   []string
+		cmd    string
+		module string
+	}{
+		{[]string{"sync", "--module", "x.wasm"}, "sync", "x.wasm"},
+		{[]string{"--log-level", "debug", "--module=y.wasm", "grant", "--file", "sync"}, "grant", "y.wasm"},
+		{[]string{"--module", "sync", "-f", "a.c1z"}, "", "sync"},
+		{[]string{"--skip-entitlements-and-grants", "service", "--module", "z.wasm"}, "service", "z.wasm"},
+		{[]string{"--workers", "4", "capabilities", "-module", "w.wasm"}, "capabilities", "w.wasm"},
+		{[]string{"inspect", "diff", "a.c1z", "--module", "x.wasm"}, "inspect diff", ""},
+		{[]string{"sync", "--", "--module", "x.wasm"}, "sync", ""},
+	} {
+		cmd, given := scanArgs(app, append([]string{"baton-runner"}, tc.args...))
+		if cmd != tc.cmd || given["module"] != tc.module {
+			t.Errorf("scanArgs(%q) = %q, module %q; want %q, %q", tc.args, cmd, given["module"], tc.cmd, tc.module)
+		}
 	}
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/internal/segmentids"
 )
 
@@ -24,30 +22,22 @@ func entitlementIDsFlag() cli.Flag {
 	}
 }
 
-// guestSettings returns the settings passed to the guest with every call:
-// a baton-sdk guest's configuration fields, or the Segment guest's
-// entitlement ID scheme when it is not the default.
-func guestSettings(c *cli.Context, m *sandbox.Module) (map[string]string, error) {
-	settings, err := connectorSettings(c, m)
-	if err != nil {
+// guestSettings returns the settings passed to a JSON-ABI guest with
+// every call: the Segment guest's entitlement ID scheme when it is not the
+// default. (A baton-sdk guest's are its fields, batonSDKConfig.)
+func guestSettings(c *cli.Context) (map[string]string, error) {
+	if err := refuseSet(c); err != nil {
 		return nil, err
 	}
 	v := c.String("entitlement-ids")
 	switch {
-	case m.Kind() != sandbox.GuestABI:
-		if c.IsSet("entitlement-ids") {
-			return nil, errors.New("--entitlement-ids (BATON_ENTITLEMENT_IDS): only the Segment guest takes it, not a baton-sdk guest")
-		}
-		return settings, nil
 	case v == "" || v == segmentids.RoleID:
 		// A command without the flag (demo) runs the default.
-		return settings, nil
+		return nil, nil
 	case !slices.Contains(segmentids.Schemes, v):
 		return nil, fmt.Errorf("--entitlement-ids %q: must be %q (the default) or %q", v, segmentids.RoleID, segmentids.BatonSegment)
 	}
-	out := map[string]string{segmentids.Setting: v}
-	maps.Copy(out, settings)
-	return out, nil
+	return map[string]string{segmentids.Setting: v}, nil
 }
 
 // refuseEntitlementIDsWithConfig keeps --entitlement-ids from seeming to

@@ -67,7 +67,11 @@ func newApp() *cli.App {
 
 func main() {
 	ctx, stopped := withSignals(context.Background())
-	err := newApp().RunContext(ctx, os.Args)
+	app := newApp()
+	var err error
+	if prepared, err = prepareGuest(ctx, app, os.Args); err == nil {
+		err = unknownFlagHint(app.RunContext(ctx, os.Args), prepared)
+	}
 	if code, msg, ok := exitAfter(stopped(), err); ok {
 		fmt.Fprintf(os.Stderr, "baton-runner: %s\n", msg)
 		os.Exit(code)

@@ -124,13 +124,24 @@ func relaxGC() (restore func()) {
 	}
 }
 
-// compileModule loads and compiles the guest with the runtime flags.
+// compileModule loads and compiles the guest with the runtime flags, or
+// takes the one main compiled before parsing them.
 func compileModule(ctx context.Context, c *cli.Context, logger *zap.Logger) (*sandbox.Module, error) {
-	wasm, err := loadModule(c.String("module"))
+	key := moduleKey{path: c.String("module"), cacheDir: c.String("cache-dir"), memoryMiB: c.Int("memory-limit-mib"), callTimeout: c.Duration("call-timeout")}
+	if m := prepared.take(ctx, key); m != nil {
+		logger.Debug("guest module ready", zap.String("sha256", m.SHA256()), zap.String("compiled", "before the command line was parsed"))
+		return m, nil
+	}
+	return compileKey(ctx, key, logger)
+}
+
+// compileKey loads and compiles the guest key describes.
+func compileKey(ctx context.Context, key moduleKey, logger *zap.Logger) (*sandbox.Module, error) {
+	wasm, err := loadModule(key.path)
 	if err != nil {
 		return nil, err
 	}
-	dir := c.String("cache-dir")
+	dir := key.cacheDir
 	if dir == "" {
 		dir = config.DefaultCacheDir()
 	}
@@ -142,8 +153,8 @@ func compileModule(ctx context.Context, c *cli.Context, logger *zap.Logger) (*sa
 	m, err := sandbox.Compile(ctx, sandbox.Config{
 		Wasm:           wasm,
 		CacheDir:       dir,
-		MemoryLimitMiB: c.Int("memory-limit-mib"),
-		CallTimeout:    c.Duration("call-timeout"),
+		MemoryLimitMiB: key.memoryMiB,
+		CallTimeout:    key.callTimeout,
 		Logger:         logger,
 	})
 	restoreGC()

@@ -127,23 +127,31 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 		closeAudit()
 		return nil, nil, err
 	}
-	settings, err := guestSettings(c, m)
-	if err == nil && token == "" && m.Kind() == sandbox.GuestABI {
-		err = errors.New("no Segment API token: pass --token or set BATON_TOKEN")
+	tc := tenant.Config{
+		Name:      "default",
+		Egress:    egress.Config{Audit: audit, OnWait: onWait, OnHeld: onHeld},
+		Instances: c.Int("instances"),
+		Limits:    limits,
+		Logger:    logger,
+	}
+	if m.Kind() == sandbox.GuestBatonSDK {
+		var gc guestConfig
+		gc, err = batonSDKConfig(c, m, true)
+		tc.Settings, tc.Secrets, tc.Origins = gc.settings, gc.secrets, gc.origins
+		tc.Egress.BaseURLSetting, tc.Egress.ConnectToSetting = "--allow-origin (BATON_ALLOW_ORIGIN)", "--connect-to (BATON_CONNECT_TO)"
+	} else {
+		tc.Settings, err = guestSettings(c)
+		tc.Egress.BaseURL, tc.Egress.Token, tc.Egress.BaseURLSetting = baseURL, secret.New(token), "--base-url (BATON_BASE_URL)"
+		if err == nil && token == "" {
+			err = errors.New("no Segment API token: pass --token or set BATON_TOKEN")
+		}
 	}
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		closeAudit()
 		return nil, nil, err
 	}
-	t, err = tenant.New(m, tenant.Config{
-		Settings:  settings,
-		Name:      "default",
-		Egress:    egress.Config{BaseURL: baseURL, Token: secret.New(token), Audit: audit, OnWait: onWait, OnHeld: onHeld, BaseURLSetting: "--base-url (BATON_BASE_URL)"},
-		Instances: c.Int("instances"),
-		Limits:    limits,
-		Logger:    logger,
-	})
+	t, err = tenant.New(m, tc)
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		closeAudit()
