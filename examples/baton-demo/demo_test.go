@@ -1,80 +1,126 @@
-// The demo connector, written only against baton-sdk, run by baton-runner
-// as a sandboxed guest and by baton-sdk's own runner natively: the two
-// c1z files hold the same resources, entitlements and grants, every field.
+// The demo connector, written only against baton-sdk, run natively by
+// baton-sdk's own runner against the demo API over TLS: the c1z holds
+// what the API holds, and grant and revoke change the API.
 package batondemo_test
 
 import (
 	"context"
-	"encoding/json"
+	"fmt"
+	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
-	"go.uber.org/zap/zaptest"
+	"github.com/conductorone/baton-sdk/pkg/annotations"
+	"github.com/conductorone/baton-sdk/pkg/types/resource"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/examples/baton-demo/demoapi"
 	"github.com/baton-runner/baton-runner/host/inspect"
-	"github.com/baton-runner/baton-runner/host/localsync"
-	"github.com/baton-runner/baton-runner/host/sandbox"
-	"github.com/baton-runner/baton-runner/host/tenant"
-	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
 
-const guestPkg = "examples/baton-demo/wasm"
+// seed makes the organisation every test syncs: 120 users (three pages),
+// so two servers of it serve the same data.
+var seed = demoapi.Options{Seed: 42, Users: 120, Groups: 4, Roles: 3}
 
-var settings = map[string]string{"org": "acme", "users": "120"} // three pages of users
-
-func sandboxed(t *testing.T) *tenant.Tenant {
-	t.Helper()
-	ctx := context.Background()
-	wasm, err := wasmbuild.Read(guestPkg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm, CacheDir: wasmbuild.CacheDir, Logger: zaptest.NewLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close(ctx) })
-	if m.Kind() != sandbox.GuestBatonSDK {
-		t.Fatalf("kind %v, want a baton-sdk guest", m.Kind())
-	}
-	var schema struct {
-		Fields []struct {
-			Name     string `json:"name"`
-			Required bool   `json:"required"`
-		} `json:"fields"`
-	}
-	if err := json.Unmarshal(m.BatonSDKSchema(), &schema); err != nil || len(schema.Fields) < 2 ||
-		schema.Fields[0].Name != "org" || !schema.Fields[0].Required {
-		t.Fatalf("schema %s (%v): want org (required) and users", m.BatonSDKSchema(), err)
-	}
-	tn, err := tenant.New(m, tenant.Config{Name: "demo", Egress: egress.Config{BaseURL: "https://demo.example.com"}, Settings: settings})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { tn.Close(ctx) })
-	return tn
+// testAPI is a demoapi server on a TLS listener whose certificate the CA
+// in caFile signed.
+type testAPI struct {
+	*demoapi.Server
+	ts     *httptest.Server
+	caFile string
 }
 
-// native syncs with baton-sdk's own runner: the connector's native main.
-func native(t *testing.T, out string) {
+// startAPI serves seed with opts' hosts and credentials.
+func startAPI(t *testing.T, hosts func(*demoapi.Options)) *testAPI {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "baton-demo")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/baton-demo")
-	if b, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the native connector: %v\n%s", err, b)
+	opts := seed
+	hosts(&opts)
+	certs, err := demoapi.NewCerts()
+	if err != nil {
+		t.Fatal(err)
 	}
-	run := exec.Command(bin, "--org", settings["org"], "--users", settings["users"], "-f", out)
-	run.Dir = t.TempDir()
-	if b, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("native sync: %v\n%s", err, b)
+	api := &testAPI{Server: demoapi.New(opts), caFile: filepath.Join(t.TempDir(), "ca.pem")}
+	if err := os.WriteFile(api.caFile, certs.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
 	}
+	api.ts = httptest.NewUnstartedServer(api.Server)
+	api.ts.TLS = certs.ServerConfig()
+	api.ts.StartTLS()
+	t.Cleanup(api.ts.Close)
+	return api
+}
+
+// nativeHosts: natively, with no resolver entries for the demo's names,
+// the connector reaches the API as 127.0.0.1 and its token endpoint as
+// localhost, both this one listener.
+func nativeHosts(o *demoapi.Options) { o.APIHost, o.AuthHost = "127.0.0.1", "localhost" }
+
+func (a *testAPI) port() string { return a.ts.URL[strings.LastIndex(a.ts.URL, ":")+1:] }
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binErr    error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// nativeBinary is the connector's native main, baton-sdk's own runner,
+// built once per test binary.
+func nativeBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "baton-demo"); binErr != nil {
+			return
+		}
+		b, err := exec.Command("go", "build", "-o", binDir, "./cmd/baton-demo").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("building the native connector: %v\n%s", err, b)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return filepath.Join(binDir, "baton-demo")
+}
+
+// native runs baton-sdk's runner against api, trusting its CA as the
+// system's: what runs is what a ConductorOne connector's image runs.
+func native(t *testing.T, api *testAPI, args ...string) string {
+	t.Helper()
+	out, err := nativeRun(t, api, args...)
+	if err != nil {
+		t.Fatalf("baton-demo %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// nativeRun is native with the credentials and flags args sets last, so
+// they override the right ones.
+func nativeRun(t *testing.T, api *testAPI, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(nativeBinary(t), append([]string{
+		"--base-url", "https://127.0.0.1:" + api.port(),
+		"--token-url", "https://localhost:" + api.port() + "/oauth/token",
+		"--demo-client-id", demoapi.DefaultClientID, "--demo-client-secret", demoapi.DefaultClientSecret, "--api-key", demoapi.DefaultAPIKey,
+	}, args...)...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+api.caFile)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // rows renders every resource, entitlement and grant of a c1z as
@@ -106,55 +152,187 @@ func rows(t *testing.T, path string) []string {
 	return out
 }
 
-func TestSandboxedSyncEqualsBatonSDKsOwnRunner(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	tn := sandboxed(t)
-	if err := tn.Sync(ctx, localsync.Options{Path: filepath.Join(dir, "sandbox.c1z")}); err != nil {
-		t.Fatal(err)
-	}
-	native(t, filepath.Join(dir, "native.c1z"))
-	got, want := rows(t, filepath.Join(dir, "sandbox.c1z")), rows(t, filepath.Join(dir, "native.c1z"))
-	if !slices.Equal(got, want) {
-		t.Errorf("sandboxed c1z differs from baton-sdk's own:\nsandboxed:\n%s\nnative:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-	}
-	// What the comparison covers: paged users, a child resource type
-	// under its parent, traits, entitlements with slugs, grants with
-	// metadata, and grants expanded through a team.
-	joined := strings.Join(got, "\n")
-	for _, want := range []string{`"resource":"user119"`, `"parentResourceId"`, `c1.connector.v2.ChildResourceType`,
-		`"slug":"member"`, `"since":"2026-01-01"`, `c1.connector.v2.GrantExpandable`, `"sources"`, `c1.connector.v2.UserTrait`} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("the c1z lacks %s", want)
+// wantGrants is every grant a sync of api must hold: memberships, role
+// assignments, and each role a group holds expanded to its members.
+func wantGrants(api *testAPI) map[string]bool {
+	want := map[string]bool{}
+	for _, g := range api.Groups() {
+		for _, m := range api.Members(g.ID) {
+			want["group:"+g.ID+":member:user:"+m.UserID] = true
 		}
 	}
-	t.Logf("%d rows equal", len(got))
+	for _, r := range api.Roles() {
+		for _, a := range api.Assignments(r.ID) {
+			want["role:"+r.ID+":assigned:"+a.PrincipalType+":"+a.PrincipalID] = true
+			if a.PrincipalType == "group" {
+				for _, m := range api.Members(a.PrincipalID) {
+					want["role:"+r.ID+":assigned:user:"+m.UserID] = true
+				}
+			}
+		}
+	}
+	return want
 }
 
-func TestSandboxedGrantAndRevoke(t *testing.T) {
-	ctx := context.Background()
-	c1z := filepath.Join(t.TempDir(), "sync.c1z")
-	tn := sandboxed(t)
-	if err := tn.Sync(ctx, localsync.Options{Path: c1z}); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := tn.Grant(ctx, c1z, "team:team-1:member", "user", "user0"); err != nil || out != tenant.Changed {
-		t.Fatalf("grant: %v, %v", out, err)
-	}
-	if out, err := tn.Revoke(ctx, c1z, "team:team-1:member:user:user1"); err != nil || out != tenant.Changed {
-		t.Fatalf("revoke: %v, %v", out, err)
-	}
-	// The connector refuses a team for a team: its error reaches the caller.
-	if _, err := tn.Grant(ctx, c1z, "team:team-1:member", "team", "team-2"); err == nil {
-		t.Fatal("granting team membership to a team succeeded")
-	}
-	// Without provisioning the client refuses, as baton-sdk's runner does.
-	cc, err := tn.Client(ctx, tenant.ClientOptions{})
+func load(t *testing.T, path string) *inspect.Snapshot {
+	t.Helper()
+	s, err := inspect.Load(context.Background(), path, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
-	if _, err := cc.Grant(ctx, v2.GrantManagerServiceGrantRequest_builder{}.Build()); err == nil || !strings.Contains(err.Error(), "provisioning") {
-		t.Fatalf("grant without provisioning: %v", err)
+	return s
+}
+
+func grantIDs(s *inspect.Snapshot) map[string]bool {
+	out := map[string]bool{}
+	for _, g := range s.Grants {
+		out[g.GetId()] = true
+	}
+	return out
+}
+
+// TestNativeSync: baton-sdk's own runner syncs the API over TLS with an
+// OAuth2 token, fetched once and reused, and the API key; the c1z holds
+// what the API holds, and nothing of the address it was reached at.
+func TestNativeSync(t *testing.T) {
+	api := startAPI(t, nativeHosts)
+	c1z := filepath.Join(t.TempDir(), "native.c1z")
+	out := native(t, api, "-f", c1z)
+	for _, secret := range []string{demoapi.DefaultClientSecret, demoapi.DefaultAPIKey} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the runner's output holds a secret:\n%s", out)
+		}
+	}
+	s := load(t, c1z)
+
+	counts := map[string]int{}
+	for _, r := range s.Resources {
+		counts[r.GetId().GetResourceType()]++
+	}
+	if want := map[string]int{"org": 1, "user": len(api.Users()), "group": len(api.Groups()), "role": len(api.Roles())}; fmt.Sprint(counts) != fmt.Sprint(want) {
+		t.Errorf("resources %v, want %v", counts, want)
+	}
+	if got, want := len(s.Entitlements), len(api.Groups())+len(api.Roles()); got != want {
+		t.Errorf("%d entitlements, want %d", got, want)
+	}
+	if got, want := grantIDs(s), wantGrants(api); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%d grants, want %d:\ngot  %v\nwant %v", len(got), len(want), got, want)
+	}
+
+	// A few fields exactly: a user's traits, a membership's metadata, a
+	// group's parent, a role grant to a group expanded to its members.
+	u := api.Users()[7]
+	user := find(t, s.Resources, func(r *v2.Resource) bool { return r.GetId().GetResource() == u.ID })
+	ut, err := resource.GetUserTrait(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if user.GetDisplayName() != u.DisplayName || ut.GetLogin() != u.Login || ut.GetEmails()[0].GetAddress() != u.Email ||
+		(ut.GetStatus().GetStatus() == v2.UserTrait_Status_STATUS_ENABLED) != (u.Status == "active") {
+		t.Errorf("user %s: %v, want %+v", u.ID, user, u)
+	}
+	g := api.Groups()[1]
+	m := api.Members(g.ID)[0]
+	membership := find(t, s.Grants, func(x *v2.Grant) bool { return x.GetId() == "group:"+g.ID+":member:user:"+m.UserID })
+	md, annos := &v2.GrantMetadata{}, annotations.Annotations(membership.GetAnnotations())
+	if ok, err := annos.Pick(md); !ok || err != nil ||
+		md.GetMetadata().GetFields()["since"].GetStringValue() != m.Since {
+		t.Errorf("membership %v lacks since %s (%v)", membership, m.Since, err)
+	}
+	group := find(t, s.Resources, func(r *v2.Resource) bool { return r.GetId().GetResource() == g.ID })
+	if group.GetDisplayName() != g.Name || group.GetParentResourceId().GetResource() != "acme" || group.GetDescription() != g.Description {
+		t.Errorf("group %s: %v, want %+v under org acme", g.ID, group, g)
+	}
+	for _, a := range api.Assignments("r00") {
+		if a.PrincipalType == "group" {
+			viaGroup := find(t, s.Grants, func(x *v2.Grant) bool {
+				return x.GetId() == "role:r00:assigned:user:"+api.Members(a.PrincipalID)[0].UserID
+			})
+			if viaGroup.GetSources().GetSources()["group:"+a.PrincipalID+":member"] == nil {
+				t.Errorf("%s: no source group:%s:member: %v", viaGroup.GetId(), a.PrincipalID, viaGroup.GetSources())
+			}
+			break
+		}
+	}
+
+	if n := api.Requests("/oauth/token"); n != 1 {
+		t.Errorf("%d token requests, want 1: the token is fetched once and reused", n)
+	}
+	if n := api.Requests("/v1/users"); n != 3 {
+		t.Errorf("%d requests for /v1/users, want 3 pages", n)
+	}
+	all := strings.Join(rows(t, c1z), "\n")
+	for _, addr := range []string{"127.0.0.1", "localhost", api.port()} {
+		if strings.Contains(all, addr) {
+			t.Errorf("the c1z holds the address the API was reached at (%s)", addr)
+		}
+	}
+}
+
+func find[T proto.Message](t *testing.T, xs []T, f func(T) bool) T {
+	t.Helper()
+	for _, x := range xs {
+		if f(x) {
+			return x
+		}
+	}
+	t.Fatalf("the c1z has no such %T", *new(T))
+	return *new(T)
+}
+
+// TestNativeGrantAndRevoke: baton-sdk's one-shot provisioning adds a user
+// to a group through the API; a sync sees the membership, and revoking it
+// removes it.
+func TestNativeGrantAndRevoke(t *testing.T) {
+	api := startAPI(t, nativeHosts)
+	dir := t.TempDir()
+	before, after := filepath.Join(dir, "before.c1z"), filepath.Join(dir, "after.c1z")
+	native(t, api, "-f", before)
+
+	g := api.Groups()[2]
+	var outsider string
+	for _, u := range api.Users() {
+		if !slices.ContainsFunc(api.Members(g.ID), func(m demoapi.Member) bool { return m.UserID == u.ID }) {
+			outsider = u.ID
+			break
+		}
+	}
+	grantID := "group:" + g.ID + ":member:user:" + outsider
+	isMember := func() bool {
+		return slices.ContainsFunc(api.Members(g.ID), func(m demoapi.Member) bool { return m.UserID == outsider })
+	}
+
+	native(t, api, "-f", before, "--grant-entitlement", "group:"+g.ID+":member", "--grant-principal", outsider, "--grant-principal-type", "user")
+	if !isMember() {
+		t.Fatalf("after the grant, %s is not a member of %s", outsider, g.ID)
+	}
+	if n := api.Requests("/v1/groups/" + g.ID + "/members/" + outsider); n != 1 {
+		t.Errorf("%d PUTs of the membership, want 1", n)
+	}
+	native(t, api, "-f", after)
+	if !grantIDs(load(t, after))[grantID] {
+		t.Fatalf("a sync after the grant lacks %s", grantID)
+	}
+	native(t, api, "-f", after, "--revoke-grant", grantID)
+	if isMember() {
+		t.Fatalf("after the revoke, %s is still a member of %s", outsider, g.ID)
+	}
+}
+
+// TestNativeWrongCredentials: a wrong client secret or API key fails the
+// sync with the API's reason and the flag to check, and never shows the
+// value given.
+func TestNativeWrongCredentials(t *testing.T) {
+	api := startAPI(t, nativeHosts)
+	for _, tc := range []struct{ flag, want string }{
+		{"--demo-client-secret", "invalid_client"},
+		{"--api-key", "invalid_api_key"},
+	} {
+		// Not its exit status: baton-sdk's runner exits 0 now and then
+		// after a failed Validate (its connector subprocess's wrapper).
+		out, err := nativeRun(t, api, tc.flag, "wrong-value-given", "-f", filepath.Join(t.TempDir(), "sync.c1z"))
+		if !strings.Contains(out, "validate failed") || !strings.Contains(out, tc.want) || !strings.Contains(out, "(check "+tc.flag) && !strings.Contains(out, ", "+tc.flag) || strings.Contains(out, "wrong-value-given") {
+			t.Errorf("%s wrong: %v\n%s", tc.flag, err, out)
+		}
 	}
 }

@@ -1,10 +1,14 @@
 // Package connector is a small connector written only against baton-sdk
-// (connectorbuilder, resource, entitlement, grant, pagination), as
-// ConductorOne's connectors are: an organisation (an app, the parent of
-// its teams), users, teams with a provisionable membership, and roles
-// granted to teams and expanded to their members. Its data is made up
-// from its configuration, so the same configuration syncs the same c1z
-// natively and in the sandbox.
+// (connectorbuilder, uhttp, resource, entitlement, grant), as
+// ConductorOne's connectors are, for the demo API (examples/baton-demo/
+// demoapi): an organisation (an app, the parent of its groups), users,
+// groups with a provisionable membership, and roles granted to users and
+// to groups, expanded to the groups' members.
+//
+// It reaches the API through uhttp with an OAuth2 client-credentials
+// token and an API key, so in the sandbox it needs the guest's network
+// and the host's secrets. What it syncs never holds the base URL, so a
+// sync of the same API reached under another address is the same.
 package connector
 
 import (
@@ -20,16 +24,17 @@ import (
 
 // Connector is the demo connector.
 type Connector struct {
-	org   string
-	users int
+	client *client
 }
 
-// New is the connector's constructor.
+// New is the connector's constructor. It checks the URLs; the credentials
+// are first used by Validate.
 func New(ctx context.Context, cfg *config.Demo) (*Connector, []connectorbuilder.Opt, error) {
-	if cfg.Users < 0 || cfg.Users > 10_000 {
-		return nil, nil, fmt.Errorf("users must be 0..10000, not %d", cfg.Users)
+	c, err := newClient(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
-	return &Connector{org: cfg.Org, users: cfg.Users}, nil, nil
+	return &Connector{client: c}, nil, nil
 }
 
 var (
@@ -37,23 +42,28 @@ var (
 		Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_APP}}.Build()
 	userType = v2.ResourceType_builder{Id: "user", DisplayName: "User",
 		Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_USER}}.Build()
-	teamType = v2.ResourceType_builder{Id: "team", DisplayName: "Team",
+	groupType = v2.ResourceType_builder{Id: "group", DisplayName: "Group",
 		Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_GROUP}}.Build()
 	roleType = v2.ResourceType_builder{Id: "role", DisplayName: "Role",
 		Traits: []v2.ResourceType_Trait{v2.ResourceType_TRAIT_ROLE}, Description: "An organisation role"}.Build()
 )
 
 func (c *Connector) ResourceSyncers(ctx context.Context) []connectorbuilder.ResourceSyncerV2 {
-	return []connectorbuilder.ResourceSyncerV2{&orgSyncer{c}, &userSyncer{c}, &teamSyncer{c}, &roleSyncer{c}}
+	return []connectorbuilder.ResourceSyncerV2{&orgSyncer{c.client}, &userSyncer{c.client}, &groupSyncer{c.client}, &roleSyncer{c.client}}
 }
 
 func (c *Connector) Metadata(ctx context.Context) (*v2.ConnectorMetadata, error) {
-	return v2.ConnectorMetadata_builder{DisplayName: "Demo", Description: "The demo organisation " + c.org}.Build(), nil
+	return v2.ConnectorMetadata_builder{DisplayName: "Demo", Description: "Users, groups and roles of the demo API"}.Build(), nil
 }
 
+// Validate checks both credentials: the token with the organisation, the
+// API key with the roles.
 func (c *Connector) Validate(ctx context.Context) (annotations.Annotations, error) {
-	if c.org == "" {
-		return nil, fmt.Errorf("org is required")
+	if _, err := c.client.org(ctx); err != nil {
+		return nil, fmt.Errorf("%w (check --demo-client-id, --demo-client-secret and --token-url)", err)
+	}
+	if _, err := c.client.roles(ctx, ""); err != nil {
+		return nil, fmt.Errorf("%w (check --api-key)", err)
 	}
 	return nil, nil
 }
