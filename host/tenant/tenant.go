@@ -50,6 +50,13 @@ type Config struct {
 	// place; the egress clients of Origins put the value back into the
 	// requests they send, and only there.
 	Secrets map[string]secret.Secret
+	// Revealed names the Secrets the operator lets the guest hold
+	// (reveal_secrets, --reveal-secret): a connector that computes with a
+	// secret, as one signing a JWT with a private key, needs its value.
+	// The guest receives those values themselves, a weaker guarantee
+	// (SECURITY.md); the egress clients still keep them out of errors and
+	// audit records and turn their echoes into placeholders.
+	Revealed []string
 	// Instances bounds concurrent guest calls (see sandbox.PoolConfig)
 	// and is the number of sync workers; default sandbox.DefaultInstances.
 	Instances int
@@ -121,8 +128,16 @@ func New(m *sandbox.Module, cfg Config) (*Tenant, error) {
 		if settings == nil {
 			settings = map[string]string{}
 		}
-		for name := range cfg.Secrets {
+		for name, value := range cfg.Secrets {
 			settings[name] = abi.SecretPlaceholder(name)
+			if slices.Contains(cfg.Revealed, name) {
+				settings[name] = value.Reveal()
+			}
+		}
+		for _, name := range cfg.Revealed {
+			if _, ok := cfg.Secrets[name]; !ok {
+				return nil, fmt.Errorf("tenant %s: secret %q is to be revealed to the guest but has no value; reveal only secret fields the connector is given", cfg.Name, name)
+			}
 		}
 		pool := m.NewPool(sandbox.PoolConfig{Instances: cfg.Instances, HTTP: budget{next: hc}, Logger: logger})
 		return &Tenant{name: cfg.Name, logger: logger, pool: pool,
