@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
@@ -83,20 +84,30 @@ func buildSpec(cfg *config.Config, requireSecrets bool) (runner.Spec, error) {
 		}
 		spec.Modules = append(spec.Modules, runner.Module{Name: c.Name, Wasm: wasm})
 	}
-	for _, t := range cfg.Tenants {
+	schemas := moduleSchemas(context.Background(), spec)
+	if err := cfg.CheckSchemas(schemas); err != nil {
+		errs = append(errs, err)
+	}
+	for i, t := range cfg.Tenants {
 		ts := runner.TenantSpec{
 			Name: t.Name, Module: t.Connector, BaseURL: t.BaseURL, RequestsPerMinute: t.RequestsPerMinute,
 			Limits: t.Limits, Instances: cfg.Runtime.InstancesPerTenant, Provisioning: t.Provisioning,
 			StorageEngine: cfg.Runtime.StorageEngine,
 		}
-		if t.EntitlementIDs != segmentids.RoleID {
-			ts.Settings = map[string]string{segmentids.Setting: t.EntitlementIDs}
+		if cfg.Connectors[t.Connector].Kind == config.KindBatonSDK {
+			if err := batonSDKTenant(cfg, i, schemas[t.Connector], &ts); err != nil {
+				errs = append(errs, err)
+			}
+		} else {
+			if t.EntitlementIDs != segmentids.RoleID {
+				ts.Settings = map[string]string{segmentids.Setting: t.EntitlementIDs}
+			}
+			token, err := t.Token.Resolve()
+			if err != nil && requireSecrets {
+				continue // reported by CheckSecrets
+			}
+			ts.Token = secret.New(token)
 		}
-		token, err := t.Token.Resolve()
-		if err != nil && requireSecrets {
-			continue // reported by CheckSecrets
-		}
-		ts.Token = secret.New(token)
 		switch t.Mode {
 		case config.ModeSync:
 			ts.Mode, ts.Interval, ts.Output = runner.ModeSync, t.Sync.Interval, t.Sync.Output
@@ -295,8 +306,9 @@ func reload(ctx context.Context, r *runner.Runner, path, trigger string, logger 
 	return cfg
 }
 
-// secretFiles fingerprints what the file: secret references of cfg hold
-// now (or why they cannot be read), never the values themselves.
+// secretFiles fingerprints what the file: secret references and the CA
+// bundles of cfg hold now (or why they cannot be read), never the values
+// themselves.
 func secretFiles(cfg *config.Config) string {
 	h := sha256.New()
 	add := func(ref config.SecretRef) {
@@ -308,6 +320,13 @@ func secretFiles(cfg *config.Config) string {
 	}
 	for _, t := range cfg.Tenants {
 		add(t.Token)
+		for _, name := range slices.Sorted(maps.Keys(t.Config)) {
+			add(t.Config[name].Ref)
+		}
+		if t.CAFile != "" {
+			b, err := os.ReadFile(t.CAFile)
+			fmt.Fprintf(h, "%s\x00%x\x00%v\x00", t.CAFile, sha256.Sum256(b), err)
+		}
 		if t.Service != nil {
 			add(t.Service.ClientID)
 			add(t.Service.ClientSecret)

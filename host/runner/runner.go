@@ -25,6 +25,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
+	"github.com/baton-runner/baton-runner/host/tenant"
 )
 
 // Runtime holds the sandbox settings every module is compiled with.
@@ -74,6 +75,12 @@ type TenantSpec struct {
 	Provisioning bool
 	// Settings are non-secret settings passed to the guest.
 	Settings map[string]string
+	// Origins and Secrets are a baton-sdk guest's API origins and secret
+	// fields (tenant.Config); BaseURL and Token are unused then. A
+	// tenant's RootCAs compare equal across reloads only as the same
+	// pointer, so a caller reuses the pool of an unchanged CA bundle.
+	Origins []tenant.Origin
+	Secrets map[string]secret.Secret
 
 	// StorageEngine is the c1z storage engine of the tenant's syncs, in
 	// either mode ("": localsync.DefaultStorageEngine).

@@ -127,16 +127,23 @@ func (r *Runner) admit(ctx context.Context, name string) (release func(ok bool),
 func (r *Runner) newTenant(spec TenantSpec, m *sandbox.Module, log *zap.Logger, waits *waitlog.Log) (*tenant.Tenant, error) {
 	audit := r.audit(spec.Name, log)
 	held := r.opts.Metrics.heldFor(spec.Name)
+	setting := "base_url of tenant " + spec.Name
+	if len(spec.Origins) > 0 {
+		setting = "origins of tenant " + spec.Name
+	}
 	return tenant.New(m, tenant.Config{
 		Name: spec.Name,
 		Egress: egress.Config{
 			BaseURL: spec.BaseURL, Token: spec.Token, RequestsPerMinute: spec.RequestsPerMinute,
-			BaseURLSetting: "base_url of tenant " + spec.Name,
-			Audit:          func(rec egress.Record) { audit(rec); waits.Record(rec) },
-			OnWait:         waits.Wait,
-			OnHeld:         func(d time.Duration) { held(d); waits.Held(d) },
+			BaseURLSetting:   setting,
+			ConnectToSetting: "connect_to of tenant " + spec.Name,
+			Audit:            func(rec egress.Record) { audit(rec); waits.Record(rec) },
+			OnWait:           waits.Wait,
+			OnHeld:           func(d time.Duration) { held(d); waits.Held(d) },
 		},
 		Settings:  spec.Settings,
+		Origins:   spec.Origins,
+		Secrets:   spec.Secrets,
 		Instances: spec.Instances,
 		Limits:    spec.Limits,
 		Logger:    r.log,
@@ -196,11 +203,11 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		r.status.running(spec.Name)
 		log.Info("sync started", zap.Duration("waited", start.Sub(queued).Round(time.Millisecond)), zap.Int64("memory_reserved_mib", mib(reserved)))
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
-		release(err == nil)
 		waits.Flush()
 		if err != nil && ctx.Err() != nil {
 			// Stopped mid-sync by a reload or shutdown: the sync did not
 			// fail, and supervise will not restart the tenant.
+			release(false)
 			return ok, ctx.Err()
 		}
 		r.opts.Metrics.sync(spec.Name, time.Since(start), err)
@@ -209,10 +216,14 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		// compiled module takes milliseconds, keeping it costs megabytes.
 		t.ReleaseIdle(ctx)
 		if err != nil {
+			release(false)
 			return ok, fmt.Errorf("sync into %s: %w", spec.Output, err)
 		}
 		ok = true
 		r.status.succeeded(spec.Name, time.Now(), next)
 		log.Info("sync complete", zap.String("file", spec.Output), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
+		// Only now, so that the sync's instances are gone and its end is
+		// logged before the next sync starts.
+		release(true)
 	}
 }
