@@ -42,9 +42,47 @@ func serveCommand() *cli.Command {
 			&cli.DurationFlag{Name: "restart-backoff", Value: 5 * time.Second, Usage: "first wait before a failed tenant restarts; it doubles while failures continue, up to 5m", EnvVars: []string{"BATON_RESTART_BACKOFF"}},
 			&cli.DurationFlag{Name: "shutdown-timeout", Value: 30 * time.Second, Usage: "on SIGTERM, how long service-mode tasks in flight may finish before they are cancelled", EnvVars: []string{"BATON_SHUTDOWN_TIMEOUT"}},
 			&cli.DurationFlag{Name: "watch-secrets", Value: 30 * time.Second, Usage: "how often the files of file: secret references are read; a change reloads the configuration as SIGHUP does (0: only SIGHUP)", EnvVars: []string{"BATON_WATCH_SECRETS"}},
+			processMemoryFlag(),
 		}, logFlags()),
 		Action: runServe,
 	}
+}
+
+// processMemoryFlag is the process's memory budget. It is not
+// --memory-limit-mib ([runtime] memory_limit_mib), which caps each guest
+// instance and means that in every command.
+func processMemoryFlag() cli.Flag {
+	return &cli.IntFlag{Name: "process-memory-mib", Usage: fmt.Sprintf("memory budget of the whole process, MiB: a sync starts only once its estimated peak fits beside those running; "+
+		"the Go runtime's soft limit is %d MiB less (default: runner.toml's [runtime] process_memory_mib; 0: none)", runner.MemoryHeadroomMiB), EnvVars: []string{"BATON_PROCESS_MEMORY_MIB"}}
+}
+
+// processMemory returns the budget serve runs cfg with: the flag's, if
+// given, else the file's.
+func processMemory(c *cli.Context, cfg *config.Config) (int, error) {
+	if !c.IsSet("process-memory-mib") {
+		return cfg.Runtime.ProcessMemoryMiB, nil
+	}
+	n := c.Int("process-memory-mib")
+	if n != 0 && (n < config.MinProcessMemoryMiB || n > config.MaxProcessMemoryMiB) {
+		return 0, fmt.Errorf("--process-memory-mib (BATON_PROCESS_MEMORY_MIB) must be 0 (no budget) or between %d and %d, not %d",
+			config.MinProcessMemoryMiB, config.MaxProcessMemoryMiB, n)
+	}
+	return n, nil
+}
+
+// applyMemoryBudget sets spec's budget and the Go runtime's limit from it.
+func applyMemoryBudget(c *cli.Context, cfg *config.Config, spec *runner.Spec, logger *zap.Logger) error {
+	n, err := processMemory(c, cfg)
+	if err != nil {
+		return err
+	}
+	spec.ProcessMemoryMiB = n
+	if n > 0 {
+		logger.Info("process memory budget", zap.Int("budget_mib", n), zap.Int64("go_memory_limit_mib", runner.SetGoMemoryLimit(n)>>20))
+	} else {
+		runner.SetGoMemoryLimit(0)
+	}
+	return nil
 }
 
 func configCommand() *cli.Command {
@@ -71,6 +109,7 @@ func buildSpec(cfg *config.Config, requireSecrets bool) (runner.Spec, error) {
 			CacheDir: cfg.Runtime.CacheDir, MemoryLimitMiB: cfg.Runtime.MemoryLimitMiB, CallTimeout: cfg.Runtime.CallTimeout,
 		},
 		MaxConcurrentSyncs: cfg.Runtime.MaxConcurrentSyncs,
+		ProcessMemoryMiB:   cfg.Runtime.ProcessMemoryMiB,
 	}
 	var errs []error
 	if err := cfg.CheckSecrets(); err != nil && requireSecrets {
@@ -206,6 +245,9 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := applyMemoryBudget(c, cfg, &spec, logger); err != nil {
+		return err
+	}
 	metrics := runner.NewMetrics()
 	grace := c.Duration("shutdown-timeout")
 	r := runner.New(runner.Options{Logger: logger, Metrics: metrics, ShardIndex: idx, ShardCount: c.Int("shard-count"), ShutdownTimeout: grace,
@@ -249,7 +291,7 @@ func runServe(c *cli.Context) error {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				if cfg := reload(ctx, r, path, "SIGHUP", logger); cfg != nil {
+				if cfg := reload(c, r, path, "SIGHUP", logger); cfg != nil {
 					seen = secretFiles(cfg)
 				}
 			case <-tick:
@@ -262,7 +304,7 @@ func runServe(c *cli.Context) error {
 				}
 				if now := secretFiles(cfg); now != seen {
 					seen = now
-					reload(ctx, r, path, "secret file changed", logger)
+					reload(c, r, path, "secret file changed", logger)
 				}
 			}
 		}
@@ -285,11 +327,15 @@ func runServe(c *cli.Context) error {
 // invalid file is logged and the running configuration stays. The outcome
 // is in /status and the config metrics. It returns the configuration it
 // loaded, nil if the file did not load.
-func reload(ctx context.Context, r *runner.Runner, path, trigger string, logger *zap.Logger) *config.Config {
+func reload(c *cli.Context, r *runner.Runner, path, trigger string, logger *zap.Logger) *config.Config {
+	ctx := c.Context
 	cfg, err := config.Load(path)
 	var spec runner.Spec
 	if err == nil {
 		spec, err = specFromConfig(cfg)
+	}
+	if err == nil {
+		err = applyMemoryBudget(c, cfg, &spec, logger)
 	}
 	if err == nil {
 		err = r.Apply(ctx, spec)
@@ -386,6 +432,9 @@ func syncFromConfig(c *cli.Context) error {
 		if (c.Bool("all") && t.Mode == runner.ModeSync) || slices.Contains(names, t.Name) {
 			chosen = append(chosen, t)
 		}
+	}
+	if spec.ProcessMemoryMiB > 0 {
+		runner.SetGoMemoryLimit(spec.ProcessMemoryMiB)
 	}
 	results := runner.SyncOnce(c.Context, spec, chosen, logger)
 	var errs []error

@@ -1,16 +1,19 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/baton-runner/baton-runner/host/runner"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
@@ -200,4 +203,93 @@ func TestShardIndexNeedsAnOrdinal(t *testing.T) {
 			}
 		}
 	}
+}
+
+// logLine is the part of serve's JSON log lines TestServeMemoryBudget reads.
+type logLine struct {
+	TS     float64 `json:"ts"`
+	Msg    string  `json:"msg"`
+	Tenant string  `json:"tenant"`
+	Waited float64 `json:"waited"`
+}
+
+// TestServeMemoryBudget: with a process memory budget that holds one 1k-user
+// sync but not two (both tenants are unmeasured, so each reserves the
+// default, 256 MiB, of the ~290 MiB the budget leaves beside the idle
+// process), serve runs the two tenants' first syncs one after the other,
+// though max_concurrent_syncs (2) would let them run together, measures
+// each, and its peak RSS stays within the budget plus the documented
+// margin. Two such syncs together peak at up to ~440 MiB.
+func TestServeMemoryBudget(t *testing.T) {
+	const budgetMiB = 384
+	_, _, url := writableSim(t, 1000, 0)
+	dir := t.TempDir()
+	port := freePort(t)
+	path := writeConfig(t, dir, port, tenantTOML("alpha", url), tenantTOML("beta", url))
+	p := start(t, []string{"SIM_TOKEN=" + segmentsim.DefaultToken, fmt.Sprintf("BATON_PROCESS_MEMORY_MIB=%d", budgetMiB)},
+		"serve", "--config", path)
+
+	lines := func() []logLine {
+		var out []logLine
+		for _, l := range strings.Split(p.stderr.String(), "\n") {
+			var ll logLine
+			if json.Unmarshal([]byte(l), &ll) == nil && (ll.Msg == "sync started" || ll.Msg == "sync complete") {
+				out = append(out, ll)
+			}
+		}
+		return out
+	}
+	waitUntil(t, 3*time.Minute, "both tenants' first syncs", func() bool { return len(lines()) >= 4 })
+	hwm := peakRSSMiB(t, p.cmd.Process.Pid)
+
+	// Started, complete, started, complete: the second started once the
+	// first was complete, having waited for it.
+	l := lines()[:4]
+	if l[0].Msg != "sync started" || l[1].Msg != "sync complete" || l[1].Tenant != l[0].Tenant ||
+		l[2].Msg != "sync started" || l[3].Msg != "sync complete" || l[3].Tenant != l[2].Tenant || l[2].Tenant == l[0].Tenant {
+		t.Fatalf("the syncs overlapped or failed: %+v\n%s", l, p.stderr)
+	}
+	if l[2].TS < l[1].TS || l[2].Waited < l[1].TS-l[0].TS {
+		t.Errorf("%s started at %.3f (after waiting %.3fs), before %s's sync (%.3f..%.3f) was complete", l[2].Tenant, l[2].TS, l[2].Waited, l[0].Tenant, l[0].TS, l[1].TS)
+	}
+	if limit := budgetMiB + runner.MemoryMarginMiB; hwm > limit {
+		t.Errorf("peak RSS %d MiB, over the budget %d MiB plus the margin %d MiB", hwm, budgetMiB, runner.MemoryMarginMiB)
+	}
+	t.Logf("peak RSS %d MiB under a budget of %d MiB", hwm, budgetMiB)
+
+	// Each sync ran alone, so each tenant has its measured peak.
+	_, body := get(fmt.Sprintf("http://127.0.0.1:%d/status", port))
+	var st struct{ Tenants []runner.TenantStatus }
+	if err := json.Unmarshal([]byte(body), &st); err != nil || len(st.Tenants) != 2 {
+		t.Fatalf("/status: %v\n%s", err, body)
+	}
+	for _, s := range st.Tenants {
+		if s.SyncPeakMiB <= 0 || s.SyncPeakMiB > int64(hwm) {
+			t.Errorf("tenant %s: sync_peak_mib %d, want a measured peak within the process's %d MiB", s.Name, s.SyncPeakMiB, hwm)
+		}
+	}
+	_, metrics := get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+	if want := fmt.Sprintf("baton_runner_memory_budget_bytes %g", float64(budgetMiB<<20)); !strings.Contains(metrics, want) {
+		t.Errorf("/metrics lacks %q", want)
+	}
+}
+
+// peakRSSMiB is a process's VmHWM.
+func peakRSSMiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc to read the peak RSS from: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
+			return kb >> 10
+		}
+	}
+	t.Fatalf("/proc/%d/status has no VmHWM", pid)
+	return 0
 }
