@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/baton-runner/baton-runner/config"
+	"github.com/baton-runner/baton-runner/host/runner"
 )
 
 // manifest is the part of a Kubernetes object the test reads.
@@ -223,4 +226,84 @@ func TestStatefulSetConfigIsValid(t *testing.T) {
 			t.Errorf("the StatefulSet sets %s, which serve does not read", e)
 		}
 	}
+}
+
+// TestStatefulSetMemoryBudgetMatchesItsLimit: the serve pods' process memory
+// budget and their container's memory limit are set together: the budget
+// is the limit less runner.MemoryMarginMiB, what a sync may peak above its
+// estimate, so that a pod within its budget is not killed for its limit.
+func TestStatefulSetMemoryBudgetMatchesItsLimit(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "baton-runner-statefulset.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	containers := 0
+	for {
+		var doc struct {
+			Kind string `yaml:"kind"`
+			Spec struct {
+				Template struct {
+					Spec struct {
+						Containers []struct {
+							Args []string `yaml:"args"`
+							Env  []struct {
+								Name  string `yaml:"name"`
+								Value string `yaml:"value"`
+							} `yaml:"env"`
+							Resources struct {
+								Requests map[string]string `yaml:"requests"`
+								Limits   map[string]string `yaml:"limits"`
+							} `yaml:"resources"`
+						} `yaml:"containers"`
+					} `yaml:"spec"`
+				} `yaml:"template"`
+			} `yaml:"spec"`
+		}
+		if err := dec.Decode(&doc); err != nil {
+			break
+		}
+		if doc.Kind != "StatefulSet" {
+			continue
+		}
+		for _, c := range doc.Spec.Template.Spec.Containers {
+			containers++
+			budget := -1
+			for _, e := range c.Env {
+				if e.Name == "BATON_PROCESS_MEMORY_MIB" {
+					if budget, err = strconv.Atoi(e.Value); err != nil {
+						t.Fatalf("BATON_PROCESS_MEMORY_MIB %q: %v", e.Value, err)
+					}
+				}
+			}
+			limit, err := quantityMiB(c.Resources.Limits["memory"])
+			if err != nil {
+				t.Fatalf("the container's memory limit: %v", err)
+			}
+			if budget < config.MinProcessMemoryMiB {
+				t.Errorf("BATON_PROCESS_MEMORY_MIB is %d: the serve container needs a budget of at least %d MiB", budget, config.MinProcessMemoryMiB)
+			}
+			if budget != limit-runner.MemoryMarginMiB {
+				t.Errorf("BATON_PROCESS_MEMORY_MIB %d MiB with a memory limit of %d MiB: want the limit less the %d MiB margin, %d",
+					budget, limit, runner.MemoryMarginMiB, limit-runner.MemoryMarginMiB)
+			}
+			if req, err := quantityMiB(c.Resources.Requests["memory"]); err != nil || req != limit {
+				t.Errorf("memory request %q: want the limit, %d MiB, so that the pod is not evicted first under pressure (%v)", c.Resources.Requests["memory"], limit, err)
+			}
+		}
+	}
+	if containers != 1 {
+		t.Fatalf("%d containers in the StatefulSet, want 1", containers)
+	}
+}
+
+// quantityMiB reads a Kubernetes memory quantity in Mi or Gi.
+func quantityMiB(q string) (int, error) {
+	for suffix, mul := range map[string]int{"Mi": 1, "Gi": 1024} {
+		if n, ok := strings.CutSuffix(q, suffix); ok {
+			v, err := strconv.Atoi(n)
+			return v * mul, err
+		}
+	}
+	return 0, fmt.Errorf("%q is not a quantity in Mi or Gi", q)
 }
