@@ -125,8 +125,9 @@ func TestExampleFileLoads(t *testing.T) {
 	}
 }
 
-// The commented-out service tenant in runner.toml must be valid too, or
-// operators who uncomment it start from a broken example.
+// The commented-out service tenant and baton-sdk connector in runner.toml
+// must be valid too, or operators who uncomment them start from a broken
+// example.
 func TestExampleServiceTenantIsValid(t *testing.T) {
 	data, err := os.ReadFile("../runner.toml")
 	if err != nil {
@@ -148,6 +149,19 @@ func TestExampleServiceTenantIsValid(t *testing.T) {
 	if !ok || tn.Mode != ModeService || tn.Service == nil || tn.BaseURL != "https://api.segmentapis.com" ||
 		tn.Service.ClientSecret != EnvRef("ACME_C1_CLIENT_SECRET") || tn.Token != FileRef("/run/secrets/acme-segment-token") {
 		t.Errorf("service tenant = %+v", tn)
+	}
+	sdk, ok := c.Tenant("demo-staging")
+	if !ok || c.Connectors["demo"].Kind != KindBatonSDK || len(sdk.Origins) != 2 || sdk.Origins[1].ConnectTo != "127.0.0.1:8443" ||
+		sdk.Config["client-secret"].Ref != EnvRef("DEMO_CLIENT_SECRET") || sdk.Config["client-id"].Value != "demo-client" {
+		t.Errorf("baton-sdk tenant = %+v", sdk)
+	}
+	schema := Schema{Name: "baton-demo", Fields: []Field{
+		{Name: "client-id", Type: FieldString, Required: true},
+		{Name: "client-secret", Type: FieldString, Secret: true, Required: true},
+		{Name: "api-key", Type: FieldString, Secret: true, Required: true},
+	}}
+	if err := c.CheckSchemas(map[string]Schema{"demo": schema}); err != nil {
+		t.Errorf("the baton-sdk tenant against a schema of its fields: %v", err)
 	}
 }
 

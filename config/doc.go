@@ -26,6 +26,8 @@
 //	[connectors.segment]                    # name: [a-z0-9][a-z0-9-]{0,62}
 //	wasm = "embedded:segment"               # a module built into the binary, or a path to a .wasm
 //	sha256 = "…64 hex…"                     # optional pin, checked when the module is loaded
+//	kind = "baton-runner"                   # the module's contract: "baton-runner" (default: the JSON ABI,
+//	                                        #   the Segment connector) or "baton-sdk" (see below)
 //
 //	[[tenants]]                             # at least one
 //	name = "acme-prod"                      # unique, [a-z0-9][a-z0-9-]{0,62}
@@ -46,6 +48,28 @@
 //	  client_id = "env:ACME_C1_CLIENT_ID"   # a reference, or the id itself (it is not secret)
 //	  client_secret = "env:ACME_C1_SECRET"  # a reference only
 //
+// A tenant of a baton-sdk connector ([connectors.X] kind = "baton-sdk")
+// has no base_url, token or entitlement_ids; it takes instead:
+//
+//	origins = ["https://api.example.com", "https://auth.example.com"]  # the only API origins it may reach;
+//	                                        #   the first takes requests that name none; none = no network
+//	connect_to = ["api.example.com:443:127.0.0.1:8443"]  # curl's --connect-to: dial this address for
+//	                                        #   that origin, whose name the request and TLS check keep
+//	ca_file = "staging-ca.pem"              # PEM CAs trusted, besides the system's, for the origins
+//	  [tenants.config]                      # the connector's fields, as its --flags name them
+//	  domain = "acme.example.com"           # a string, an integer, a boolean or an array of strings,
+//	  page-size = 100                       #   as the field's type; any value may be a reference
+//	  api-key = "env:ACME_API_KEY"          # a secret field MUST be a reference, as token is
+//
+// Load checks these keys and the values' TOML types; the fields
+// themselves are the module's, so CheckSchemas checks them once it is
+// compiled (`config check` and serve do): an unknown field, a missing
+// required one, a value of the wrong type and a secret written inline are
+// each an *Error at its line. The kind is declared rather than learnt
+// from the module so that Load needs no compilation to check every key
+// and report it with its line; CheckSchemas reports a module of the other
+// kind. A string value starting with "env:" or "file:" is a reference.
+//
 // Durations are Go duration strings ("90s", "5m", "1h30m"). Relative paths
 // (cache_dir, wasm, output, file: references) are relative to the directory
 // of the configuration file, not to the daemon's working directory. base_url
@@ -54,8 +78,8 @@
 //
 // # Secrets
 //
-// Secrets are never written in the file: token and client_secret must be
-// references, "env:VAR" (an environment variable) or "file:/path" (a file's
+// Secrets are never written in the file: token, client_secret and a
+// baton-sdk connector's secret fields must be references, "env:VAR" (an environment variable) or "file:/path" (a file's
 // contents, without one trailing newline). An inline value is an error,
 // and the error does not repeat it. Load keeps references as SecretRef,
 // which never holds a value; SecretRef.Resolve reads the value when a
