@@ -1,10 +1,13 @@
 // The demo connector, written only against baton-sdk, run natively by
 // baton-sdk's own runner against the demo API over TLS: the c1z holds
-// what the API holds, and grant and revoke change the API.
+// what the API holds, and grant and revoke change the API. Run by
+// baton-runner as a sandboxed guest against a server of the same seed, it
+// writes the same c1z, every field.
 package batondemo_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -18,11 +21,18 @@ import (
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/annotations"
 	"github.com/conductorone/baton-sdk/pkg/types/resource"
+	"go.uber.org/zap/zaptest"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/baton-runner/baton-runner/examples/baton-demo/demoapi"
+	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/inspect"
+	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/sandbox"
+	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/host/tenant"
+	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
 
 // seed makes the organisation every test syncs: 120 users (three pages),
@@ -334,5 +344,197 @@ func TestNativeWrongCredentials(t *testing.T) {
 		if !strings.Contains(out, "validate failed") || !strings.Contains(out, tc.want) || !strings.Contains(out, "(check "+tc.flag) && !strings.Contains(out, ", "+tc.flag) || strings.Contains(out, "wrong-value-given") {
 			t.Errorf("%s wrong: %v\n%s", tc.flag, err, out)
 		}
+	}
+}
+
+const guestPkg = "examples/baton-demo/wasm"
+
+// sandboxed is the demo guest as a tenant of api, which it reaches by the
+// demo's own names (the defaults of base-url and token-url), as in
+// production: the host's egress sends https://api.demo.test and
+// https://auth.demo.test to api's listener, verifies its certificate with
+// the CA in api.caFile, and puts the two secrets, which the guest holds
+// only as placeholders, into the requests bound there.
+func sandboxed(t *testing.T, api *testAPI) *tenant.Tenant {
+	t.Helper()
+	return sandboxedWith(t, api, nil, demoapi.DefaultAPIHost, demoapi.DefaultAuthHost)
+}
+
+// sandboxedWith is sandboxed allowing only the origins of hosts, with
+// the egress audit going to audit.
+func sandboxedWith(t *testing.T, api *testAPI, audit func(egress.Record), hosts ...string) *tenant.Tenant {
+	t.Helper()
+	ctx := context.Background()
+	wasm, err := wasmbuild.Read(guestPkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := sandbox.Compile(ctx, sandbox.Config{Wasm: wasm, CacheDir: wasmbuild.CacheDir, Logger: zaptest.NewLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Close(ctx) })
+	if m.Kind() != sandbox.GuestBatonSDK {
+		t.Fatalf("kind %v, want a baton-sdk guest", m.Kind())
+	}
+	var schema struct {
+		Fields []struct {
+			Name             string
+			Required, Secret bool
+		}
+	}
+	if err := json.Unmarshal(m.BatonSDKSchema(), &schema); err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(schema.Fields); got != "[{base-url false false} {token-url false false} {demo-client-id true false} {demo-client-secret true true} {api-key true true}]" {
+		t.Fatalf("schema %s", got)
+	}
+	roots, err := egress.LoadCABundle(api.caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := api.ts.Listener.Addr().String()
+	var origins []tenant.Origin
+	for _, h := range hosts {
+		origins = append(origins, tenant.Origin{URL: "https://" + h, ConnectTo: addr, RootCAs: roots})
+	}
+	tn, err := tenant.New(m, tenant.Config{Name: "demo",
+		Egress:  egress.Config{Audit: audit},
+		Origins: origins,
+		Settings: map[string]string{"demo-client-id": demoapi.DefaultClientID},
+		Secrets: map[string]secret.Secret{
+			"demo-client-secret": secret.New(demoapi.DefaultClientSecret),
+			"api-key":            secret.New(demoapi.DefaultAPIKey),
+		},
+		Logger: zaptest.NewLogger(t),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tn.Close(ctx) })
+	return tn
+}
+
+// TestSandboxedSyncEqualsBatonSDKsOwnRunner: two servers of the same
+// seed, one reached by the sandboxed guest under the demo's names, the
+// other by baton-sdk's runner at loopback addresses, sync to the same
+// rows, every field.
+func TestSandboxedSyncEqualsBatonSDKsOwnRunner(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	sbAPI, nativeAPI := startAPI(t, func(*demoapi.Options) {}), startAPI(t, nativeHosts)
+	tn := sandboxed(t, sbAPI)
+	if err := tn.Sync(ctx, localsync.Options{Path: filepath.Join(dir, "sandbox.c1z")}); err != nil {
+		t.Fatal(err)
+	}
+	native(t, nativeAPI, "-f", filepath.Join(dir, "native.c1z"))
+	got, want := rows(t, filepath.Join(dir, "sandbox.c1z")), rows(t, filepath.Join(dir, "native.c1z"))
+	if !slices.Equal(got, want) {
+		t.Errorf("sandboxed c1z differs from baton-sdk's own:\nsandboxed:\n%s\nnative:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// What the comparison covers: paged users, a child resource type
+	// under its parent, traits, entitlements with slugs, grants with
+	// metadata, and grants expanded through a group.
+	joined := strings.Join(got, "\n")
+	for _, want := range []string{`"resource":"u0119"`, `"parentResourceId"`, `c1.connector.v2.ChildResourceType`,
+		`"slug":"member"`, `"since":"`, `c1.connector.v2.GrantExpandable`, `"sources"`, `c1.connector.v2.UserTrait`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("the c1z lacks %s", want)
+		}
+	}
+	// Each guest instance builds its connector, so gets a token of its
+	// own, and keeps it.
+	if n := sbAPI.Requests("/oauth/token"); n < 1 || n > tn.Workers() {
+		t.Errorf("the guest asked for %d tokens, want one per instance (%d) at most", n, tn.Workers())
+	}
+	t.Logf("%d rows equal", len(got))
+}
+
+// TestSandboxedGrantAndRevoke: the guest adds a user to a group and
+// removes it through the API, says when there was nothing to do, and its
+// refusals reach the caller.
+func TestSandboxedGrantAndRevoke(t *testing.T) {
+	ctx := context.Background()
+	api := startAPI(t, func(*demoapi.Options) {})
+	c1z := filepath.Join(t.TempDir(), "sync.c1z")
+	tn := sandboxed(t, api)
+	if err := tn.Sync(ctx, localsync.Options{Path: c1z}); err != nil {
+		t.Fatal(err)
+	}
+	g := api.Groups()[2]
+	var outsider string
+	for _, u := range api.Users() {
+		if !slices.ContainsFunc(api.Members(g.ID), func(m demoapi.Member) bool { return m.UserID == u.ID }) {
+			outsider = u.ID
+			break
+		}
+	}
+	isMember := func() bool {
+		return slices.ContainsFunc(api.Members(g.ID), func(m demoapi.Member) bool { return m.UserID == outsider })
+	}
+	for _, want := range []tenant.Outcome{tenant.Changed, tenant.AlreadyGranted} {
+		if out, err := tn.Grant(ctx, c1z, "group:"+g.ID+":member", "user", outsider); err != nil || out != want || !isMember() {
+			t.Fatalf("grant: %v, %v (member: %v), want %v", out, err, isMember(), want)
+		}
+	}
+	for _, want := range []tenant.Outcome{tenant.Changed, tenant.AlreadyRevoked} {
+		if out, err := tn.Revoke(ctx, c1z, "group:"+g.ID+":member:user:"+outsider); err != nil || out != want || isMember() {
+			t.Fatalf("revoke: %v, %v (member: %v), want %v", out, err, isMember(), want)
+		}
+	}
+	// The connector refuses a group for a group: its error reaches the caller.
+	if _, err := tn.Grant(ctx, c1z, "group:"+g.ID+":member", "group", api.Groups()[0].ID); err == nil || !strings.Contains(err.Error(), "only users") {
+		t.Fatalf("granting group membership to a group: %v", err)
+	}
+	// Without provisioning the client refuses, as baton-sdk's runner does.
+	cc, err := tn.Client(ctx, tenant.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	if _, err := cc.Grant(ctx, v2.GrantManagerServiceGrantRequest_builder{}.Build()); err == nil || !strings.Contains(err.Error(), "provisioning") {
+		t.Fatalf("grant without provisioning: %v", err)
+	}
+}
+
+// TestSandboxedGuestReachesOnlyItsOrigins: allowed the API but not the
+// token endpoint's origin, the guest cannot get a token: the sync fails
+// saying which origin to allow, the refused request (which carried the
+// client secret's placeholder) is audited, and the secret never left.
+func TestSandboxedGuestReachesOnlyItsOrigins(t *testing.T) {
+	ctx := context.Background()
+	api := startAPI(t, func(*demoapi.Options) {})
+	var mu sync.Mutex
+	var records []egress.Record
+	tn := sandboxedWith(t, api, func(r egress.Record) {
+		mu.Lock()
+		defer mu.Unlock()
+		records = append(records, r)
+	}, demoapi.DefaultAPIHost)
+	err := tn.Sync(ctx, localsync.Options{Path: filepath.Join(t.TempDir(), "sync.c1z")})
+	if err == nil || !strings.Contains(err.Error(), "auth.demo.test") {
+		t.Fatalf("sync allowed only the API's origin: %v, want a refusal naming auth.demo.test", err)
+	}
+	if n := api.Requests("/oauth/token"); n != 0 {
+		t.Errorf("the token endpoint was reached %d times", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var denied []string
+	for _, r := range records {
+		if r.Denied != "" {
+			denied = append(denied, r.Denied)
+		}
+	}
+	if len(denied) == 0 || !strings.Contains(denied[0], "--allow-origin https://auth.demo.test") || !strings.Contains(denied[0], "demo-client-secret") {
+		t.Errorf("audit refusals %q, want one naming --allow-origin https://auth.demo.test and the secret placeholder it carried", denied)
+	}
+	for _, d := range denied {
+		if strings.Contains(d, demoapi.DefaultClientSecret) {
+			t.Errorf("an audit record holds the secret: %q", d)
+		}
+	}
+	if strings.Contains(err.Error(), demoapi.DefaultClientSecret) {
+		t.Errorf("the sync's error holds the secret: %v", err)
 	}
 }
