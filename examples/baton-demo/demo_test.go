@@ -399,8 +399,8 @@ func sandboxedWith(t *testing.T, api *testAPI, audit func(egress.Record), hosts 
 		origins = append(origins, tenant.Origin{URL: "https://" + h, ConnectTo: addr, RootCAs: roots})
 	}
 	tn, err := tenant.New(m, tenant.Config{Name: "demo",
-		Egress:  egress.Config{Audit: audit},
-		Origins: origins,
+		Egress:   egress.Config{Audit: audit},
+		Origins:  origins,
 		Settings: map[string]string{"demo-client-id": demoapi.DefaultClientID},
 		Secrets: map[string]secret.Secret{
 			"demo-client-secret": secret.New(demoapi.DefaultClientSecret),
