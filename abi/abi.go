@@ -121,6 +121,9 @@ const (
 	UserStatusUnspecified UserStatus = ""
 	UserStatusEnabled     UserStatus = "enabled"
 	UserStatusDisabled    UserStatus = "disabled"
+	// UserStatusPending is an account that exists but cannot be used
+	// yet: an invitation not yet accepted.
+	UserStatusPending UserStatus = "pending"
 )
 
 // UserTrait holds the user-specific fields of a resource of a TraitUser type.

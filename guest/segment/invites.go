@@ -46,7 +46,7 @@ func (c *call) listInvites(ctx context.Context, ws abi.ResourceID, tok pageToken
 }
 
 // inviteResource: id and display name are the email; the status is
-// disabled because the invitee has no access until they accept.
+// pending because the invitee has no access until they accept.
 func inviteResource(email string, ws abi.ResourceID) abi.Resource {
 	return abi.Resource{
 		ID:          abi.ResourceID{Type: typeInvite, ID: email},
@@ -54,7 +54,7 @@ func inviteResource(email string, ws abi.ResourceID) abi.Resource {
 		DisplayName: email,
 		Description: "Pending invitation to the workspace",
 		Profile:     map[string]string{"email": email},
-		User:        &abi.UserTrait{Emails: []string{email}, Login: email, Status: abi.UserStatusDisabled},
+		User:        &abi.UserTrait{Emails: []string{email}, Login: email, Status: abi.UserStatusPending},
 	}
 }
 

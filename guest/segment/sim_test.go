@@ -314,7 +314,7 @@ func checkSync(t *testing.T, e *simEnv, res *syncResult) {
 	// Pending invites: id and name are the email, user trait, disabled.
 	for _, inv := range ws.Invites {
 		r, ok := res.byID[abi.ResourceID{Type: typeInvite, ID: inv}]
-		if !ok || r.DisplayName != inv || r.User == nil || !slices.Equal(r.User.Emails, []string{inv}) || r.User.Status != abi.UserStatusDisabled || r.Parent == nil || *r.Parent != wsID {
+		if !ok || r.DisplayName != inv || r.User == nil || !slices.Equal(r.User.Emails, []string{inv}) || r.User.Status != abi.UserStatusPending || r.Parent == nil || *r.Parent != wsID {
 			t.Fatalf("invite %s: %+v (trait %+v)", inv, r, r.User)
 		}
 	}

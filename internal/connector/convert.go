@@ -77,6 +77,7 @@ var userStatus = map[abi.UserStatus]v2.UserTrait_Status_Status{
 	abi.UserStatusUnspecified: v2.UserTrait_Status_STATUS_UNSPECIFIED,
 	abi.UserStatusEnabled:     v2.UserTrait_Status_STATUS_ENABLED,
 	abi.UserStatusDisabled:    v2.UserTrait_Status_STATUS_DISABLED,
+	abi.UserStatusPending:     v2.UserTrait_Status_STATUS_PENDING,
 }
 
 // toResource builds the v2 resource with the helper that matches the

@@ -488,7 +488,7 @@ func (m *Model) InviteResource(email string) abi.Resource {
 	return abi.Resource{
 		ID:     abi.ResourceID{Type: "invite", ID: email},
 		Parent: &abi.ResourceID{Type: "workspace", ID: m.wsID},
-		User:   &abi.UserTrait{Emails: []string{email}, Login: email, Status: abi.UserStatusDisabled},
+		User:   &abi.UserTrait{Emails: []string{email}, Login: email, Status: abi.UserStatusPending},
 	}
 }
 
