@@ -61,8 +61,12 @@ func TestBatonOneShotFlags(t *testing.T) {
 }
 
 // TestCapabilities prints what the connector can do, as baton connectors'
-// capabilities command does, without a token.
+// capabilities command does, without a token, and with the flags a sync
+// takes, as baton connectors accept theirs on every subcommand.
 func TestCapabilities(t *testing.T) {
+	if res := run(t, t.TempDir(), nil, "capabilities", "--token", "x", "--base-url", "http://127.0.0.1:1", "--entitlement-ids", "baton-segment"); res.code != 0 {
+		t.Fatalf("capabilities with a sync's flags exited %d: %s", res.code, res.stderr)
+	}
 	res := run(t, t.TempDir(), nil, "capabilities")
 	if res.code != 0 {
 		t.Fatalf("capabilities exited %d: %s", res.code, res.stderr)

@@ -21,7 +21,10 @@ func capabilitiesCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "capabilities",
 		Usage: "print the connector's capabilities as JSON, as baton connectors do (no token or API call needed)",
-		Flags: concat(runtimeFlags(), logFlags()),
+		// The connector's flags are accepted, as baton connectors accept
+		// theirs on every subcommand, so a command line that syncs also
+		// asks for capabilities; they reach no API here.
+		Flags: concat(tenantFlags(), runtimeFlags(), logFlags()),
 		Action: func(c *cli.Context) error {
 			logger, err := newLogger(c)
 			if err != nil {
