@@ -37,6 +37,9 @@ type Schema struct {
 	// Name is the connector's name, e.g. "baton-demo".
 	Name   string  `json:"name"`
 	Fields []Field `json:"fields"`
+	// Constraints are the relationships between fields the connector
+	// declares; Violations checks them.
+	Constraints []Constraint `json:"constraints"`
 }
 
 // Field is one configuration field of a baton-sdk connector.
@@ -165,7 +168,7 @@ func validPort(s string) bool {
 }
 
 // batonSDKTenant reads the keys only a baton-sdk connector's tenant takes:
-// config, origins, connect_to and ca_file.
+// config, origins, connect_to, ca_file and reveal_secrets.
 func (ck *checker) batonSDKTenant(t *table, tn *Tenant) {
 	if ct := t.sub("config"); ct != nil {
 		tn.Config = map[string]FieldValue{}
@@ -206,6 +209,15 @@ func (ck *checker) batonSDKTenant(t *table, tn *Tenant) {
 		default:
 			tn.Origins[j].ConnectTo = addr
 		}
+	}
+	revealed := map[string]bool{}
+	for i, s := range ck.strings(t, "reveal_secrets") {
+		if revealed[s] {
+			ck.add(indexKey(t.child("reveal_secrets"), i), "names %s twice", s)
+			continue
+		}
+		revealed[s] = true
+		tn.RevealSecrets = append(tn.RevealSecrets, s)
 	}
 	if s, ok := t.str("ca_file"); ok {
 		if s == "" {
@@ -326,7 +338,10 @@ func wantType(t string) string {
 // its connector's schema, schemas by connector name: an unknown field, a
 // missing required one, a value of the wrong type and a secret written as
 // a value rather than a reference are each an *Error at the key's line,
-// all reported at once, joined. A connector whose module turned out to be
+// each constraint the fields break (Schema.Violations) one at
+// [tenants.config]'s, and each reveal_secrets entry that is not a secret
+// field [tenants.config] sets one at its own, all reported at once,
+// joined. A connector whose module turned out to be
 // of the other kind than the file declares is reported at its table: its
 // schema is in schemas when it is a baton-sdk module, absent otherwise.
 // No message quotes a value.
@@ -366,8 +381,62 @@ func (c *Config) CheckSchemas(schemas map[string]Schema) error {
 				p.add(joinKey(key, f.Name), "is required by %s: add %s = … to [tenants.config]%s", schema.Name, f.Name, refHint(f))
 			}
 		}
+		for _, v := range schema.Violations(writtenValues(schema, t.Config)) {
+			p.add(key, "%s (a constraint of %s)", v.Describe(func(f string) string { return f }), schema.Name)
+		}
+		checkRevealed(p, indexKey("tenants", i), t, schema)
 	}
 	return p.err()
+}
+
+// writtenValues are the values of config as Violations reads them. A
+// reference counts as set: it is read only when the tenant starts.
+func writtenValues(schema Schema, config map[string]FieldValue) map[string]string {
+	out := map[string]string{}
+	for name, fv := range config {
+		if fv.Ref == (SecretRef{}) {
+			out[name] = fv.Value
+			continue
+		}
+		f, _ := schema.Field(name)
+		switch f.Type {
+		case FieldBool:
+			out[name] = "true"
+		case FieldInt:
+			out[name] = "1"
+		default:
+			out[name] = "set"
+		}
+	}
+	return out
+}
+
+// checkRevealed checks the reveal_secrets of tenant t, at key: each must
+// name a secret field of schema that its [tenants.config] sets.
+func checkRevealed(p *problems, key string, t Tenant, schema Schema) {
+	var secrets []string
+	for _, f := range schema.Fields {
+		if f.Secret {
+			secrets = append(secrets, f.Name)
+		}
+	}
+	which := "its secret fields are " + strings.Join(secrets, ", ")
+	if len(secrets) == 0 {
+		which = "it has no secret field"
+	}
+	for j, name := range t.RevealSecrets {
+		rkey := indexKey(joinKey(key, "reveal_secrets"), j)
+		f, known := schema.Field(name)
+		_, set := t.Config[name]
+		switch {
+		case !known:
+			p.add(rkey, "%s has no field %q; %s", schema.Name, name, which)
+		case !f.Secret:
+			p.add(rkey, "%s is not a secret field of %s: the guest receives its value already; reveal_secrets names secret fields only (%s)", name, schema.Name, which)
+		case !set:
+			p.add(rkey, "reveals %s, which [tenants.config] does not set: add %s = \"env:VAR\" (or \"file:/path\") there, or remove it here", name, name)
+		}
+	}
 }
 
 func refHint(f Field) string {

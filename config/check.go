@@ -446,9 +446,9 @@ func (ck *checker) tenant(t *table, connectors map[string]Connector, runtime Run
 		ck.abiTenant(t, &tn, conn)
 		if tn.Connector == "" {
 			// Which keys apply is unknown; the connector is reported.
-			t.handled = append(t.handled, "config", "origins", "connect_to", "ca_file")
+			t.handled = append(t.handled, batonSDKKeys...)
 		} else {
-			for _, k := range []string{"config", "origins", "connect_to", "ca_file"} {
+			for _, k := range batonSDKKeys {
 				if _, present := t.m[k]; present {
 					ck.add(t.child(k), "is a key of baton-sdk connectors' tenants only; connector %q is not one (its [connectors.%s] has no kind = %q)", tn.Connector, tn.Connector, KindBatonSDK)
 					t.handled = append(t.handled, k)
@@ -503,6 +503,9 @@ func (ck *checker) tenant(t *table, connectors map[string]Connector, runtime Run
 	t.unknown("a tenant")
 	return tn
 }
+
+// batonSDKKeys are the keys only a baton-sdk connector's tenant takes.
+var batonSDKKeys = []string{"config", "origins", "connect_to", "ca_file", "reveal_secrets"}
 
 // batonSDKInstead says what a baton-sdk connector's tenant has in place
 // of a key of the Segment connector's.

@@ -192,6 +192,11 @@ type Tenant struct {
 	// system's roots, for the certificates of Origins (ca_file); "" for
 	// none.
 	CAFile string
+	// RevealSecrets names the secret fields of Config whose values the
+	// guest receives in place of placeholders (reveal_secrets), for a
+	// connector that computes with one; a weaker guarantee (SECURITY.md).
+	// CheckSchemas checks they are secret fields Config sets.
+	RevealSecrets []string
 	// Mode is ModeSync or ModeService; exactly the matching one of Sync
 	// and Service is set.
 	Mode Mode

@@ -56,6 +56,9 @@
 //	connect_to = ["api.example.com:443:127.0.0.1:8443"]  # curl's --connect-to: dial this address for
 //	                                        #   that origin, whose name the request and TLS check keep
 //	ca_file = "staging-ca.pem"              # PEM CAs trusted, besides the system's, for the origins
+//	reveal_secrets = ["signing-key"]        # secret fields the connector receives the values of, for one
+//	                                        #   that computes with a secret (signs a JWT): a weaker
+//	                                        #   guarantee than placeholders (SECURITY.md, Secrets)
 //	  [tenants.config]                      # the connector's fields, as its --flags name them
 //	  domain = "acme.example.com"           # a string, an integer, a boolean or an array of strings,
 //	  page-size = 100                       #   as the field's type; any value may be a reference
@@ -65,7 +68,11 @@
 // themselves are the module's, so CheckSchemas checks them once it is
 // compiled (`config check` and serve do): an unknown field, a missing
 // required one, a value of the wrong type and a secret written inline are
-// each an *Error at its line. The kind is declared rather than learnt
+// each an *Error at its line, each constraint between fields the
+// connector declares and the tenant breaks (required together, mutually
+// exclusive, at least one, dependent on; decided by baton-sdk's own
+// field.Validate) one at [tenants.config]'s, and a reveal_secrets entry
+// that is not a secret field [tenants.config] sets one at its own. The kind is declared rather than learnt
 // from the module so that Load needs no compilation to check every key
 // and report it with its line; CheckSchemas reports a module of the other
 // kind. A string value starting with "env:" or "file:" is a reference.

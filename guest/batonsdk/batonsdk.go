@@ -162,10 +162,24 @@ type SchemaField struct {
 	Default     any    `json:"default,omitempty"`
 }
 
+// Constraint is a relationship between fields the connector declares
+// (field.SchemaFieldRelationship), which the host checks as baton-sdk's
+// field.Validate does for the connector's own binary.
+type Constraint struct {
+	// Kind is required_together, mutually_exclusive, at_least_one,
+	// dependent_on, or invalid: a relationship baton-sdk's constructors
+	// refused, which its field.Validate fails every configuration of.
+	Kind   string   `json:"kind"`
+	Fields []string `json:"fields"`
+	// Expected are the fields that Fields depend on (dependent_on).
+	Expected []string `json:"expected,omitempty"`
+}
+
 // Schema is the output of baton_sdk_schema.
 type Schema struct {
-	Name   string        `json:"name"`
-	Fields []SchemaField `json:"fields"`
+	Name        string        `json:"name"`
+	Fields      []SchemaField `json:"fields"`
+	Constraints []Constraint  `json:"constraints,omitempty"`
 }
 
 // Schema returns the connector's configuration schema.
@@ -176,6 +190,37 @@ func (s *Server) Schema() Schema {
 			Name: f.FieldName, Type: variantName(f.Variant), Required: f.Required, Secret: f.Secret,
 			Description: f.Description, Default: f.DefaultValue,
 		})
+	}
+	// The connector's own constraints only, as its binary's field.Validate
+	// checks: baton-sdk's DefaultRelationships are between its runner's
+	// flags, which baton-runner's commands check themselves.
+	for _, c := range s.schema.Constraints {
+		out.Constraints = append(out.Constraints, Constraint{
+			Kind: relationshipName(c.Kind), Fields: fieldNames(c.Fields), Expected: fieldNames(c.ExpectedFields),
+		})
+	}
+	return out
+}
+
+func relationshipName(r field.Relationship) string {
+	switch r {
+	case field.RequiredTogether:
+		return "required_together"
+	case field.MutuallyExclusive:
+		return "mutually_exclusive"
+	case field.AtLeastOne:
+		return "at_least_one"
+	case field.Dependents:
+		return "dependent_on"
+	default:
+		return "invalid"
+	}
+}
+
+func fieldNames(fs []field.SchemaField) []string {
+	var out []string
+	for _, f := range fs {
+		out = append(out, f.FieldName)
 	}
 	return out
 }
