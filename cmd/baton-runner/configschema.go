@@ -75,7 +75,7 @@ func moduleSchemas(ctx context.Context, spec runner.Spec) map[string]config.Sche
 
 // batonSDKTenant fills ts, tenant i of cfg, with its [tenants.config]
 // (references resolved; the schema's secret fields as Secrets, the rest
-// as Settings) and its origins. A reference that does not resolve is left
+// as Settings), the secrets it reveals and its origins. A reference that does not resolve is left
 // out (CheckSecrets reports it); a CA bundle that does not load is an
 // error at ca_file's line.
 func batonSDKTenant(cfg *config.Config, i int, schema config.Schema, ts *runner.TenantSpec) error {
@@ -96,6 +96,7 @@ func batonSDKTenant(cfg *config.Config, i int, schema config.Schema, ts *runner.
 			ts.Settings[name] = v
 		}
 	}
+	ts.Revealed = t.RevealSecrets
 	var roots *x509.CertPool
 	if t.CAFile != "" {
 		var err error

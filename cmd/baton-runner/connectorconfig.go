@@ -43,6 +43,14 @@ func originFlags() []cli.Flag {
 	}
 }
 
+// revealFlag is the opt-in that hands the guest a secret's value, for a
+// connector that computes with one (runner.toml's reveal_secrets).
+func revealFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: "reveal-secret", Usage: "a secret field whose value the connector receives instead of a placeholder, for one that computes with it " +
+		"(signs a JWT with a private key); a weaker guarantee, see SECURITY.md (repeatable; the variable takes several, comma-separated)",
+		EnvVars: []string{"BATON_REVEAL_SECRETS"}, Category: connectorCategory}
+}
+
 // connectorCategory groups the flags of a baton-sdk guest in help.
 const connectorCategory = "connector"
 
@@ -68,8 +76,9 @@ func addConnectorFlags(app *cli.App, schema config.Schema) {
 }
 
 func withConnectorFlags(flags []cli.Flag, schema config.Schema) []cli.Flag {
+	own := append(originFlags(), revealFlag())
 	mine := map[string]bool{}
-	for _, f := range originFlags() {
+	for _, f := range own {
 		mine[f.Names()[0]] = true
 	}
 	for _, f := range schema.Fields {
@@ -87,7 +96,7 @@ func withConnectorFlags(flags []cli.Flag, schema config.Schema) []cli.Flag {
 			taken[n] = true
 		}
 	}
-	out = append(out, originFlags()...)
+	out = append(out, own...)
 	for _, f := range schema.Fields {
 		if !taken[f.Name] {
 			out = append(out, fieldFlag(schema.Name, f))
@@ -106,7 +115,7 @@ func fieldFlag(connector string, f config.Field) cli.Flag {
 		usage += " (required)"
 	}
 	if f.Secret {
-		usage += " (secret: the connector sees a placeholder; the host puts the value only into its requests to the allowed origins)"
+		usage += " (secret: the connector sees a placeholder, unless --reveal-secret names it; the host puts the value only into its requests to the allowed origins)"
 	}
 	env := []string{batonEnv(f.Name)}
 	category := connectorCategory + " " + connector
@@ -140,13 +149,17 @@ type guestConfig struct {
 	settings map[string]string
 	secrets  map[string]secret.Secret
 	origins  []tenant.Origin
+	// revealed are the secrets whose values the guest holds
+	// (tenant.Config.Revealed).
+	revealed []string
 }
 
 // batonSDKConfig reads a baton-sdk guest's fields from their flags and
-// variables, then --set, and its origins. requireAll is false for a
-// command that runs no operation (capabilities), which baton-sdk's own
-// runs without the connector's required fields too. No error quotes a
-// secret field's value.
+// variables, then --set, its origins and the secrets it is to hold.
+// requireAll is false for a command that runs no operation
+// (capabilities), which baton-sdk's own runs without the connector's
+// required fields and constraints too. No error quotes a secret field's
+// value.
 func batonSDKConfig(c *cli.Context, m *sandbox.Module, requireAll bool) (guestConfig, error) {
 	schema, err := config.ParseSchema(m.BatonSDKSchema())
 	if err != nil {
@@ -208,12 +221,48 @@ func schemaConfig(c *cli.Context, schema config.Schema, requireAll bool) (guestC
 			gc.settings[f.Name] = v
 		}
 	}
+	if gc.revealed, err = revealed(schema, c.StringSlice("reveal-secret"), gc.secrets); err != nil {
+		return guestConfig{}, err
+	}
 	return gc, nil
 }
 
+// revealed checks the --reveal-secret names: each a secret field of
+// schema given a value (in secrets).
+func revealed(schema config.Schema, names []string, secrets map[string]secret.Secret) ([]string, error) {
+	var secretFields []string
+	for _, f := range schema.Fields {
+		if f.Secret {
+			secretFields = append(secretFields, f.Name)
+		}
+	}
+	which := "its secret fields: " + strings.Join(secretFields, ", ")
+	if len(secretFields) == 0 {
+		which = "it has no secret field"
+	}
+	var out []string
+	for _, name := range names {
+		f, known := schema.Field(name)
+		_, given := secrets[name]
+		switch {
+		case !known:
+			return nil, fmt.Errorf("--reveal-secret %s: %s has no field %q; %s", name, schema.Name, name, which)
+		case !f.Secret:
+			return nil, fmt.Errorf("--reveal-secret %s: %s is not a secret field of %s, the connector receives its value already (%s)", name, name, schema.Name, which)
+		case !given:
+			return nil, fmt.Errorf("--reveal-secret %s: no value is given for it: pass --%s or set %s", name, name, batonEnv(name))
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+
 // fieldValues reads every field of schema with lookup, then the --set
-// values, and checks that the required ones are there (when
-// requireAll) and that --set names fields.
+// values, and checks that --set names fields and, when requireAll, that
+// the required ones are there and the schema's constraints hold, as
+// baton-sdk's field.Validate checks them for the connector's own binary.
 func fieldValues(schema config.Schema, lookup func(config.Field) (string, bool), sets []string, requireAll bool) (map[string]string, error) {
 	out := map[string]string{}
 	for _, f := range schema.Fields {
@@ -243,6 +292,13 @@ func fieldValues(schema config.Schema, lookup func(config.Field) (string, bool),
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("%s needs %s", schema.Name, strings.Join(missing, ", "))
+	}
+	var broken []string
+	for _, v := range schema.Violations(out) {
+		broken = append(broken, v.Describe(func(f string) string { return fmt.Sprintf("--%s (%s)", f, batonEnv(f)) }))
+	}
+	if len(broken) > 0 {
+		return nil, fmt.Errorf("%s: %s", schema.Name, strings.Join(broken, "; "))
 	}
 	return out, nil
 }
@@ -304,6 +360,6 @@ func unknownFlagHint(err error, g *preparedGuest) error {
 	for _, name := range g.schema.FieldNames() {
 		flags = append(flags, "--"+name)
 	}
-	return fmt.Errorf("%w; %s takes %s, and --allow-origin, --connect-to, --ca-file (`baton-runner capabilities --module %s --help` describes them)",
+	return fmt.Errorf("%w; %s takes %s, and --allow-origin, --connect-to, --ca-file, --reveal-secret (`baton-runner capabilities --module %s --help` describes them)",
 		err, g.schema.Name, strings.Join(flags, ", "), g.key.path)
 }

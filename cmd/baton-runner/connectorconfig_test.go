@@ -7,9 +7,11 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +37,12 @@ var testSchema = config.Schema{Name: "baton-x", Fields: []config.Field{
 // returns what the guest would be given.
 func runConnector(t *testing.T, requireAll bool, args ...string) (guestConfig, error) {
 	t.Helper()
+	return runSchema(t, testSchema, requireAll, args...)
+}
+
+// runSchema is runConnector with schema's fields.
+func runSchema(t *testing.T, schema config.Schema, requireAll bool, args ...string) (guestConfig, error) {
+	t.Helper()
 	var got guestConfig
 	own := func() []cli.Flag {
 		return []cli.Flag{setFlag(), &cli.IntFlag{Name: "instances", EnvVars: []string{"BATON_INSTANCES"}}, &cli.StringFlag{Name: "token"}}
@@ -45,13 +53,13 @@ func runConnector(t *testing.T, requireAll bool, args ...string) (guestConfig, e
 			Name:  "sync",
 			Flags: own(),
 			Action: func(c *cli.Context) (err error) {
-				got, err = schemaConfig(c, testSchema, requireAll)
+				got, err = schemaConfig(c, schema, requireAll)
 				return err
 			},
 		}},
 		Writer: &strings.Builder{}, ErrWriter: &strings.Builder{},
 	}
-	addConnectorFlags(app, testSchema)
+	addConnectorFlags(app, schema)
 	err := app.Run(append([]string{"baton-runner", "sync"}, args...))
 	return got, err
 }
@@ -119,6 +127,90 @@ func TestConnectorFlagErrors(t *testing.T) {
 	_, err := runConnector(t, true, "--set", "sk_live_PASTED")
 	if err == nil || strings.Contains(err.Error(), "sk_live_PASTED") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// constrainedSchema declares a constraint of each kind.
+var constrainedSchema = config.Schema{Name: "baton-x", Fields: []config.Field{
+	{Name: "token", Type: config.FieldString, Secret: true},
+	{Name: "client-id", Type: config.FieldString},
+	{Name: "client-secret", Type: config.FieldString, Secret: true},
+	{Name: "page-size", Type: config.FieldInt},
+	{Name: "base-url", Type: config.FieldString, Default: "https://api.x.test"},
+}, Constraints: []config.Constraint{
+	{Kind: config.ConstraintRequiredTogether, Fields: []string{"client-id", "client-secret"}},
+	{Kind: config.ConstraintMutuallyExclusive, Fields: []string{"token", "client-secret"}},
+	{Kind: config.ConstraintAtLeastOne, Fields: []string{"token", "client-id"}},
+	{Kind: config.ConstraintDependentOn, Fields: []string{"page-size"}, Expected: []string{"base-url"}},
+}}
+
+// TestConnectorConstraints: the constraints between a guest's fields
+// hold as for its own binary, whether a field is a flag or a variable,
+// and a broken one names the flags and variables involved, never a
+// value; capabilities, which runs no operation, does not check them.
+func TestConnectorConstraints(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"a token", nil, []string{"--token", "t"}, ""},
+		{"client credentials", map[string]string{"BATON_CLIENT_SECRET": "s"}, []string{"--client-id", "c"}, ""},
+		{"a page size with the default base URL", nil, []string{"--token", "t", "--page-size", "10"}, ""},
+		{"no credential", nil, nil, "baton-x: one of --token (BATON_TOKEN) or --client-id (BATON_CLIENT_ID) is required"},
+		{"half the client credentials", nil, []string{"--client-id", "c"},
+			"baton-x: --client-id (BATON_CLIENT_ID) and --client-secret (BATON_CLIENT_SECRET) go together: --client-id (BATON_CLIENT_ID) is set without --client-secret (BATON_CLIENT_SECRET); give all of them or none"},
+		{"a token and a client secret", map[string]string{"BATON_TOKEN": "sk_live_TOKEN"}, []string{"--client-id", "c", "--client-secret", "sk_live_SECRET"},
+			"baton-x: --token (BATON_TOKEN) and --client-secret (BATON_CLIENT_SECRET) are mutually exclusive: give only one of them"},
+		{"a page size without a base URL", nil, []string{"--token", "t", "--page-size", "10", "--base-url", ""},
+			"baton-x: --page-size (BATON_PAGE_SIZE) needs --base-url (BATON_BASE_URL): give --base-url (BATON_BASE_URL) too, or leave out --page-size (BATON_PAGE_SIZE)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			_, err := runSchema(t, constrainedSchema, true, tc.args...)
+			if got := fmt.Sprint(err); (tc.want == "" && err != nil) || (tc.want != "" && got != tc.want) {
+				t.Errorf("err = %v, want %q", err, tc.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "sk_live") {
+				t.Errorf("the error quotes a secret: %v", err)
+			}
+			if _, err := runSchema(t, constrainedSchema, false, tc.args...); err != nil {
+				t.Errorf("without requireAll: %v", err)
+			}
+		})
+	}
+}
+
+// TestRevealSecretFlag: --reveal-secret, or BATON_REVEAL_SECRETS, names
+// secret fields given a value, which the tenant then reveals; anything
+// else is refused, naming the connector's secret fields.
+func TestRevealSecretFlag(t *testing.T) {
+	got, err := runConnector(t, true, "--domain", "d", "--api-key", "k", "--reveal-secret", "api-key", "--reveal-secret", "api-key")
+	if err != nil || !slices.Equal(got.revealed, []string{"api-key"}) {
+		t.Errorf("--reveal-secret api-key: %q, %v", got.revealed, err)
+	}
+	if got, err = runConnector(t, true, "--domain", "d", "--api-key", "k"); err != nil || got.revealed != nil {
+		t.Errorf("without --reveal-secret: %q, %v", got.revealed, err)
+	}
+	t.Setenv("BATON_REVEAL_SECRETS", "api-key")
+	if got, err = runConnector(t, true, "--domain", "d", "--api-key", "k"); err != nil || !slices.Equal(got.revealed, []string{"api-key"}) {
+		t.Errorf("BATON_REVEAL_SECRETS=api-key: %q, %v", got.revealed, err)
+	}
+	t.Setenv("BATON_REVEAL_SECRETS", "")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--reveal-secret", "domain"}, "--reveal-secret domain: domain is not a secret field of baton-x, the connector receives its value already (its secret fields: api-key)"},
+		{[]string{"--reveal-secret", "colour"}, `--reveal-secret colour: baton-x has no field "colour"; its secret fields: api-key`},
+		{[]string{"--reveal-secret", "api-key"}, "--reveal-secret api-key: no value is given for it: pass --api-key or set BATON_API_KEY"},
+	} {
+		if _, err := runConnector(t, false, append([]string{"--domain", "d"}, tc.args...)...); fmt.Sprint(err) != tc.want {
+			t.Errorf("%q: err = %v, want %q", tc.args, err, tc.want)
+		}
 	}
 }
 

@@ -81,6 +81,9 @@ type TenantSpec struct {
 	// pointer, so a caller reuses the pool of an unchanged CA bundle.
 	Origins []tenant.Origin
 	Secrets map[string]secret.Secret
+	// Revealed names the Secrets the guest receives the values of
+	// (tenant.Config.Revealed).
+	Revealed []string
 
 	// StorageEngine is the c1z storage engine of the tenant's syncs, in
 	// either mode ("": localsync.DefaultStorageEngine).
