@@ -2,7 +2,8 @@
 // sync, against the bundled simulator: wall time, CPU and peak RSS of a
 // native and a sandboxed sync per workspace size and API latency, cold
 // start of the sandboxed CLI with an empty and a warm compilation cache,
-// and the guest module's size. It writes a Markdown report (BENCHMARKS.md
+// and the guest module's size; and the same of a connector written with
+// baton-sdk, the demo, sandboxed against its own binary (sdk.go). It writes a Markdown report (BENCHMARKS.md
 // via `make bench`).
 //
 // Every sync runs in a child process (this binary re-executed as
@@ -60,7 +61,15 @@ type config struct {
 	// -multitenant: one process with many tenants against as many processes.
 	multitenant bool
 	tenants     int
+	// only runs one part: "segment" or "sdk" (empty: both).
+	only string
+	sdk  sdkConfig
 }
+
+// segment and sdk say whether the Segment part and the baton-sdk guests
+// section run.
+func (c config) segment() bool { return c.only != "sdk" }
+func (c config) sdkOn() bool   { return c.only != "segment" && len(c.sdk.users) > 0 }
 
 func parseFlags() (config, error) {
 	users := flag.String("users", "1000,10000", "comma-separated workspace sizes (users)")
@@ -77,9 +86,29 @@ func parseFlags() (config, error) {
 	profileDir := flag.String("cpuprofile-dir", "", "have each worker write a CPU profile <mode>-<users>-<latency>.pprof here")
 	multitenant := flag.Bool("multitenant", false, "run the multi-tenant benchmark instead (one `sync --config --all` process vs one process per tenant); -users and -latency default to 1000 and 0ms")
 	tenants := flag.Int("tenants", 50, "with -multitenant: number of tenants (workspaces)")
+	only := flag.String("only", "", "run only this part: segment (the Segment connector) or sdk (the baton-sdk guests section)")
+	sdkUsers := flag.String("sdk-users", "1000,3000", "baton-sdk guests section: comma-separated demo API sizes (users; empty skips the section)")
+	sdkRuns := flag.Int("sdk-runs", 3, "baton-sdk guests section: syncs of each mode per size")
+	sdkCold := flag.Int("sdk-cold-runs", 2, "baton-sdk guests section: sandboxed starts with an empty compilation cache")
+	sdkModule := flag.String("sdk-module", "", "baton-sdk guests section: the demo guest module (default: build examples/baton-demo/wasm)")
+	sdkNative := flag.String("sdk-native", "", "baton-sdk guests section: the demo's native binary (default: build examples/baton-demo/cmd/baton-demo)")
 	flag.Parse()
 
-	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, secondLimit: *secondLimit, secondUsers: *secondUsers, multitenant: *multitenant, tenants: *tenants}
+	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, secondLimit: *secondLimit, secondUsers: *secondUsers, multitenant: *multitenant, tenants: *tenants,
+		only: *only, sdk: sdkConfig{runs: *sdkRuns, coldRuns: *sdkCold, module: *sdkModule, native: *sdkNative}}
+	if c.only != "" && c.only != "segment" && c.only != "sdk" {
+		return c, fmt.Errorf("-only: %q is neither segment nor sdk", c.only)
+	}
+	var err error
+	if c.sdk.users, err = parseSDKUsers(*sdkUsers); err != nil {
+		return c, err
+	}
+	if c.only == "sdk" && len(c.sdk.users) == 0 {
+		return c, errors.New("-only sdk needs at least one -sdk-users size")
+	}
+	if c.sdk.runs < 1 || c.sdk.coldRuns < 0 {
+		return c, fmt.Errorf("-sdk-runs %d, -sdk-cold-runs %d: want at least 1 run and no negative cold runs", c.sdk.runs, c.sdk.coldRuns)
+	}
 	if *quick {
 		*users, *latency = "1000", "0ms,20ms"
 	}
@@ -144,10 +173,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	wasm, err := os.ReadFile(cfg.wasm)
-	if err != nil {
-		return fmt.Errorf("%w (run `make build` first)", err)
-	}
 	workDir, err := os.MkdirTemp("", "runbench-")
 	if err != nil {
 		return err
@@ -163,6 +188,45 @@ func run() error {
 	}
 	env := &benchEnv{self: self, wasm: cfg.wasm, cacheDir: filepath.Join(workDir, "cache"), workDir: workDir, profileDir: cfg.profileDir}
 
+	rep := &report{started: time.Now(), cfg: cfg}
+	if cfg.segment() {
+		if err := runSegment(cfg, env, rep); err != nil {
+			return err
+		}
+	}
+	if cfg.sdkOn() {
+		if rep.sdk, err = runSDK(cfg.sdk, cfg.cli, workDir); err != nil {
+			return err
+		}
+	}
+	rep.finished = time.Now()
+
+	var w io.Writer = os.Stdout
+	if cfg.out != "" {
+		f, err := os.Create(cfg.out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := rep.write(w); err != nil {
+		return err
+	}
+	if cfg.out != "" {
+		fmt.Fprintf(os.Stderr, "wrote %s\n", cfg.out)
+	}
+	return nil
+}
+
+// runSegment measures the Segment connector: the sync scenarios and the
+// CLI's cold start.
+func runSegment(cfg config, env *benchEnv, rep *report) error {
+	wasm, err := os.ReadFile(cfg.wasm)
+	if err != nil {
+		return fmt.Errorf("%w (run `make build` first)", err)
+	}
+	rep.moduleBytes, rep.moduleGzip = len(wasm), gzipSize(wasm)
 	// Sync scenarios measure steady state, so the compilation cache is
 	// warmed here first; what an empty cache costs is the cold-start
 	// section's business.
@@ -170,7 +234,6 @@ func run() error {
 		return err
 	}
 
-	rep := &report{started: time.Now(), cfg: cfg, moduleBytes: len(wasm), moduleGzip: gzipSize(wasm)}
 	var scenarios []scenario
 	for _, users := range cfg.users {
 		for _, lat := range cfg.latencies {
@@ -207,23 +270,6 @@ func run() error {
 			fmt.Fprintf(os.Stderr, "cold start (%s cache, %d runs): first request median %s min %s; exit median %s\n",
 				cs.label(), len(runs), ms(cs.FirstMedian), ms(cs.FirstMin), ms(cs.ExitMedian))
 		}
-	}
-	rep.finished = time.Now()
-
-	var w io.Writer = os.Stdout
-	if cfg.out != "" {
-		f, err := os.Create(cfg.out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	if err := rep.write(w); err != nil {
-		return err
-	}
-	if cfg.out != "" {
-		fmt.Fprintf(os.Stderr, "wrote %s\n", cfg.out)
 	}
 	return nil
 }
