@@ -13,12 +13,20 @@
 //
 //	GET    /v1/org
 //	GET    /v1/users?page_token=&limit=
+//	GET    /v1/users/{id}
+//	POST   /v1/users                            {"email", "login", "display_name"} → {"created": true|false, "user": …}
+//	DELETE /v1/users/{id}                       {"changed": true}, or 404 user_not_found
 //	GET    /v1/groups?page_token=&limit=
+//	GET    /v1/groups/{id}
 //	GET    /v1/groups/{id}/members?page_token=&limit=
 //	PUT    /v1/groups/{id}/members/{userId}     {"changed": true|false, "member": …}
 //	DELETE /v1/groups/{id}/members/{userId}     {"changed": true|false}
 //	GET    /v1/roles?page_token=&limit=                     (X-Api-Key)
 //	GET    /v1/roles/{id}/assignments?page_token=&limit=    (X-Api-Key)
+//
+// Creating a user whose email or login is taken changes nothing and
+// answers the user who has it, created false; deleting a user also ends
+// its memberships and role assignments.
 //
 // The data is made from Options alone (same Options, same data), so two
 // servers reached under different addresses serve the same organisation.
@@ -150,6 +158,7 @@ type Server struct {
 	assignments map[string][]Assignment // by role ID
 	tokens      map[string]time.Time    // access token → expiry
 	requests    map[string]int          // by path
+	nextUser    int                     // the number in the next created user's ID
 }
 
 // New returns a server of the organisation opts make.
@@ -183,6 +192,7 @@ func (s *Server) generate() {
 		s.users = append(s.users, User{ID: fmt.Sprintf("u%04d", i), Login: login, Email: login + "@acme.demo.test",
 			DisplayName: title(first) + " " + title(last), Status: status, Department: departments[rng.IntN(len(departments))]})
 	}
+	s.nextUser = o.Users
 	s.members = map[string][]Member{}
 	for i := range o.Groups {
 		g := Group{ID: fmt.Sprintf("g%02d", i), Name: groupNames[i%len(groupNames)], Description: "The " + groupNames[i%len(groupNames)] + " team"}

@@ -245,6 +245,65 @@ func TestMembership(t *testing.T) {
 	}
 }
 
+// A user or group is read by ID; creating a user whose email (in any
+// case) or login is taken answers that user and changes nothing; deleting
+// a user ends its memberships and direct role assignments, and deleting
+// it again is a 404.
+func TestUserLifecycle(t *testing.T) {
+	a := start(t, demoapi.Options{})
+	h := bearer(a.token(t))
+	if r := a.do(t, demoapi.DefaultAPIHost, "GET", "/v1/users/u0007", h, ""); r.status != 200 || r.body["login"] != a.Users()[7].Login {
+		t.Errorf("GET user: %d %v", r.status, r.body)
+	}
+	if r := a.do(t, demoapi.DefaultAPIHost, "GET", "/v1/groups/g02", h, ""); r.status != 200 || r.body["name"] != a.Groups()[2].Name {
+		t.Errorf("GET group: %d %v", r.status, r.body)
+	}
+	for path, code := range map[string]string{"/v1/users/nobody": "user_not_found", "/v1/groups/g99": "group_not_found"} {
+		if r := a.do(t, demoapi.DefaultAPIHost, "GET", path, h, ""); r.status != 404 || r.body["error"] != code {
+			t.Errorf("GET %s: %d %v", path, r.status, r.body)
+		}
+	}
+
+	r := a.do(t, demoapi.DefaultAPIHost, "POST", "/v1/users", h, `{"email":"new.hire@acme.demo.test"}`)
+	u, _ := r.body["user"].(map[string]any)
+	if r.status != 201 || r.body["created"] != true || u["id"] != "u0120" || u["login"] != "new.hire" || u["status"] != "active" {
+		t.Fatalf("create: %d %v", r.status, r.body)
+	}
+	n := len(a.Users())
+	for _, body := range []string{`{"email":"NEW.HIRE@acme.demo.test","login":"other"}`, `{"email":"x@acme.demo.test","login":"new.hire"}`} {
+		r := a.do(t, demoapi.DefaultAPIHost, "POST", "/v1/users", h, body)
+		if u, _ := r.body["user"].(map[string]any); r.status != 200 || r.body["created"] != false || u["id"] != "u0120" || len(a.Users()) != n {
+			t.Errorf("create %s again: %d %v (%d users, want %d)", body, r.status, r.body, len(a.Users()), n)
+		}
+	}
+	for _, body := range []string{`{}`, `{"email":"nobody"}`, `{"email":"@acme.demo.test"}`, `not json`} {
+		if r := a.do(t, demoapi.DefaultAPIHost, "POST", "/v1/users", h, body); r.status != 400 || r.body["error"] != "invalid_user" {
+			t.Errorf("create %s: %d %v", body, r.status, r.body)
+		}
+	}
+
+	var member string
+	for _, m := range a.Members("g01") {
+		member = m.UserID
+	}
+	if r := a.do(t, demoapi.DefaultAPIHost, "DELETE", "/v1/users/"+member, h, ""); r.status != 200 || r.body["changed"] != true {
+		t.Fatalf("delete: %d %v", r.status, r.body)
+	}
+	if len(a.Users()) != n-1 || isMember(a.Members("g01"), member) {
+		t.Errorf("after the delete: %d users, member of g01 %v", len(a.Users()), isMember(a.Members("g01"), member))
+	}
+	for _, rl := range a.Roles() {
+		for _, as := range a.Assignments(rl.ID) {
+			if as.PrincipalID == member {
+				t.Errorf("role %s still assigned to the deleted %s", rl.ID, member)
+			}
+		}
+	}
+	if r := a.do(t, demoapi.DefaultAPIHost, "DELETE", "/v1/users/"+member, h, ""); r.status != 404 || r.body["error"] != "user_not_found" {
+		t.Errorf("delete again: %d %v", r.status, r.body)
+	}
+}
+
 func isMember(ms []demoapi.Member, id string) bool {
 	for _, m := range ms {
 		if m.UserID == id {

@@ -44,11 +44,15 @@ func (s *Server) routes() {
 		defer s.mu.Unlock()
 		writePage(w, r, s.users)
 	}))
+	m.Handle("GET /v1/users/{id}", s.bearer(s.getUser))
+	m.Handle("POST /v1/users", s.bearer(s.createUser))
+	m.Handle("DELETE /v1/users/{id}", s.bearer(s.deleteUser))
 	m.Handle("GET /v1/groups", s.bearer(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		writePage(w, r, s.groups)
 	}))
+	m.Handle("GET /v1/groups/{id}", s.bearer(s.getGroup))
 	m.Handle("GET /v1/groups/{id}/members", s.bearer(s.listMembers))
 	m.Handle("PUT /v1/groups/{id}/members/{user}", s.bearer(s.addMember))
 	m.Handle("DELETE /v1/groups/{id}/members/{user}", s.bearer(s.removeMember))
@@ -142,6 +146,84 @@ func (s *Server) listAssignments(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writePage(w, r, s.assignments[r.PathValue("id")])
+}
+
+func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.users, func(u User) bool { return u.ID == r.PathValue("id") })
+	if i < 0 {
+		writeError(w, http.StatusNotFound, "user_not_found", "no user "+r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.users[i])
+}
+
+func (s *Server) getGroup(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.groups, func(g Group) bool { return g.ID == r.PathValue("id") })
+	if i < 0 {
+		writeError(w, http.StatusNotFound, "group_not_found", "no group "+r.PathValue("id"))
+		return
+	}
+	writeJSON(w, http.StatusOK, s.groups[i])
+}
+
+// createUser is idempotent: a user whose email or login is taken is the
+// one answered, and nothing changes.
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Email       string `json:"email"`
+		Login       string `json:"login"`
+		DisplayName string `json:"display_name"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_user", "the body is not a JSON user: "+err.Error())
+		return
+	}
+	local, domain, ok := strings.Cut(in.Email, "@")
+	if !ok || local == "" || domain == "" || strings.ContainsAny(in.Email, " \t\n") {
+		writeError(w, http.StatusBadRequest, "invalid_user", fmt.Sprintf("email %q is not an email address", in.Email))
+		return
+	}
+	if in.Login == "" {
+		in.Login = local
+	}
+	if in.DisplayName == "" {
+		in.DisplayName = in.Login
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i := slices.IndexFunc(s.users, func(u User) bool { return strings.EqualFold(u.Email, in.Email) || u.Login == in.Login }); i >= 0 {
+		writeJSON(w, http.StatusOK, map[string]any{"created": false, "user": s.users[i]})
+		return
+	}
+	u := User{ID: fmt.Sprintf("u%04d", s.nextUser), Login: in.Login, Email: in.Email, DisplayName: in.DisplayName, Status: "active"}
+	s.nextUser++
+	s.users = append(s.users, u)
+	writeJSON(w, http.StatusCreated, map[string]any{"created": true, "user": u})
+}
+
+// deleteUser removes the user with its memberships and role assignments.
+// A user who is not there is 404: the caller learns it was already gone.
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	id := r.PathValue("id")
+	i := slices.IndexFunc(s.users, func(u User) bool { return u.ID == id })
+	if i < 0 {
+		writeError(w, http.StatusNotFound, "user_not_found", "no user "+id)
+		return
+	}
+	s.users = slices.Delete(s.users, i, i+1)
+	for gid, ms := range s.members {
+		s.members[gid] = slices.DeleteFunc(ms, func(m Member) bool { return m.UserID == id })
+	}
+	for rid, as := range s.assignments {
+		s.assignments[rid] = slices.DeleteFunc(as, func(a Assignment) bool { return a.PrincipalType == "user" && a.PrincipalID == id })
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"changed": true})
 }
 
 // addMember is idempotent: adding a member again changes nothing.
