@@ -20,10 +20,14 @@ import (
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/annotations"
+	"github.com/conductorone/baton-sdk/pkg/bid"
 	"github.com/conductorone/baton-sdk/pkg/types/resource"
 	"go.uber.org/zap/zaptest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/baton-runner/baton-runner/examples/baton-demo/demoapi"
 	"github.com/baton-runner/baton-runner/host/egress"
@@ -536,5 +540,134 @@ func TestSandboxedGuestReachesOnlyItsOrigins(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), demoapi.DefaultClientSecret) {
 		t.Errorf("the sync's error holds the secret: %v", err)
+	}
+}
+
+// TestNativeCreateAccountAndDelete: baton-sdk's own one-shot flags create
+// a user through the API and delete it.
+func TestNativeCreateAccountAndDelete(t *testing.T) {
+	api := startAPI(t, nativeHosts)
+	dir := t.TempDir()
+	native(t, api, "-f", filepath.Join(dir, "sync.c1z"), "--create-account-email", "new.hire@acme.demo.test", "--create-account-login", "nhire")
+	i := slices.IndexFunc(api.Users(), func(u demoapi.User) bool { return u.Email == "new.hire@acme.demo.test" })
+	if i < 0 || api.Users()[i].Login != "nhire" {
+		t.Fatalf("no user nhire <new.hire@acme.demo.test> after create-account: %+v", api.Users()[len(api.Users())-1])
+	}
+	id := api.Users()[i].ID
+	native(t, api, "-f", filepath.Join(dir, "sync.c1z"), "--delete-resource", id, "--delete-resource-type", "user")
+	if slices.ContainsFunc(api.Users(), func(u demoapi.User) bool { return u.ID == id }) {
+		t.Fatalf("user %s still there after delete-resource", id)
+	}
+}
+
+// TestSandboxedCreateAccountAndDelete: the tenant's CreateAccount and
+// DeleteResource reach the guest's account manager and deleter and
+// return what they return for a JSON-ABI guest: the created user, the
+// one who already has the email, and a second delete as already gone.
+// The capabilities say so, with the account creation schema.
+func TestSandboxedCreateAccountAndDelete(t *testing.T) {
+	ctx := context.Background()
+	api := startAPI(t, func(*demoapi.Options) {})
+	tn := sandboxed(t, api)
+	profile, err := structpb.NewStruct(map[string]any{"email": "new.hire@acme.demo.test", "display_name": "New Hire"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := v2.AccountInfo_builder{Login: "nhire", Profile: profile}.Build()
+	res, err := tn.CreateAccount(ctx, "", info)
+	created, ok := res.(*v2.CreateAccountResponse_SuccessResult)
+	if err != nil || !ok || created.GetResource().GetDisplayName() != "New Hire" {
+		t.Fatalf("create account: %T %v, %v", res, res, err)
+	}
+	id := created.GetResource().GetId()
+	if u := api.Users()[len(api.Users())-1]; u.ID != id.GetResource() || u.Login != "nhire" || id.GetResourceType() != "user" {
+		t.Fatalf("created %v, the API's newest user is %+v", id, u)
+	}
+	res, err = tn.CreateAccount(ctx, "user", info)
+	if exists, ok := res.(*v2.CreateAccountResponse_AlreadyExistsResult); err != nil || !ok || exists.GetResource().GetId().GetResource() != id.GetResource() {
+		t.Fatalf("create the same account again: %T %v, %v", res, res, err)
+	}
+	if _, err := tn.CreateAccount(ctx, "", v2.AccountInfo_builder{Login: "nomail"}.Build()); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "needs an email") {
+		t.Errorf("create without an email: %v", err)
+	}
+	if _, err := tn.CreateAccount(ctx, "group", info); status.Code(err) != codes.Unimplemented {
+		t.Errorf("create a group account: %v", err)
+	}
+
+	for _, want := range []bool{false, true} {
+		gone, err := tn.DeleteResource(ctx, id, nil)
+		if err != nil || gone != want {
+			t.Fatalf("delete %v: already gone %v, %v; want %v", id, gone, err, want)
+		}
+		if slices.ContainsFunc(api.Users(), func(u demoapi.User) bool { return u.ID == id.GetResource() }) {
+			t.Fatalf("user %s still there after the delete", id.GetResource())
+		}
+	}
+	group := v2.ResourceId_builder{ResourceType: "group", Resource: api.Groups()[0].ID}.Build()
+	if _, err := tn.DeleteResource(ctx, group, nil); status.Code(err) != codes.Unimplemented || len(api.Groups()) != seed.Groups {
+		t.Errorf("delete a group: %v (%d groups left)", err, len(api.Groups()))
+	}
+
+	cc, err := tn.Client(ctx, tenant.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	md, err := cc.GetMetadata(ctx, &v2.ConnectorServiceGetMetadataRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caps := map[string][]v2.Capability{}
+	for _, rc := range md.GetMetadata().GetCapabilities().GetResourceTypeCapabilities() {
+		caps[rc.GetResourceType().GetId()] = rc.GetCapabilities()
+	}
+	for rt, want := range map[string][]v2.Capability{
+		"user":  {v2.Capability_CAPABILITY_ACCOUNT_PROVISIONING, v2.Capability_CAPABILITY_RESOURCE_DELETE, v2.Capability_CAPABILITY_TARGETED_SYNC},
+		"group": {v2.Capability_CAPABILITY_PROVISION, v2.Capability_CAPABILITY_TARGETED_SYNC},
+	} {
+		for _, c := range want {
+			if !slices.Contains(caps[rt], c) {
+				t.Errorf("%s: capabilities %v lack %v", rt, caps[rt], c)
+			}
+		}
+	}
+	if ap := md.GetMetadata().GetCapabilities().GetCredentialDetails().GetCapabilityAccountProvisioning(); ap.GetPreferredCredentialOption() != v2.CapabilityDetailCredentialOption_CAPABILITY_DETAIL_CREDENTIAL_OPTION_NO_PASSWORD {
+		t.Errorf("account provisioning details %v, want no password", ap)
+	}
+	if f := md.GetMetadata().GetAccountCreationSchema().GetFieldMap()["email"]; !f.GetRequired() {
+		t.Errorf("account creation schema %v: want a required email", md.GetMetadata().GetAccountCreationSchema())
+	}
+}
+
+// TestSandboxedTargetedSync: a targeted sync of one group reads it again
+// through the guest's Get and writes it with exactly its memberships.
+func TestSandboxedTargetedSync(t *testing.T) {
+	ctx := context.Background()
+	api := startAPI(t, func(*demoapi.Options) {})
+	tn := sandboxed(t, api)
+	g := api.Groups()[1]
+	target, err := bid.ParseResourceBid("bid:r:org/acme/group/" + g.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "one.c1z")
+	if err := tn.Sync(ctx, localsync.Options{Path: path, Targets: []*v2.Resource{target}}); err != nil {
+		t.Fatal(err)
+	}
+	s := load(t, path)
+	for _, r := range s.Resources {
+		if id := r.GetId(); id.GetResourceType() != "org" && !(id.GetResourceType() == "group" && id.GetResource() == g.ID && r.GetDisplayName() == g.Name) {
+			t.Errorf("resource %v synced besides group %s and its org", id, g.ID)
+		}
+	}
+	want := map[string]bool{}
+	for _, m := range api.Members(g.ID) {
+		want["group:"+g.ID+":member:user:"+m.UserID] = true
+	}
+	if got := grantIDs(s); len(want) == 0 || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("grants %v, want %v", got, want)
+	}
+	if n := api.Requests("/v1/groups/" + g.ID); n != 1 {
+		t.Errorf("%d requests for the group itself, want 1 (its Get)", n)
 	}
 }

@@ -2,10 +2,7 @@ package tenant
 
 import (
 	"context"
-	"errors"
 
-	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
-	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
 	"github.com/conductorone/baton-sdk/pkg/types"
 
 	"github.com/baton-runner/baton-runner/host/synclimits"
@@ -59,28 +56,4 @@ func (t *Tenant) Workers() int {
 		return t.sdk.workers
 	}
 	return t.connector.Workers()
-}
-
-// errSDKGuest refuses the operations that go through the JSON-ABI
-// adapter; a baton-sdk guest serves them through Client.
-var errSDKGuest = errors.New("not supported for baton-sdk guests yet: use the tenant's Client")
-
-// CreateAccount creates an account of resource type rt (the guest's
-// account type when rt is empty) and returns baton-sdk's result:
-// *v2.CreateAccountResponse_SuccessResult, _AlreadyExistsResult or
-// _ActionRequiredResult.
-func (t *Tenant) CreateAccount(ctx context.Context, rt string, info *v2.AccountInfo) (connectorbuilder.CreateAccountResponse, error) {
-	if t.sdk != nil {
-		return nil, errSDKGuest
-	}
-	return t.connector.CreateAccount(ctx, rt, info)
-}
-
-// DeleteResource deletes the resource and reports whether it was already
-// gone (baton-sdk's own delete service does not say).
-func (t *Tenant) DeleteResource(ctx context.Context, id, parent *v2.ResourceId) (alreadyDeleted bool, err error) {
-	if t.sdk != nil {
-		return false, errSDKGuest
-	}
-	return t.connector.DeleteResource(ctx, id, parent)
 }

@@ -6,6 +6,7 @@ import (
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
 	"github.com/conductorone/baton-sdk/pkg/annotations"
+	"github.com/conductorone/baton-sdk/pkg/connectorbuilder"
 	"github.com/conductorone/baton-sdk/pkg/provisioner"
 	"github.com/conductorone/baton-sdk/pkg/types"
 	"google.golang.org/grpc"
@@ -59,6 +60,29 @@ func (t *Tenant) Revoke(ctx context.Context, c1zPath, grantID string) (Outcome, 
 		}
 		return runProvisioner(ctx, provisioner.NewRevoker(cc, c1zPath, grantID))
 	})
+}
+
+// CreateAccount creates an account of resource type rt (the guest's
+// account type when rt is empty) and returns baton-sdk's result:
+// *v2.CreateAccountResponse_SuccessResult, _AlreadyExistsResult or
+// _ActionRequiredResult (a baton-sdk guest may also answer
+// _InProgressResult). The account is created without a password: the
+// host never handles account credentials.
+func (t *Tenant) CreateAccount(ctx context.Context, rt string, info *v2.AccountInfo) (connectorbuilder.CreateAccountResponse, error) {
+	if t.sdk != nil {
+		return t.sdkCreateAccount(ctx, rt, info)
+	}
+	return t.connector.CreateAccount(ctx, rt, info)
+}
+
+// DeleteResource deletes the resource and reports whether it was already
+// gone (baton-sdk's own delete service does not say; a baton-sdk guest
+// says so with NotFound).
+func (t *Tenant) DeleteResource(ctx context.Context, id, parent *v2.ResourceId) (alreadyDeleted bool, err error) {
+	if t.sdk != nil {
+		return t.sdkDeleteResource(ctx, id, parent)
+	}
+	return t.connector.DeleteResource(ctx, id, parent)
 }
 
 func withLookup(ctx context.Context, c1zPath string, f func(*c1zLookup) error) error {

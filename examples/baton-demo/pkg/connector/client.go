@@ -106,22 +106,53 @@ func (e *apiError) Message() string { return e.Code + ": " + e.Text }
 
 func (c *client) org(ctx context.Context) (*org, error) {
 	var o org
-	return &o, c.do(ctx, http.MethodGet, nil, false, &o, "v1", "org")
+	return &o, c.do(ctx, http.MethodGet, nil, nil, false, &o, "v1", "org")
 }
 
 func (c *client) users(ctx context.Context, token string) (*page[user], error) {
 	var p page[user]
-	return &p, c.do(ctx, http.MethodGet, pageQuery(token), false, &p, "v1", "users")
+	return &p, c.do(ctx, http.MethodGet, pageQuery(token), nil, false, &p, "v1", "users")
+}
+
+func (c *client) user(ctx context.Context, id string) (*user, error) {
+	var u user
+	return &u, c.do(ctx, http.MethodGet, nil, nil, false, &u, "v1", "users", id)
+}
+
+// createUser reports whether the user is new: an email or login already
+// taken gives the user who has it.
+func (c *client) createUser(ctx context.Context, email, login, displayName string) (bool, *user, error) {
+	in := struct {
+		Email       string `json:"email"`
+		Login       string `json:"login,omitempty"`
+		DisplayName string `json:"display_name,omitempty"`
+	}{email, login, displayName}
+	var out struct {
+		Created bool `json:"created"`
+		User    user `json:"user"`
+	}
+	err := c.do(ctx, http.MethodPost, nil, in, false, &out, "v1", "users")
+	return out.Created, &out.User, err
+}
+
+// deleteUser fails with codes.NotFound for a user who is not there.
+func (c *client) deleteUser(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, nil, nil, false, &struct{}{}, "v1", "users", id)
+}
+
+func (c *client) group(ctx context.Context, id string) (*group, error) {
+	var g group
+	return &g, c.do(ctx, http.MethodGet, nil, nil, false, &g, "v1", "groups", id)
 }
 
 func (c *client) groups(ctx context.Context, token string) (*page[group], error) {
 	var p page[group]
-	return &p, c.do(ctx, http.MethodGet, pageQuery(token), false, &p, "v1", "groups")
+	return &p, c.do(ctx, http.MethodGet, pageQuery(token), nil, false, &p, "v1", "groups")
 }
 
 func (c *client) members(ctx context.Context, groupID, token string) (*page[member], error) {
 	var p page[member]
-	return &p, c.do(ctx, http.MethodGet, pageQuery(token), false, &p, "v1", "groups", groupID, "members")
+	return &p, c.do(ctx, http.MethodGet, pageQuery(token), nil, false, &p, "v1", "groups", groupID, "members")
 }
 
 // addMember reports whether the user was not a member before.
@@ -130,7 +161,7 @@ func (c *client) addMember(ctx context.Context, groupID, userID string) (bool, *
 		Changed bool   `json:"changed"`
 		Member  member `json:"member"`
 	}
-	err := c.do(ctx, http.MethodPut, nil, false, &out, "v1", "groups", groupID, "members", userID)
+	err := c.do(ctx, http.MethodPut, nil, nil, false, &out, "v1", "groups", groupID, "members", userID)
 	return out.Changed, &out.Member, err
 }
 
@@ -139,18 +170,18 @@ func (c *client) removeMember(ctx context.Context, groupID, userID string) (bool
 	var out struct {
 		Changed bool `json:"changed"`
 	}
-	err := c.do(ctx, http.MethodDelete, nil, false, &out, "v1", "groups", groupID, "members", userID)
+	err := c.do(ctx, http.MethodDelete, nil, nil, false, &out, "v1", "groups", groupID, "members", userID)
 	return out.Changed, err
 }
 
 func (c *client) roles(ctx context.Context, token string) (*page[role], error) {
 	var p page[role]
-	return &p, c.do(ctx, http.MethodGet, pageQuery(token), true, &p, "v1", "roles")
+	return &p, c.do(ctx, http.MethodGet, pageQuery(token), nil, true, &p, "v1", "roles")
 }
 
 func (c *client) assignments(ctx context.Context, roleID, token string) (*page[assignment], error) {
 	var p page[assignment]
-	return &p, c.do(ctx, http.MethodGet, pageQuery(token), true, &p, "v1", "roles", roleID, "assignments")
+	return &p, c.do(ctx, http.MethodGet, pageQuery(token), nil, true, &p, "v1", "roles", roleID, "assignments")
 }
 
 func pageQuery(token string) url.Values {
@@ -161,15 +192,19 @@ func pageQuery(token string) url.Values {
 	return q
 }
 
-// do sends one request to the API and decodes its JSON answer into out;
+// do sends one request to the API, with body as JSON if it is not nil,
+// and decodes its JSON answer into out;
 // an error answer becomes a gRPC status of its HTTP status (uhttp's
 // mapping), so baton-sdk retries what can heal.
-func (c *client) do(ctx context.Context, method string, query url.Values, apiKey bool, out any, path ...string) error {
+func (c *client) do(ctx context.Context, method string, query url.Values, body any, apiKey bool, out any, path ...string) error {
 	u := c.base.JoinPath(path...)
 	u.RawQuery = query.Encode()
 	opts := []uhttp.RequestOption{uhttp.WithAcceptJSONHeader()}
 	if apiKey {
 		opts = append(opts, uhttp.WithHeader("X-Api-Key", c.apiKey))
+	}
+	if body != nil {
+		opts = append(opts, uhttp.WithJSONBody(body))
 	}
 	req, err := c.http.NewRequest(ctx, method, u, opts...)
 	if err != nil {

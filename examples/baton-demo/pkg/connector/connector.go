@@ -3,7 +3,9 @@
 // ConductorOne's connectors are, for the demo API (examples/baton-demo/
 // demoapi): an organisation (an app, the parent of its groups), users,
 // groups with a provisionable membership, and roles granted to users and
-// to groups, expanded to the groups' members.
+// to groups, expanded to the groups' members. It creates and deletes
+// users (accounts.go) and reads a user or group again for a targeted
+// sync.
 //
 // It reaches the API through uhttp with an OAuth2 client-credentials
 // token and an API key, so in the sandbox it needs the guest's network
@@ -53,7 +55,8 @@ func (c *Connector) ResourceSyncers(ctx context.Context) []connectorbuilder.Reso
 }
 
 func (c *Connector) Metadata(ctx context.Context) (*v2.ConnectorMetadata, error) {
-	return v2.ConnectorMetadata_builder{DisplayName: "Demo", Description: "Users, groups and roles of the demo API"}.Build(), nil
+	return v2.ConnectorMetadata_builder{DisplayName: "Demo", Description: "Users, groups and roles of the demo API",
+		AccountCreationSchema: accountSchema}.Build(), nil
 }
 
 // Validate checks both credentials: the token with the organisation, the

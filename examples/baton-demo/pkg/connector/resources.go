@@ -56,22 +56,26 @@ func (s *userSyncer) List(ctx context.Context, _ *v2.ResourceId, opts resource.S
 	}
 	out := make([]*v2.Resource, 0, len(p.Items))
 	for _, u := range p.Items {
-		status := v2.UserTrait_Status_STATUS_ENABLED
-		if u.Status != "active" {
-			status = v2.UserTrait_Status_STATUS_DISABLED
-		}
-		r, err := resource.NewUserResource(u.DisplayName, userType, u.ID, []resource.UserTraitOption{
-			resource.WithEmail(u.Email, true),
-			resource.WithUserLogin(u.Login),
-			resource.WithStatus(status),
-			resource.WithUserProfile(map[string]any{"login": u.Login, "department": u.Department}),
-		})
+		r, err := userResource(u)
 		if err != nil {
 			return nil, nil, err
 		}
 		out = append(out, r)
 	}
 	return out, &resource.SyncOpResults{NextPageToken: p.NextPageToken}, nil
+}
+
+func userResource(u user) (*v2.Resource, error) {
+	status := v2.UserTrait_Status_STATUS_ENABLED
+	if u.Status != "active" {
+		status = v2.UserTrait_Status_STATUS_DISABLED
+	}
+	return resource.NewUserResource(u.DisplayName, userType, u.ID, []resource.UserTraitOption{
+		resource.WithEmail(u.Email, true),
+		resource.WithUserLogin(u.Login),
+		resource.WithStatus(status),
+		resource.WithUserProfile(map[string]any{"login": u.Login, "department": u.Department}),
+	})
 }
 
 func (s *userSyncer) Entitlements(ctx context.Context, r *v2.Resource, a resource.SyncOpAttrs) ([]*v2.Entitlement, *resource.SyncOpResults, error) {
@@ -99,15 +103,19 @@ func (s *groupSyncer) List(ctx context.Context, parent *v2.ResourceId, opts reso
 	}
 	out := make([]*v2.Resource, 0, len(p.Items))
 	for _, g := range p.Items {
-		r, err := resource.NewGroupResource(g.Name, groupType, g.ID,
-			[]resource.GroupTraitOption{resource.WithGroupProfile(map[string]any{"name": g.Name})},
-			resource.WithParentResourceID(parent), resource.WithDescription(g.Description))
+		r, err := groupResource(g, parent)
 		if err != nil {
 			return nil, nil, err
 		}
 		out = append(out, r)
 	}
 	return out, &resource.SyncOpResults{NextPageToken: p.NextPageToken}, nil
+}
+
+func groupResource(g group, parent *v2.ResourceId) (*v2.Resource, error) {
+	return resource.NewGroupResource(g.Name, groupType, g.ID,
+		[]resource.GroupTraitOption{resource.WithGroupProfile(map[string]any{"name": g.Name})},
+		resource.WithParentResourceID(parent), resource.WithDescription(g.Description))
 }
 
 func (s *groupSyncer) Entitlements(ctx context.Context, r *v2.Resource, _ resource.SyncOpAttrs) ([]*v2.Entitlement, *resource.SyncOpResults, error) {
