@@ -14,6 +14,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -162,6 +163,7 @@ func (s sdkSize) mode(mode string) []sdkRun {
 type sdkResult struct {
 	cfg                     sdkConfig
 	moduleBytes, moduleGzip int
+	cacheBytes              int64 // the compilation cache the module fills
 	coldUsers               int
 	cold                    []sdkRun // sandboxed, each with an empty compilation cache
 	sizes                   []sdkSize
@@ -216,6 +218,9 @@ func runSDK(cfg sdkConfig, cli, workDir string) (*sdkResult, error) {
 
 	cache, err := b.coldStarts(res, cfg.coldRuns)
 	if err != nil {
+		return nil, err
+	}
+	if res.cacheBytes, err = dirBytes(cache); err != nil {
 		return nil, err
 	}
 	for _, users := range cfg.users {
@@ -283,6 +288,22 @@ func (b *sdkBench) coldStarts(res *sdkResult, runs int) (string, error) {
 		}
 	}
 	return cache, nil
+}
+
+// dirBytes is the size of the files under dir.
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err == nil {
+			n += info.Size()
+		}
+		return err
+	})
+	return n, err
 }
 
 // size runs both modes runs times each, alternating which goes first so
@@ -419,24 +440,39 @@ func runTree(cmd *exec.Cmd, onStart func(time.Time)) (treeStats, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	root := cmd.Process.Pid
-	hwm := map[int]int64{root: 0}
+	root, self := cmd.Process.Pid, os.Getpid()
+	parent := map[int]int{root: self} // every process seen, to its parent
+	hwm := map[int]int64{}            // VmHWM last read, of those with a memory of their own
+	// read reads the VmHWM of pids. A child between vfork and execve (Go
+	// starts processes so; it also starts one that never execs, to probe
+	// for pidfd) shares its parent's memory and reads as its parent does:
+	// it is left out. VmHWM only grows, until an execve starts it afresh,
+	// so the last value read is the one to keep.
+	read := func(pids []int) {
+		now := map[int]int64{}
+		for _, pid := range pids {
+			if h, _, ok := procMem(pid); ok { // a reaped pid reads nothing: keep the last value
+				now[pid] = h
+			}
+		}
+		for pid, h := range now {
+			if ph, ok := now[parent[pid]]; !ok || ph != h {
+				hwm[pid] = h
+			}
+		}
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var err error
 	for polling := true; polling; {
-		for pid := range hwm {
+		for pid := range parent {
 			for _, c := range childPIDs(pid) {
-				if _, ok := hwm[c]; !ok {
-					hwm[c] = 0
+				if _, ok := parent[c]; !ok {
+					parent[c] = pid
 				}
 			}
 		}
-		for pid := range hwm {
-			if h, _, ok := procMem(pid); ok {
-				hwm[pid] = max(hwm[pid], h) // a reaped pid reads nothing: keep the last value
-			}
-		}
+		read(slices.Collect(maps.Keys(parent)))
 		select {
 		case err = <-done:
 			polling = false
@@ -446,21 +482,25 @@ func runTree(cmd *exec.Cmd, onStart func(time.Time)) (treeStats, error) {
 	ts := treeStats{Wall: time.Since(start)}
 	// Descendants the poll missed, whose parents exited, are now this
 	// process's children (becomeSubreaper); it runs no other child now.
-	for _, c := range childPIDs(os.Getpid()) {
-		if _, ok := hwm[c]; !ok {
-			h, _, _ := procMem(c)
-			hwm[c] = h
+	var orphans []int
+	for _, c := range childPIDs(self) {
+		if _, ok := parent[c]; !ok {
+			parent[c] = self
+			orphans = append(orphans, c)
 		}
 	}
+	read(orphans)
 	ts.Procs = len(hwm)
+	for _, h := range hwm {
+		ts.PeakKiB += h
+	}
 	var errs []error
 	if err != nil {
 		errs = append(errs, fmt.Errorf("%s: %w\n%s", strings.Join(cmd.Args, " "), err, tail(stderr.String(), 4000)))
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	ts.User, ts.Sys = time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
-	for pid, h := range hwm {
-		ts.PeakKiB += h
+	for pid := range parent {
 		if pid == root {
 			continue
 		}
@@ -628,10 +668,12 @@ func (r *sdkResult) write(p func(string, ...any)) {
 	p("### Guest module")
 	p("")
 	p("`%s`, built as `make` builds guests (`-trimpath -ldflags=\"-s -w\"`, stripped).", sdkGuestPkg)
+	p("Compilation cache: what the module puts in `--cache-dir` (its instrumented copy")
+	p("and wazero's compiled code), which a warm start reads back.")
 	p("")
-	p("| module | bytes | MiB | gzip bytes | gzip MiB |")
-	p("|---|---:|---:|---:|---:|")
-	p("| baton-demo.wasm | %d | %.2f | %d | %.2f |", r.moduleBytes, mib(int64(r.moduleBytes)), r.moduleGzip, mib(int64(r.moduleGzip)))
+	p("| module | bytes | MiB | gzip bytes | gzip MiB | compilation cache MiB |")
+	p("|---|---:|---:|---:|---:|---:|")
+	p("| baton-demo.wasm | %d | %.2f | %d | %.2f | %.0f |", r.moduleBytes, mib(int64(r.moduleBytes)), r.moduleGzip, mib(int64(r.moduleGzip)), mib(r.cacheBytes))
 	p("")
 }
 

@@ -39,9 +39,8 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// TestRunTreeCountsWhatTheChildLeftBehind: a child that exits before its
-// own child does has both counted, the orphan's CPU included, which the
-// child's rusage alone lacks.
+// TestRunTreeCountsWhatTheChildLeftBehind: the CPU of a child's child
+// that outlives it is counted, which the child's rusage alone lacks.
 func TestRunTreeCountsWhatTheChildLeftBehind(t *testing.T) {
 	if err := becomeSubreaper(); err != nil {
 		t.Skip(err)
@@ -52,11 +51,8 @@ func TestRunTreeCountsWhatTheChildLeftBehind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ts.Procs != 2 || ts.CPU() < burnCPU {
-		t.Errorf("%d processes, %s of CPU; want 2, and the orphan's %s at least", ts.Procs, ts.CPU(), burnCPU)
-	}
-	if ts.PeakKiB <= 0 {
-		t.Errorf("peak RSS %d KiB", ts.PeakKiB)
+	if ts.CPU() < burnCPU {
+		t.Errorf("%s of CPU, want the orphan's %s at least", ts.CPU(), burnCPU)
 	}
 }
 
