@@ -152,12 +152,12 @@ func TestExampleServiceTenantIsValid(t *testing.T) {
 	}
 	sdk, ok := c.Tenant("demo-staging")
 	if !ok || c.Connectors["demo"].Kind != KindBatonSDK || len(sdk.Origins) != 2 || sdk.Origins[1].ConnectTo != "127.0.0.1:8443" ||
-		sdk.Config["client-secret"].Ref != EnvRef("DEMO_CLIENT_SECRET") || sdk.Config["client-id"].Value != "demo-client" {
+		sdk.Config["demo-client-secret"].Ref != EnvRef("DEMO_CLIENT_SECRET") || sdk.Config["demo-client-id"].Value != "demo-client" {
 		t.Errorf("baton-sdk tenant = %+v", sdk)
 	}
 	schema := Schema{Name: "baton-demo", Fields: []Field{
-		{Name: "client-id", Type: FieldString, Required: true},
-		{Name: "client-secret", Type: FieldString, Secret: true, Required: true},
+		{Name: "demo-client-id", Type: FieldString, Required: true},
+		{Name: "demo-client-secret", Type: FieldString, Secret: true, Required: true},
 		{Name: "api-key", Type: FieldString, Secret: true, Required: true},
 	}}
 	if err := c.CheckSchemas(map[string]Schema{"demo": schema}); err != nil {
