@@ -197,6 +197,27 @@ func TestServiceModeBatonSDKGuest(t *testing.T) {
 	if !api.isMember(g.ID, uid) {
 		t.Fatalf("after the grant task %s is not a member of %s", uid, g.ID)
 	}
+	// Every later sync sees the grant, whichever instance lists the
+	// group's members: no instance answers from a page cached before it.
+	for i := range 3 {
+		id := c1.AddSyncTask()
+		if fin, err := c1.WaitFinished(ctxTimeout(t, 120*time.Second), id); err != nil || fin.GetSuccess() == nil {
+			t.Fatalf("sync task %d after the grant: %v %v\n%s", i, err, fin, p.stderr)
+		}
+		c1z, ok := c1.Upload(id)
+		if !ok {
+			t.Fatalf("sync task %d after the grant uploaded nothing", i)
+		}
+		path := filepath.Join(t.TempDir(), "after.c1z")
+		if err := os.WriteFile(path, c1z, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(checkDemoC1Z(t, path, api).Grants, func(gr *v2.Grant) bool {
+			return gr.GetEntitlement().GetId() == "group:"+g.ID+":member" && gr.GetPrincipal().GetId().GetResource() == uid
+		}) {
+			t.Errorf("sync %d after the grant lacks %s's membership of %s", i, uid, g.ID)
+		}
+	}
 
 	id := c1.AddCreateAccountTask(accountTaskInfo(t, map[string]any{"email": "svc.hire@acme.demo.test", "login": "svc.hire"}), "user")
 	fin, err = c1.WaitFinished(ctxTimeout(t, 60*time.Second), id)

@@ -37,6 +37,12 @@ func init() {
 	}
 	_ = os.Unsetenv("NO_PROXY")
 	_ = os.Unsetenv("no_proxy")
+	// uhttp keeps GET answers for an hour in a cache per process, which
+	// baton-sdk clears when a sync ends; here a process is one of the
+	// tenant's instances, and that call reaches only one of them, so the
+	// others would answer the next sync from pages older than the
+	// change it is to see.
+	_ = os.Setenv("BATON_DISABLE_HTTP_CACHE", "true")
 	x509.SetFallbackRoots(p.Roots())
 	go func() { _ = p.Serve() }()
 }
