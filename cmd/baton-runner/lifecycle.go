@@ -24,10 +24,10 @@ import (
 // baton-sdk's CLI: it needs no --provisioning.
 func lifecycleFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "create-account-email", Usage: "create an account (a Segment invitation) for this email, then exit", EnvVars: []string{"BATON_CREATE_ACCOUNT_EMAIL"}},
+		&cli.StringFlag{Name: "create-account-email", Usage: "create an account for this email (for the Segment guest, an invitation), then exit", EnvVars: []string{"BATON_CREATE_ACCOUNT_EMAIL"}},
 		&cli.StringFlag{Name: "create-account-login", Usage: "with create-account: the account's login (Segment uses the email)", EnvVars: []string{"BATON_CREATE_ACCOUNT_LOGIN"}},
 		&cli.StringFlag{Name: "create-account-profile", Usage: `create-account profile as JSON, e.g. '{"email":"a@x.test","roles":["<roleId>"],"groups":["<groupId>"]}'`, EnvVars: []string{"BATON_CREATE_ACCOUNT_PROFILE"}},
-		&cli.StringFlag{Name: "create-account-resource-type", Usage: "resource type of the account to create (Segment: invite, the default)", EnvVars: []string{"BATON_CREATE_ACCOUNT_RESOURCE_TYPE"}},
+		&cli.StringFlag{Name: "create-account-resource-type", Usage: "resource type of the account to create (Segment: invite, the default; a baton-sdk connector: as it names its account type, e.g. user)", EnvVars: []string{"BATON_CREATE_ACCOUNT_RESOURCE_TYPE"}},
 		&cli.StringFlag{Name: "delete-resource", Usage: "delete this resource (a user id, or an invite's email), then exit", EnvVars: []string{"BATON_DELETE_RESOURCE"}},
 		&cli.StringFlag{Name: "delete-resource-type", Usage: "type of the resource to delete: user or invite", EnvVars: []string{"BATON_DELETE_RESOURCE_TYPE"}},
 		&cli.StringSliceFlag{Name: "sync-resources", Usage: "sync only these resources (baton resource bids, e.g. bid:r:user/<id> or bid:r:workspace/<id>/user/<id>) into a new --file", EnvVars: []string{"BATON_SYNC_RESOURCES"}},
