@@ -440,24 +440,22 @@ func runTree(cmd *exec.Cmd, onStart func(time.Time)) (treeStats, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	root, self := cmd.Process.Pid, os.Getpid()
-	parent := map[int]int{root: self} // every process seen, to its parent
-	hwm := map[int]int64{}            // VmHWM last read, of those with a memory of their own
+	root := cmd.Process.Pid
+	procs := map[int]bool{root: true} // every process seen
+	hwm := map[int]int64{}            // VmHWM last read, of those read in two polls
+	reads := map[int]int{}
 	// read reads the VmHWM of pids. A child between vfork and execve (Go
-	// starts processes so; it also starts one that never execs, to probe
-	// for pidfd) shares its parent's memory and reads as its parent does:
-	// it is left out. VmHWM only grows, until an execve starts it afresh,
-	// so the last value read is the one to keep.
-	read := func(pids []int) {
-		now := map[int]int64{}
+	// starts processes so, and starts one that never execs to probe for
+	// pidfd) shares its parent's memory and reads as its parent does, for
+	// microseconds: a process counts once read in two polls (or read after
+	// its parent exited, so past its execve), with the last value read,
+	// since VmHWM only grows until an execve starts it afresh.
+	read := func(pids []int, final bool) {
 		for _, pid := range pids {
 			if h, _, ok := procMem(pid); ok { // a reaped pid reads nothing: keep the last value
-				now[pid] = h
-			}
-		}
-		for pid, h := range now {
-			if ph, ok := now[parent[pid]]; !ok || ph != h {
-				hwm[pid] = h
+				if reads[pid]++; reads[pid] >= 2 || final {
+					hwm[pid] = h
+				}
 			}
 		}
 	}
@@ -465,14 +463,12 @@ func runTree(cmd *exec.Cmd, onStart func(time.Time)) (treeStats, error) {
 	defer tick.Stop()
 	var err error
 	for polling := true; polling; {
-		for pid := range parent {
+		for pid := range procs {
 			for _, c := range childPIDs(pid) {
-				if _, ok := parent[c]; !ok {
-					parent[c] = pid
-				}
+				procs[c] = true
 			}
 		}
-		read(slices.Collect(maps.Keys(parent)))
+		read(slices.Collect(maps.Keys(procs)), false)
 		select {
 		case err = <-done:
 			polling = false
@@ -483,13 +479,13 @@ func runTree(cmd *exec.Cmd, onStart func(time.Time)) (treeStats, error) {
 	// Descendants the poll missed, whose parents exited, are now this
 	// process's children (becomeSubreaper); it runs no other child now.
 	var orphans []int
-	for _, c := range childPIDs(self) {
-		if _, ok := parent[c]; !ok {
-			parent[c] = self
+	for _, c := range childPIDs(os.Getpid()) {
+		if !procs[c] {
+			procs[c] = true
 			orphans = append(orphans, c)
 		}
 	}
-	read(orphans)
+	read(orphans, true)
 	ts.Procs = len(hwm)
 	for _, h := range hwm {
 		ts.PeakKiB += h
@@ -500,7 +496,7 @@ func runTree(cmd *exec.Cmd, onStart func(time.Time)) (treeStats, error) {
 	}
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
 	ts.User, ts.Sys = time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
-	for pid := range parent {
+	for pid := range procs {
 		if pid == root {
 			continue
 		}
