@@ -48,7 +48,7 @@ type Options struct {
 func NewClient(ctx context.Context, c Caller, opts Options) types.ConnectorClient {
 	tracker := synctrack.NewTracker(opts.Limits.WithDefaults(), opts.Disk)
 	var cc types.ConnectorClient = &limited{
-		ConnectorClient: connectorclient.NewConnectorClient(ctx, lgrpc.NewClientConn(&transport{caller: c, config: opts.Config, tracker: tracker})),
+		ConnectorClient: connectorclient.NewConnectorClient(ctx, noSockets{lgrpc.NewClientConn(&transport{caller: c, config: opts.Config, tracker: tracker})}),
 		tracker:         tracker,
 	}
 	if opts.Provisioning {

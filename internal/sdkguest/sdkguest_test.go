@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	v2 "github.com/conductorone/baton-sdk/pb/c1/connector/v2"
@@ -90,5 +91,26 @@ func TestProvisioningNeedsToBeOn(t *testing.T) {
 	}
 	if c.last.Request != nil {
 		t.Error("the guest was called")
+	}
+}
+
+// TestSocketFailuresSayWhy: a connector's own socket fails at once in
+// the guest with Go's wording, which reads like a network fault; the
+// error gains why, keeps its code and details, and others are untouched.
+func TestSocketFailuresSayWhy(t *testing.T) {
+	refused := status.Error(codes.Unavailable, "ldap: dial tcp 10.0.0.1:389: connect: connection refused")
+	got := sdkguest.WithSocketHint(refused)
+	if status.Code(got) != codes.Unavailable || !strings.Contains(status.Convert(got).Message(), "connection refused (the connector opened a socket of its own") {
+		t.Errorf("socket failure became %v", got)
+	}
+	if again := sdkguest.WithSocketHint(got); status.Convert(again).Message() != status.Convert(got).Message() {
+		t.Errorf("the hint was added twice: %v", again)
+	}
+	other := status.Error(codes.NotFound, "user u1 not found")
+	if got := sdkguest.WithSocketHint(other); got != other {
+		t.Errorf("an unrelated error became %v", got)
+	}
+	if sdkguest.WithSocketHint(nil) != nil {
+		t.Error("nil became an error")
 	}
 }

@@ -1,0 +1,3 @@
+package sdkguest
+
+var WithSocketHint = withSocketHint
