@@ -1,4 +1,4 @@
-package batonsdk_test
+package config_test
 
 import (
 	"context"
