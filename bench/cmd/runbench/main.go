@@ -203,6 +203,7 @@ func run() error {
 
 	var w io.Writer = os.Stdout
 	if cfg.out != "" {
+		rep.analysis = keptAnalysis(cfg.out)
 		f, err := os.Create(cfg.out)
 		if err != nil {
 			return err
@@ -283,4 +284,19 @@ func warmCache(wasm []byte, dir string) error {
 		return fmt.Errorf("compiling the guest to warm the cache: %w", err)
 	}
 	return m.Close(ctx)
+}
+
+// keptAnalysis returns the hand-written "## Analysis" section of the
+// report at path, so that regenerating the numbers does not lose it; the
+// engineer dates it and revises it against the new numbers.
+func keptAnalysis(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	_, after, ok := strings.Cut(string(b), "\n## Analysis\n")
+	if !ok || strings.HasPrefix(strings.TrimSpace(after), "(") {
+		return ""
+	}
+	return strings.TrimSpace(after)
 }

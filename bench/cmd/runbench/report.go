@@ -16,6 +16,8 @@ import (
 
 // report collects the measurements and renders them as BENCHMARKS.md.
 type report struct {
+	// analysis is the hand-written section kept from the last report.
+	analysis                string
 	started, finished       time.Time
 	cfg                     config
 	syncs                   []syncResult
@@ -177,7 +179,11 @@ func (r *report) write(out io.Writer) error {
 
 	p("## Analysis")
 	p("")
-	p("(written by the engineer after reading the profile)")
+	if r.analysis == "" {
+		p("(none yet: written by hand after reading the numbers; `make bench` keeps it)")
+	} else {
+		p("%s", r.analysis)
+	}
 	return w.Flush()
 }
 
