@@ -2,16 +2,9 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/baton-runner/baton-runner/internal/localca"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
 
@@ -87,43 +81,23 @@ const segmentHost = "api.segmentapis.com"
 // The CA's key never leaves memory, so the file lets a client trust this
 // simulator run and nothing else.
 func simTLS(dir string) (*tls.Config, string, error) {
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := localca.New("baton-runner sim CA")
 	if err != nil {
-		return nil, "", err
+		return nil, "", fmt.Errorf("simulator: %w", err)
 	}
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "baton-runner sim CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	leaf, err := ca.Server(segmentHost, "localhost", "127.0.0.1")
 	if err != nil {
-		return nil, "", fmt.Errorf("simulator: signing its CA: %w", err)
-	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, "", err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: segmentHost},
-		DNSNames: []string{segmentHost, "localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, "", fmt.Errorf("simulator: signing its server certificate: %w", err)
+		return nil, "", fmt.Errorf("simulator: %w", err)
 	}
 	caFile := filepath.Join(dir, "ca.pem")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, "", fmt.Errorf("--tls-dir: %w (pick a directory you can write)", err)
 	}
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+	if err := os.WriteFile(caFile, ca.PEM, 0o644); err != nil {
 		return nil, "", fmt.Errorf("--tls-dir: writing the CA: %w (pick a directory you can write)", err)
 	}
 	return &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{leafDER}, PrivateKey: key}},
+		Certificates: []tls.Certificate{leaf},
 		MinVersion:   tls.VersionTLS12,
 	}, caFile, nil
 }

@@ -89,12 +89,12 @@ func New(dir string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cert, err := ca.serverCert()
+	cert, err := ca.Server(serverHosts...)
 	if err != nil {
 		return nil, err
 	}
 	caFile := filepath.Join(dir, "fakec1-ca.pem")
-	if err := os.WriteFile(caFile, ca.pem, 0o600); err != nil {
+	if err := os.WriteFile(caFile, ca.PEM, 0o600); err != nil {
 		return nil, fmt.Errorf("writing CA file: %w", err)
 	}
 	pub, priv, err := ed25519.GenerateKey(rand.Reader)

@@ -1,17 +1,10 @@
 package demoapi
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"time"
+
+	"github.com/baton-runner/baton-runner/internal/localca"
 )
 
 // DefaultCertHosts are the names and addresses NewCerts certifies when
@@ -33,44 +26,15 @@ func NewCerts(hosts ...string) (*Certs, error) {
 	if len(hosts) == 0 {
 		hosts = DefaultCertHosts
 	}
-	now := time.Now()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := localca.New("demoapi test CA")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("demoapi: %w", err)
 	}
-	ca := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "demoapi test CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	leaf, err := ca.Server(hosts...)
 	if err != nil {
-		return nil, fmt.Errorf("demoapi: signing the CA: %w", err)
+		return nil, fmt.Errorf("demoapi: %w", err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: hosts[0]},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, h := range hosts {
-		if ip := net.ParseIP(h); ip != nil {
-			leaf.IPAddresses = append(leaf.IPAddresses, ip)
-		} else {
-			leaf.DNSNames = append(leaf.DNSNames, h)
-		}
-	}
-	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		return nil, fmt.Errorf("demoapi: signing the server certificate: %w", err)
-	}
-	return &Certs{
-		CAPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		Server: tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key},
-	}, nil
+	return &Certs{CAPEM: ca.PEM, Server: leaf}, nil
 }
 
 // ServerConfig is the TLS configuration of a listener serving the API.
