@@ -8,6 +8,7 @@ package batondemo_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -35,6 +36,7 @@ import (
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/secret"
+	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/host/tenant"
 	"github.com/baton-runner/baton-runner/internal/wasmbuild"
 )
@@ -365,8 +367,8 @@ func sandboxed(t *testing.T, api *testAPI) *tenant.Tenant {
 }
 
 // sandboxedWith is sandboxed allowing only the origins of hosts, with
-// the egress audit going to audit.
-func sandboxedWith(t *testing.T, api *testAPI, audit func(egress.Record), hosts ...string) *tenant.Tenant {
+// mod, if set, changing the tenant's configuration.
+func sandboxedWith(t *testing.T, api *testAPI, mod func(*tenant.Config), hosts ...string) *tenant.Tenant {
 	t.Helper()
 	ctx := context.Background()
 	wasm, err := wasmbuild.Read(guestPkg)
@@ -402,8 +404,7 @@ func sandboxedWith(t *testing.T, api *testAPI, audit func(egress.Record), hosts 
 	for _, h := range hosts {
 		origins = append(origins, tenant.Origin{URL: "https://" + h, ConnectTo: addr, RootCAs: roots})
 	}
-	tn, err := tenant.New(m, tenant.Config{Name: "demo",
-		Egress:   egress.Config{Audit: audit},
+	cfg := tenant.Config{Name: "demo",
 		Origins:  origins,
 		Settings: map[string]string{"demo-client-id": demoapi.DefaultClientID},
 		Secrets: map[string]secret.Secret{
@@ -411,7 +412,11 @@ func sandboxedWith(t *testing.T, api *testAPI, audit func(egress.Record), hosts 
 			"api-key":            secret.New(demoapi.DefaultAPIKey),
 		},
 		Logger: zaptest.NewLogger(t),
-	})
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	tn, err := tenant.New(m, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -510,10 +515,12 @@ func TestSandboxedGuestReachesOnlyItsOrigins(t *testing.T) {
 	api := startAPI(t, func(*demoapi.Options) {})
 	var mu sync.Mutex
 	var records []egress.Record
-	tn := sandboxedWith(t, api, func(r egress.Record) {
-		mu.Lock()
-		defer mu.Unlock()
-		records = append(records, r)
+	tn := sandboxedWith(t, api, func(c *tenant.Config) {
+		c.Egress.Audit = func(r egress.Record) {
+			mu.Lock()
+			defer mu.Unlock()
+			records = append(records, r)
+		}
 	}, demoapi.DefaultAPIHost)
 	err := tn.Sync(ctx, localsync.Options{Path: filepath.Join(t.TempDir(), "sync.c1z")})
 	if err == nil || !strings.Contains(err.Error(), "auth.demo.test") {
@@ -669,5 +676,23 @@ func TestSandboxedTargetedSync(t *testing.T) {
 	}
 	if n := api.Requests("/v1/groups/" + g.ID); n != 1 {
 		t.Errorf("%d requests for the group itself, want 1 (its Get)", n)
+	}
+}
+
+// TestSandboxedSyncIsBoundedByItsLimits: the whole-sync limits bound a
+// baton-sdk guest's sync as they bound the Segment guest's: allowed 5
+// list calls, a sync of the demo (which pages its 120 users alone in 3)
+// stops at max_pages, and the target c1z is never written.
+func TestSandboxedSyncIsBoundedByItsLimits(t *testing.T) {
+	api := startAPI(t, func(*demoapi.Options) {})
+	tn := sandboxedWith(t, api, func(c *tenant.Config) { c.Limits.MaxPages = 5 }, demoapi.DefaultAPIHost, demoapi.DefaultAuthHost)
+	out := filepath.Join(t.TempDir(), "sync.c1z")
+	err := tn.Sync(context.Background(), localsync.Options{Path: out})
+	var limit *synclimits.Error
+	if !errors.As(err, &limit) || limit.Key != "max_pages" {
+		t.Fatalf("sync allowed 5 list calls: %v, want the max_pages limit", err)
+	}
+	if _, statErr := os.Stat(out); !os.IsNotExist(statErr) {
+		t.Errorf("a sync stopped by its limit left %s (%v)", out, statErr)
 	}
 }
