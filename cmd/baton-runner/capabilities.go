@@ -47,7 +47,7 @@ func capabilitiesCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				tc.Settings, tc.Secrets, tc.Origins, tc.Revealed = gc.settings, gc.secrets, gc.origins, gc.revealed
+				gc.apply(&tc)
 			}
 			t, err := tenant.New(m, tc)
 			if err != nil {

@@ -154,6 +154,11 @@ type guestConfig struct {
 	revealed []string
 }
 
+// apply gives tc what the guest is given.
+func (gc guestConfig) apply(tc *tenant.Config) {
+	tc.Settings, tc.Secrets, tc.Origins, tc.Revealed = gc.settings, gc.secrets, gc.origins, gc.revealed
+}
+
 // batonSDKConfig reads a baton-sdk guest's fields from their flags and
 // variables, then --set, its origins and the secrets it is to hold.
 // requireAll is false for a command that runs no operation

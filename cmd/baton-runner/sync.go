@@ -137,7 +137,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	if m.Kind() == sandbox.GuestBatonSDK {
 		var gc guestConfig
 		gc, err = batonSDKConfig(c, m, true)
-		tc.Settings, tc.Secrets, tc.Origins, tc.Revealed = gc.settings, gc.secrets, gc.origins, gc.revealed
+		gc.apply(&tc)
 		tc.Egress.BaseURLSetting, tc.Egress.ConnectToSetting = "--allow-origin (BATON_ALLOW_ORIGIN)", "--connect-to (BATON_CONNECT_TO)"
 	} else {
 		tc.Settings, err = guestSettings(c)
