@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/internal/segmentids"
 )
 
 // Kind says which contract a connector's module speaks, and so which keys
@@ -167,65 +168,70 @@ func validPort(s string) bool {
 	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == s
 }
 
-// batonSDKTenant reads the keys only a baton-sdk connector's tenant takes:
-// config, origins, connect_to, ca_file and reveal_secrets.
-func (ck *checker) batonSDKTenant(t *table, tn *Tenant) {
-	if ct := t.sub("config"); ct != nil {
-		tn.Config = map[string]FieldValue{}
-		for _, name := range slices.Sorted(maps.Keys(ct.m)) {
-			v, _ := ct.get(name)
-			if fv, ok := ck.fieldValue(ct.child(name), v); ok {
-				tn.Config[name] = fv
+// batonSDKTenantKeys are the keys only a baton-sdk connector's tenant
+// takes; origins come before connect_to, which redirects them.
+func (ck *checker) batonSDKTenantKeys() []spec[Tenant] {
+	return []spec[Tenant]{
+		{name: "config", read: readFieldValues},
+		list("origins", addOrigin),
+		list("connect_to", redirectOrigin),
+		value("ca_file", ck.path("; leave it out to trust the system's roots only"), func(tn *Tenant, p string) { tn.CAFile = p }),
+		list("reveal_secrets", func(tn *Tenant, s string) string {
+			if slices.Contains(tn.RevealSecrets, s) {
+				return "names " + s + " twice"
 			}
+			tn.RevealSecrets = append(tn.RevealSecrets, s)
+			return ""
+		}),
+	}
+}
+
+// batonSDKInstead says what a baton-sdk connector's tenant has in place
+// of a key of the Segment connector's.
+var batonSDKInstead = map[string]string{
+	"base_url":         `list the API origins it may reach in origins = ["https://…"]`,
+	"token":            `its credentials are fields of its [tenants.config], given as references ("env:VAR" or "file:/path")`,
+	segmentids.Setting: "it is a setting of the Segment connector",
+}
+
+func readFieldValues(ck *checker, key string, v any, tn *Tenant) {
+	m, ok := ck.sub(key, v)
+	if !ok {
+		return
+	}
+	tn.Config = map[string]FieldValue{}
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if fv, ok := ck.fieldValue(joinKey(key, name), m[name]); ok {
+			tn.Config[name] = fv
 		}
 	}
-	seen := map[string]bool{}
-	for i, s := range ck.strings(t, "origins") {
-		key := indexKey(t.child("origins"), i)
-		if msg := checkBaseURL(s); msg != "" {
-			ck.add(key, "%s", msg)
-			continue
-		}
-		if n := normalOrigin(s); seen[n] {
-			ck.add(key, "is allowed twice")
-			continue
-		} else {
-			seen[n] = true
-		}
-		tn.Origins = append(tn.Origins, Origin{URL: s})
+}
+
+func addOrigin(tn *Tenant, s string) string {
+	if msg := checkBaseURL(s); msg != "" {
+		return msg
 	}
+	if slices.ContainsFunc(tn.Origins, func(o Origin) bool { return normalOrigin(o.URL) == normalOrigin(s) }) {
+		return "is allowed twice"
+	}
+	tn.Origins = append(tn.Origins, Origin{URL: s})
+	return ""
+}
+
+func redirectOrigin(tn *Tenant, s string) string {
 	var urls []string
 	for _, o := range tn.Origins {
 		urls = append(urls, o.URL)
 	}
-	for i, s := range ck.strings(t, "connect_to") {
-		key := indexKey(t.child("connect_to"), i)
-		j, addr, msg := ParseConnectTo(s, urls)
-		switch {
-		case msg != "":
-			ck.add(key, "%s", msg)
-		case tn.Origins[j].ConnectTo != "":
-			ck.add(key, "%s is redirected twice", tn.Origins[j].URL)
-		default:
-			tn.Origins[j].ConnectTo = addr
-		}
+	j, addr, msg := ParseConnectTo(s, urls)
+	switch {
+	case msg != "":
+		return msg
+	case tn.Origins[j].ConnectTo != "":
+		return tn.Origins[j].URL + " is redirected twice"
 	}
-	revealed := map[string]bool{}
-	for i, s := range ck.strings(t, "reveal_secrets") {
-		if revealed[s] {
-			ck.add(indexKey(t.child("reveal_secrets"), i), "names %s twice", s)
-			continue
-		}
-		revealed[s] = true
-		tn.RevealSecrets = append(tn.RevealSecrets, s)
-	}
-	if s, ok := t.str("ca_file"); ok {
-		if s == "" {
-			ck.add(t.child("ca_file"), "must not be empty; leave it out to trust the system's roots only")
-		} else {
-			tn.CAFile = ck.path(s)
-		}
-	}
+	tn.Origins[j].ConnectTo = addr
+	return ""
 }
 
 // normalOrigin returns an origin URL already checked as scheme://host:port,
@@ -241,29 +247,6 @@ func portOf(u *url.URL) string {
 		return p
 	}
 	return map[string]string{"https": "443", "http": "80"}[strings.ToLower(u.Scheme)]
-}
-
-// strings reads an optional array of strings.
-func (ck *checker) strings(t *table, name string) []string {
-	v, ok := t.get(name)
-	if !ok {
-		return nil
-	}
-	arr, ok := v.([]any)
-	if !ok {
-		ck.add(t.child(name), "must be an array of strings, not %s", typeName(v))
-		return nil
-	}
-	var out []string
-	for i, e := range arr {
-		s, ok := e.(string)
-		if !ok {
-			ck.add(indexKey(t.child(name), i), "must be a string, not %s", typeName(e))
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
 }
 
 // fieldValue reads one [tenants.config] value. It never quotes a value: a

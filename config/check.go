@@ -1,7 +1,9 @@
 package config
 
 import (
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"maps"
 	"net"
 	"os"
@@ -11,68 +13,141 @@ import (
 	"strings"
 	"time"
 
+	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
+
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
 	"github.com/baton-runner/baton-runner/host/synclimits"
 	"github.com/baton-runner/baton-runner/internal/segmentids"
 )
 
-// checker walks the decoded TOML tree. Decoding into a generic map rather
-// than into structs lets it report every problem (a struct decode stops at
-// the first wrong type), name keys with their array index, and never echo a
-// wrongly typed secret; it also makes unknown-key detection exact, which
-// toml.MetaData.Undecoded cannot be for arrays of tables.
+// The file is checked against one table of keys (spec) per TOML table,
+// walked by one checker: the tables alone say which keys a table takes,
+// what each holds and where it goes. Decoding into a generic map rather
+// than into structs lets the checker report every problem (a struct
+// decode stops at the first wrong type), name keys with their array
+// index, and never echo a wrongly typed secret; it also makes unknown-key
+// detection exact, which toml.MetaData.Undecoded cannot be for arrays of
+// tables.
+
+// checker collects the problems of one file.
 type checker struct {
 	problems
-	dir string // the config file's directory, absolute
+	dir        string               // the config file's directory, absolute
+	connectors map[string]Connector // the file's, which its tenants name
 }
 
-// table is one TOML table being checked; it remembers which keys were
-// asked for, so that the rest can be reported as unknown.
-type table struct {
-	ck    *checker
-	key   string
-	m     map[string]any
-	known []string
-	// handled are keys of the table that are reported otherwise than as
-	// unknown (a key of the other kind of tenant) and are not listed as
-	// valid.
-	handled []string
+// spec is one key of a TOML table whose settings go into a T.
+type spec[T any] struct {
+	name string
+	// need, for a required key, says what it holds.
+	need string
+	// read checks v, the key's value, reporting each problem at key, and
+	// stores it in dst.
+	read func(ck *checker, key string, v any, dst *T)
 }
 
-func (ck *checker) table(key string, m map[string]any) *table {
-	return &table{ck: ck, key: key, m: m}
+func (s spec[T]) required(need string) spec[T] {
+	s.need = need
+	return s
 }
 
-func (t *table) child(name string) string { return joinKey(t.key, name) }
-
-// get returns the value of name and records name as a known key.
-func (t *table) get(name string) (any, bool) {
-	t.known = append(t.known, name)
-	v, ok := t.m[name]
-	return v, ok
+// value is a key holding a TOML R (a string, an integer or a boolean),
+// which parse turns into the V that set stores, or into what is wrong
+// with it.
+func value[T, R, V any](name string, parse func(R) (V, string), set func(*T, V)) spec[T] {
+	return spec[T]{name: name, read: func(ck *checker, key string, v any, dst *T) {
+		r, ok := v.(R)
+		if !ok {
+			want := typeName(r)
+			if want == "a boolean" {
+				want = "true or false"
+			}
+			ck.add(key, "must be %s, not %s", want, typeName(v))
+			return
+		}
+		x, problem := parse(r)
+		if problem != "" {
+			ck.add(key, "%s", problem)
+			return
+		}
+		set(dst, x)
+	}}
 }
 
-// allow records names as known keys without reading them, for keys that
-// are read only in some cases but must always be listed as valid.
-func (t *table) allow(names ...string) { t.known = append(t.known, names...) }
+// list is a key holding an array of strings, each of which add stores
+// into dst or says what is wrong with (at the entry's own key).
+func list[T any](name string, add func(dst *T, s string) string) spec[T] {
+	return spec[T]{name: name, read: func(ck *checker, key string, v any, dst *T) {
+		arr, ok := v.([]any)
+		if !ok {
+			ck.add(key, "must be an array of strings, not %s", typeName(v))
+			return
+		}
+		for i, e := range arr {
+			if s, ok := e.(string); !ok {
+				ck.add(indexKey(key, i), "must be a string, not %s", typeName(e))
+			} else if problem := add(dst, s); problem != "" {
+				ck.add(indexKey(key, i), "%s", problem)
+			}
+		}
+	}}
+}
 
-// unknown reports every key that was not asked for, listing the known
-// ones, since a misspelt key is the usual cause.
-func (t *table) unknown(what string) {
-	var bad []string
-	for k := range t.m {
-		if !slices.Contains(t.known, k) && !slices.Contains(t.handled, k) {
-			bad = append(bad, k)
+// within reads specs, keys of an S, into the S of a T that at returns.
+func within[T, S any](specs []spec[S], at func(*T) *S) []spec[T] {
+	out := make([]spec[T], len(specs))
+	for i, s := range specs {
+		out[i] = spec[T]{name: s.name, need: s.need, read: func(ck *checker, key string, v any, dst *T) { s.read(ck, key, v, at(dst)) }}
+	}
+	return out
+}
+
+// walk reads the keys of table m, at key, that specs name into dst, and
+// reports each required one that is absent at the table.
+func walk[T any](ck *checker, key string, m map[string]any, specs []spec[T], dst *T) {
+	for _, s := range specs {
+		if v, ok := m[s.name]; ok {
+			s.read(ck, joinKey(key, s.name), v, dst)
+		} else if s.need != "" {
+			ck.add(joinKey(key, s.name), "is required: %s", s.need)
 		}
 	}
-	slices.Sort(bad)
-	known := slices.Clone(t.known)
-	slices.Sort(known)
-	known = slices.Compact(known)
-	for _, k := range bad {
-		t.ck.add(t.child(k), "unknown key; the keys of %s are %s", what, strings.Join(known, ", "))
+}
+
+// table walks specs over m, the table what at key, and reports its
+// unknown keys.
+func table[T any](ck *checker, key string, m map[string]any, what string, specs []spec[T], dst *T) {
+	walk(ck, key, m, specs, dst)
+	ck.unknown(key, m, what, names(specs))
+}
+
+func names[T any](specs []spec[T]) []string {
+	var out []string
+	for _, s := range specs {
+		out = append(out, s.name)
 	}
+	return out
+}
+
+// unknown reports every key of m neither known nor ignored, listing the
+// known ones, since a misspelt key is the usual cause.
+func (ck *checker) unknown(key string, m map[string]any, what string, known []string, ignored ...string) {
+	known = slices.Sorted(slices.Values(known))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(known, k) && !slices.Contains(ignored, k) {
+			ck.add(joinKey(key, k), "unknown key; the keys of %s are %s", what, strings.Join(known, ", "))
+		}
+	}
+}
+
+// sub returns v, the value at key, as a table.
+func (ck *checker) sub(key string, v any) (map[string]any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		ck.add(key, "must be a table ([%s]), not %s", key, typeName(v))
+	}
+	return m, ok
 }
 
 // typeName names a decoded value's TOML type for messages; it never shows
@@ -97,166 +172,160 @@ func typeName(v any) string {
 	return "a date/time"
 }
 
-func (t *table) str(name string) (string, bool) {
-	v, ok := t.get(name)
-	if !ok {
-		return "", false
-	}
-	s, ok := v.(string)
-	if !ok {
-		t.ck.add(t.child(name), "must be a string, not %s", typeName(v))
-	}
-	return s, ok
+// The parsers of values, for value.
+
+func asIs[V any](v V) (V, string) { return v, "" }
+
+// valid takes a string check finds nothing wrong with.
+func valid(check func(string) string) func(string) (string, string) {
+	return func(s string) (string, string) { return s, check(s) }
 }
 
-func (t *table) integer(name string) (int64, bool) {
-	v, ok := t.get(name)
-	if !ok {
-		return 0, false
+func between(lo, hi int64) func(int64) (int64, string) {
+	return func(n int64) (int64, string) {
+		if n < lo || n > hi {
+			return 0, fmt.Sprintf("must be between %d and %d, not %d", lo, hi, n)
+		}
+		return n, ""
 	}
-	n, ok := v.(int64)
-	if !ok {
-		t.ck.add(t.child(name), "must be an integer, not %s", typeName(v))
-	}
-	return n, ok
 }
 
-func (t *table) boolean(name string) (bool, bool) {
-	v, ok := t.get(name)
-	if !ok {
-		return false, false
+// duration takes a Go duration string ("90s", "1h30m") from lo up to hi,
+// or without an upper bound when hi is 0.
+func duration(lo, hi time.Duration) func(string) (time.Duration, string) {
+	return func(s string) (time.Duration, string) {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			return 0, fmt.Sprintf(`must be a duration such as "90s", "5m" or "1h", not %q`, s)
+		case hi > 0 && (d < lo || d > hi):
+			return 0, fmt.Sprintf("must be between %s and %s, not %s", lo, hi, d)
+		case d < lo && lo == 1:
+			return 0, "must be greater than 0"
+		case d < lo:
+			return 0, "must be at least " + strings.TrimSuffix(strings.TrimSuffix(lo.String(), "0s"), "0m")
+		}
+		return d, ""
 	}
-	b, ok := v.(bool)
-	if !ok {
-		t.ck.add(t.child(name), "must be true or false, not %s", typeName(v))
-	}
-	return b, ok
 }
 
-// intRange reads an optional integer in [lo, hi] into *dst.
-func (t *table) intRange(name string, lo, hi int64, dst *int) {
-	n, ok := t.integer(name)
-	if !ok {
-		return
+// oneOf takes one of values; want says what they are, after "must be".
+func oneOf[V ~string](want string, values ...V) func(string) (V, string) {
+	return func(s string) (V, string) {
+		if !slices.Contains(values, V(s)) {
+			return "", fmt.Sprintf("must be %s, not %q", want, s)
+		}
+		return V(s), ""
 	}
-	if n < lo || n > hi {
-		t.ck.add(t.child(name), "must be between %d and %d, not %d", lo, hi, n)
-		return
-	}
-	*dst = int(n)
 }
 
-// int64Range reads an optional integer in [lo, hi].
-func (t *table) int64Range(name string, lo, hi int64) (int64, bool) {
-	n, ok := t.integer(name)
-	if !ok {
-		return 0, false
+// path takes a path, made absolute relative to the config file so that
+// the daemon's working directory does not matter; ifEmpty ends the
+// message about an empty one.
+func (ck *checker) path(ifEmpty string) func(string) (string, string) {
+	return func(p string) (string, string) {
+		if p == "" {
+			return "", "must not be empty" + ifEmpty
+		}
+		return ck.abs(p), ""
 	}
-	if n < lo || n > hi {
-		t.ck.add(t.child(name), "must be between %d and %d, not %d", lo, hi, n)
-		return 0, false
-	}
-	return n, true
 }
 
-// duration reads an optional Go duration string ("90s", "1h30m").
-func (t *table) duration(name string) (time.Duration, bool) {
-	s, ok := t.str(name)
-	if !ok {
-		return 0, false
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		t.ck.add(t.child(name), `must be a duration such as "90s", "5m" or "1h", not %q`, s)
-		return 0, false
-	}
-	return d, true
-}
-
-// sub returns the table name, or nil if it is absent or not a table.
-func (t *table) sub(name string) *table {
-	v, ok := t.get(name)
-	if !ok {
-		return nil
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		t.ck.add(t.child(name), "must be a table ([%s]), not %s", t.child(name), typeName(v))
-		return nil
-	}
-	return t.ck.table(t.child(name), m)
-}
-
-// path makes a configured path absolute relative to the config file, so
-// that the daemon's working directory does not matter.
-func (ck *checker) path(p string) string {
+func (ck *checker) abs(p string) string {
 	if !filepath.IsAbs(p) {
 		p = filepath.Join(ck.dir, p)
 	}
 	return filepath.Clean(p)
 }
 
-func (ck *checker) config(c *Config, raw map[string]any) {
-	root := ck.table("", raw)
-	ck.runtime(&c.Runtime, root.sub("runtime"))
-	c.Connectors = ck.connectors(root)
-	c.Tenants = ck.tenants(root, c.Connectors, c.Runtime)
-	root.unknown("the file")
+// ref takes a secret reference, or with literal the value itself.
+func (ck *checker) ref(literal bool) func(string) (SecretRef, string) {
+	return func(s string) (SecretRef, string) { return parseRef(s, ck.dir, literal) }
 }
 
-func (ck *checker) runtime(r *Runtime, t *table) {
-	*r = Runtime{
+// The tables of keys.
+
+func (ck *checker) config(c *Config, raw map[string]any) {
+	c.Runtime = Runtime{
+		CacheDir:           DefaultCacheDir(),
 		MemoryLimitMiB:     DefaultMemoryLimitMiB,
 		CallTimeout:        DefaultCallTimeout,
 		InstancesPerTenant: DefaultInstancesPerTenant,
 		MaxConcurrentSyncs: DefaultMaxConcurrentSyncs,
+		StorageEngine:      localsync.DefaultStorageEngine,
+		Limits:             synclimits.Limits{}.WithDefaults(),
 	}
-	r.CacheDir = DefaultCacheDir()
-	r.StorageEngine = localsync.DefaultStorageEngine
-	r.Limits = synclimits.Limits{}.WithDefaults()
-	if t == nil {
-		return
-	}
-	r.Limits = ck.limits(t, r.Limits)
-	if s, ok := t.str("cache_dir"); ok {
-		if s == "" {
-			ck.add(t.child("cache_dir"), "must not be empty; leave it out for the default")
-		} else {
-			r.CacheDir = ck.path(s)
+	if v, ok := raw["runtime"]; ok {
+		if m, ok := ck.sub("runtime", v); ok {
+			table(ck, "runtime", m, "[runtime]", ck.runtimeKeys(), &c.Runtime)
 		}
 	}
-	t.intRange("memory_limit_mib", MinMemoryLimitMiB, MaxMemoryLimitMiB, &r.MemoryLimitMiB)
-	if d, ok := t.duration("call_timeout"); ok {
-		if d <= 0 {
-			ck.add(t.child("call_timeout"), "must be greater than 0")
-		} else {
-			r.CallTimeout = d
+	ck.connectors = map[string]Connector{}
+	if v, ok := raw["connectors"]; ok {
+		if m, ok := ck.sub("connectors", v); ok {
+			ck.readConnectors(m)
 		}
 	}
-	t.intRange("instances_per_tenant", MinInstancesPerTenant, MaxInstancesPerTenant, &r.InstancesPerTenant)
-	t.intRange("max_concurrent_syncs", 1, MaxConcurrentSyncs, &r.MaxConcurrentSyncs)
-	if n, ok := t.integer("process_memory_mib"); ok {
-		if n != 0 && (n < MinProcessMemoryMiB || n > MaxProcessMemoryMiB) {
-			ck.add(t.child("process_memory_mib"), "must be 0 (no budget) or between %d and %d, not %d", MinProcessMemoryMiB, MaxProcessMemoryMiB, n)
-		} else {
-			r.ProcessMemoryMiB = int(n)
-		}
+	c.Connectors = ck.connectors
+	v, ok := raw["tenants"]
+	c.Tenants = ck.tenants(v, ok, c.Runtime.Limits)
+	ck.unknown("", raw, "the file", []string{"runtime", "connectors", "tenants"})
+}
+
+func (ck *checker) runtimeKeys() []spec[Runtime] {
+	return append([]spec[Runtime]{
+		value("cache_dir", ck.path("; leave it out for the default"), func(r *Runtime, p string) { r.CacheDir = p }),
+		value("memory_limit_mib", between(MinMemoryLimitMiB, MaxMemoryLimitMiB), func(r *Runtime, n int64) { r.MemoryLimitMiB = int(n) }),
+		value("call_timeout", duration(1, 0), func(r *Runtime, d time.Duration) { r.CallTimeout = d }),
+		value("instances_per_tenant", between(MinInstancesPerTenant, MaxInstancesPerTenant), func(r *Runtime, n int64) { r.InstancesPerTenant = int(n) }),
+		value("max_concurrent_syncs", between(1, MaxConcurrentSyncs), func(r *Runtime, n int64) { r.MaxConcurrentSyncs = int(n) }),
+		value("process_memory_mib", processMemory, func(r *Runtime, n int64) { r.ProcessMemoryMiB = int(n) }),
+		value("listen", valid(checkListen), func(r *Runtime, s string) { r.Listen = s }),
+		value("storage_engine", storageEngine, func(r *Runtime, e c1zstore.Engine) { r.StorageEngine = e }),
+	}, within(limitKeys, func(r *Runtime) *synclimits.Limits { return &r.Limits })...)
+}
+
+// limitKeys are the sync limits, which [runtime] and every tenant take.
+var limitKeys = []spec[synclimits.Limits]{
+	value("sync_timeout", duration(MinSyncTimeout, MaxSyncTimeout), func(l *synclimits.Limits, d time.Duration) { l.Timeout = d }),
+	value("max_pages", between(1, MaxMaxPages), func(l *synclimits.Limits, n int64) { l.MaxPages = n }),
+	// A listing is part of a sync: max_pages bounds it too.
+	value("max_empty_pages", between(1, MaxMaxPages), func(l *synclimits.Limits, n int64) { l.MaxEmptyPages = n }),
+	value("max_items", between(1, MaxMaxItems), func(l *synclimits.Limits, n int64) { l.MaxItems = n }),
+	value("max_depth", between(1, MaxMaxDepth), func(l *synclimits.Limits, n int64) { l.MaxDepth = int(n) }),
+	value("max_c1z_mib", between(MinMaxC1ZMiB, MaxMaxC1ZMiB), func(l *synclimits.Limits, n int64) { l.MaxC1ZBytes = n << 20 }),
+	value("request_budget", between(0, MaxRequestBudget), func(l *synclimits.Limits, n int64) { l.RequestBudget = n }),
+	value("max_in_flight", between(1, MaxMaxInFlight), func(l *synclimits.Limits, n int64) { l.MaxInFlight = int(n) }),
+}
+
+func processMemory(n int64) (int64, string) {
+	if n != 0 && (n < MinProcessMemoryMiB || n > MaxProcessMemoryMiB) {
+		return 0, fmt.Sprintf("must be 0 (no budget) or between %d and %d, not %d", MinProcessMemoryMiB, MaxProcessMemoryMiB, n)
 	}
-	if s, ok := t.str("listen"); ok && s != "" {
-		if msg := checkListen(s); msg != "" {
-			ck.add(t.child("listen"), "%s", msg)
-		} else {
-			r.Listen = s
-		}
+	return n, ""
+}
+
+func checkListen(s string) string {
+	const want = `must be host:port such as "127.0.0.1:9090" (or "" for no health and metrics server)`
+	if s == "" {
+		return ""
 	}
-	if s, ok := t.str("storage_engine"); ok {
-		if e, err := localsync.ParseStorageEngine(s); err != nil {
-			ck.add(t.child("storage_engine"), "%v", err)
-		} else {
-			r.StorageEngine = e
-		}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return want
 	}
-	t.unknown("[runtime]")
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return want + "; the port must be a number up to 65535"
+	}
+	return ""
+}
+
+func storageEngine(s string) (c1zstore.Engine, string) {
+	e, err := localsync.ParseStorageEngine(s)
+	if err != nil {
+		return "", err.Error()
+	}
+	return e, ""
 }
 
 // DefaultCacheDir is the compiled-module cache used when [runtime] sets no
@@ -269,88 +338,52 @@ func DefaultCacheDir() string {
 	return filepath.Join(os.TempDir(), "baton-runner-wazero")
 }
 
-func checkListen(s string) string {
-	const want = `must be host:port such as "127.0.0.1:9090" (or "" for no health and metrics server)`
-	_, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return want
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
-		return want + "; the port must be a number up to 65535"
-	}
-	return ""
-}
-
-func (ck *checker) connectors(root *table) map[string]Connector {
-	out := map[string]Connector{}
-	t := root.sub("connectors")
-	if t == nil {
-		return out
-	}
-	for _, name := range slices.Sorted(maps.Keys(t.m)) {
-		v, _ := t.get(name)
-		key := t.child(name)
-		m, ok := v.(map[string]any)
+func (ck *checker) readConnectors(m map[string]any) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		key := joinKey("connectors", name)
+		cm, ok := ck.sub(key, m[name])
 		if !ok {
-			ck.add(key, "must be a table ([%s]), not %s", key, typeName(v))
 			continue
 		}
 		if !namePattern.MatchString(name) {
 			ck.add(key, "connector name must be 1-63 of a-z, 0-9 and - (not starting with -)")
 		}
-		ct := ck.table(key, m)
-		c := Connector{Name: name}
-		if s, ok := ct.str("wasm"); ok {
-			if mod, ok := strings.CutPrefix(s, EmbeddedPrefix); ok {
-				if !namePattern.MatchString(mod) {
-					ck.add(ct.child("wasm"), `must be "embedded:<name>" with a module name of a-z, 0-9 and -, or a path to a .wasm file`)
-				}
-				c.Wasm = s
-			} else if s == "" {
-				ck.add(ct.child("wasm"), `must not be empty; use "embedded:%s" or a path to a .wasm file`, name)
-			} else {
-				c.Wasm = ck.path(s)
-			}
-		} else if _, present := m["wasm"]; !present {
-			ck.add(ct.child("wasm"), `is required: "embedded:<name>" or a path to a .wasm file`)
-		}
-		if s, ok := ct.str("sha256"); ok {
-			if !isHex64(s) {
-				ck.add(ct.child("sha256"), "must be 64 hexadecimal digits (a SHA-256 as printed by sha256sum)")
-			} else {
-				c.SHA256 = strings.ToLower(s)
-			}
-		}
-		c.Kind = KindABI
-		if s, ok := ct.str("kind"); ok {
-			switch Kind(s) {
-			case KindABI, KindBatonSDK:
-				c.Kind = Kind(s)
-			default:
-				ck.add(ct.child("kind"), "must be %q (a connector written with baton-sdk) or %q (the default: a guest of baton-runner's ABI, such as the Segment connector), not %q", KindBatonSDK, KindABI, s)
-			}
-		}
-		ct.unknown("a connector")
-		out[name] = c
+		c := Connector{Name: name, Kind: KindABI}
+		table(ck, key, cm, "a connector", []spec[Connector]{
+			value("wasm", ck.wasm(name), func(c *Connector, w string) { c.Wasm = w }).required(`"embedded:<name>" or a path to a .wasm file`),
+			value("sha256", sha256Hex, func(c *Connector, h string) { c.SHA256 = h }),
+			value("kind", oneOf(fmt.Sprintf("%q (a connector written with baton-sdk) or %q (the default: a guest of baton-runner's ABI, such as the Segment connector)", KindBatonSDK, KindABI),
+				KindBatonSDK, KindABI), func(c *Connector, k Kind) { c.Kind = k }),
+		}, &c)
+		ck.connectors[name] = c
 	}
-	return out
 }
 
-func isHex64(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
-			return false
+// wasm takes the module of the connector called name.
+func (ck *checker) wasm(name string) func(string) (string, string) {
+	return func(s string) (string, string) {
+		if mod, ok := strings.CutPrefix(s, EmbeddedPrefix); ok && !namePattern.MatchString(mod) {
+			return "", `must be "embedded:<name>" with a module name of a-z, 0-9 and -, or a path to a .wasm file`
+		} else if ok {
+			return s, ""
 		}
+		if s == "" {
+			return "", fmt.Sprintf(`must not be empty; use "embedded:%s" or a path to a .wasm file`, name)
+		}
+		return ck.abs(s), ""
 	}
-	return true
 }
 
-func (ck *checker) tenants(root *table, connectors map[string]Connector, runtime Runtime) []Tenant {
-	v, ok := root.get("tenants")
+func sha256Hex(s string) (string, string) {
+	if _, err := hex.DecodeString(s); err != nil || len(s) != 64 {
+		return "", "must be 64 hexadecimal digits (a SHA-256 as printed by sha256sum)"
+	}
+	return strings.ToLower(s), ""
+}
+
+// tenants reads the [[tenants]], v (present says whether it is there at
+// all), each inheriting limits.
+func (ck *checker) tenants(v any, present bool, limits synclimits.Limits) []Tenant {
 	var list []map[string]any
 	switch x := v.(type) {
 	case nil:
@@ -373,7 +406,7 @@ func (ck *checker) tenants(root *table, connectors map[string]Connector, runtime
 	}
 	if len(list) == 0 {
 		key := ""
-		if ok {
+		if present {
 			key = "tenants"
 		}
 		ck.add(key, "no tenants: add at least one [[tenants]] table")
@@ -384,7 +417,7 @@ func (ck *checker) tenants(root *table, connectors map[string]Connector, runtime
 	outputs := map[string]int{} // sync output -> index of first use
 	for i, m := range list {
 		key := indexKey("tenants", i)
-		tn := ck.tenant(ck.table(key, m), connectors, runtime)
+		tn := ck.tenant(key, m, limits)
 		if tn.Name != "" {
 			if j, dup := names[tn.Name]; dup {
 				ck.add(joinKey(key, "name"), "duplicate tenant name %q (also tenants[%d], line %d)", tn.Name, j, ck.pos.line(joinKey(indexKey("tenants", j), "name")))
@@ -404,155 +437,117 @@ func (ck *checker) tenants(root *table, connectors map[string]Connector, runtime
 	return out
 }
 
-func (ck *checker) tenant(t *table, connectors map[string]Connector, runtime Runtime) Tenant {
-	var tn Tenant
-	t.allow(string(ModeSync), string(ModeService))
-	required := func(name, what string) {
-		if _, ok := t.m[name]; !ok {
-			ck.add(t.child(name), "is required: %s", what)
-		}
-	}
-
-	if s, ok := t.str("name"); ok {
-		if namePattern.MatchString(s) {
-			tn.Name = s
-		} else {
-			ck.add(t.child("name"), "must be 1-63 of a-z, 0-9 and - (not starting with -), e.g. \"acme-prod\"")
-		}
-	}
-	required("name", `a unique name such as "acme-prod"`)
-
-	var conn Connector
-	if s, ok := t.str("connector"); ok {
-		if c, found := connectors[s]; found {
-			tn.Connector, conn = s, c
-		} else if namePattern.MatchString(s) {
-			ck.add(t.child("connector"), "names no connector: declare [connectors.%s]%s", s, declared(connectors))
-		} else {
-			ck.add(t.child("connector"), "names no connector%s", declared(connectors))
-		}
-	}
-	required("connector", "the name of a [connectors.X] table"+declared(connectors))
-
-	if conn.Kind == KindBatonSDK {
-		ck.batonSDKTenant(t, &tn)
-		for _, k := range []string{"base_url", "token", segmentids.Setting} {
-			if _, present := t.m[k]; present {
-				ck.add(t.child(k), "is not a key of a baton-sdk connector's tenant (connector %q): %s", tn.Connector, batonSDKInstead[k])
-				t.handled = append(t.handled, k)
-			}
-		}
+// tenant reads one tenant: the keys of every tenant, then those of its
+// connector's kind. The other kind's keys are reported as such, or, when
+// the connector is unknown (and reported), ignored.
+func (ck *checker) tenant(key string, m map[string]any, limits synclimits.Limits) Tenant {
+	tn := Tenant{Limits: limits}
+	common := ck.tenantKeys()
+	walk(ck, key, m, common, &tn)
+	kind := ck.connectors[tn.Connector].Kind
+	own, other := ck.abiTenantKeys(), ck.batonSDKTenantKeys()
+	if kind == KindBatonSDK {
+		own, other = other, own
 	} else {
-		ck.abiTenant(t, &tn, conn)
-		if tn.Connector == "" {
-			// Which keys apply is unknown; the connector is reported.
-			t.handled = append(t.handled, batonSDKKeys...)
+		tn.EntitlementIDs = segmentids.RoleID
+	}
+	walk(ck, key, m, own, &tn)
+	for _, s := range other {
+		if _, present := m[s.name]; !present || tn.Connector == "" {
+			continue
+		}
+		if kind == KindBatonSDK {
+			ck.add(joinKey(key, s.name), "is not a key of a baton-sdk connector's tenant (connector %q): %s", tn.Connector, batonSDKInstead[s.name])
 		} else {
-			for _, k := range batonSDKKeys {
-				if _, present := t.m[k]; present {
-					ck.add(t.child(k), "is a key of baton-sdk connectors' tenants only; connector %q is not one (its [connectors.%s] has no kind = %q)", tn.Connector, tn.Connector, KindBatonSDK)
-					t.handled = append(t.handled, k)
-				}
-			}
+			ck.add(joinKey(key, s.name), "is a key of baton-sdk connectors' tenants only; connector %q is not one (its [connectors.%s] has no kind = %q)", tn.Connector, tn.Connector, KindBatonSDK)
 		}
 	}
+	ck.unknown(key, m, "a tenant", slices.Concat(names(common), names(own)), names(other)...)
 
-	if s, ok := t.str("mode"); ok {
-		switch Mode(s) {
-		case ModeSync, ModeService:
-			tn.Mode = Mode(s)
-		default:
-			ck.add(t.child("mode"), `must be "sync" or "service", not %q`, s)
+	if _, present := m["base_url"]; !present && kind != KindBatonSDK && tn.Connector != "" {
+		if tn.BaseURL = defaultBaseURL(ck.connectors[tn.Connector]); tn.BaseURL == "" {
+			ck.add(joinKey(key, "base_url"), "is required: connector %q has no default API origin", tn.Connector)
 		}
 	}
-	required("mode", `"sync" or "service"`)
-
-	tn.Provisioning, _ = t.boolean("provisioning")
-	t.intRange("requests_per_minute", 0, 1<<31-1, &tn.RequestsPerMinute)
-	tn.Limits = ck.limits(t, runtime.Limits)
-
 	for _, sec := range []Mode{ModeSync, ModeService} {
-		_, present := t.m[string(sec)]
+		_, present := m[string(sec)]
 		switch {
 		case tn.Mode == "" && !present:
 			// Unknown or missing mode, already reported; nothing to check.
 		case tn.Mode == sec && !present:
-			ck.add(t.child(string(sec)), "is required when mode = %q: add a [tenants.%s] table", sec, sec)
+			ck.add(joinKey(key, string(sec)), "is required when mode = %q: add a [tenants.%s] table", sec, sec)
 		case tn.Mode != "" && tn.Mode != sec && present:
-			ck.add(t.child(string(sec)), "is not allowed when mode = %q: remove [tenants.%s] or set mode = %q", tn.Mode, sec, sec)
+			ck.add(joinKey(key, string(sec)), "is not allowed when mode = %q: remove [tenants.%s] or set mode = %q", tn.Mode, sec, sec)
 		}
 	}
-	// Check a section's contents whenever it is there, unless the mode
-	// rules it out, so that a file with a missing mode still gets checked.
-	if tn.Mode != ModeService {
-		if st := t.sub(string(ModeSync)); st != nil {
-			s := ck.syncSettings(st)
-			if tn.Mode == ModeSync {
-				tn.Sync = s
-			}
-		}
-	}
-	if tn.Mode != ModeSync {
-		if st := t.sub(string(ModeService)); st != nil {
-			s := ck.serviceSettings(st)
-			if tn.Mode == ModeService {
-				tn.Service = s
-			}
-		}
-	}
-	t.unknown("a tenant")
 	return tn
 }
 
-// batonSDKKeys are the keys only a baton-sdk connector's tenant takes.
-var batonSDKKeys = []string{"config", "origins", "connect_to", "ca_file", "reveal_secrets"}
-
-// batonSDKInstead says what a baton-sdk connector's tenant has in place
-// of a key of the Segment connector's.
-var batonSDKInstead = map[string]string{
-	"base_url":         `list the API origins it may reach in origins = ["https://…"]`,
-	"token":            `its credentials are fields of its [tenants.config], given as references ("env:VAR" or "file:/path")`,
-	segmentids.Setting: "it is a setting of the Segment connector",
+// tenantKeys are the keys of every tenant. mode comes before the sections
+// it decides.
+func (ck *checker) tenantKeys() []spec[Tenant] {
+	return append([]spec[Tenant]{
+		value("name", valid(tenantName), func(tn *Tenant, s string) { tn.Name = s }).required(`a unique name such as "acme-prod"`),
+		value("connector", ck.connector, func(tn *Tenant, c Connector) { tn.Connector = c.Name }).required("the name of a [connectors.X] table" + declared(ck.connectors)),
+		value("mode", oneOf(`"sync" or "service"`, ModeSync, ModeService), func(tn *Tenant, m Mode) { tn.Mode = m }).required(`"sync" or "service"`),
+		value("provisioning", asIs[bool], func(tn *Tenant, b bool) { tn.Provisioning = b }),
+		value("requests_per_minute", between(0, 1<<31-1), func(tn *Tenant, n int64) { tn.RequestsPerMinute = int(n) }),
+		section(ModeSync, []spec[SyncSettings]{
+			value("interval", duration(MinSyncInterval, 0), func(s *SyncSettings, d time.Duration) { s.Interval = d }).required(`the time between syncs, e.g. "1h" (at least 1m)`),
+			value("output", ck.path(""), func(s *SyncSettings, p string) { s.Output = p }).required(`the c1z file to write, e.g. "out/acme-prod.c1z"`),
+		}, func(tn *Tenant, s *SyncSettings) { tn.Sync = s }),
+		section(ModeService, []spec[ServiceSettings]{
+			value("client_id", ck.ref(true), func(s *ServiceSettings, r SecretRef) { s.ClientID = r }).required(`the ConductorOne client id, or a reference "env:VAR" or "file:/path"`),
+			value("client_secret", ck.ref(false), func(s *ServiceSettings, r SecretRef) { s.ClientSecret = r }).required(`a reference to the ConductorOne client secret, "env:VAR" or "file:/path"`),
+		}, func(tn *Tenant, s *ServiceSettings) { tn.Service = s }),
+	}, within(limitKeys, func(tn *Tenant) *synclimits.Limits { return &tn.Limits })...)
 }
 
-// abiTenant reads the keys of a tenant of a baton-runner ABI guest (the
+// abiTenantKeys are the keys of a tenant of a baton-runner ABI guest (the
 // Segment connector): one API origin and the token the host injects.
-func (ck *checker) abiTenant(t *table, tn *Tenant, conn Connector) {
-	required := func(name, what string) {
-		if _, ok := t.m[name]; !ok {
-			ck.add(t.child(name), "is required: %s", what)
-		}
+func (ck *checker) abiTenantKeys() []spec[Tenant] {
+	return []spec[Tenant]{
+		value("base_url", valid(checkBaseURL), func(tn *Tenant, u string) { tn.BaseURL = u }),
+		value("token", ck.ref(false), func(tn *Tenant, r SecretRef) { tn.Token = r }).required(`a reference to the API token, "env:VAR" or "file:/path"`),
+		value(segmentids.Setting, oneOf(fmt.Sprintf("%q (the default: role IDs) or %q (the IDs of ConductorOne's baton-segment connector)", segmentids.RoleID, segmentids.BatonSegment),
+			segmentids.Schemes...), func(tn *Tenant, s string) { tn.EntitlementIDs = s }),
 	}
-	if s, ok := t.str("base_url"); ok {
-		if msg := checkBaseURL(s); msg != "" {
-			ck.add(t.child("base_url"), "%s", msg)
-		} else {
-			tn.BaseURL = s
-		}
-	} else if _, present := t.m["base_url"]; !present && tn.Connector != "" {
-		tn.BaseURL = defaultBaseURL(conn)
-		if tn.BaseURL == "" {
-			ck.add(t.child("base_url"), "is required: connector %q has no default API origin", tn.Connector)
-		}
-	}
+}
 
-	if s, ok := t.str("token"); ok {
-		if r, msg := parseRef(s, ck.dir, false); msg != "" {
-			ck.add(t.child("token"), "%s", msg)
-		} else {
-			tn.Token = r
+// section is the sub-table of a tenant of mode, read whenever it is there
+// unless the tenant's mode rules it out (so that a file with a missing
+// mode still gets checked), and kept when mode is the tenant's.
+func section[S any](mode Mode, specs []spec[S], set func(*Tenant, *S)) spec[Tenant] {
+	return spec[Tenant]{name: string(mode), read: func(ck *checker, key string, v any, tn *Tenant) {
+		if tn.Mode != "" && tn.Mode != mode {
+			return
 		}
-	}
-	required("token", `a reference to the API token, "env:VAR" or "file:/path"`)
+		if m, ok := ck.sub(key, v); ok {
+			s := new(S)
+			table(ck, key, m, "[tenants."+string(mode)+"]", specs, s)
+			if tn.Mode == mode {
+				set(tn, s)
+			}
+		}
+	}}
+}
 
-	tn.EntitlementIDs = segmentids.RoleID
-	if s, ok := t.str(segmentids.Setting); ok {
-		if slices.Contains(segmentids.Schemes, s) {
-			tn.EntitlementIDs = s
-		} else {
-			ck.add(t.child(segmentids.Setting), "must be %q (the default: role IDs) or %q (the IDs of ConductorOne's baton-segment connector), not %q", segmentids.RoleID, segmentids.BatonSegment, s)
-		}
+func tenantName(s string) string {
+	if !namePattern.MatchString(s) {
+		return `must be 1-63 of a-z, 0-9 and - (not starting with -), e.g. "acme-prod"`
 	}
+	return ""
+}
+
+// connector takes the name of one of the file's connectors.
+func (ck *checker) connector(s string) (Connector, string) {
+	if c, ok := ck.connectors[s]; ok {
+		return c, ""
+	}
+	if namePattern.MatchString(s) {
+		return Connector{}, fmt.Sprintf("names no connector: declare [connectors.%s]%s", s, declared(ck.connectors))
+	}
+	return Connector{}, "names no connector" + declared(ck.connectors)
 }
 
 func declared(connectors map[string]Connector) string {
@@ -584,86 +579,4 @@ func checkBaseURL(raw string) string {
 		return err.Error()
 	}
 	return ""
-}
-
-// limits reads the sync-limit keys of [runtime] or a tenant, each in
-// place of the same field of base.
-func (ck *checker) limits(t *table, base synclimits.Limits) synclimits.Limits {
-	l := base
-	if d, ok := t.duration("sync_timeout"); ok {
-		if d < MinSyncTimeout || d > MaxSyncTimeout {
-			ck.add(t.child("sync_timeout"), "must be between %s and %s, not %s", MinSyncTimeout, MaxSyncTimeout, d)
-		} else {
-			l.Timeout = d
-		}
-	}
-	if n, ok := t.int64Range("max_pages", 1, MaxMaxPages); ok {
-		l.MaxPages = n
-	}
-	// A listing is part of a sync: max_pages bounds it too.
-	if n, ok := t.int64Range("max_empty_pages", 1, MaxMaxPages); ok {
-		l.MaxEmptyPages = n
-	}
-	if n, ok := t.int64Range("max_items", 1, MaxMaxItems); ok {
-		l.MaxItems = n
-	}
-	if n, ok := t.int64Range("max_depth", 1, MaxMaxDepth); ok {
-		l.MaxDepth = int(n)
-	}
-	if n, ok := t.int64Range("max_c1z_mib", MinMaxC1ZMiB, MaxMaxC1ZMiB); ok {
-		l.MaxC1ZBytes = n << 20
-	}
-	if n, ok := t.int64Range("request_budget", 0, MaxRequestBudget); ok {
-		l.RequestBudget = n
-	}
-	if n, ok := t.int64Range("max_in_flight", 1, MaxMaxInFlight); ok {
-		l.MaxInFlight = int(n)
-	}
-	return l
-}
-
-func (ck *checker) syncSettings(t *table) *SyncSettings {
-	s := &SyncSettings{}
-	if d, ok := t.duration("interval"); ok {
-		if d < MinSyncInterval {
-			ck.add(t.child("interval"), "must be at least 1m")
-		} else {
-			s.Interval = d
-		}
-	} else if _, present := t.m["interval"]; !present {
-		ck.add(t.child("interval"), `is required: the time between syncs, e.g. "1h" (at least 1m)`)
-	}
-	if p, ok := t.str("output"); ok {
-		if p == "" {
-			ck.add(t.child("output"), "must not be empty")
-		} else {
-			s.Output = ck.path(p)
-		}
-	} else if _, present := t.m["output"]; !present {
-		ck.add(t.child("output"), `is required: the c1z file to write, e.g. "out/acme-prod.c1z"`)
-	}
-	t.unknown("[tenants.sync]")
-	return s
-}
-
-func (ck *checker) serviceSettings(t *table) *ServiceSettings {
-	s := &ServiceSettings{}
-	ref := func(name string, literal bool, what string) SecretRef {
-		v, ok := t.str(name)
-		if !ok {
-			if _, present := t.m[name]; !present {
-				ck.add(t.child(name), "is required: %s", what)
-			}
-			return SecretRef{}
-		}
-		r, msg := parseRef(v, ck.dir, literal)
-		if msg != "" {
-			ck.add(t.child(name), "%s", msg)
-		}
-		return r
-	}
-	s.ClientID = ref("client_id", true, `the ConductorOne client id, or a reference "env:VAR" or "file:/path"`)
-	s.ClientSecret = ref("client_secret", false, `a reference to the ConductorOne client secret, "env:VAR" or "file:/path"`)
-	t.unknown("[tenants.service]")
-	return s
 }
