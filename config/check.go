@@ -42,6 +42,8 @@ type spec[T any] struct {
 	name string
 	// need, for a required key, says what it holds.
 	need string
+	// absent, for a key with a default, stores the default in dst.
+	absent func(dst *T)
 	// read checks v, the key's value, reporting each problem at key, and
 	// stores it in dst.
 	read func(ck *checker, key string, v any, dst *T)
@@ -54,9 +56,13 @@ func (s spec[T]) required(need string) spec[T] {
 
 // value is a key holding a TOML R (a string, an integer or a boolean),
 // which parse turns into the V that set stores, or into what is wrong
-// with it.
-func value[T, R, V any](name string, parse func(R) (V, string), set func(*T, V)) spec[T] {
-	return spec[T]{name: name, read: func(ck *checker, key string, v any, dst *T) {
+// with it. def, if given, is the V stored when the key is absent.
+func value[T, R, V any](name string, parse func(R) (V, string), set func(*T, V), def ...V) spec[T] {
+	s := spec[T]{name: name}
+	if len(def) > 0 {
+		s.absent = func(dst *T) { set(dst, def[0]) }
+	}
+	s.read = func(ck *checker, key string, v any, dst *T) {
 		r, ok := v.(R)
 		if !ok {
 			want := typeName(r)
@@ -72,7 +78,8 @@ func value[T, R, V any](name string, parse func(R) (V, string), set func(*T, V))
 			return
 		}
 		set(dst, x)
-	}}
+	}
+	return s
 }
 
 // list is a key holding an array of strings, each of which add stores
@@ -99,18 +106,26 @@ func within[T, S any](specs []spec[S], at func(*T) *S) []spec[T] {
 	out := make([]spec[T], len(specs))
 	for i, s := range specs {
 		out[i] = spec[T]{name: s.name, need: s.need, read: func(ck *checker, key string, v any, dst *T) { s.read(ck, key, v, at(dst)) }}
+		if s.absent != nil {
+			out[i].absent = func(dst *T) { s.absent(at(dst)) }
+		}
 	}
 	return out
 }
 
-// walk reads the keys of table m, at key, that specs name into dst, and
-// reports each required one that is absent at the table.
+// walk reads the keys of table m, at key, that specs name into dst, the
+// defaults of those absent, and reports each required one that is absent
+// at the table.
 func walk[T any](ck *checker, key string, m map[string]any, specs []spec[T], dst *T) {
 	for _, s := range specs {
-		if v, ok := m[s.name]; ok {
-			s.read(ck, joinKey(key, s.name), v, dst)
-		} else if s.need != "" {
+		_, present := m[s.name]
+		switch {
+		case present:
+			s.read(ck, joinKey(key, s.name), m[s.name], dst)
+		case s.need != "":
 			ck.add(joinKey(key, s.name), "is required: %s", s.need)
+		case s.absent != nil:
+			s.absent(dst)
 		}
 	}
 }
@@ -246,20 +261,12 @@ func (ck *checker) ref(literal bool) func(string) (SecretRef, string) {
 // The tables of keys.
 
 func (ck *checker) config(c *Config, raw map[string]any) {
-	c.Runtime = Runtime{
-		CacheDir:           DefaultCacheDir(),
-		MemoryLimitMiB:     DefaultMemoryLimitMiB,
-		CallTimeout:        DefaultCallTimeout,
-		InstancesPerTenant: DefaultInstancesPerTenant,
-		MaxConcurrentSyncs: DefaultMaxConcurrentSyncs,
-		StorageEngine:      localsync.DefaultStorageEngine,
-		Limits:             synclimits.Limits{}.WithDefaults(),
-	}
+	c.Runtime.Limits = synclimits.Limits{}.WithDefaults()
+	var runtime map[string]any // nil, whose keys all take their defaults, unless [runtime] is a table
 	if v, ok := raw["runtime"]; ok {
-		if m, ok := ck.sub("runtime", v); ok {
-			table(ck, "runtime", m, "[runtime]", ck.runtimeKeys(), &c.Runtime)
-		}
+		runtime, _ = ck.sub("runtime", v)
 	}
+	table(ck, "runtime", runtime, "[runtime]", ck.runtimeKeys(), &c.Runtime)
 	ck.connectors = map[string]Connector{}
 	if v, ok := raw["connectors"]; ok {
 		if m, ok := ck.sub("connectors", v); ok {
@@ -274,14 +281,14 @@ func (ck *checker) config(c *Config, raw map[string]any) {
 
 func (ck *checker) runtimeKeys() []spec[Runtime] {
 	return append([]spec[Runtime]{
-		value("cache_dir", ck.path("; leave it out for the default"), func(r *Runtime, p string) { r.CacheDir = p }),
-		value("memory_limit_mib", between(MinMemoryLimitMiB, MaxMemoryLimitMiB), func(r *Runtime, n int64) { r.MemoryLimitMiB = int(n) }),
-		value("call_timeout", duration(1, 0), func(r *Runtime, d time.Duration) { r.CallTimeout = d }),
-		value("instances_per_tenant", between(MinInstancesPerTenant, MaxInstancesPerTenant), func(r *Runtime, n int64) { r.InstancesPerTenant = int(n) }),
-		value("max_concurrent_syncs", between(1, MaxConcurrentSyncs), func(r *Runtime, n int64) { r.MaxConcurrentSyncs = int(n) }),
+		value("cache_dir", ck.path("; leave it out for the default"), func(r *Runtime, p string) { r.CacheDir = p }, DefaultCacheDir()),
+		value("memory_limit_mib", between(MinMemoryLimitMiB, MaxMemoryLimitMiB), func(r *Runtime, n int64) { r.MemoryLimitMiB = int(n) }, DefaultMemoryLimitMiB),
+		value("call_timeout", duration(1, 0), func(r *Runtime, d time.Duration) { r.CallTimeout = d }, DefaultCallTimeout),
+		value("instances_per_tenant", between(MinInstancesPerTenant, MaxInstancesPerTenant), func(r *Runtime, n int64) { r.InstancesPerTenant = int(n) }, DefaultInstancesPerTenant),
+		value("max_concurrent_syncs", between(1, MaxConcurrentSyncs), func(r *Runtime, n int64) { r.MaxConcurrentSyncs = int(n) }, DefaultMaxConcurrentSyncs),
 		value("process_memory_mib", processMemory, func(r *Runtime, n int64) { r.ProcessMemoryMiB = int(n) }),
 		value("listen", valid(checkListen), func(r *Runtime, s string) { r.Listen = s }),
-		value("storage_engine", storageEngine, func(r *Runtime, e c1zstore.Engine) { r.StorageEngine = e }),
+		value("storage_engine", storageEngine, func(r *Runtime, e c1zstore.Engine) { r.StorageEngine = e }, localsync.DefaultStorageEngine),
 	}, within(limitKeys, func(r *Runtime) *synclimits.Limits { return &r.Limits })...)
 }
 
@@ -348,12 +355,12 @@ func (ck *checker) readConnectors(m map[string]any) {
 		if !namePattern.MatchString(name) {
 			ck.add(key, "connector name must be 1-63 of a-z, 0-9 and - (not starting with -)")
 		}
-		c := Connector{Name: name, Kind: KindABI}
+		c := Connector{Name: name}
 		table(ck, key, cm, "a connector", []spec[Connector]{
 			value("wasm", ck.wasm(name), func(c *Connector, w string) { c.Wasm = w }).required(`"embedded:<name>" or a path to a .wasm file`),
 			value("sha256", sha256Hex, func(c *Connector, h string) { c.SHA256 = h }),
 			value("kind", oneOf(fmt.Sprintf("%q (a connector written with baton-sdk) or %q (the default: a guest of baton-runner's ABI, such as the Segment connector)", KindBatonSDK, KindABI),
-				KindBatonSDK, KindABI), func(c *Connector, k Kind) { c.Kind = k }),
+				KindBatonSDK, KindABI), func(c *Connector, k Kind) { c.Kind = k }, KindABI),
 		}, &c)
 		ck.connectors[name] = c
 	}
@@ -448,8 +455,6 @@ func (ck *checker) tenant(key string, m map[string]any, limits synclimits.Limits
 	own, other := ck.abiTenantKeys(), ck.batonSDKTenantKeys()
 	if kind == KindBatonSDK {
 		own, other = other, own
-	} else {
-		tn.EntitlementIDs = segmentids.RoleID
 	}
 	walk(ck, key, m, own, &tn)
 	for _, s := range other {
@@ -510,7 +515,7 @@ func (ck *checker) abiTenantKeys() []spec[Tenant] {
 		value("base_url", valid(checkBaseURL), func(tn *Tenant, u string) { tn.BaseURL = u }),
 		value("token", ck.ref(false), func(tn *Tenant, r SecretRef) { tn.Token = r }).required(`a reference to the API token, "env:VAR" or "file:/path"`),
 		value(segmentids.Setting, oneOf(fmt.Sprintf("%q (the default: role IDs) or %q (the IDs of ConductorOne's baton-segment connector)", segmentids.RoleID, segmentids.BatonSegment),
-			segmentids.Schemes...), func(tn *Tenant, s string) { tn.EntitlementIDs = s }),
+			segmentids.Schemes...), func(tn *Tenant, s string) { tn.EntitlementIDs = s }, segmentids.RoleID),
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/baton-runner/baton-runner/config"
+	"github.com/baton-runner/baton-runner/host/membudget"
 	"github.com/baton-runner/baton-runner/host/runner"
 	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/internal/segmentids"
@@ -53,7 +54,7 @@ func serveCommand() *cli.Command {
 // instance and means that in every command.
 func processMemoryFlag() cli.Flag {
 	return &cli.IntFlag{Name: "process-memory-mib", Usage: fmt.Sprintf("memory budget of the whole process, MiB: a sync starts only once its estimated peak fits beside those running; "+
-		"the Go runtime's soft limit is %d MiB less (default: runner.toml's [runtime] process_memory_mib; 0: none)", runner.MemoryHeadroomMiB), EnvVars: []string{"BATON_PROCESS_MEMORY_MIB"}}
+		"the Go runtime's soft limit is %d MiB less (default: runner.toml's [runtime] process_memory_mib; 0: none)", membudget.HeadroomMiB), EnvVars: []string{"BATON_PROCESS_MEMORY_MIB"}}
 }
 
 // processMemory returns the budget serve runs cfg with: the flag's, if
@@ -78,9 +79,9 @@ func applyMemoryBudget(c *cli.Context, cfg *config.Config, spec *runner.Spec, lo
 	}
 	spec.ProcessMemoryMiB = n
 	if n > 0 {
-		logger.Info("process memory budget", zap.Int("budget_mib", n), zap.Int64("go_memory_limit_mib", runner.SetGoMemoryLimit(n)>>20))
+		logger.Info("process memory budget", zap.Int("budget_mib", n), zap.Int64("go_memory_limit_mib", membudget.SetGoMemoryLimit(n)>>20))
 	} else {
-		runner.SetGoMemoryLimit(0)
+		membudget.SetGoMemoryLimit(0)
 	}
 	return nil
 }
@@ -434,7 +435,7 @@ func syncFromConfig(c *cli.Context) error {
 		}
 	}
 	if spec.ProcessMemoryMiB > 0 {
-		runner.SetGoMemoryLimit(spec.ProcessMemoryMiB)
+		membudget.SetGoMemoryLimit(spec.ProcessMemoryMiB)
 	}
 	results := runner.SyncOnce(c.Context, spec, chosen, logger)
 	var errs []error

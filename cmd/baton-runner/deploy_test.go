@@ -13,7 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/baton-runner/baton-runner/config"
-	"github.com/baton-runner/baton-runner/host/runner"
+	"github.com/baton-runner/baton-runner/host/membudget"
 )
 
 // manifest is the part of a Kubernetes object the test reads.
@@ -230,7 +230,7 @@ func TestStatefulSetConfigIsValid(t *testing.T) {
 
 // TestStatefulSetMemoryBudgetMatchesItsLimit: the serve pods' process memory
 // budget and their container's memory limit are set together: the budget
-// is the limit less runner.MemoryMarginMiB, what a sync may peak above its
+// is the limit less membudget.MarginMiB, what a sync may peak above its
 // estimate, so that a pod within its budget is not killed for its limit.
 func TestStatefulSetMemoryBudgetMatchesItsLimit(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "baton-runner-statefulset.yaml"))
@@ -283,9 +283,9 @@ func TestStatefulSetMemoryBudgetMatchesItsLimit(t *testing.T) {
 			if budget < config.MinProcessMemoryMiB {
 				t.Errorf("BATON_PROCESS_MEMORY_MIB is %d: the serve container needs a budget of at least %d MiB", budget, config.MinProcessMemoryMiB)
 			}
-			if budget != limit-runner.MemoryMarginMiB {
+			if budget != limit-membudget.MarginMiB {
 				t.Errorf("BATON_PROCESS_MEMORY_MIB %d MiB with a memory limit of %d MiB: want the limit less the %d MiB margin, %d",
-					budget, limit, runner.MemoryMarginMiB, limit-runner.MemoryMarginMiB)
+					budget, limit, membudget.MarginMiB, limit-membudget.MarginMiB)
 			}
 			if req, err := quantityMiB(c.Resources.Requests["memory"]); err != nil || req != limit {
 				t.Errorf("memory request %q: want the limit, %d MiB, so that the pod is not evicted first under pressure (%v)", c.Resources.Requests["memory"], limit, err)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-runner/baton-runner/host/membudget"
 	"github.com/baton-runner/baton-runner/host/runner"
 	"github.com/baton-runner/baton-runner/internal/segmentsim"
 )
@@ -252,8 +253,8 @@ func TestServeMemoryBudget(t *testing.T) {
 	if l[2].TS < l[1].TS || l[2].Waited < l[1].TS-l[0].TS {
 		t.Errorf("%s started at %.3f (after waiting %.3fs), before %s's sync (%.3f..%.3f) was complete", l[2].Tenant, l[2].TS, l[2].Waited, l[0].Tenant, l[0].TS, l[1].TS)
 	}
-	if limit := budgetMiB + runner.MemoryMarginMiB; hwm > limit {
-		t.Errorf("peak RSS %d MiB, over the budget %d MiB plus the margin %d MiB", hwm, budgetMiB, runner.MemoryMarginMiB)
+	if limit := budgetMiB + membudget.MarginMiB; hwm > limit {
+		t.Errorf("peak RSS %d MiB, over the budget %d MiB plus the margin %d MiB", hwm, budgetMiB, membudget.MarginMiB)
 	}
 	t.Logf("peak RSS %d MiB under a budget of %d MiB", hwm, budgetMiB)
 

@@ -1,7 +1,6 @@
 package runner
 
 import (
-	"maps"
 	"net/http"
 	"regexp"
 	"sort"
@@ -13,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/baton-runner/baton-runner/host/egress"
+	"github.com/baton-runner/baton-runner/host/membudget"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 )
 
@@ -101,7 +101,7 @@ func (m *Metrics) Names() []string {
 
 // watch exports a runner's tenant statuses and memory budget. A Metrics
 // serves one runner.
-func (m *Metrics) watch(b *statusBoard, mem *memoryBudget) {
+func (m *Metrics) watch(b *statusBoard, mem *membudget.Budget) {
 	if m != nil {
 		m.registry.MustRegister(newStatusCollector(b), newMemoryCollector(mem))
 	}
@@ -109,11 +109,11 @@ func (m *Metrics) watch(b *statusBoard, mem *memoryBudget) {
 
 // memoryCollector exports the process memory budget at scrape time.
 type memoryCollector struct {
-	budget                       *memoryBudget
+	budget                       *membudget.Budget
 	limit, idle, reserved, peaks *prometheus.Desc
 }
 
-func newMemoryCollector(b *memoryBudget) *memoryCollector {
+func newMemoryCollector(b *membudget.Budget) *memoryCollector {
 	return &memoryCollector{
 		budget:   b,
 		limit:    prometheus.NewDesc("baton_runner_memory_budget_bytes", "The process memory budget (process_memory_mib); 0: none.", nil, nil),
@@ -130,16 +130,13 @@ func (c *memoryCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *memoryCollector) Collect(ch chan<- prometheus.Metric) {
-	c.budget.mu.Lock()
-	budget, idle, reserved := c.budget.budget, c.budget.idle, c.budget.reserved
-	peaks := maps.Clone(c.budget.estimates)
-	c.budget.mu.Unlock()
-	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(budget))
-	if budget > 0 {
-		ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(idle))
+	st := c.budget.State()
+	ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(st.Limit))
+	if st.Limit > 0 {
+		ch <- prometheus.MustNewConstMetric(c.idle, prometheus.GaugeValue, float64(st.Idle))
 	}
-	ch <- prometheus.MustNewConstMetric(c.reserved, prometheus.GaugeValue, float64(reserved))
-	for tenant, p := range peaks {
+	ch <- prometheus.MustNewConstMetric(c.reserved, prometheus.GaugeValue, float64(st.Reserved))
+	for tenant, p := range st.Estimates {
 		ch <- prometheus.MustNewConstMetric(c.peaks, prometheus.GaugeValue, float64(p), tenant)
 	}
 }

@@ -20,7 +20,7 @@ func SyncOnce(ctx context.Context, spec Spec, tenants []TenantSpec, logger *zap.
 	r := New(Options{Logger: logger})
 	defer r.syncs.close()
 	r.syncs.setLimit(spec.MaxConcurrentSyncs)
-	r.memory.setBudget(int64(spec.ProcessMemoryMiB) << 20)
+	r.memory.SetLimit(int64(spec.ProcessMemoryMiB) << 20)
 	out := map[string]error{}
 	modules, failed := r.compileEach(ctx, spec)
 	defer func() {
@@ -55,7 +55,7 @@ func (r *Runner) syncOnce(ctx context.Context, spec TenantSpec, modules map[stri
 	if spec.Output == "" {
 		return errors.New("tenant " + spec.Name + " has no sync output (it is in service mode)")
 	}
-	release, _, err := r.admit(ctx, spec.Name)
+	release, _, err := r.admit(ctx, spec.Name, func() { r.status.waitingForMemory(spec.Name) })
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/semaphore"
 
+	"github.com/baton-runner/baton-runner/host/membudget"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/secret"
 	"github.com/baton-runner/baton-runner/host/synclimits"
@@ -101,9 +102,9 @@ type Spec struct {
 	MaxConcurrentSyncs int
 	// ProcessMemoryMiB is the process's memory budget (0: none): a sync
 	// starts only once its tenant's estimated peak fits beside those of
-	// the syncs running (see memoryBudget), and one that cannot fit even
+	// the syncs running (see membudget.Budget), and one that cannot fit even
 	// alone fails with an error saying what to raise. The caller sets the
-	// Go runtime's limit from it (SetGoMemoryLimit). Service-mode tenants'
+	// Go runtime's limit from it (membudget.SetGoMemoryLimit). Service-mode tenants'
 	// tasks are not admitted by it: their memory counts as the idle
 	// process's.
 	ProcessMemoryMiB int
@@ -136,6 +137,10 @@ type Options struct {
 	OnStatus func(TenantStatus)
 }
 
+// processMemorySetting is what an operator raises when a tenant's sync
+// cannot fit in Spec.ProcessMemoryMiB, as its error names it.
+const processMemorySetting = "[runtime] process_memory_mib (serve --process-memory-mib, BATON_PROCESS_MEMORY_MIB)"
+
 // ErrStopped is returned by Apply once Stop has been called.
 var ErrStopped = errors.New("runner: stopped")
 
@@ -160,7 +165,7 @@ type Runner struct {
 	tenants map[string]*running
 
 	syncs  *syncSlots
-	memory *memoryBudget
+	memory *membudget.Budget
 	status *statusBoard
 }
 
@@ -187,12 +192,12 @@ func New(opts Options) *Runner {
 		opts.MaxRestartBackoff = 5 * time.Minute
 	}
 	base, cancel := context.WithCancel(context.Background())
+	status := newStatusBoard(opts.OnStatus)
 	r := &Runner{
 		opts: opts, log: opts.Logger, base: base, cancelBase: cancel, applying: semaphore.NewWeighted(1),
 		modules: map[string]*compiled{}, tenants: map[string]*running{}, syncs: newSyncSlots(0),
-		status: newStatusBoard(opts.OnStatus), memory: newMemoryBudget(procMeter{}),
+		status: status, memory: membudget.New(membudget.Config{Setting: processMemorySetting, OnEstimate: status.estimated}),
 	}
-	r.memory.onEstimate = r.status.estimated
 	opts.Metrics.watch(r.status, r.memory)
 	return r
 }
@@ -253,7 +258,7 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 	}
 	runtimeChanged := spec.Runtime != r.runtime
 	r.syncs.setLimit(spec.MaxConcurrentSyncs)
-	r.memory.setBudget(int64(spec.ProcessMemoryMiB) << 20)
+	r.memory.SetLimit(int64(spec.ProcessMemoryMiB) << 20)
 
 	r.mu.Lock()
 	var stopping []*running
@@ -269,7 +274,7 @@ func (r *Runner) Apply(ctx context.Context, spec Spec) error {
 		delete(r.tenants, name)
 		r.status.remove(name)
 		if !keep {
-			r.memory.forget(name)
+			r.memory.Forget(name)
 		}
 	}
 	r.mu.Unlock()

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/codes"
 
+	"github.com/baton-runner/baton-runner/host/membudget"
 	"github.com/baton-runner/baton-runner/host/service"
 	"github.com/baton-runner/baton-runner/internal/rpcerr"
 )
@@ -71,7 +72,7 @@ type TenantStatus struct {
 	// SyncPeakMiB is the peak of the tenant's last successful sync that
 	// ran alone, above the process's idle RSS: what its syncs reserve
 	// under a process memory budget. Unset until measured (then they
-	// reserve DefaultSyncPeakMiB) and without a budget.
+	// reserve membudget.DefaultSyncPeakMiB) and without a budget.
 	SyncPeakMiB int64 `json:"sync_peak_mib,omitempty"`
 }
 
@@ -242,7 +243,7 @@ func (b *statusBoard) estimated(name string, peak int64) {
 		b.mu.Unlock()
 		return
 	}
-	s.SyncPeakMiB = mib(peak)
+	s.SyncPeakMiB = membudget.MiB(peak)
 	changed := *s
 	b.mu.Unlock()
 	if b.notify != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/host/localsync"
+	"github.com/baton-runner/baton-runner/host/membudget"
 	"github.com/baton-runner/baton-runner/host/sandbox"
 	"github.com/baton-runner/baton-runner/host/service"
 	"github.com/baton-runner/baton-runner/host/tenant"
@@ -21,10 +22,7 @@ import (
 func (r *Runner) start(spec TenantSpec, m *sandbox.Module) *running {
 	ctx, cancel := context.WithCancel(r.base)
 	r.status.update(spec.Name, func(*TenantStatus) {})
-	r.memory.mu.Lock()
-	est, ok := r.memory.estimates[spec.Name]
-	r.memory.mu.Unlock()
-	if ok {
+	if est, ok := r.memory.Estimate(spec.Name); ok {
 		r.status.estimated(spec.Name, est) // a restarted tenant's last measure
 	}
 	rt := &running{spec: spec, cancel: cancel, done: make(chan struct{})}
@@ -107,19 +105,20 @@ func (r *Runner) audit(name string, log *zap.Logger) func(egress.Record) {
 
 // admit waits for a sync slot, then for the tenant's estimated peak to
 // fit the memory budget (in that order, so that the slot queue's order
-// is the memory queue's too); release gives both back, ok saying the sync
-// succeeded. reserved is the memory reserved, in bytes.
-func (r *Runner) admit(ctx context.Context, name string) (release func(ok bool), reserved int64, err error) {
+// is the memory queue's too), calling waitingForMemory if it has to wait
+// for the latter; release gives both back, ok saying the sync succeeded.
+// reserved is the memory reserved, in bytes.
+func (r *Runner) admit(ctx context.Context, name string, waitingForMemory func()) (release func(ok bool), reserved int64, err error) {
 	releaseSlot, err := r.syncs.acquire(ctx)
 	if err != nil {
 		return nil, 0, err
 	}
-	ticket, err := r.memory.acquire(ctx, name, func() { r.status.waitingForMemory(name) })
+	ticket, err := r.memory.Acquire(ctx, name, waitingForMemory)
 	if err != nil {
 		releaseSlot()
 		return nil, 0, err
 	}
-	return func(ok bool) { ticket.release(ok); releaseSlot() }, ticket.n, nil
+	return func(ok bool) { ticket.Release(ok); releaseSlot() }, ticket.Reserved(), nil
 }
 
 // newTenant binds a tenant's spec to its module; its waits are told to
@@ -196,13 +195,13 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		next = time.Now().Add(spec.Interval)
 		r.status.queued(spec.Name)
 		queued := time.Now()
-		release, reserved, err := r.admit(ctx, spec.Name)
+		release, reserved, err := r.admit(ctx, spec.Name, func() { r.status.waitingForMemory(spec.Name) })
 		if err != nil {
 			return ok, err
 		}
 		start := time.Now()
 		r.status.running(spec.Name)
-		log.Info("sync started", zap.Duration("waited", start.Sub(queued).Round(time.Millisecond)), zap.Int64("memory_reserved_mib", mib(reserved)))
+		log.Info("sync started", zap.Duration("waited", start.Sub(queued).Round(time.Millisecond)), zap.Int64("memory_reserved_mib", membudget.MiB(reserved)))
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
 		waits.Flush()
 		if err != nil && ctx.Err() != nil {

@@ -1,8 +1,9 @@
-package runner
+package membudget
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -34,16 +35,16 @@ func (m *fakeMeter) set(rss int64) {
 // "waits" and "was admitted" exact.
 type syncs struct {
 	t       *testing.T
-	b       *memoryBudget
+	b       *Budget
 	mu      sync.Mutex
-	tickets map[string]*memoryTicket
+	tickets map[string]*Ticket
 	errs    map[string]error
 	waited  map[string]bool
 	cancels map[string]context.CancelFunc
 }
 
-func newSyncs(t *testing.T, b *memoryBudget) *syncs {
-	return &syncs{t: t, b: b, tickets: map[string]*memoryTicket{}, errs: map[string]error{}, waited: map[string]bool{}, cancels: map[string]context.CancelFunc{}}
+func newSyncs(t *testing.T, b *Budget) *syncs {
+	return &syncs{t: t, b: b, tickets: map[string]*Ticket{}, errs: map[string]error{}, waited: map[string]bool{}, cancels: map[string]context.CancelFunc{}}
 }
 
 // ask starts name's request and returns once it is admitted, refused or
@@ -56,7 +57,7 @@ func (s *syncs) ask(name string) {
 	delete(s.waited, name)
 	s.mu.Unlock()
 	go func() {
-		t, err := s.b.acquire(ctx, name, func() { s.mu.Lock(); s.waited[name] = true; s.mu.Unlock() })
+		t, err := s.b.Acquire(ctx, name, func() { s.mu.Lock(); s.waited[name] = true; s.mu.Unlock() })
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if err != nil {
@@ -85,7 +86,7 @@ func (s *syncs) end(name string, ok bool) {
 	t := s.tickets[name]
 	delete(s.tickets, name)
 	s.mu.Unlock()
-	t.release(ok)
+	t.Release(ok)
 	synctest.Wait()
 }
 
@@ -112,11 +113,11 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-func newTestBudget(budgetMiB, idleMiB int64) (*memoryBudget, *fakeMeter) {
+func newTestBudget(budgetMiB, idleMiB int64) (*Budget, *fakeMeter) {
 	m := &fakeMeter{}
 	m.set(idleMiB * mb)
-	b := newMemoryBudget(m)
-	b.setBudget(budgetMiB * mb)
+	b := newBudget(Config{Setting: "the budget setting"}, m)
+	b.SetLimit(budgetMiB * mb)
 	return b, m
 }
 
@@ -249,13 +250,36 @@ func TestMemoryBudgetRefusesWhatCannotFit(t *testing.T) {
 		s.end("small", true)
 		s.running("next")
 		err := s.errs["huge"]
-		if !errors.Is(err, ErrMemoryBudget) {
-			t.Fatalf("huge: %v, want ErrMemoryBudget", err)
+		if !errors.Is(err, ErrDoesNotFit) {
+			t.Fatalf("huge: %v, want ErrDoesNotFit", err)
 		}
-		for _, want := range []string{"tenant huge", "500 MiB above the 100 MiB", "budget is 400 MiB", "process_memory_mib", "--process-memory-mib", "BATON_PROCESS_MEMORY_MIB", "at least 600"} {
+		for _, want := range []string{"tenant huge's sync", "500 MiB above the 100 MiB", "budget is 400 MiB", "raise the budget setting to at least 600"} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("%q lacks %q", err, want)
 			}
+		}
+	})
+}
+
+// TestMemoryBudgetRefusesWhenIdleFillsIt: a process that holds the whole
+// budget between syncs refuses even a first sync, naming no tenant when
+// the caller has none (one service), and asks for room for the default
+// reservation.
+func TestMemoryBudgetRefusesWhenIdleFillsIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, _ := newTestBudget(100, 150)
+		s := newSyncs(t, b)
+		defer s.finish()
+		s.ask("")
+		s.running()
+		err := s.errs[""]
+		if !errors.Is(err, ErrDoesNotFit) {
+			t.Fatalf("%v, want ErrDoesNotFit", err)
+		}
+		want := fmt.Sprintf("the sync does not fit in the process memory budget: the process holds 150 MiB between syncs, "+
+			"the whole budget of 100 MiB; raise the budget setting to at least %d", 150+DefaultSyncPeakMiB)
+		if err.Error() != want {
+			t.Errorf("got  %q\nwant %q", err, want)
 		}
 	})
 }
@@ -272,7 +296,7 @@ func TestMemoryBudgetChanges(t *testing.T) {
 		s.ask("a")
 		s.ask("b")
 		s.running("a")
-		b.setBudget(600 * mb)
+		b.SetLimit(600 * mb)
 		synctest.Wait()
 		s.running("a", "b")
 
@@ -287,7 +311,7 @@ func TestMemoryBudgetChanges(t *testing.T) {
 		s.running("a", "b", "c")
 
 		s.ask("d")
-		b.setBudget(250 * mb) // d's 200 no longer fits beside the idle 100
+		b.SetLimit(250 * mb) // d's 200 no longer fits beside the idle 100
 		synctest.Wait()
 		s.end("a", false)
 		s.end("b", false)
@@ -295,8 +319,8 @@ func TestMemoryBudgetChanges(t *testing.T) {
 			t.Fatalf("d refused while c ran: %v", s.errs["d"])
 		}
 		s.end("c", false)
-		if !errors.Is(s.errs["d"], ErrMemoryBudget) {
-			t.Fatalf("d: %v, want ErrMemoryBudget once nothing runs", s.errs["d"])
+		if !errors.Is(s.errs["d"], ErrDoesNotFit) {
+			t.Fatalf("d: %v, want ErrDoesNotFit once nothing runs", s.errs["d"])
 		}
 	})
 }

@@ -1,4 +1,10 @@
-package runner
+// Package membudget admits syncs into a process memory budget: a sync
+// starts only once its tenant's estimated peak, measured from the
+// tenant's last sync, fits beside those running and the idle process. It
+// is shared by serve's scheduled syncs (host/runner) and service mode's
+// sync tasks (host/service's Config.Admit), so that one budget bounds a
+// process whatever starts its syncs.
+package membudget
 
 import (
 	"bufio"
@@ -6,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"runtime/debug"
@@ -22,55 +29,58 @@ import (
 // is measured.
 const DefaultSyncPeakMiB = 256
 
-// MemoryHeadroomMiB is the part of a serve process's resident memory that
-// the Go runtime does not count, and so is left out of the soft memory
+// HeadroomMiB is the part of a process's resident memory that the Go
+// runtime does not count, and so is left out of the soft memory
 // limit set from the budget (SetGoMemoryLimit): the binary's own pages
 // (file-backed, ~49 MiB of the 60 MiB binary resident) and each compiled
 // guest module's machine code, mapped outside the Go heap (~18 MiB for
 // the Segment guest), measured in /proc/<pid>/smaps of a serve syncing
 // 1k users. Guest linear memory is Go heap (host/sandbox's allocator
 // gives wazero Go slices), so the limit sees it.
-const MemoryHeadroomMiB = 80
+const HeadroomMiB = 80
 
-// MemoryMarginMiB is by how much a process may exceed its budget: an
+// MarginMiB is by how much a process may exceed its budget: an
 // estimate is a tenant's last sync, and the same sync peaks up to one of
 // Pebble's 128 MiB sort arenas higher or lower from run to run (it costs
 // RSS only when it lands on pages used before; ARCHITECTURE.md, "Where the
 // memory of a sync goes"). A container's memory limit should be at least
 // the budget plus this margin.
-const MemoryMarginMiB = 128
+const MarginMiB = 128
 
 // sampleEvery is how often the process's RSS is read while syncs run;
 // VmHWM gives the exact peak only when a sync raises the process's
 // high-water mark.
 const sampleEvery = 50 * time.Millisecond
 
-// ErrMemoryBudget is wrapped by the error of a sync that cannot fit in the
+// ErrDoesNotFit is wrapped by the error of a sync that cannot fit in the
 // process memory budget even with no other sync running.
-var ErrMemoryBudget = errors.New("does not fit in the process memory budget")
+var ErrDoesNotFit = errors.New("does not fit in the process memory budget")
 
 // budgetError says which tenant does not fit, by how much, and what to
 // raise.
 type budgetError struct {
-	tenant             string
+	tenant, setting    string
 	need, idle, budget int64
 }
 
 func (e *budgetError) Error() string {
-	if e.idle >= e.budget {
-		return fmt.Sprintf("tenant %s's sync %v: the process holds %d MiB between syncs, the whole budget of %d MiB; "+
-			"raise [runtime] process_memory_mib (serve --process-memory-mib, BATON_PROCESS_MEMORY_MIB) to at least %d",
-			e.tenant, ErrMemoryBudget, mib(e.idle), mib(e.budget), mib(e.idle+e.need))
+	sync := "the sync"
+	if e.tenant != "" {
+		sync = "tenant " + e.tenant + "'s sync"
 	}
-	return fmt.Sprintf("tenant %s's sync %v: its last sync peaked %d MiB above the %d MiB the process holds between syncs, "+
-		"and the budget is %d MiB; raise [runtime] process_memory_mib (serve --process-memory-mib, BATON_PROCESS_MEMORY_MIB) to at least %d",
-		e.tenant, ErrMemoryBudget, mib(e.need), mib(e.idle), mib(e.budget), mib(e.idle+e.need))
+	if e.idle >= e.budget {
+		return fmt.Sprintf("%s %v: the process holds %d MiB between syncs, the whole budget of %d MiB; raise %s to at least %d",
+			sync, ErrDoesNotFit, MiB(e.idle), MiB(e.budget), e.setting, MiB(e.idle+e.need))
+	}
+	return fmt.Sprintf("%s %v: its last sync peaked %d MiB above the %d MiB the process holds between syncs, "+
+		"and the budget is %d MiB; raise %s to at least %d",
+		sync, ErrDoesNotFit, MiB(e.need), MiB(e.idle), MiB(e.budget), e.setting, MiB(e.idle+e.need))
 }
 
-func (e *budgetError) Unwrap() error { return ErrMemoryBudget }
+func (e *budgetError) Unwrap() error { return ErrDoesNotFit }
 
-// mib rounds up, so that "at least" is enough.
-func mib(b int64) int64 { return (b + 1<<20 - 1) >> 20 }
+// MiB converts bytes to MiB, rounding up, so that "at least" is enough.
+func MiB(b int64) int64 { return (b + 1<<20 - 1) >> 20 }
 
 // meter reads the process's memory.
 type meter interface {
@@ -82,10 +92,10 @@ type meter interface {
 	settle()
 }
 
-// memoryBudget admits syncs while the estimated peaks of those running fit
-// a process memory budget, as syncSlots admits them while slots are free:
-// in arrival order, the head of the queue waiting until its reservation
-// fits (a smaller sync behind it does not overtake it, so none starves).
+// Budget admits syncs while the estimated peaks of those running fit a
+// process memory budget: in arrival order, the head of the queue waiting
+// until its reservation fits (a smaller sync behind it does not overtake
+// it, so none starves).
 //
 // A sync reserves its tenant's estimate: the peak of the process's RSS
 // above its idle RSS during the tenant's last successful sync that ran
@@ -96,21 +106,24 @@ type meter interface {
 // reserves DefaultSyncPeakMiB, or the whole budget if that is less.
 //
 // A sync whose estimate does not fit even with nothing running fails with
-// a budgetError. That is decided only once nothing runs (so with the idle
-// RSS read then), and the queue is looked at again whenever a sync ends,
-// a waiter gives up or the budget changes, so no sync waits for memory
-// that cannot come.
-type memoryBudget struct {
-	meter meter
-	// onEstimate, if set, gets a tenant's new estimate.
+// an error wrapping ErrDoesNotFit. That is decided only once nothing runs
+// (so with the idle RSS read then), and the queue is looked at again
+// whenever a sync ends, a waiter gives up or the budget changes, so no
+// sync waits for memory that cannot come.
+//
+// The zero budget admits every sync at once. A Budget is safe for
+// concurrent use.
+type Budget struct {
+	meter      meter
+	setting    string
 	onEstimate func(tenant string, peak int64)
 
 	mu        sync.Mutex
 	budget    int64 // bytes; 0: no budget, every sync admitted at once
 	idle      int64 // RSS with no sync running, when last read
 	reserved  int64 // reservations of the running syncs
-	running   map[*memoryTicket]bool
-	queue     []*memoryWaiter
+	running   map[*Ticket]bool
+	queue     []*waiter
 	estimates map[string]int64 // measured peaks, by tenant
 
 	// While syncs run: the highest RSS sampled, VmHWM when they started,
@@ -119,16 +132,26 @@ type memoryBudget struct {
 	stopSampling chan struct{}
 }
 
-type memoryWaiter struct {
+// Config configures a Budget.
+type Config struct {
+	// Setting is what an operator raises when a sync cannot fit, as its
+	// error names it: e.g. "--process-memory-mib (BATON_PROCESS_MEMORY_MIB)".
+	Setting string
+	// OnEstimate, if set, gets a tenant's new estimate, in bytes, as a
+	// sync that measured it ends.
+	OnEstimate func(tenant string, peak int64)
+}
+
+type waiter struct {
 	tenant string
 	done   chan struct{} // closed once ticket or err is set
-	ticket *memoryTicket
+	ticket *Ticket
 	err    error
 }
 
-// memoryTicket is a running sync's reservation.
-type memoryTicket struct {
-	b      *memoryBudget
+// Ticket is a running sync's reservation.
+type Ticket struct {
+	b      *Budget
 	tenant string
 	n      int64
 	// alone: no other sync ran at any time since this one started.
@@ -136,30 +159,60 @@ type memoryTicket struct {
 	once  sync.Once
 }
 
-func newMemoryBudget(m meter) *memoryBudget {
-	return &memoryBudget{meter: m, running: map[*memoryTicket]bool{}, estimates: map[string]int64{}}
+// New returns a Budget of this process, with no budget set (SetLimit):
+// it measures the process's memory in /proc/self/status, and where that
+// cannot be read every sync reserves DefaultSyncPeakMiB.
+func New(cfg Config) *Budget { return newBudget(cfg, procMeter{}) }
+
+func newBudget(cfg Config, m meter) *Budget {
+	return &Budget{meter: m, setting: cfg.Setting, onEstimate: cfg.OnEstimate, running: map[*Ticket]bool{}, estimates: map[string]int64{}}
 }
 
-// setBudget changes the budget (bytes, 0: none). Syncs already running
+// SetLimit changes the budget (bytes, 0: none). Syncs already running
 // keep their reservations; waiting ones are looked at anew.
-func (b *memoryBudget) setBudget(n int64) {
+func (b *Budget) SetLimit(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.budget = max(n, 0)
 	b.admit()
 }
 
-// forget drops a removed tenant's estimate.
-func (b *memoryBudget) forget(tenant string) {
+// Forget drops a removed tenant's estimate.
+func (b *Budget) Forget(tenant string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	delete(b.estimates, tenant)
 }
 
-// acquire waits until tenant's sync fits, ctx ends, or it cannot fit even
-// alone (a budgetError). waiting is called, once, if it has to wait.
-func (b *memoryBudget) acquire(ctx context.Context, tenant string, waiting func()) (*memoryTicket, error) {
-	w := &memoryWaiter{tenant: tenant, done: make(chan struct{})}
+// Estimate returns tenant's measured peak, in bytes, if it has one.
+func (b *Budget) Estimate(tenant string) (peak int64, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	peak, ok = b.estimates[tenant]
+	return peak, ok
+}
+
+// State is what a Budget holds at one moment, in bytes.
+type State struct {
+	// Limit is the budget (0: none); Idle the process's RSS with no sync
+	// running, when last read; Reserved the running syncs' reservations.
+	Limit, Idle, Reserved int64
+	// Estimates are the tenants' measured peaks.
+	Estimates map[string]int64
+}
+
+// State returns what b holds now.
+func (b *Budget) State() State {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return State{Limit: b.budget, Idle: b.idle, Reserved: b.reserved, Estimates: maps.Clone(b.estimates)}
+}
+
+// Acquire waits until tenant's sync fits, ctx ends, or it cannot fit even
+// alone (an error wrapping ErrDoesNotFit). waiting, if set, is called
+// once if it has to wait. The sync must Release the ticket when it ends.
+func (b *Budget) Acquire(ctx context.Context, tenant string, waiting func()) (*Ticket, error) {
+	w := &waiter{tenant: tenant, done: make(chan struct{})}
 	b.mu.Lock()
 	b.queue = append(b.queue, w)
 	b.admit()
@@ -197,10 +250,13 @@ func (b *memoryBudget) acquire(ctx context.Context, tenant string, waiting func(
 	return nil, ctx.Err()
 }
 
-// release gives the reservation back; ok says the sync succeeded, the
+// Reserved is the memory the ticket holds of the budget, in bytes.
+func (t *Ticket) Reserved() int64 { return t.n }
+
+// Release gives the reservation back; ok says the sync succeeded, the
 // only kind whose peak becomes its tenant's estimate. Calling it again
 // does nothing.
-func (t *memoryTicket) release(ok bool) {
+func (t *Ticket) Release(ok bool) {
 	t.once.Do(func() {
 		b := t.b
 		b.mu.Lock()
@@ -214,7 +270,7 @@ func (t *memoryTicket) release(ok bool) {
 
 // admit admits waiters from the head of the queue while they fit. Callers
 // hold b.mu.
-func (b *memoryBudget) admit() {
+func (b *Budget) admit() {
 	idleRead := false
 	for len(b.queue) > 0 {
 		w := b.queue[0]
@@ -233,7 +289,10 @@ func (b *memoryBudget) admit() {
 				if len(b.running) > 0 {
 					return // decided once nothing runs, with the idle RSS then
 				}
-				w.err = &budgetError{tenant: w.tenant, need: est, idle: b.idle, budget: b.budget}
+				if !measured {
+					est = DefaultSyncPeakMiB << 20 // what to make room for
+				}
+				w.err = &budgetError{tenant: w.tenant, setting: b.setting, need: est, idle: b.idle, budget: b.budget}
 				b.queue = b.queue[1:]
 				close(w.done)
 				continue
@@ -244,7 +303,7 @@ func (b *memoryBudget) admit() {
 			need = est
 		}
 		b.queue = b.queue[1:]
-		t := &memoryTicket{b: b, tenant: w.tenant, n: need, alone: len(b.running) == 0}
+		t := &Ticket{b: b, tenant: w.tenant, n: need, alone: len(b.running) == 0}
 		for o := range b.running {
 			o.alone = false
 		}
@@ -260,7 +319,7 @@ func (b *memoryBudget) admit() {
 
 // releaseLocked ends t's reservation and returns its tenant's new
 // estimate, if it has one. Callers hold b.mu.
-func (b *memoryBudget) releaseLocked(t *memoryTicket, ok bool) (est int64) {
+func (b *Budget) releaseLocked(t *Ticket, ok bool) (est int64) {
 	if !b.running[t] {
 		return 0
 	}
@@ -281,7 +340,7 @@ func (b *memoryBudget) releaseLocked(t *memoryTicket, ok bool) (est int64) {
 
 // readIdle reads the process's RSS between syncs; if it cannot, the
 // budget is all the syncs'.
-func (b *memoryBudget) readIdle() {
+func (b *Budget) readIdle() {
 	b.meter.settle()
 	rss, err := b.meter.rss()
 	if err != nil {
@@ -292,7 +351,7 @@ func (b *memoryBudget) readIdle() {
 
 // startSampling begins a period of syncs running: it records VmHWM and
 // samples RSS until the last of them ends. Callers hold b.mu.
-func (b *memoryBudget) startSampling() {
+func (b *Budget) startSampling() {
 	b.peak, _ = b.meter.rss()
 	b.hwm0, _ = b.meter.hwm()
 	stop := make(chan struct{})
@@ -320,7 +379,7 @@ func (b *memoryBudget) startSampling() {
 // its peak is the process's VmHWM if the sync raised it (exact), else the
 // highest RSS sampled. It returns the estimate, 0 if nothing could be
 // measured. Callers hold b.mu.
-func (b *memoryBudget) measure(tenant string) int64 {
+func (b *Budget) measure(tenant string) int64 {
 	peak := b.peak
 	if rss, err := b.meter.rss(); err == nil {
 		peak = max(peak, rss)
@@ -365,7 +424,7 @@ func procStatus(field string) (int64, error) {
 }
 
 // SetGoMemoryLimit sets the Go runtime's soft memory limit for a process
-// memory budget of budgetMiB: the budget less MemoryHeadroomMiB, what the
+// memory budget of budgetMiB: the budget less HeadroomMiB, what the
 // runtime does not see. The collector then works harder as the heap nears
 // it instead of letting it double, so that admitted syncs' garbage does
 // not take the memory of the next. An operator's GOMEMLIMIT wins. It
@@ -379,7 +438,7 @@ func SetGoMemoryLimit(budgetMiB int) int64 {
 		debug.SetMemoryLimit(math.MaxInt64)
 		return math.MaxInt64
 	}
-	limit := int64(max(budgetMiB-MemoryHeadroomMiB, budgetMiB/2)) << 20
+	limit := int64(max(budgetMiB-HeadroomMiB, budgetMiB/2)) << 20
 	debug.SetMemoryLimit(limit)
 	return limit
 }
