@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/conductorone/baton-sdk/pkg/field"
+
 	"github.com/baton-runner/baton-runner/host/egress"
 	"github.com/baton-runner/baton-runner/internal/segmentids"
 )
@@ -63,6 +65,33 @@ const (
 	FieldStringSlice = "string_slice"
 	FieldStringMap   = "string_map"
 )
+
+// fieldType is what the host knows of a type of Field: the TOML type a
+// value of it is written as; the value a reference counts as when
+// constraints are decided, before the tenant starts and reads it; and
+// baton-sdk's field of the type, without rules, as the host checks
+// required fields and types itself and asks baton-sdk only about
+// constraints.
+type fieldType struct {
+	toml, ref string
+	sdk       func(name string) field.SchemaField
+}
+
+var fieldTypes = map[string]fieldType{
+	FieldString:      {"a string", "set", func(n string) field.SchemaField { return field.StringField(n) }},
+	FieldBool:        {"a boolean", "true", func(n string) field.SchemaField { return field.BoolField(n) }},
+	FieldInt:         {"an integer", "1", func(n string) field.SchemaField { return field.IntField(n) }},
+	FieldStringSlice: {"an array", "set", func(n string) field.SchemaField { return field.StringSliceField(n) }},
+	FieldStringMap:   {"a table", "set", func(n string) field.SchemaField { return field.StringMapField(n) }},
+}
+
+// typ returns f's type; one the host does not know is read as a string.
+func (f Field) typ() fieldType {
+	if t, ok := fieldTypes[f.Type]; ok {
+		return t
+	}
+	return fieldTypes[FieldString]
+}
 
 // ParseSchema reads a module's exported schema.
 func ParseSchema(raw []byte) (Schema, error) {
@@ -302,21 +331,6 @@ func (ck *checker) fieldValue(key string, v any) (FieldValue, bool) {
 	return fv, true
 }
 
-// wantType is the TOML type a field of type t is written as.
-func wantType(t string) string {
-	switch t {
-	case FieldBool:
-		return "a boolean"
-	case FieldInt:
-		return "an integer"
-	case FieldStringSlice:
-		return "an array"
-	case FieldStringMap:
-		return "a table"
-	}
-	return "a string"
-}
-
 // CheckSchemas checks every baton-sdk tenant's [tenants.config] against
 // its connector's schema, schemas by connector name: an unknown field, a
 // missing required one, a value of the wrong type and a secret written as
@@ -355,8 +369,8 @@ func (c *Config) CheckSchemas(schemas map[string]Schema) error {
 				p.add(fkey, "unknown field; the fields of %s are %s", schema.Name, strings.Join(schema.FieldNames(), ", "))
 			case f.Secret && fv.Ref == (SecretRef{}):
 				p.add(fkey, `is a secret field of %s: must be a secret reference, "env:VAR" or "file:/path"; inline secrets are not allowed (the value is not shown here)`, schema.Name)
-			case fv.Ref == (SecretRef{}) && fv.Type != wantType(f.Type):
-				p.add(fkey, "must be %s (%s field of %s), not %s", wantType(f.Type), f.Type, schema.Name, fv.Type)
+			case fv.Ref == (SecretRef{}) && fv.Type != f.typ().toml:
+				p.add(fkey, "must be %s (%s field of %s), not %s", f.typ().toml, f.Type, schema.Name, fv.Type)
 			}
 		}
 		for _, f := range schema.Fields {
@@ -377,18 +391,10 @@ func (c *Config) CheckSchemas(schemas map[string]Schema) error {
 func writtenValues(schema Schema, config map[string]FieldValue) map[string]string {
 	out := map[string]string{}
 	for name, fv := range config {
-		if fv.Ref == (SecretRef{}) {
-			out[name] = fv.Value
-			continue
-		}
-		f, _ := schema.Field(name)
-		switch f.Type {
-		case FieldBool:
-			out[name] = "true"
-		case FieldInt:
-			out[name] = "1"
-		default:
-			out[name] = "set"
+		out[name] = fv.Value
+		if fv.Ref != (SecretRef{}) {
+			f, _ := schema.Field(name)
+			out[name] = f.typ().ref
 		}
 	}
 	return out

@@ -75,7 +75,7 @@ func (s Schema) Violations(values map[string]string) []Violation {
 			v, defaulted[f.Name] = defaultValue(f.Default), true
 		}
 		conf[f.Name] = v
-		fields = append(fields, schemaField(f))
+		fields = append(fields, f.typ().sdk(f.Name))
 	}
 	var out []Violation
 	for _, c := range s.Constraints {
@@ -201,7 +201,7 @@ func (c configurable) GetStringMap(key string) map[string]any {
 
 // set reports whether f has a value, as field.Validate counts one.
 func (c configurable) set(f Field) bool {
-	sf := schemaField(f)
+	sf := f.typ().sdk(f.Name)
 	var present bool
 	switch sf.Variant {
 	case field.BoolVariant:
@@ -216,23 +216,6 @@ func (c configurable) set(f Field) bool {
 		present, _ = field.ValidateField(&sf, c.GetString(f.Name))
 	}
 	return present
-}
-
-// schemaField is f as field.Validate takes it, without rules: the host
-// checks required fields and types itself, and only the constraints are
-// asked of baton-sdk.
-func schemaField(f Field) field.SchemaField {
-	switch f.Type {
-	case FieldBool:
-		return field.BoolField(f.Name)
-	case FieldInt:
-		return field.IntField(f.Name)
-	case FieldStringSlice:
-		return field.StringSliceField(f.Name)
-	case FieldStringMap:
-		return field.StringMapField(f.Name)
-	}
-	return field.StringField(f.Name)
 }
 
 func named(names []string) []field.SchemaField {
