@@ -356,13 +356,18 @@ func (ck *checker) readConnectors(m map[string]any) {
 			ck.add(key, "connector name must be 1-63 of a-z, 0-9 and - (not starting with -)")
 		}
 		c := Connector{Name: name}
-		table(ck, key, cm, "a connector", []spec[Connector]{
-			value("wasm", ck.wasm(name), func(c *Connector, w string) { c.Wasm = w }).required(`"embedded:<name>" or a path to a .wasm file`),
-			value("sha256", sha256Hex, func(c *Connector, h string) { c.SHA256 = h }),
-			value("kind", oneOf(fmt.Sprintf("%q (a connector written with baton-sdk) or %q (the default: a guest of baton-runner's ABI, such as the Segment connector)", KindBatonSDK, KindABI),
-				KindBatonSDK, KindABI), func(c *Connector, k Kind) { c.Kind = k }, KindABI),
-		}, &c)
+		table(ck, key, cm, "a connector", ck.connectorKeys(name), &c)
 		ck.connectors[name] = c
+	}
+}
+
+// connectorKeys are the keys of [connectors.name].
+func (ck *checker) connectorKeys(name string) []spec[Connector] {
+	return []spec[Connector]{
+		value("wasm", ck.wasm(name), func(c *Connector, w string) { c.Wasm = w }).required(`"embedded:<name>" or a path to a .wasm file`),
+		value("sha256", sha256Hex, func(c *Connector, h string) { c.SHA256 = h }),
+		value("kind", oneOf(fmt.Sprintf("%q (a connector written with baton-sdk) or %q (the default: a guest of baton-runner's ABI, such as the Segment connector)", KindBatonSDK, KindABI),
+			KindBatonSDK, KindABI), func(c *Connector, k Kind) { c.Kind = k }, KindABI),
 	}
 }
 
@@ -497,15 +502,23 @@ func (ck *checker) tenantKeys() []spec[Tenant] {
 		value("mode", oneOf(`"sync" or "service"`, ModeSync, ModeService), func(tn *Tenant, m Mode) { tn.Mode = m }).required(`"sync" or "service"`),
 		value("provisioning", asIs[bool], func(tn *Tenant, b bool) { tn.Provisioning = b }),
 		value("requests_per_minute", between(0, 1<<31-1), func(tn *Tenant, n int64) { tn.RequestsPerMinute = int(n) }),
-		section(ModeSync, []spec[SyncSettings]{
-			value("interval", duration(MinSyncInterval, 0), func(s *SyncSettings, d time.Duration) { s.Interval = d }).required(`the time between syncs, e.g. "1h" (at least 1m)`),
-			value("output", ck.path(""), func(s *SyncSettings, p string) { s.Output = p }).required(`the c1z file to write, e.g. "out/acme-prod.c1z"`),
-		}, func(tn *Tenant, s *SyncSettings) { tn.Sync = s }),
-		section(ModeService, []spec[ServiceSettings]{
-			value("client_id", ck.ref(true), func(s *ServiceSettings, r SecretRef) { s.ClientID = r }).required(`the ConductorOne client id, or a reference "env:VAR" or "file:/path"`),
-			value("client_secret", ck.ref(false), func(s *ServiceSettings, r SecretRef) { s.ClientSecret = r }).required(`a reference to the ConductorOne client secret, "env:VAR" or "file:/path"`),
-		}, func(tn *Tenant, s *ServiceSettings) { tn.Service = s }),
+		section(ModeSync, ck.syncKeys(), func(tn *Tenant, s *SyncSettings) { tn.Sync = s }),
+		section(ModeService, ck.serviceKeys(), func(tn *Tenant, s *ServiceSettings) { tn.Service = s }),
 	}, within(limitKeys, func(tn *Tenant) *synclimits.Limits { return &tn.Limits })...)
+}
+
+func (ck *checker) syncKeys() []spec[SyncSettings] {
+	return []spec[SyncSettings]{
+		value("interval", duration(MinSyncInterval, 0), func(s *SyncSettings, d time.Duration) { s.Interval = d }).required(`the time between syncs, e.g. "1h" (at least 1m)`),
+		value("output", ck.path(""), func(s *SyncSettings, p string) { s.Output = p }).required(`the c1z file to write, e.g. "out/acme-prod.c1z"`),
+	}
+}
+
+func (ck *checker) serviceKeys() []spec[ServiceSettings] {
+	return []spec[ServiceSettings]{
+		value("client_id", ck.ref(true), func(s *ServiceSettings, r SecretRef) { s.ClientID = r }).required(`the ConductorOne client id, or a reference "env:VAR" or "file:/path"`),
+		value("client_secret", ck.ref(false), func(s *ServiceSettings, r SecretRef) { s.ClientSecret = r }).required(`a reference to the ConductorOne client secret, "env:VAR" or "file:/path"`),
+	}
 }
 
 // abiTenantKeys are the keys of a tenant of a baton-runner ABI guest (the
