@@ -100,13 +100,12 @@ type Spec struct {
 	// finish sooner. Waiting tenants get slots in arrival order, and each
 	// sync holds its slot at most its sync_timeout (see syncSlots).
 	MaxConcurrentSyncs int
-	// ProcessMemoryMiB is the process's memory budget (0: none): a sync
-	// starts only once its tenant's estimated peak fits beside those of
-	// the syncs running (see membudget.Budget), and one that cannot fit even
-	// alone fails with an error saying what to raise. The caller sets the
-	// Go runtime's limit from it (membudget.SetGoMemoryLimit). Service-mode tenants'
-	// tasks are not admitted by it: their memory counts as the idle
-	// process's.
+	// ProcessMemoryMiB is the process's memory budget (0: none): a sync,
+	// scheduled or a service-mode tenant's sync task, starts only once its
+	// tenant's estimated peak fits beside those of the syncs running (see
+	// membudget.Budget), and one that cannot fit even alone fails with an
+	// error saying what to raise. The caller sets the Go runtime's limit
+	// from it (membudget.SetGoMemoryLimit).
 	ProcessMemoryMiB int
 	Modules          []Module
 	Tenants          []TenantSpec

@@ -107,7 +107,8 @@ func (r *Runner) audit(name string, log *zap.Logger) func(egress.Record) {
 // fit the memory budget (in that order, so that the slot queue's order
 // is the memory queue's too), calling waitingForMemory if it has to wait
 // for the latter; release gives both back, ok saying the sync succeeded.
-// reserved is the memory reserved, in bytes.
+// reserved is the memory reserved, in bytes. Scheduled syncs and service
+// tenants' sync tasks are admitted alike.
 func (r *Runner) admit(ctx context.Context, name string, waitingForMemory func()) (release func(ok bool), reserved int64, err error) {
 	releaseSlot, err := r.syncs.acquire(ctx)
 	if err != nil {
@@ -119,6 +120,15 @@ func (r *Runner) admit(ctx context.Context, name string, waitingForMemory func()
 		return nil, 0, err
 	}
 	return func(ok bool) { ticket.Release(ok); releaseSlot() }, ticket.Reserved(), nil
+}
+
+// admitTask admits a service tenant's sync task as admit does a scheduled
+// sync; the tenant's phase stays serving, its other tasks running.
+func (r *Runner) admitTask(name string, log *zap.Logger) func(ctx context.Context) (func(ok bool), error) {
+	return func(ctx context.Context) (func(ok bool), error) {
+		release, _, err := r.admit(ctx, name, func() { log.Info("sync task waiting for the process memory budget") })
+		return release, err
+	}
 }
 
 // newTenant binds a tenant's spec to its module; its waits are told to
@@ -176,6 +186,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		svc := service.New(service.Config{
 			ClientID: spec.ClientID, ClientSecret: spec.ClientSecret, Provisioning: spec.Provisioning,
 			ShutdownTimeout: r.opts.ShutdownTimeout, StorageEngine: spec.StorageEngine, Logger: log,
+			Admit: r.admitTask(spec.Name, log),
 		})
 		r.status.serving(spec.Name, svc.Ready)
 		err := svc.Run(ctx, t)

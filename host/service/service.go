@@ -22,6 +22,7 @@ import (
 	"github.com/conductorone/baton-sdk/pkg/tasks"
 	"github.com/conductorone/baton-sdk/pkg/tasks/c1api"
 	"github.com/conductorone/baton-sdk/pkg/types"
+	taskTypes "github.com/conductorone/baton-sdk/pkg/types/tasks"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -59,7 +60,16 @@ type Config struct {
 	// baton-sdk's task manager, where it takes precedence over the engine
 	// a task may ask for.
 	StorageEngine c1zstore.Engine
-	Logger        *zap.Logger
+	// Admit, if set, admits each full-sync task's sync (the task that
+	// builds a c1z, and needs the memory) before it starts, as a memory
+	// budget does: it waits until the sync may start and returns release,
+	// called once the task has ended, ok saying the sync succeeded. Its
+	// error fails the task, its text reaching ConductorOne, and the
+	// service takes the next. A task waiting here holds one of
+	// TaskConcurrency and is heartbeated; ctx ends if ConductorOne
+	// cancels the task.
+	Admit  func(ctx context.Context) (release func(ok bool), err error)
+	Logger *zap.Logger
 }
 
 // Service is a running service-mode loop.
@@ -202,7 +212,15 @@ func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.
 			defer func() { <-slots }()
 			l := log.With(zap.String("task_id", task.GetId()), zap.String("task_type", tasks.GetType(task).String()))
 			l.Info("processing task")
-			if err := tm.Process(taskCtx, task, cc); err != nil {
+			tc := cc
+			if s.cfg.Admit != nil && tasks.Is(task, taskTypes.FullSyncType) {
+				a := &admittedSync{ConnectorClient: cc, admit: s.cfg.Admit, log: l}
+				// After the task's last line, so that its end is logged
+				// before a sync waiting for it starts.
+				defer a.end()
+				tc = a
+			}
+			if err := tm.Process(taskCtx, task, tc); err != nil {
 				l.Error("task failed", zap.Error(err))
 				return
 			}
