@@ -22,6 +22,7 @@ type Metrics struct {
 	registry     *prometheus.Registry
 	syncs        *prometheus.CounterVec
 	syncDuration *prometheus.HistogramVec
+	syncWait     prometheus.Histogram
 	requests     *prometheus.CounterVec
 	denials      *prometheus.CounterVec
 	rateWait     *prometheus.CounterVec
@@ -43,6 +44,13 @@ func NewMetrics() *Metrics {
 			Name: "baton_runner_sync_duration_seconds", Help: "Duration of syncs, successful or not.",
 			Buckets: prometheus.ExponentialBuckets(1, 2, 14),
 		}, []string{"tenant"}),
+		// One histogram for all tenants: with hundreds of tenants a
+		// per-tenant one would be that many times its buckets, and which
+		// tenant waits now is in baton_runner_tenant_phase.
+		syncWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "baton_runner_sync_wait_seconds", Help: "Wait of scheduled syncs, all tenants together, from due to started: for a sync slot (max_concurrent_syncs), then for the memory budget (process_memory_mib).",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 19),
+		}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_runner_api_requests_total", Help: "Guest API requests by tenant and HTTP status (0: no response).",
 		}, []string{"tenant", "status"}),
@@ -73,7 +81,7 @@ func NewMetrics() *Metrics {
 // own is the runner's own collectors, without the tenant status (which is
 // registered with its runner).
 func (m *Metrics) own() []prometheus.Collector {
-	return []prometheus.Collector{m.syncs, m.syncDuration, m.requests, m.denials, m.rateWait, m.guestErrors, m.instances, m.memory, m.restarts}
+	return []prometheus.Collector{m.syncs, m.syncDuration, m.syncWait, m.requests, m.denials, m.rateWait, m.guestErrors, m.instances, m.memory, m.restarts}
 }
 
 var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
@@ -159,6 +167,13 @@ func (m *Metrics) sync(tenant string, d time.Duration, err error) {
 	}
 	m.syncs.WithLabelValues(tenant, result).Inc()
 	m.syncDuration.WithLabelValues(tenant).Observe(d.Seconds())
+}
+
+// waited records how long a due sync waited to start.
+func (m *Metrics) waited(d time.Duration) {
+	if m != nil {
+		m.syncWait.Observe(d.Seconds())
+	}
 }
 
 func (m *Metrics) restart(tenant string) {

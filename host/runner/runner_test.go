@@ -77,6 +77,22 @@ func counter(t *testing.T, m *Metrics, name string, labels map[string]string) fl
 	return total
 }
 
+// histogram reads an unlabelled histogram of the registry.
+func histogram(t *testing.T, m *Metrics, name string) *dto.Histogram {
+	t.Helper()
+	families, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() == name && len(f.GetMetric()) == 1 {
+			return f.GetMetric()[0].GetHistogram()
+		}
+	}
+	t.Fatalf("no single %s histogram", name)
+	return nil
+}
+
 func matches(m *dto.Metric, labels map[string]string) bool {
 	n := 0
 	for _, lp := range m.GetLabel() {
@@ -377,5 +393,20 @@ func TestSleepingTenantCannotStarveItsNeighbour(t *testing.T) {
 	})
 	if n := counter(t, m, "baton_runner_syncs_total", map[string]string{"tenant": "neighbour", "result": "failure"}); n != 0 {
 		t.Errorf("the neighbour failed %v syncs next to the sleeper", n)
+	}
+	// Every sync that started waited for the one slot, and the neighbour
+	// queued behind the sleeper at least once, for its whole call timeout.
+	r.Stop(context.Background())
+	h := histogram(t, m, "baton_runner_sync_wait_seconds")
+	started := counter(t, m, "baton_runner_syncs_total", nil)
+	over1s := h.GetSampleCount()
+	for _, b := range h.GetBucket() {
+		if b.GetUpperBound() < 1 {
+			over1s = h.GetSampleCount() - b.GetCumulativeCount()
+		}
+	}
+	if float64(h.GetSampleCount()) < started || over1s == 0 {
+		t.Errorf("sync wait histogram: %d waits, %d of them over 1s; want one per sync (%v) and one behind the sleeper's %s call",
+			h.GetSampleCount(), over1s, started, rt.CallTimeout)
 	}
 }

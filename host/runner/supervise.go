@@ -212,6 +212,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		}
 		start := time.Now()
 		r.status.running(spec.Name)
+		r.opts.Metrics.waited(start.Sub(queued))
 		log.Info("sync started", zap.Duration("waited", start.Sub(queued).Round(time.Millisecond)), zap.Int64("memory_reserved_mib", membudget.MiB(reserved)))
 		err = t.Sync(ctx, localsync.Options{Path: spec.Output, OnProgress: newSyncProgress(log).update, StorageEngine: spec.StorageEngine})
 		waits.Flush()
