@@ -345,17 +345,9 @@ func syntaxError(path string, data []byte, err error) error {
 
 // lineText returns the 1-based line n of data, or "".
 func lineText(data []byte, n int) string {
-	if n < 1 {
+	lines := strings.Split(string(data), "\n")
+	if n < 1 || n > len(lines) {
 		return ""
 	}
-	for l := string(data); ; n-- {
-		cur, rest, more := strings.Cut(l, "\n")
-		if n == 1 {
-			return cur
-		}
-		if !more {
-			return ""
-		}
-		l = rest
-	}
+	return lines[n-1]
 }

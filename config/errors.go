@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 )
@@ -48,24 +49,18 @@ func (e *Error) Error() string {
 // errors.Join (recursively). Other errors, such as a failure to read the
 // file, are not included.
 func Errors(err error) []*Error {
-	var out []*Error
-	var walk func(error)
-	walk = func(err error) {
-		var e *Error
-		switch x := err.(type) {
-		case nil:
-		case interface{ Unwrap() []error }:
-			for _, m := range x.Unwrap() {
-				walk(m)
-			}
-		default:
-			if errors.As(err, &e) {
-				out = append(out, e)
-			}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []*Error
+		for _, m := range joined.Unwrap() {
+			out = append(out, Errors(m)...)
 		}
+		return out
 	}
-	walk(err)
-	return out
+	var e *Error
+	if errors.As(err, &e) {
+		return []*Error{e}
+	}
+	return nil
 }
 
 // problems collects Errors while a file is checked.
@@ -88,16 +83,13 @@ func (p *problems) err() error {
 	if len(p.errs) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(p.errs, func(a, b *Error) int {
-		la, lb := a.Line, b.Line
-		if la == 0 {
-			la = int(^uint(0) >> 1)
+	order := func(e *Error) int {
+		if e.Line == 0 {
+			return math.MaxInt
 		}
-		if lb == 0 {
-			lb = int(^uint(0) >> 1)
-		}
-		return cmp.Compare(la, lb)
-	})
+		return e.Line
+	}
+	slices.SortStableFunc(p.errs, func(a, b *Error) int { return cmp.Compare(order(a), order(b)) })
 	errs := make([]error, len(p.errs))
 	for i, e := range p.errs {
 		errs[i] = e

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -151,7 +152,7 @@ func parseRef(s, dir string, allowLiteral bool) (SecretRef, string) {
 	switch {
 	case strings.HasPrefix(s, "env:"):
 		name := s[len("env:"):]
-		if !validEnvName(name) {
+		if !envName.MatchString(name) {
 			return SecretRef{}, "env: reference needs a variable name of letters, digits and _ not starting with a digit, e.g. env:SEGMENT_TOKEN"
 		}
 		return EnvRef(name), ""
@@ -173,18 +174,4 @@ func parseRef(s, dir string, allowLiteral bool) (SecretRef, string) {
 	return SecretRef{}, `must be a secret reference, "env:VAR" or "file:/path"; inline secrets are not allowed (the value is not shown here)`
 }
 
-func validEnvName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '_', 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z':
-		case '0' <= c && c <= '9' && i > 0:
-		default:
-			return false
-		}
-	}
-	return true
-}
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
