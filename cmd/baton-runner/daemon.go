@@ -49,18 +49,21 @@ func serveCommand() *cli.Command {
 	}
 }
 
-// processMemoryFlag is the process's memory budget. It is not
-// --memory-limit-mib ([runtime] memory_limit_mib), which caps each guest
-// instance and means that in every command.
+// processMemoryFlag is the process's memory budget, serve's and
+// service's. It is not --memory-limit-mib ([runtime] memory_limit_mib),
+// which caps each guest instance and means that in every command.
 func processMemoryFlag() cli.Flag {
-	return &cli.IntFlag{Name: "process-memory-mib", Usage: fmt.Sprintf("memory budget of the whole process, MiB: a sync starts only once its estimated peak fits beside those running; "+
-		"the Go runtime's soft limit is %d MiB less (default: runner.toml's [runtime] process_memory_mib; 0: none)", membudget.HeadroomMiB), EnvVars: []string{"BATON_PROCESS_MEMORY_MIB"}}
+	return &cli.IntFlag{Name: "process-memory-mib", Usage: fmt.Sprintf("memory budget of the whole process, MiB: a sync (serve's scheduled syncs, service mode's sync tasks) starts only once its estimated peak fits beside those running; "+
+		"the Go runtime's soft limit is %d MiB less (serve's default: runner.toml's [runtime] process_memory_mib; 0: none)", membudget.HeadroomMiB), EnvVars: []string{"BATON_PROCESS_MEMORY_MIB"}}
 }
 
-// processMemory returns the budget serve runs cfg with: the flag's, if
-// given, else the file's.
+// processMemory returns the budget the process runs with: the flag's, if
+// given, else serve's runner.toml's (cfg; nil for service: none).
 func processMemory(c *cli.Context, cfg *config.Config) (int, error) {
 	if !c.IsSet("process-memory-mib") {
+		if cfg == nil {
+			return 0, nil
+		}
 		return cfg.Runtime.ProcessMemoryMiB, nil
 	}
 	n := c.Int("process-memory-mib")
@@ -78,12 +81,18 @@ func applyMemoryBudget(c *cli.Context, cfg *config.Config, spec *runner.Spec, lo
 		return err
 	}
 	spec.ProcessMemoryMiB = n
+	limitGoMemory(n, logger)
+	return nil
+}
+
+// limitGoMemory sets the Go runtime's soft memory limit from a process
+// memory budget of n MiB (0: none).
+func limitGoMemory(n int, logger *zap.Logger) {
 	if n > 0 {
 		logger.Info("process memory budget", zap.Int("budget_mib", n), zap.Int64("go_memory_limit_mib", membudget.SetGoMemoryLimit(n)>>20))
 	} else {
 		membudget.SetGoMemoryLimit(0)
 	}
-	return nil
 }
 
 func configCommand() *cli.Command {

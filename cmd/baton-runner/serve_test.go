@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -206,12 +207,26 @@ func TestShardIndexNeedsAnOrdinal(t *testing.T) {
 	}
 }
 
-// logLine is the part of serve's JSON log lines TestServeMemoryBudget reads.
+// logLine is the part of the JSON log lines the memory budget's tests read.
 type logLine struct {
 	TS     float64 `json:"ts"`
 	Msg    string  `json:"msg"`
 	Tenant string  `json:"tenant"`
+	TaskID string  `json:"task_id"`
 	Waited float64 `json:"waited"`
+}
+
+// logLines returns the lines of a JSON log whose message is one of msgs,
+// in order.
+func logLines(log string, msgs ...string) []logLine {
+	var out []logLine
+	for _, l := range strings.Split(log, "\n") {
+		var ll logLine
+		if json.Unmarshal([]byte(l), &ll) == nil && slices.Contains(msgs, ll.Msg) {
+			out = append(out, ll)
+		}
+	}
+	return out
 }
 
 // TestServeMemoryBudget: with a process memory budget that holds one 1k-user
@@ -230,16 +245,7 @@ func TestServeMemoryBudget(t *testing.T) {
 	p := start(t, []string{"SIM_TOKEN=" + segmentsim.DefaultToken, fmt.Sprintf("BATON_PROCESS_MEMORY_MIB=%d", budgetMiB)},
 		"serve", "--config", path)
 
-	lines := func() []logLine {
-		var out []logLine
-		for _, l := range strings.Split(p.stderr.String(), "\n") {
-			var ll logLine
-			if json.Unmarshal([]byte(l), &ll) == nil && (ll.Msg == "sync started" || ll.Msg == "sync complete") {
-				out = append(out, ll)
-			}
-		}
-		return out
-	}
+	lines := func() []logLine { return logLines(p.stderr.String(), "sync started", "sync complete") }
 	waitUntil(t, 3*time.Minute, "both tenants' first syncs", func() bool { return len(lines()) >= 4 })
 	hwm := peakRSSMiB(t, p.cmd.Process.Pid)
 
