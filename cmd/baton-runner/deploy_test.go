@@ -228,12 +228,19 @@ func TestStatefulSetConfigIsValid(t *testing.T) {
 	}
 }
 
-// TestStatefulSetMemoryBudgetMatchesItsLimit: the serve pods' process memory
-// budget and their container's memory limit are set together: the budget
-// is the limit less membudget.MarginMiB, what a sync may peak above its
-// estimate, so that a pod within its budget is not killed for its limit.
-func TestStatefulSetMemoryBudgetMatchesItsLimit(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "baton-runner-statefulset.yaml"))
+// TestMemoryBudgetMatchesTheContainerLimit: the pods' process memory
+// budget and their container's memory limit are set together, in serve's
+// StatefulSet and service mode's Deployment: the budget is the limit less
+// membudget.MarginMiB, what a sync may peak above its estimate, so that a
+// pod within its budget is not killed for its limit.
+func TestMemoryBudgetMatchesTheContainerLimit(t *testing.T) {
+	for file, kind := range map[string]string{"baton-runner-statefulset.yaml": "StatefulSet", "baton-segment.yaml": "Deployment"} {
+		t.Run(kind, func(t *testing.T) { checkMemoryBudget(t, file, kind) })
+	}
+}
+
+func checkMemoryBudget(t *testing.T, file, kind string) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", file))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +270,7 @@ func TestStatefulSetMemoryBudgetMatchesItsLimit(t *testing.T) {
 		if err := dec.Decode(&doc); err != nil {
 			break
 		}
-		if doc.Kind != "StatefulSet" {
+		if doc.Kind != kind {
 			continue
 		}
 		for _, c := range doc.Spec.Template.Spec.Containers {
@@ -281,7 +288,7 @@ func TestStatefulSetMemoryBudgetMatchesItsLimit(t *testing.T) {
 				t.Fatalf("the container's memory limit: %v", err)
 			}
 			if budget < config.MinProcessMemoryMiB {
-				t.Errorf("BATON_PROCESS_MEMORY_MIB is %d: the serve container needs a budget of at least %d MiB", budget, config.MinProcessMemoryMiB)
+				t.Errorf("BATON_PROCESS_MEMORY_MIB is %d: the %s's container needs a budget of at least %d MiB", budget, kind, config.MinProcessMemoryMiB)
 			}
 			if budget != limit-membudget.MarginMiB {
 				t.Errorf("BATON_PROCESS_MEMORY_MIB %d MiB with a memory limit of %d MiB: want the limit less the %d MiB margin, %d",
@@ -293,7 +300,7 @@ func TestStatefulSetMemoryBudgetMatchesItsLimit(t *testing.T) {
 		}
 	}
 	if containers != 1 {
-		t.Fatalf("%d containers in the StatefulSet, want 1", containers)
+		t.Fatalf("%d containers in the %s, want 1", containers, kind)
 	}
 }
 
