@@ -58,9 +58,14 @@ type config struct {
 	// many read requests per one-second window (0: none), where the
 	// one-second resolution of the rate-limit headers matters.
 	secondLimit, secondUsers int
-	// -multitenant: one process with many tenants against as many processes.
+	// -multitenant: many tenants in one serve process (scenarios), or,
+	// with compare, one `sync --all` process against one per tenant.
 	multitenant bool
+	compare     bool
 	tenants     int
+	scenarios   []serveScenario
+	budgetMiB   int
+	maxSyncs    int
 	// only runs one part: "segment" or "sdk" (empty: both).
 	only string
 	sdk  sdkConfig
@@ -84,8 +89,13 @@ func parseFlags() (config, error) {
 	wasm := flag.String("wasm", "bin/segment.wasm", "guest module (built by make build)")
 	cli := flag.String("cli", "bin/baton-runner", "baton-runner binary for the cold-start runs (built by make build)")
 	profileDir := flag.String("cpuprofile-dir", "", "have each worker write a CPU profile <mode>-<users>-<latency>.pprof here")
-	multitenant := flag.Bool("multitenant", false, "run the multi-tenant benchmark instead (one `sync --config --all` process vs one process per tenant); -users and -latency default to 1000 and 0ms")
-	tenants := flag.Int("tenants", 50, "with -multitenant: number of tenants (workspaces)")
+	multitenant := flag.Bool("multitenant", false, "run the multi-tenant benchmark instead: the -scenarios in one `baton-runner serve` each (-latency defaults to 20ms)")
+	scenarios := flag.String("scenarios", defaultScenarios, "with -multitenant: comma-separated TENANTSxUSERS@INTERVAL, each run in one serve process until every tenant synced twice")
+	interval := flag.Duration("interval", 0, "with -multitenant: the sync interval of the single scenario -tenants × -users (required with them)")
+	budget := flag.Int("budget-mib", defaultBudgetMiB, "with -multitenant: [runtime] process_memory_mib of serve")
+	maxSyncs := flag.Int("max-concurrent-syncs", 0, "with -multitenant: [runtime] max_concurrent_syncs of serve (0: serve's default)")
+	compare := flag.Bool("compare", false, "with -multitenant: the earlier comparison instead, one `sync --config --all` process vs one process per tenant (-tenants, -users default 1000, -latency default 0ms)")
+	tenants := flag.Int("tenants", 50, "with -multitenant: number of tenants (workspaces); with -users and -interval, the one serve scenario to run")
 	only := flag.String("only", "", "run only this part: segment (the Segment connector) or sdk (the baton-sdk guests section)")
 	sdkUsers := flag.String("sdk-users", "1000,3000", "baton-sdk guests section: comma-separated demo API sizes (users; empty skips the section)")
 	sdkRuns := flag.Int("sdk-runs", 3, "baton-sdk guests section: syncs of each mode per size")
@@ -94,7 +104,8 @@ func parseFlags() (config, error) {
 	sdkNative := flag.String("sdk-native", "", "baton-sdk guests section: the demo's native binary (default: build examples/baton-demo/cmd/baton-demo)")
 	flag.Parse()
 
-	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, secondLimit: *secondLimit, secondUsers: *secondUsers, multitenant: *multitenant, tenants: *tenants,
+	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, secondLimit: *secondLimit, secondUsers: *secondUsers,
+		multitenant: *multitenant, compare: *compare, tenants: *tenants, budgetMiB: *budget, maxSyncs: *maxSyncs,
 		only: *only, sdk: sdkConfig{runs: *sdkRuns, coldRuns: *sdkCold, module: *sdkModule, native: *sdkNative}}
 	if c.only != "" && c.only != "segment" && c.only != "sdk" {
 		return c, fmt.Errorf("-only: %q is neither segment nor sdk", c.only)
@@ -115,14 +126,28 @@ func parseFlags() (config, error) {
 	if *multitenant {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		if !set["users"] {
-			*users = "1000"
-		}
 		if !set["latency"] {
-			*latency = "0ms"
+			*latency = map[bool]string{true: "0ms", false: "20ms"}[c.compare]
+		}
+		switch {
+		case c.compare && !set["users"]:
+			*users = "1000"
+		case !c.compare && (set["tenants"] || set["users"]):
+			if !set["tenants"] || !set["users"] || *interval == 0 || set["scenarios"] {
+				return c, errors.New("-multitenant: give either -scenarios or all of -tenants, -users and -interval")
+			}
+			*scenarios = fmt.Sprintf("%dx%s@%s", *tenants, *users, *interval)
 		}
 		if *tenants < 1 || len(splitList(*users)) != 1 || len(splitList(*latency)) != 1 {
 			return c, errors.New("-multitenant takes -tenants ≥ 1 and one -users and one -latency value")
+		}
+		if !c.compare {
+			if c.scenarios, err = parseScenarios(*scenarios); err != nil {
+				return c, err
+			}
+			if c.budgetMiB < 0 || c.maxSyncs < 0 {
+				return c, fmt.Errorf("-budget-mib %d, -max-concurrent-syncs %d: want 0 or more", c.budgetMiB, c.maxSyncs)
+			}
 		}
 	}
 	if c.secondLimit > 0 && c.secondUsers <= 0 {
