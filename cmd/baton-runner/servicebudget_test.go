@@ -126,3 +126,61 @@ func TestServiceSyncTaskOverBudget(t *testing.T) {
 		t.Error("after the grant task the user is not a member")
 	}
 }
+
+// TestServeBudgetCoversServiceTenants: in serve, one process memory budget
+// admits a scheduled sync and a service tenant's sync task alike: under a
+// budget that holds one 1k-user sync, the scheduled tenant's first sync
+// and the service tenant's sync task (queued before serve starts) run one
+// after the other, one of them waiting, though max_concurrent_syncs (2)
+// would let them run together; the peak RSS stays within the budget plus
+// the margin.
+func TestServeBudgetCoversServiceTenants(t *testing.T) {
+	const budgetMiB = 384
+	_, _, url := writableSim(t, 1000, 10*time.Millisecond)
+	c1 := fakec1.Start(t)
+	task := c1.AddSyncTask()
+	svc := fmt.Sprintf(`
+[[tenants]]
+name = "svc"
+connector = "segment"
+base_url = %q
+token = "env:SIM_TOKEN"
+mode = "service"
+  [tenants.service]
+  client_id = %q
+  client_secret = "env:C1_SECRET"
+`, url, c1.ClientID())
+	port := freePort(t)
+	path := writeConfig(t, t.TempDir(), port, tenantTOML("alpha", url), svc)
+	var env []string
+	for _, kv := range c1.Env() {
+		if !strings.HasPrefix(kv, "BATON_CLIENT_") {
+			env = append(env, kv) // the API host and its CA
+		}
+	}
+	p := start(t, append(env, "SIM_TOKEN="+segmentsim.DefaultToken, "C1_SECRET="+c1.ClientSecret(),
+		fmt.Sprintf("BATON_PROCESS_MEMORY_MIB=%d", budgetMiB)), "serve", "--config", path)
+
+	if fin, err := c1.WaitFinished(ctxTimeout(t, 3*time.Minute), task); err != nil || fin.GetSuccess() == nil {
+		t.Fatalf("the service tenant's sync task: %v %v\n%s", err, fin, p.stderr)
+	}
+	var l []logLine
+	waitUntil(t, 3*time.Minute, "both syncs' ends", func() bool {
+		l = logLines(p.stderr.String(), "sync started", "sync complete", "sync task started", "task done")
+		return len(l) >= 4
+	})
+	hwm := peakRSSMiB(t, p.cmd.Process.Pid)
+
+	// Each sync's start is followed by its own end.
+	end := map[string]string{"sync started": "sync complete", "sync task started": "task done"}
+	if end[l[0].Msg] != l[1].Msg || end[l[2].Msg] != l[3].Msg || l[0].Msg == l[2].Msg {
+		t.Fatalf("the scheduled sync and the sync task overlapped: %+v\n%s", l, p.stderr)
+	}
+	if !strings.Contains(p.stderr.String(), "sync task waiting for the process memory budget") && l[2].Waited == 0 {
+		t.Errorf("neither sync waited for the other (the test wants them to meet): %+v", l)
+	}
+	if limit := budgetMiB + membudget.MarginMiB; hwm > limit {
+		t.Errorf("peak RSS %d MiB, over the budget %d MiB plus the margin %d MiB", hwm, budgetMiB, membudget.MarginMiB)
+	}
+	t.Logf("peak RSS %d MiB under a budget of %d MiB; %s first", hwm, budgetMiB, l[0].Msg)
+}
