@@ -205,13 +205,7 @@ func (ck *checker) batonSDKTenantKeys() []spec[Tenant] {
 		list("origins", addOrigin),
 		list("connect_to", redirectOrigin),
 		value("ca_file", ck.path("; leave it out to trust the system's roots only"), func(tn *Tenant, p string) { tn.CAFile = p }),
-		list("reveal_secrets", func(tn *Tenant, s string) string {
-			if slices.Contains(tn.RevealSecrets, s) {
-				return "names " + s + " twice"
-			}
-			tn.RevealSecrets = append(tn.RevealSecrets, s)
-			return ""
-		}),
+		list("reveal_secrets", revealSecret),
 	}
 }
 
@@ -260,6 +254,14 @@ func redirectOrigin(tn *Tenant, s string) string {
 		return tn.Origins[j].URL + " is redirected twice"
 	}
 	tn.Origins[j].ConnectTo = addr
+	return ""
+}
+
+func revealSecret(tn *Tenant, name string) string {
+	if slices.Contains(tn.RevealSecrets, name) {
+		return "names " + name + " twice"
+	}
+	tn.RevealSecrets = append(tn.RevealSecrets, name)
 	return ""
 }
 

@@ -4,6 +4,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -27,4 +28,13 @@ func TestEveryKeyDocumented(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestListEntriesKeepTheirIndex: a problem with an entry of an array of
+// strings names the entry's own index, also after an entry that is not a
+// string.
+func TestListEntriesKeepTheirIndex(t *testing.T) {
+	wantErrors(t, strings.Replace(batonSDK, `"https://auth.demo.test:8443"]`, `1, "https://auth.demo.test:8443/v1"]`, 1),
+		`runner.toml:9: tenants[0].origins[1]: must be a string, not an integer`,
+		`runner.toml:9: tenants[0].origins[2]: has a path; give only scheme://host[:port], the connector supplies every path`)
 }
