@@ -9,9 +9,9 @@
 //	memory_limit_mib = 256                  # per guest instance, 16..4096 (default 256)
 //	call_timeout = "2m"                     # per guest call, > 0 (default 2m)
 //	instances_per_tenant = 2                # concurrent guest calls per tenant, 1..64 (default 2)
-//	max_concurrent_syncs = 2                # scheduled syncs running at once, all tenants, 1..256 (default 2)
-//	process_memory_mib = 0                  # memory budget of the whole serve process: syncs wait until their
-//	                                        #   estimated peaks fit (0 = none; else 128..1048576; README "Operating serve")
+//	max_concurrent_syncs = 2                # syncs running at once (scheduled, and service tenants' sync tasks), all tenants, 1..256 (default 2)
+//	process_memory_mib = 0                  # memory budget of the whole serve process: syncs (service tenants' sync tasks too) wait
+//	                                        #   until their estimated peaks fit (0 = none; else 128..1048576; README "Operating serve")
 //	listen = "127.0.0.1:9090"               # health + metrics address; "" or absent = off
 //	storage_engine = "pebble"               # c1z storage engine of syncs: "pebble" (default, less CPU) or "sqlite" (less memory)
 //	sync_timeout = "12h"                    # sync limits, inherited by every tenant (defaults shown):
