@@ -149,6 +149,12 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) error {
 		return fmt.Errorf("creating the sync's %s c1z store in %s: %w", engine, work, err)
 	}
 	syncOpts := []sync.SyncOpt{sync.WithConnectorStore(store), sync.WithTmpDir(work), sync.WithWorkerCount(max(1, opts.Workers))}
+	if engine == c1zstore.EnginePebble {
+		guard := &arenaGuard{}
+		defer guard.release()
+		syncCtx = guard.watch(syncCtx)
+		syncOpts = append(syncOpts, sync.WithTransitionHandler(guard.transition))
+	}
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))
 	}
