@@ -66,6 +66,7 @@ type config struct {
 	scenarios   []serveScenario
 	budgetMiB   int
 	maxSyncs    int
+	serveLogs   string
 	// only runs one part: "segment" or "sdk" (empty: both).
 	only string
 	sdk  sdkConfig
@@ -93,7 +94,8 @@ func parseFlags() (config, error) {
 	scenarios := flag.String("scenarios", defaultScenarios, "with -multitenant: comma-separated TENANTSxUSERS@INTERVAL, each run in one serve process until every tenant synced twice")
 	interval := flag.Duration("interval", 0, "with -multitenant: the sync interval of the single scenario -tenants × -users (required with them)")
 	budget := flag.Int("budget-mib", defaultBudgetMiB, "with -multitenant: [runtime] process_memory_mib of serve")
-	maxSyncs := flag.Int("max-concurrent-syncs", 0, "with -multitenant: [runtime] max_concurrent_syncs of serve (0: serve's default)")
+	maxSyncs := flag.Int("max-concurrent-syncs", defaultMaxSyncs, "with -multitenant: [runtime] max_concurrent_syncs of serve (0: serve's default)")
+	serveLogs := flag.String("serve-logs", "", "with -multitenant: keep serve's JSON logs in this directory (serve-<tenants>x<users>.log)")
 	compare := flag.Bool("compare", false, "with -multitenant: the earlier comparison instead, one `sync --config --all` process vs one process per tenant (-tenants, -users default 1000, -latency default 0ms)")
 	tenants := flag.Int("tenants", 50, "with -multitenant: number of tenants (workspaces); with -users and -interval, the one serve scenario to run")
 	only := flag.String("only", "", "run only this part: segment (the Segment connector) or sdk (the baton-sdk guests section)")
@@ -105,7 +107,7 @@ func parseFlags() (config, error) {
 	flag.Parse()
 
 	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, secondLimit: *secondLimit, secondUsers: *secondUsers,
-		multitenant: *multitenant, compare: *compare, tenants: *tenants, budgetMiB: *budget, maxSyncs: *maxSyncs,
+		multitenant: *multitenant, compare: *compare, tenants: *tenants, budgetMiB: *budget, maxSyncs: *maxSyncs, serveLogs: *serveLogs,
 		only: *only, sdk: sdkConfig{runs: *sdkRuns, coldRuns: *sdkCold, module: *sdkModule, native: *sdkNative}}
 	if c.only != "" && c.only != "segment" && c.only != "sdk" {
 		return c, fmt.Errorf("-only: %q is neither segment nor sdk", c.only)

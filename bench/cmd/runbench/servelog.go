@@ -107,7 +107,7 @@ type schedule struct {
 	Gaps     int // pairs of consecutive starts of one tenant
 	MaxGap   time.Duration
 	GapOf    string // the tenant of MaxGap
-	Late     int    // tenants with a gap over interval + slack
+	Late     int    // tenants with two starts more than the interval apart
 	WaitP50  time.Duration
 	WaitP99  time.Duration
 	WaitMax  time.Duration
@@ -119,9 +119,8 @@ type schedule struct {
 }
 
 // schedule summarizes the run for tenants against interval: a tenant is
-// late when two consecutive sync starts are more than interval+slack
-// apart.
-func (l *serveLog) schedule(tenants []string, interval, slack time.Duration) schedule {
+// late when two consecutive sync starts are more than interval apart.
+func (l *serveLog) schedule(tenants []string, interval time.Duration) schedule {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := schedule{Tenants: len(tenants), MinDone: math.MaxInt, Errors: l.errors, Warns: l.warns, Lines: l.lines, Bytes: l.bytes, FirstErr: l.firstError}
@@ -135,7 +134,7 @@ func (l *serveLog) schedule(tenants []string, interval, slack time.Duration) sch
 			if gap > s.MaxGap {
 				s.MaxGap, s.GapOf = gap, t
 			}
-			late = late || gap > interval+slack
+			late = late || gap > interval
 		}
 		if late {
 			s.Late++
