@@ -35,8 +35,9 @@ const DefaultSyncPeakMiB = 256
 // (file-backed, ~49 MiB of the 60 MiB binary resident) and each compiled
 // guest module's machine code, mapped outside the Go heap (~18 MiB for
 // the Segment guest), measured in /proc/<pid>/smaps of a serve syncing
-// 1k users. Guest linear memory is Go heap (host/sandbox's allocator
-// gives wazero Go slices), so the limit sees it.
+// 1k users. Guest linear memory is mapped outside the Go heap too
+// (host/sandbox's mappedMemory, ~15 MiB for a 1k-user Segment sync's two
+// instances), so the limit does not see it; a tenant's measured peak does.
 const HeadroomMiB = 80
 
 // MarginMiB is by how much a process may exceed its budget: an

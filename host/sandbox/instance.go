@@ -77,11 +77,7 @@ func (m *Module) newInstance(ctx context.Context, logs *guestLogs, meter *memory
 		WithRandSource(rand.Reader).
 		WithStdout(logs.stream("stdout")).
 		WithStderr(logs.stream("stderr"))
-	// The compile-time probe (no meter) is thrown away at once: mapped,
-	// its memory goes back to the kernel then instead of staying in the
-	// heap. A pool's instances are mapped for baton-sdk guests only (see
-	// mappedMemory).
-	budget := newMemoryBudget(uint64(m.cfg.MemoryLimitMiB)<<20, meter, meter == nil || m.kind == GuestBatonSDK)
+	budget := newMemoryBudget(uint64(m.cfg.MemoryLimitMiB)<<20, meter)
 	budget.charge(m.instanceBytes)
 	ctx = experimental.WithMemoryAllocator(ctx, budget.allocator())
 	ctx = experimental.WithCloseNotifier(ctx, experimental.CloseNotifyFunc(func(context.Context, uint32) {
