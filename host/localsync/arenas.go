@@ -3,6 +3,7 @@ package localsync
 import (
 	"context"
 	"math"
+	"runtime"
 	"runtime/debug"
 	"sync"
 
@@ -17,6 +18,12 @@ import (
 // deferredIndexSpillChunkBytes): one when grant expansion writes its first
 // synthesized grants, two when EndSync builds the deferred grant indexes.
 const arenaBytes = 128 << 20
+
+// cushionBytes is the free space left below the placeholder for the heap
+// that expansion allocates before its arena (~10 MiB at 1k users): were
+// the heap below full, it would grow above the placeholder, and the pages
+// it frees there would be under the arena.
+const cushionBytes = 64 << 20
 
 // expansionDoneMessage is what baton-sdk's syncer logs, at debug level,
 // once grant expansion is complete and before it seals the store (v0.26.0,
@@ -51,8 +58,6 @@ const expansionDoneMessage = "expandGrantsForEntitlements: graph is expanded"
 type arenaGuard struct {
 	mu          sync.Mutex
 	placeholder []byte
-	started     int // expansions seen starting and ending, for tests
-	done        int
 }
 
 // transition is the syncer's transition handler.
@@ -62,18 +67,21 @@ func (g *arenaGuard) transition(a sdksync.Action) {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.started++
 	debug.FreeOSMemory()
-	if g.placeholder == nil && debug.SetMemoryLimit(-1) != math.MaxInt64 {
-		g.placeholder = make([]byte, arenaBytes)
+	if g.placeholder != nil || debug.SetMemoryLimit(-1) == math.MaxInt64 {
+		return
 	}
+	cushion := make([]byte, cushionBytes)
+	g.placeholder = make([]byte, arenaBytes)
+	runtime.KeepAlive(cushion)
+	cushion = nil
+	debug.FreeOSMemory()
 }
 
 // expansionDone releases the placeholder and the free heap.
 func (g *arenaGuard) expansionDone() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.done++
 	g.placeholder = nil
 	debug.FreeOSMemory()
 }
