@@ -140,8 +140,8 @@ func parseFlags() (config, error) {
 			}
 			*scenarios = fmt.Sprintf("%dx%s@%s", *tenants, *users, *interval)
 		}
-		if *tenants < 1 || len(splitList(*users)) != 1 || len(splitList(*latency)) != 1 {
-			return c, errors.New("-multitenant takes -tenants ≥ 1 and one -users and one -latency value")
+		if len(splitList(*latency)) != 1 || c.compare && (*tenants < 1 || len(splitList(*users)) != 1) {
+			return c, errors.New("-multitenant takes one -latency value, and with -compare -tenants ≥ 1 and one -users value")
 		}
 		if !c.compare {
 			if c.scenarios, err = parseScenarios(*scenarios); err != nil {
