@@ -58,6 +58,10 @@ type config struct {
 	// many read requests per one-second window (0: none), where the
 	// one-second resolution of the rate-limit headers matters.
 	secondLimit, secondUsers int
+	// memoryRuns repeats each size's sync this many times per mode at
+	// memoryLatency for the peak-RSS rows (0: none).
+	memoryRuns    int
+	memoryLatency time.Duration
 	// -multitenant: many tenants in one serve process (scenarios), or,
 	// with compare, one `sync --all` process against one per tenant.
 	multitenant bool
@@ -87,6 +91,8 @@ func parseFlags() (config, error) {
 	readLimit := flag.Int("read-limit", 600, "also sync the first -users size sandboxed under this many read requests per minute (`sim --read-limit`; 0 skips)")
 	secondLimit := flag.Int("read-limit-per-second", 20, "also sync -read-limit-per-second-users users sandboxed under this many read requests per one-second window (segmentsim's RateWindow; 0 skips)")
 	secondUsers := flag.Int("read-limit-per-second-users", 500, "workspace size (users) of the -read-limit-per-second sync")
+	memoryRuns := flag.Int("memory-runs", 5, "peak-RSS rows: syncs of each mode per -users size, modes in turn (0 skips)")
+	memoryLatency := flag.Duration("memory-latency", 20*time.Millisecond, "simulated API latency of the peak-RSS runs")
 	wasm := flag.String("wasm", "bin/segment.wasm", "guest module (built by make build)")
 	cli := flag.String("cli", "bin/baton-runner", "baton-runner binary for the cold-start runs (built by make build)")
 	profileDir := flag.String("cpuprofile-dir", "", "have each worker write a CPU profile <mode>-<users>-<latency>.pprof here")
@@ -107,6 +113,7 @@ func parseFlags() (config, error) {
 	flag.Parse()
 
 	c := config{coldRuns: *coldRuns, out: *out, wasm: *wasm, cli: *cli, profileDir: *profileDir, readLimit: *readLimit, secondLimit: *secondLimit, secondUsers: *secondUsers,
+		memoryRuns: *memoryRuns, memoryLatency: *memoryLatency,
 		multitenant: *multitenant, compare: *compare, tenants: *tenants, budgetMiB: *budget, maxSyncs: *maxSyncs, serveLogs: *serveLogs,
 		only: *only, sdk: sdkConfig{runs: *sdkRuns, coldRuns: *sdkCold, module: *sdkModule, native: *sdkNative}}
 	if c.only != "" && c.only != "segment" && c.only != "sdk" {
@@ -285,6 +292,12 @@ func runSegment(cfg config, env *benchEnv, rep *report) error {
 		fmt.Fprintf(os.Stderr, "[%d/%d] %-28s wall=%6.1fs cpu=%6.1fs rss=%5.0fMiB requests=%d (429: %d) grants=%d other-cpu=%.1fs\n",
 			i+1, len(scenarios), sc.name(), r.Wall.Seconds(),
 			(r.User + r.Sys).Seconds(), mib(r.MaxRSSKiB*1024), r.Requests, r.Limited, r.Grants, r.OtherCPU.Seconds())
+	}
+
+	if cfg.memoryRuns > 0 {
+		if rep.memory, err = env.runMemory(cfg.users, cfg.modes, cfg.memoryRuns, cfg.memoryLatency); err != nil {
+			return err
+		}
 	}
 
 	if cfg.coldRuns > 0 {

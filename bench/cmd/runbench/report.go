@@ -24,6 +24,7 @@ type report struct {
 	cold                    []coldSummary
 	moduleBytes, moduleGzip int
 	sdk                     *sdkResult // the baton-sdk guests section, if it ran
+	memory                  []memoryRow
 }
 
 // Targets of the issue the benchmark answers (issue 10).
@@ -133,6 +134,8 @@ func (r *report) write(out io.Writer) error {
 	p("go tool pprof -top bench/out/prof/sandboxed-10000-20ms.pprof")
 	p("# only the per-second read-limit row (500 users, 20 reads a 1-s window):")
 	p("go run ./bench/cmd/runbench -modes sandboxed -latency '' -read-limit 0 -coldstart-runs 0")
+	p("# only the peak-RSS rows (5 runs of each mode per size, in turn):")
+	p("go run ./bench/cmd/runbench -latency '' -read-limit 0 -read-limit-per-second 0 -coldstart-runs 0 -sdk-users ''")
 	p("# workers run under the one-shot soft memory limit, as `baton-runner sync`; without it:")
 	p("GOMEMLIMIT=off go run ./bench/cmd/runbench -modes sandboxed -users 1000 -latency 0ms -coldstart-runs 0")
 	p("# one sync by hand against a simulator in another terminal:")
@@ -158,6 +161,7 @@ func (r *report) write(out io.Writer) error {
 
 	r.writeSyncs(p)
 	r.writeRatios(p)
+	r.writeMemory(p)
 	r.writeReadLimited(p)
 	r.writeRequests(p)
 	r.writeCold(p)
@@ -431,6 +435,7 @@ func (r *report) writeTargets(p func(string, ...any)) {
 			p("| sandboxed peak RSS ≤ %.0f MiB, %d users (highest of its runs) | %.0f MiB | %s |", limit, users, peak, passMiss(peak <= limit))
 		}
 	}
+	r.memoryTargets(p)
 	for _, c := range r.cold {
 		if c.Warm {
 			p("| warm cache: process start → first API request ≤ %s (median) | %s (min %s) | %s |",
