@@ -197,6 +197,10 @@ func Compile(ctx context.Context, cfg Config) (*Module, error) {
 		// (memory.go) caps the guest's and the kernel's together.
 		WithMemoryLimitPages(uint32(cfg.MemoryLimitMiB) * 16) // 64 KiB pages
 	m := &Module{cfg: cfg, instanceBytes: inst.InstanceBytes}
+	// Compiled, the binary is not needed again; kept, it would hold the
+	// module's size (4 MiB for the Segment guest, ~48 MiB for a baton-sdk
+	// one) in the heap for the module's life.
+	m.cfg.Wasm = nil
 	if cfg.CacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.CacheDir)
 		if err != nil {
