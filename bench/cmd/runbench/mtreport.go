@@ -28,7 +28,7 @@ func writeServeReport(out io.Writer, cfg config, started time.Time, load0, load1
 
 	p("# Multi-tenant benchmark")
 	p("")
-	if scenarios != defaultScenarios {
+	if scenarios != issueScenarios() {
 		p("> **Reduced run**: scenarios %s, not the issue's %s; numbers that", scenarios, defaultScenarios)
 		p("> depend on scale (rounds, waits, peak RSS, idle RSS per tenant) are not the issue's. Run")
 		p("> the command below without `-scenarios` for those.")
@@ -189,4 +189,15 @@ func cgoLabel(path string) string {
 		}
 	}
 	return "built with CGO_ENABLED=0, as the Docker image"
+}
+
+// issueScenarios is defaultScenarios as the report names scenarios
+// (String writes intervals as time.Duration does: "5m0s" for "5m").
+func issueScenarios() string {
+	scs, _ := parseScenarios(defaultScenarios)
+	names := make([]string, len(scs))
+	for i, sc := range scs {
+		names[i] = sc.String()
+	}
+	return strings.Join(names, ",")
 }
