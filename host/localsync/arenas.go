@@ -39,16 +39,18 @@ const expansionDoneMessage = "expandGrantsForEntitlements: graph is expanded"
 // garbage swept since is enough.
 //
 // When expansion starts it returns the free heap to the OS and takes a
-// placeholder of an arena's size: the heap below it then has no free run
-// large enough, so expansion's arena comes from fresh address space
-// above. When expansion is done, the placeholder is dropped and the free
-// heap, the expansion's dead arena included, returned to the OS: the
-// sealing arenas land on those released pages or fresh ones. Neither
-// placeholder nor released pages cost RSS until written; each end costs
-// one collection (~5–60 ms). The placeholder is taken only under a Go
-// memory limit (one-shot syncs set one, serve and service mode with a
-// memory budget): it is live heap, and without a limit the collector
-// would let garbage grow by its size before the next collection.
+// placeholder of an arena's size above a released cushion: the heap below
+// the placeholder then has no free run large enough, so expansion's arena
+// comes from fresh address space above it. When expansion is done, the
+// placeholder is dropped and the free heap, the expansion's dead arena
+// included, returned to the OS: the sealing arenas land on those released
+// pages or fresh ones. Neither placeholder, cushion nor released pages
+// cost RSS until written; each release is a collection (~5–60 ms), three
+// a sync. The placeholder is taken only under a Go memory limit (a
+// one-shot sync sets one, serve with a memory budget too): it is live
+// heap, and without a limit the collector would let garbage grow by its
+// size before the next collection. Service mode's sync tasks do not come
+// through here: baton-sdk's task manager builds their syncer.
 //
 // baton-sdk offers no hook at the end of expansion (WithTransitionHandler
 // reports only the start of a step; wrapping the store would hide the
@@ -73,8 +75,7 @@ func (g *arenaGuard) transition(a sdksync.Action) {
 	}
 	cushion := make([]byte, cushionBytes)
 	g.placeholder = make([]byte, arenaBytes)
-	runtime.KeepAlive(cushion)
-	cushion = nil
+	runtime.KeepAlive(cushion) // allocated before the placeholder, freed after
 	debug.FreeOSMemory()
 }
 
