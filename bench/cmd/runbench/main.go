@@ -235,23 +235,10 @@ func run() error {
 	}
 	rep.finished = time.Now()
 
-	var w io.Writer = os.Stdout
-	if cfg.out != "" {
-		rep.analysis = keptAnalysis(cfg.out)
-		f, err := os.Create(cfg.out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	if err := rep.write(w); err != nil {
-		return err
-	}
-	if cfg.out != "" {
-		fmt.Fprintf(os.Stderr, "wrote %s\n", cfg.out)
-	}
-	return nil
+	return writeReport(cfg.out, func(w io.Writer, analysis string) error {
+		rep.analysis = analysis
+		return rep.write(w)
+	})
 }
 
 // runSegment measures the Segment connector: the sync scenarios and the
@@ -324,6 +311,25 @@ func warmCache(wasm []byte, dir string) error {
 		return fmt.Errorf("compiling the guest to warm the cache: %w", err)
 	}
 	return m.Close(ctx)
+}
+
+// writeReport has write write a report to path, or to stdout when path is
+// empty, handing it the Analysis section kept from the report it replaces.
+func writeReport(path string, write func(w io.Writer, analysis string) error) error {
+	if path == "" {
+		return write(os.Stdout, "")
+	}
+	analysis := keptAnalysis(path)
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := write(f, analysis); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s\n", path)
+	return nil
 }
 
 // keptAnalysis returns the hand-written "## Analysis" section of the

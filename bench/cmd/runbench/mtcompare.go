@@ -100,22 +100,9 @@ func runCompare(cfg config) error {
 	}
 	logMT(many)
 
-	var w io.Writer = os.Stdout
-	if cfg.out != "" {
-		f, err := os.Create(cfg.out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	if err := writeMultitenant(w, cfg, started, load0, loadavg(), one, many); err != nil {
-		return err
-	}
-	if cfg.out != "" {
-		fmt.Fprintf(os.Stderr, "wrote %s\n", cfg.out)
-	}
-	return nil
+	return writeReport(cfg.out, func(w io.Writer, _ string) error {
+		return writeMultitenant(w, cfg, started, load0, loadavg(), one, many)
+	})
 }
 
 func logMT(r mtResult) {

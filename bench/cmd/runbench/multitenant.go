@@ -167,24 +167,9 @@ func runMultitenant(cfg config) error {
 		runs = append(runs, r)
 	}
 
-	var w io.Writer = os.Stdout
-	analysis := ""
-	if cfg.out != "" {
-		analysis = keptAnalysis(cfg.out)
-		f, err := os.Create(cfg.out)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = f
-	}
-	if err := writeServeReport(w, cfg, started, load0, loadavg(), runs, analysis); err != nil {
-		return err
-	}
-	if cfg.out != "" {
-		fmt.Fprintf(os.Stderr, "wrote %s\n", cfg.out)
-	}
-	return nil
+	return writeReport(cfg.out, func(w io.Writer, analysis string) error {
+		return writeServeReport(w, cfg, started, load0, loadavg(), runs, analysis)
+	})
 }
 
 // scenario serves its workspaces, runs one tenant alone (which also
