@@ -72,6 +72,14 @@ type Module struct {
 	Globals [][]byte // each: type, mutability, initialiser with its end
 	Funcs   []Func
 	Start   *uint32
+	Data    [][]byte // each: a data segment as encoded (ActiveData writes one)
+}
+
+// ActiveData is a data segment placing init at offset in memory 0.
+func ActiveData(offset int32, init []byte) []byte {
+	b := append([]byte{0, OpI32Const}, S64(int64(offset))...)
+	b = append(b, OpEnd)
+	return append(append(b, U32(uint32(len(init)))...), init...)
 }
 
 // Encode returns the module's binary.
@@ -137,6 +145,7 @@ func (m Module) Encode() []byte {
 		items = append(items, append(U32(uint32(len(body))), body...))
 	}
 	section(10, len(items), items...)
+	section(11, len(m.Data), m.Data...)
 	return b
 }
 

@@ -1,6 +1,7 @@
 package fuel_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 //   - What it accepts, wazero compiles (or refuses) exactly as it does the
 //     module unchanged (custom sections apart), so Compile never runs a
 //     module it misread.
+//   - Its memory after instantiation is the module's, byte for byte (data
+//     segments are merged), wherever both instantiate.
 //   - Termination: every export of an accepted module, called with zero
 //     arguments and a deadline of callDeadline, returns within
 //     terminationBound, whatever its code. A loop or a recursion that
@@ -30,7 +33,8 @@ import (
 // module's counts declare (TestRefusesMemoryBombs).
 func FuzzInstrument(f *testing.F) {
 	for _, seed := range [][]byte{callsThroughALoop, namedCallsThroughALoop, doublingRecursion, simdLoop,
-		handmade.TypedBlockLoop(), handmade.TableGrow(1 << 26), handmade.StartSleeps(), handmade.TableDeclared(4)} {
+		handmade.TypedBlockLoop(), handmade.TableGrow(1 << 26), handmade.StartSleeps(), handmade.TableDeclared(4),
+		a.Module{Memory: &a.Table{Min: 1}, Data: [][]byte{a.ActiveData(16, []byte("ab")), a.ActiveData(40, []byte("cd")), a.ActiveData(30, []byte("e"))}}.Encode()} {
 		f.Add(seed)
 	}
 	ctx := context.Background()
@@ -45,10 +49,16 @@ func FuzzInstrument(f *testing.F) {
 		if (origErr == nil) != (outErr == nil) && !strings.Contains(fmt.Sprint(origErr), "custom") {
 			t.Fatalf("wazero on the module: %v; on its instrumented copy: %v", origErr, outErr)
 		}
-		if outErr == nil {
-			if err := terminates(ctx, res.Wasm, terminationBound); err != nil {
-				t.Fatal(err)
-			}
+		if outErr != nil {
+			return
+		}
+		want, wantErr := instantiatedMemory(wasm)
+		got, gotErr := instantiatedMemory(res.Wasm)
+		if wantErr == nil && gotErr == nil && !bytes.Equal(got, want) {
+			t.Fatal("the instrumented module's memory differs from the module's after instantiation")
+		}
+		if err := terminates(ctx, res.Wasm, terminationBound); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

@@ -46,6 +46,9 @@ type module struct {
 	instanceBytes    uint64
 	haveDataCount    bool
 	dataCountSegment uint32
+	memories         uint32 // imported and defined
+	importedMemory   bool
+	memoryPages      uint32 // the first memory's minimum
 }
 
 // fuelGlobal is the index of the added fuel counter: past the module's
@@ -145,7 +148,7 @@ func (m *module) scan(s section) error {
 	case secTable:
 		m.scanTables(&r)
 	case secMemory:
-		scanMemories(&r)
+		m.scanMemories(&r)
 	case secGlobal:
 		m.definedGlobals = r.count(3) // read whole in the rewrite
 		return refused(s.id, &r)
