@@ -7,7 +7,6 @@ import (
 	"runtime/debug"
 	"sync"
 
-	sdksync "github.com/conductorone/baton-sdk/pkg/sync"
 	"github.com/grpc-ecosystem/go-grpc-middleware/logging/zap/ctxzap"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -62,11 +61,8 @@ type arenaGuard struct {
 	placeholder []byte
 }
 
-// transition is the syncer's transition handler.
-func (g *arenaGuard) transition(a sdksync.Action) {
-	if a.Op != sdksync.SyncGrantExpansionOp {
-		return
-	}
+// expansionStarts releases the free heap and takes the placeholder.
+func (g *arenaGuard) expansionStarts() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	debug.FreeOSMemory()

@@ -81,6 +81,12 @@ type Options struct {
 	// (baton-sdk's --storage-engine); empty means DefaultStorageEngine.
 	// Readers (inspect, provisioning, ConductorOne) read either.
 	StorageEngine c1zstore.Engine
+	// OnCollected, if set, is called when the syncer has read everything
+	// it reads from the connector and grant expansion starts: a caller
+	// releases there what only served the connector's calls (a guest's
+	// instances), before the store's memory-heavy end. The syncer may
+	// still call the connector afterwards (its Cleanup).
+	OnCollected func()
 }
 
 // Run syncs everything cc exposes into a new c1z at opts.Path. It checks
@@ -149,11 +155,26 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) error {
 		return fmt.Errorf("creating the sync's %s c1z store in %s: %w", engine, work, err)
 	}
 	syncOpts := []sync.SyncOpt{sync.WithConnectorStore(store), sync.WithTmpDir(work), sync.WithWorkerCount(max(1, opts.Workers))}
+	var guard *arenaGuard
 	if engine == c1zstore.EnginePebble {
-		guard := &arenaGuard{}
+		guard = &arenaGuard{}
 		defer guard.release()
 		syncCtx = guard.watch(syncCtx)
-		syncOpts = append(syncOpts, sync.WithTransitionHandler(guard.transition))
+	}
+	if guard != nil || opts.OnCollected != nil {
+		syncOpts = append(syncOpts, sync.WithTransitionHandler(func(a sync.Action) {
+			if a.Op != sync.SyncGrantExpansionOp {
+				return
+			}
+			// First, so that the guard returns what the caller frees to
+			// the OS before expansion allocates.
+			if opts.OnCollected != nil {
+				opts.OnCollected()
+			}
+			if guard != nil {
+				guard.expansionStarts()
+			}
+		}))
 	}
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))

@@ -182,6 +182,17 @@ func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
 		return err
 	}
 	defer cc.Close()
+	// The guest's instances (their linear memory, ~6 MiB each for the
+	// Segment guest, and their share of the heap) are not needed while
+	// the syncer expands grants and seals the c1z, the sync's peak;
+	// a later call makes a new one.
+	collected := opts.OnCollected
+	opts.OnCollected = func() {
+		t.ReleaseIdle(ctx)
+		if collected != nil {
+			collected()
+		}
+	}
 	return localsync.Run(ctx, cc, opts)
 }
 

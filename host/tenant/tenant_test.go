@@ -435,3 +435,32 @@ func TestGuestCallsAreNotWasted(t *testing.T) {
 		t.Errorf("%d guest calls for %d users and %d other resources", calls, users, others)
 	}
 }
+
+// TestSyncReleasesInstancesBeforeExpansion: by the time grant expansion
+// starts (the caller's OnCollected), the tenant's guest instances are
+// closed and hold no memory, so the end of the sync, its peak, does not
+// carry them; and no later call of the sync made a new one.
+func TestSyncReleasesInstancesBeforeExpansion(t *testing.T) {
+	e := startSim(t, segmentsim.DefaultConfig(50))
+	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: "release",
+		Egress: egress.Config{BaseURL: e.url, Token: secret.New(segmentsim.DefaultToken)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Close(context.Background())
+	var atExpansion *sandbox.Stats
+	err = tn.Sync(context.Background(), localsync.Options{Path: filepath.Join(t.TempDir(), "s.c1z"),
+		OnCollected: func() { s := tn.Stats(); atExpansion = &s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if atExpansion == nil {
+		t.Fatal("OnCollected was not called")
+	}
+	if atExpansion.PeakMemoryBytes == 0 || atExpansion.MemoryBytes != 0 {
+		t.Errorf("at grant expansion the instances hold %d bytes (peak %d): want them closed", atExpansion.MemoryBytes, atExpansion.PeakMemoryBytes)
+	}
+	if end := tn.Stats(); end.InstancesCreated != atExpansion.InstancesCreated || end.MemoryBytes != 0 {
+		t.Errorf("after the sync: %d instances created (%d at expansion), %d bytes held", end.InstancesCreated, atExpansion.InstancesCreated, end.MemoryBytes)
+	}
+}
