@@ -15,6 +15,7 @@ package wasmguest
 
 import (
 	"context"
+	"runtime/debug"
 
 	"github.com/extism/go-pdk"
 
@@ -24,6 +25,16 @@ import (
 )
 
 var registered guest.Connector
+
+// gcPercent is the guest's GOGC. Its live heap is small (a page of API
+// results), so Go's default lets it grow to its 4 MiB minimum before the
+// first collection; and wasm cannot return memory, so every page it ever
+// touched stays resident host memory for the instance's life. At 25 an
+// instance of the Segment guest holds ~6 MiB instead of ~9 through a
+// sync, for no measurable time.
+const gcPercent = 25
+
+func init() { debug.SetGCPercent(gcPercent) }
 
 // Register makes c the connector served by this module's exports.
 func Register(c guest.Connector) { registered = c }
