@@ -191,7 +191,7 @@ func targetedSyncAction(c *cli.Context, bids []string) error {
 		return err
 	}
 	defer func() { _ = logger.Sync() }()
-	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), limits, nil)
+	t, _, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), limits, nil)
 	if err != nil {
 		return err
 	}

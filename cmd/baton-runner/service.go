@@ -57,7 +57,7 @@ func runService(c *cli.Context) error {
 		return err
 	}
 	limitGoMemory(budgetMiB, logger)
-	t, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"), limits, nil)
+	t, _, closeTenant, err := openTenant(ctx, c, logger, c.String("token"), c.String("base-url"), limits, nil)
 	if err != nil {
 		return err
 	}

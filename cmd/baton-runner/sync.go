@@ -84,7 +84,7 @@ func withTenant(c *cli.Context, do func(*tenant.Tenant, *zap.Logger) error) erro
 		return err
 	}
 	defer func() { _ = logger.Sync() }()
-	t, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{}, nil)
+	t, _, closeTenant, err := openTenant(c.Context, c, logger, c.String("token"), c.String("base-url"), synclimits.Limits{}, nil)
 	if err != nil {
 		return err
 	}
@@ -92,14 +92,14 @@ func withTenant(c *cli.Context, do func(*tenant.Tenant, *zap.Logger) error) erro
 	return do(t, logger)
 }
 
-// openTenant compiles the guest and binds it to the tenant at baseURL,
+// openTenant compiles the guest (m) and binds it to the tenant at baseURL,
 // with limits on its syncs (zero for a command that runs none); close
 // releases everything.
 // A report, if given, is told of every request and wait.
-func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string, limits synclimits.Limits, report *syncReport) (t *tenant.Tenant, close func(), err error) {
+func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, baseURL string, limits synclimits.Limits, report *syncReport) (t *tenant.Tenant, m *sandbox.Module, close func(), err error) {
 	audit, closeAudit, err := auditSink(c.String("audit-log"), logger)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	waits := waitlog.New(logger, c.Duration("progress-interval"))
 	sink := audit
@@ -122,10 +122,10 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 		}
 		waits.Held(d)
 	}
-	m, err := compileModule(ctx, c, logger)
+	m, err = compileModule(ctx, c, logger)
 	if err != nil {
 		closeAudit()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	tc := tenant.Config{
 		Name:      "default",
@@ -149,7 +149,7 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		closeAudit()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	t, err = tenant.New(m, tc)
 	if err != nil {
@@ -160,9 +160,9 @@ func openTenant(ctx context.Context, c *cli.Context, logger *zap.Logger, token, 
 		if inner := errors.Unwrap(err); inner != nil {
 			err = inner
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return t, func() {
+	return t, m, func() {
 		waits.Flush()
 		t.Close(context.WithoutCancel(ctx))
 		_ = m.Close(context.WithoutCancel(ctx))
@@ -181,11 +181,12 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 		return err
 	}
 	report := newSyncReport(logger, isTerminal(os.Stderr), c.Duration("progress-interval"))
-	t, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits, report)
+	t, m, closeTenant, err := openTenant(ctx, c, logger, token, baseURL, limits, report)
 	if err != nil {
 		return err
 	}
 	defer closeTenant()
+	opts := localsync.Options{Path: file, OnProgress: report.update, StorageEngine: engine}
 	// The process runs this one sync and exits (GOMEMLIMIT overrides).
 	// The limit is sized for JSON-ABI guests: a baton-sdk guest's
 	// instances keep ~100 MiB each of live heap (their linear memory),
@@ -193,9 +194,8 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 	// (3000 users: 21 s of CPU instead of 7.6).
 	if t.Kind() == sandbox.GuestABI {
 		localsync.LimitOneShotMemory()
+		opts.OnCollected = closeWhenCollected(ctx, m)
 	}
-
-	opts := localsync.Options{Path: file, OnProgress: report.update, StorageEngine: engine}
 	syncScope(c, &opts)
 	err = t.Sync(ctx, opts)
 	report.done()
@@ -203,6 +203,16 @@ func runSync(ctx context.Context, c *cli.Context, logger *zap.Logger, token, bas
 		return explainSyncError(err, file)
 	}
 	return report.summary(ctx, os.Stdout, file)
+}
+
+// closeWhenCollected is a one-shot sync's OnCollected for a JSON-ABI
+// guest: nothing calls such a guest once grant expansion starts (its ABI
+// has no cleanup; a baton-sdk guest's Cleanup still runs in it), so its
+// module is closed there, and its compiled code (18 MiB for the Segment
+// guest) and decoded module are not part of the sync's peak, the end
+// (10k users: 265 -> 245 MiB, native 241).
+func closeWhenCollected(ctx context.Context, m *sandbox.Module) func() {
+	return func() { _ = m.Close(context.WithoutCancel(ctx)) }
 }
 
 // explainSyncError turns a failed sync into a message that says what failed,

@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	extism "github.com/extism/go-sdk"
@@ -137,6 +138,9 @@ type Module struct {
 	instanceBytes uint64
 	kind          GuestKind
 	sdkSchema     json.RawMessage
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // GuestKind says which contract a guest module speaks.
@@ -322,12 +326,14 @@ func (m *Module) Metadata() abi.Metadata { return m.metadata }
 // SHA256 returns the hex SHA-256 of the module binary.
 func (m *Module) SHA256() string { return m.sha256 }
 
-// Close releases the compiled module. Pools made from it must not be used
-// afterwards.
+// Close releases the compiled module; a second Close does nothing. A
+// pool made from it fails its calls afterwards (it cannot instantiate).
 func (m *Module) Close(ctx context.Context) error {
-	err := m.compiled.Close(ctx)
-	m.closeCache(ctx)
-	return err
+	m.closeOnce.Do(func() {
+		m.closeErr = m.compiled.Close(ctx)
+		m.closeCache(ctx)
+	})
+	return m.closeErr
 }
 
 // closeCache closes the compilation cache; extism requires that this happens

@@ -131,7 +131,8 @@ func peakRSSKiB() int64 {
 }
 
 // syncSandboxed is what `baton-runner sync` does: compile the guest (through
-// the persistent cache), bind a tenant to it and sync.
+// the persistent cache), bind a tenant to it and sync, closing the module
+// when the connector is done.
 func syncSandboxed(ctx context.Context, wasmPath, cacheDir string, eg egress.Config, opts localsync.Options, start time.Time) (time.Duration, error) {
 	wasm, err := os.ReadFile(wasmPath)
 	if err != nil {
@@ -148,6 +149,7 @@ func syncSandboxed(ctx context.Context, wasmPath, cacheDir string, eg egress.Con
 	}
 	defer t.Close(ctx)
 	setup := time.Since(start)
+	opts.OnCollected = func() { _ = m.Close(ctx) } // as runSync's closeWhenCollected
 	return setup, t.Sync(ctx, opts)
 }
 
