@@ -184,8 +184,8 @@ func (t *Tenant) Sync(ctx context.Context, opts localsync.Options) error {
 	defer cc.Close()
 	// The guest's instances (their linear memory, ~6 MiB each for the
 	// Segment guest, and their share of the heap) are not needed while
-	// the syncer expands grants and seals the c1z, the sync's peak;
-	// a later call makes a new one.
+	// the syncer expands grants and seals the c1z, where a large sync
+	// peaks; a later call makes a new one.
 	collected := opts.OnCollected
 	opts.OnCollected = func() {
 		t.ReleaseIdle(ctx)
