@@ -83,6 +83,19 @@ func serve(t *testing.T, sim *segmentsim.Server) string {
 	return ts.URL
 }
 
+// tenant is a tenant of e with the simulator's token and default
+// settings, closed when the test ends.
+func (e *env) tenant(t *testing.T, name string) *tenant.Tenant {
+	t.Helper()
+	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: name,
+		Egress: egress.Config{BaseURL: e.url, Token: secret.New(segmentsim.DefaultToken)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tn.Close(context.Background()) })
+	return tn
+}
+
 // sync runs a sandboxed sync of e into path with the given token.
 func (e *env) sync(t *testing.T, token, path string) error {
 	t.Helper()
@@ -418,12 +431,7 @@ func TestFeaturesOff(t *testing.T) {
 // makes one grants call per user and none of the others.
 func TestGuestCallsAreNotWasted(t *testing.T) {
 	e := startSim(t, segmentsim.DefaultConfig(200))
-	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: "calls",
-		Egress: egress.Config{BaseURL: e.url, Token: secret.New(segmentsim.DefaultToken)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tn.Close(context.Background())
+	tn := e.tenant(t, "calls")
 	if err := tn.Sync(context.Background(), localsync.Options{Path: filepath.Join(t.TempDir(), "s.c1z")}); err != nil {
 		t.Fatal(err)
 	}
@@ -438,18 +446,13 @@ func TestGuestCallsAreNotWasted(t *testing.T) {
 
 // TestSyncReleasesInstancesBeforeExpansion: by the time grant expansion
 // starts (the caller's OnCollected), the tenant's guest instances are
-// closed and hold no memory, so the end of the sync, its peak, does not
-// carry them; and no later call of the sync made a new one.
+// closed and hold no memory, so the end of the sync, where a large sync
+// peaks, does not carry them; and no later call of the sync made a new one.
 func TestSyncReleasesInstancesBeforeExpansion(t *testing.T) {
 	e := startSim(t, segmentsim.DefaultConfig(50))
-	tn, err := tenant.New(segmentModule(t), tenant.Config{Name: "release",
-		Egress: egress.Config{BaseURL: e.url, Token: secret.New(segmentsim.DefaultToken)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tn.Close(context.Background())
+	tn := e.tenant(t, "release")
 	var atExpansion *sandbox.Stats
-	err = tn.Sync(context.Background(), localsync.Options{Path: filepath.Join(t.TempDir(), "s.c1z"),
+	err := tn.Sync(context.Background(), localsync.Options{Path: filepath.Join(t.TempDir(), "s.c1z"),
 		OnCollected: func() { s := tn.Stats(); atExpansion = &s }})
 	if err != nil {
 		t.Fatal(err)
