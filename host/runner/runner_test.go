@@ -410,3 +410,34 @@ func TestSleepingTenantCannotStarveItsNeighbour(t *testing.T) {
 			h.GetSampleCount(), over1s, started, rt.CallTimeout)
 	}
 }
+
+// TestNextSyncIsDueAnIntervalAfterItsStart: two tenants due together with
+// one slot start one after the other, and each is due again an interval
+// after it started. Were the second due an interval after it first became
+// due, both would be due together again, the second queueing behind the
+// first every round.
+func TestNextSyncIsDueAnIntervalAfterItsStart(t *testing.T) {
+	url, dir := simURL(t), t.TempDir()
+	core, logs := observer.New(zap.InfoLevel)
+	r := New(Options{Logger: zap.New(core)})
+	defer r.Stop(context.Background())
+	a, b := syncTenant("a", url, dir), syncTenant("b", url, dir)
+	a.Interval, b.Interval = time.Hour, time.Hour
+	spec := Spec{Runtime: testRuntime, MaxConcurrentSyncs: 1, Modules: modules(t), Tenants: []TenantSpec{a, b}}
+	if err := r.Apply(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	completed := func() []observer.LoggedEntry { return logs.FilterMessage("sync complete").All() }
+	waitFor(t, 2*time.Minute, "a sync of each tenant", func() bool { return len(completed()) == 2 })
+	first, second := completed()[0], completed()[1]
+	next, ok := second.ContextMap()["next"].(time.Time)
+	if !ok {
+		t.Fatalf("%q logged no next time: %v", second.Message, second.ContextMap())
+	}
+	// The second started once the first had completed, and the first
+	// completed after both became due.
+	if next.Before(first.Time.Add(time.Hour)) {
+		t.Errorf("%s is next due at %s, less than an interval after %s completed (%s): due from when it became due, not from its start",
+			second.ContextMap()["tenant"], next.Format(time.RFC3339Nano), first.ContextMap()["tenant"], first.Time.Format(time.RFC3339Nano))
+	}
+}

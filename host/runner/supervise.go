@@ -203,7 +203,6 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			return ok, ctx.Err()
 		case <-time.After(time.Until(next)):
 		}
-		next = time.Now().Add(spec.Interval)
 		r.status.queued(spec.Name)
 		queued := time.Now()
 		release, reserved, err := r.admit(ctx, spec.Name, func() { r.status.waitingForMemory(spec.Name) })
@@ -211,6 +210,13 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 			return ok, err
 		}
 		start := time.Now()
+		// Due again an interval after this start, not after this due
+		// time: tenants due together (every tenant when serve starts)
+		// would otherwise stay due together, and queue behind each other
+		// every round. From the start, the next round keeps the order and
+		// spacing the slots gave this one, and waits only when the work
+		// outgrows the interval.
+		next = start.Add(spec.Interval)
 		r.status.running(spec.Name)
 		r.opts.Metrics.waited(start.Sub(queued))
 		log.Info("sync started", zap.Duration("waited", start.Sub(queued).Round(time.Millisecond)), zap.Int64("memory_reserved_mib", membudget.MiB(reserved)))
@@ -233,7 +239,7 @@ func (r *Runner) runTenant(ctx context.Context, spec TenantSpec, m *sandbox.Modu
 		}
 		ok = true
 		r.status.succeeded(spec.Name, time.Now(), next)
-		log.Info("sync complete", zap.String("file", spec.Output), zap.Duration("took", time.Since(start).Round(time.Millisecond)))
+		log.Info("sync complete", zap.String("file", spec.Output), zap.Duration("took", time.Since(start).Round(time.Millisecond)), zap.Time("next", next))
 		// Only now, so that the sync's instances are gone and its end is
 		// logged before the next sync starts.
 		release(true)

@@ -207,9 +207,9 @@ func (b *serveBench) scenario(sc serveScenario) (serveRun, error) {
 
 func logServe(what string, r serveResult) {
 	s := r.Sched
-	fmt.Fprintf(os.Stderr, "%s %-5s tenants=%d wall=%.1fs ready=%.1fs cpu=%.1fs hwm=%.0fMiB idle=%.0fMiB syncs=%d min-done=%d max-gap=%.1fs late=%d wait p50/p99/max=%.1f/%.1f/%.1fs requests=%d errors=%d sim-cpu=%.1fs other-cpu=%.1fs\n",
+	fmt.Fprintf(os.Stderr, "%s %-5s tenants=%d wall=%.1fs ready=%.1fs cpu=%.1fs hwm=%.0fMiB idle=%.0fMiB syncs=%d min-done=%d max-gap=%.1fs late=%d first waits p50/p99/max=%.1f/%.1f/%.1fs later=%.1f/%.1f/%.1fs requests=%d errors=%d sim-cpu=%.1fs other-cpu=%.1fs\n",
 		r.serveScenario, what, r.Tenants, r.Wall.Seconds(), r.Ready.Seconds(), r.CPU.Seconds(), mib(r.HWMKiB*1024), mib(r.IdleRSSKiB*1024),
-		s.Syncs, s.MinDone, s.MaxGap.Seconds(), s.Late, s.WaitP50.Seconds(), s.WaitP99.Seconds(), s.WaitMax.Seconds(), r.Requests, s.Errors, r.SimCPU.Seconds(), r.OtherCPU.Seconds())
+		s.Syncs, s.MinDone, s.MaxGap.Seconds(), s.Late, s.First.P50.Seconds(), s.First.P99.Seconds(), s.First.Max.Seconds(), s.Later.P50.Seconds(), s.Later.P99.Seconds(), s.Later.Max.Seconds(), r.Requests, s.Errors, r.SimCPU.Seconds(), r.OtherCPU.Seconds())
 }
 
 func tenantNames(n int) []string {

@@ -24,7 +24,9 @@ type serveLog struct {
 	starts    map[string][]time.Time // by tenant, in log order
 	completed map[string]int
 	running   map[string]bool
-	waits     []time.Duration
+	// waits of each tenant's first sync (serve's start: every tenant
+	// due at once) and of the later ones, apart.
+	firstWaits, laterWaits []time.Duration
 	// errors are the lines logged at error level or above, warns at warn.
 	errors, warns int
 	firstError    string
@@ -71,8 +73,13 @@ func (l *serveLog) add(line []byte) {
 	switch e.Msg {
 	case "sync started":
 		sec, frac := math.Modf(e.TS)
+		waited := time.Duration(e.Waited * float64(time.Second))
+		if len(l.starts[e.Tenant]) == 0 {
+			l.firstWaits = append(l.firstWaits, waited)
+		} else {
+			l.laterWaits = append(l.laterWaits, waited)
+		}
 		l.starts[e.Tenant] = append(l.starts[e.Tenant], time.Unix(int64(sec), int64(frac*1e9)))
-		l.waits = append(l.waits, time.Duration(e.Waited*float64(time.Second)))
 		l.running[e.Tenant] = true
 	case "sync complete":
 		l.completed[e.Tenant]++
@@ -87,7 +94,7 @@ func (l *serveLog) add(line []byte) {
 func (l *serveLog) progress(tenants []string, syncs int) (done, running, started int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	started = len(l.waits)
+	started = len(l.firstWaits) + len(l.laterWaits)
 	for _, t := range tenants {
 		if l.completed[t] >= syncs {
 			done++
@@ -101,25 +108,44 @@ func (l *serveLog) progress(tenants []string, syncs int) (done, running, started
 
 // schedule is how well serve kept its tenants' schedule in one run.
 type schedule struct {
-	Tenants  int // tenants expected
-	Syncs    int // syncs started
-	MinDone  int // fewest syncs completed by any tenant
-	Gaps     int // pairs of consecutive starts of one tenant
-	MaxGap   time.Duration
-	GapOf    string // the tenant of MaxGap
-	Late     int    // tenants with two starts more than the interval apart
-	WaitP50  time.Duration
-	WaitP99  time.Duration
-	WaitMax  time.Duration
-	Errors   int
-	Warns    int
-	Lines    int
-	Bytes    int
-	FirstErr string
+	Tenants int // tenants expected
+	Syncs   int // syncs started
+	MinDone int // fewest syncs completed by any tenant
+	Gaps    int // pairs of consecutive starts of one tenant
+	MaxGap  time.Duration
+	GapOf   string // the tenant of MaxGap
+	Late    int    // tenants with two starts more than lateSlack over the interval apart
+	// First are the waits of each tenant's first sync, Later of the rest.
+	First, Later waits
+	Errors       int
+	Warns        int
+	Lines        int
+	Bytes        int
+	FirstErr     string
 }
 
+// waits are quantiles of the waits of some syncs.
+type waits struct{ P50, P99, Max time.Duration }
+
+func quantiles(w []time.Duration) waits {
+	w = slices.Clone(w)
+	slices.Sort(w)
+	q := waits{P50: nearestRank(w, 0.50), P99: nearestRank(w, 0.99)}
+	if len(w) > 0 {
+		q.Max = w[len(w)-1]
+	}
+	return q
+}
+
+// lateSlack is how much more than the interval two starts of a tenant may
+// be apart before it counts as late: serve makes a tenant due an interval
+// after its last start, so every gap is the interval plus the second
+// sync's wait, a few milliseconds when a slot is free.
+const lateSlack = time.Second
+
 // schedule summarizes the run for tenants against interval: a tenant is
-// late when two consecutive sync starts are more than interval apart.
+// late when two consecutive sync starts are more than interval+lateSlack
+// apart.
 func (l *serveLog) schedule(tenants []string, interval time.Duration) schedule {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -134,7 +160,7 @@ func (l *serveLog) schedule(tenants []string, interval time.Duration) schedule {
 			if gap > s.MaxGap {
 				s.MaxGap, s.GapOf = gap, t
 			}
-			late = late || gap > interval
+			late = late || gap > interval+lateSlack
 		}
 		if late {
 			s.Late++
@@ -143,13 +169,8 @@ func (l *serveLog) schedule(tenants []string, interval time.Duration) schedule {
 	if len(tenants) == 0 {
 		s.MinDone = 0
 	}
-	s.Syncs = len(l.waits)
-	w := slices.Clone(l.waits)
-	slices.Sort(w)
-	s.WaitP50, s.WaitP99 = nearestRank(w, 0.50), nearestRank(w, 0.99)
-	if len(w) > 0 {
-		s.WaitMax = w[len(w)-1]
-	}
+	s.Syncs = len(l.firstWaits) + len(l.laterWaits)
+	s.First, s.Later = quantiles(l.firstWaits), quantiles(l.laterWaits)
 	return s
 }
 

@@ -29,16 +29,17 @@ func completed(tenant string, ts float64) string {
 	return fmt.Sprintf(`{"level":"info","ts":%.3f,"msg":"sync complete","tenant":%q,"file":"/x.c1z","took":1.5}`, ts, tenant)
 }
 
-// TestServeLogSchedule: starts more than the interval apart make a
-// tenant late, once however many of its gaps are; waits are quantiles of
-// every start; a tenant that never synced counts toward the fewest syncs.
+// TestServeLogSchedule: starts more than the interval and lateSlack apart
+// make a tenant late, once however many of its gaps are; waits are
+// quantiles of each tenant's first starts and of the later ones apart; a
+// tenant that never synced counts toward the fewest syncs.
 func TestServeLogSchedule(t *testing.T) {
 	const t0 = 1_700_000_000.0
 	l := logOf(
 		`{"level":"info","ts":1700000000.0,"msg":"serving","listen":"127.0.0.1:9090"}`,
 		started("a", t0, 0.5), completed("a", t0+1),
 		started("b", t0+1, 1.5), completed("b", t0+2),
-		started("a", t0+60, 0.1), completed("a", t0+61),
+		started("a", t0+60.5, 0.1), completed("a", t0+61), // within lateSlack
 		started("b", t0+67.5, 7.5), // 66.5 s after its first: late for 60 s
 		`{"level":"error","ts":1700000070.0,"msg":"tenant failed; restarting","tenant":"b","reason":"upstream 503"}`,
 		started("b", t0+70, 0), completed("b", t0+71),
@@ -48,7 +49,9 @@ func TestServeLogSchedule(t *testing.T) {
 	names := []string{"a", "b", "c"}
 	s := l.schedule(names, time.Minute)
 	want := schedule{Tenants: 3, Syncs: 5, MinDone: 0, Gaps: 3, MaxGap: 66500 * time.Millisecond, GapOf: "b", Late: 1,
-		WaitP50: 500 * time.Millisecond, WaitP99: 7500 * time.Millisecond, WaitMax: 7500 * time.Millisecond, Errors: 1, Warns: 1, Lines: 13}
+		First:  waits{P50: 500 * time.Millisecond, P99: 1500 * time.Millisecond, Max: 1500 * time.Millisecond},
+		Later:  waits{P50: 100 * time.Millisecond, P99: 7500 * time.Millisecond, Max: 7500 * time.Millisecond},
+		Errors: 1, Warns: 1, Lines: 13}
 	s.Bytes, s.FirstErr = 0, "" // checked below
 	if s != want {
 		t.Errorf("schedule:\n got %+v\nwant %+v", s, want)
