@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"sync"
 
+	"github.com/conductorone/baton-sdk/pkg/dotc1z/c1zstore"
 	"github.com/grpc-ecosystem/go-grpc-middleware/logging/zap/ctxzap"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -24,18 +25,29 @@ const arenaBytes = 128 << 20
 // it frees there would be under the arena.
 const cushionBytes = 64 << 20
 
-// expansionDoneMessage is what baton-sdk's syncer logs, at debug level,
-// once grant expansion is complete and before it seals the store (v0.26.0,
-// pkg/sync/syncer.go expandGrantsForEntitlements). TestArenaGuardSeesBothEnds
-// fails if a baton-sdk upgrade stops logging it.
-const expansionDoneMessage = "expandGrantsForEntitlements: graph is expanded"
+// The syncer's log messages at both ends of grant expansion (v0.26.0,
+// pkg/sync/syncer.go): at info level before its first step, which is also
+// when the transition handler reports it (loadEntitlementGraph), and at
+// debug level once the graph is expanded, before it seals the store
+// (expandGrantsForEntitlements). TestArenaGuardSeesBothEnds and
+// service's TestSyncTaskReleasesAtExpansion fail if a baton-sdk upgrade
+// stops logging them.
+const (
+	expansionStartMessage = "Expanding grants..."
+	expansionDoneMessage  = "expandGrantsForEntitlements: graph is expanded"
+)
 
-// arenaGuard keeps Pebble's arenas off heap pages a sync used before, which
-// made the same sync peak 128 or 256 MiB higher from one run to the next
-// (issue 21). An arena is filled with a few MiB, but the Go runtime zeroes
-// a large allocation whole, so makes every page of it resident, unless
-// every page it lands on is fresh or returned to the OS: one page of
-// garbage swept since is enough.
+// expansion is what a sync does around grant expansion, where a large
+// sync peaks: when it starts, the caller's OnCollected releases what only
+// served the connector's calls, then, for a Pebble store, the arena guard
+// returns the free heap; when it is done, the guard lets go.
+//
+// The arena guard keeps Pebble's arenas off heap pages a sync used before,
+// which made the same sync peak 128 or 256 MiB higher from one run to the
+// next (issue 21). An arena is filled with a few MiB, but the Go runtime
+// zeroes a large allocation whole, so makes every page of it resident,
+// unless every page it lands on is fresh or returned to the OS: one page
+// of garbage swept since is enough.
 //
 // When expansion starts it returns the free heap to the OS and takes a
 // placeholder of an arena's size above a released cushion: the heap below
@@ -48,61 +60,100 @@ const expansionDoneMessage = "expandGrantsForEntitlements: graph is expanded"
 // a sync. The placeholder is taken only under a Go memory limit (a
 // one-shot sync sets one, serve with a memory budget too): it is live
 // heap, and without a limit the collector would let garbage grow by its
-// size before the next collection. Service mode's sync tasks do not come
-// through here: baton-sdk's task manager builds their syncer.
+// size before the next collection.
 //
 // baton-sdk offers no hook at the end of expansion (WithTransitionHandler
 // reports only the start of a step; wrapping the store would hide the
-// optional interfaces the syncer looks for), so the end is recognised by
-// the syncer's own log message, through a core added to the logger in the
-// sync's context.
-type arenaGuard struct {
+// optional interfaces the syncer looks for), and service mode's task
+// manager builds its syncer with no options of ours, so the ends are
+// recognised by the syncer's own log messages, through a core added to
+// the logger in the sync's context.
+type expansion struct {
+	onCollected func()
+	guard       bool // the store is Pebble's
+
 	mu          sync.Mutex
+	started     bool
 	placeholder []byte
 }
 
-// expansionStarts releases the free heap and takes the placeholder.
-func (g *arenaGuard) expansionStarts() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
+func newExpansion(engine c1zstore.Engine, onCollected func()) *expansion {
+	return &expansion{onCollected: onCollected, guard: engine == c1zstore.EnginePebble}
+}
+
+// starts runs OnCollected, then releases the free heap and takes the
+// placeholder; only the first call does anything.
+func (x *expansion) starts() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.started {
+		return
+	}
+	x.started = true
+	// First, so that the guard returns what the caller frees to the OS
+	// before expansion allocates.
+	if x.onCollected != nil {
+		x.onCollected()
+	}
+	if !x.guard {
+		return
+	}
 	debug.FreeOSMemory()
-	if g.placeholder != nil || debug.SetMemoryLimit(-1) == math.MaxInt64 {
+	if debug.SetMemoryLimit(-1) == math.MaxInt64 {
 		return
 	}
 	cushion := make([]byte, cushionBytes)
-	g.placeholder = make([]byte, arenaBytes)
+	x.placeholder = make([]byte, arenaBytes)
 	runtime.KeepAlive(cushion) // allocated before the placeholder, freed after
 	debug.FreeOSMemory()
 }
 
-// expansionDone releases the placeholder and the free heap.
-func (g *arenaGuard) expansionDone() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.placeholder = nil
+// done releases the placeholder and the free heap.
+func (x *expansion) done() {
+	if !x.guard {
+		return
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.placeholder = nil
 	debug.FreeOSMemory()
 }
 
 // release drops the placeholder of a sync that ended without finishing
 // expansion.
-func (g *arenaGuard) release() {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.placeholder = nil
+func (x *expansion) release() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.placeholder = nil
 }
 
-// watch returns ctx with its logger also telling g when expansion is done.
-func (g *arenaGuard) watch(ctx context.Context) context.Context {
+// watch returns ctx with its logger also telling x when expansion is
+// done, and when it starts if startFromLog.
+func (x *expansion) watch(ctx context.Context, startFromLog bool) context.Context {
+	w := expansionWatcher{x: x, starts: startFromLog}
 	l := ctxzap.Extract(ctx).WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return zapcore.NewTee(c, expansionWatcher{g})
+		return zapcore.NewTee(c, w)
 	}))
 	return ctxzap.ToContext(ctx, l)
+}
+
+// WatchTask returns ctx for a sync that baton-sdk builds and runs with it
+// itself (service mode's full-sync tasks, whose syncer takes no options of
+// ours), doing what Run does around grant expansion: onCollected (if not
+// nil) when it starts, and the arena guard for a Pebble store. Call end
+// once the task is over.
+func WatchTask(ctx context.Context, engine c1zstore.Engine, onCollected func()) (_ context.Context, end func()) {
+	x := newExpansion(engine, onCollected)
+	return x.watch(ctx, true), x.release
 }
 
 // expansionWatcher is a zapcore.Core that writes nothing: it sees every
 // entry's message, at every level, before the logger's own core decides
 // whether to write it.
-type expansionWatcher struct{ g *arenaGuard }
+type expansionWatcher struct {
+	x      *expansion
+	starts bool
+}
 
 func (expansionWatcher) Enabled(zapcore.Level) bool                 { return true }
 func (w expansionWatcher) With([]zapcore.Field) zapcore.Core        { return w }
@@ -110,8 +161,11 @@ func (expansionWatcher) Write(zapcore.Entry, []zapcore.Field) error { return nil
 func (expansionWatcher) Sync() error                                { return nil }
 
 func (w expansionWatcher) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if e.Message == expansionDoneMessage {
-		w.g.expansionDone()
+	switch {
+	case w.starts && e.Message == expansionStartMessage:
+		w.x.starts()
+	case e.Message == expansionDoneMessage:
+		w.x.done()
 	}
 	return ce
 }

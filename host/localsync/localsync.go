@@ -155,27 +155,14 @@ func Run(ctx context.Context, cc types.ConnectorClient, opts Options) error {
 		return fmt.Errorf("creating the sync's %s c1z store in %s: %w", engine, work, err)
 	}
 	syncOpts := []sync.SyncOpt{sync.WithConnectorStore(store), sync.WithTmpDir(work), sync.WithWorkerCount(max(1, opts.Workers))}
-	var guard *arenaGuard
-	if engine == c1zstore.EnginePebble {
-		guard = &arenaGuard{}
-		defer guard.release()
-		syncCtx = guard.watch(syncCtx)
-	}
-	if guard != nil || opts.OnCollected != nil {
-		syncOpts = append(syncOpts, sync.WithTransitionHandler(func(a sync.Action) {
-			if a.Op != sync.SyncGrantExpansionOp {
-				return
-			}
-			// First, so that the guard returns what the caller frees to
-			// the OS before expansion allocates.
-			if opts.OnCollected != nil {
-				opts.OnCollected()
-			}
-			if guard != nil {
-				guard.expansionStarts()
-			}
-		}))
-	}
+	x := newExpansion(engine, opts.OnCollected)
+	defer x.release()
+	syncCtx = x.watch(syncCtx, false)
+	syncOpts = append(syncOpts, sync.WithTransitionHandler(func(a sync.Action) {
+		if a.Op == sync.SyncGrantExpansionOp {
+			x.starts()
+		}
+	}))
 	if opts.OnProgress != nil {
 		syncOpts = append(syncOpts, sync.WithProgressHandler(opts.OnProgress))
 	}

@@ -22,7 +22,7 @@ import (
 // serving runs a Segment tenant (a 20-user simulator) in service mode
 // against a fake ConductorOne, with cfg's Admit and TaskConcurrency, until
 // the test ends.
-func serving(t *testing.T, cfg service.Config) *fakec1.Server {
+func serving(t *testing.T, cfg service.Config) (*fakec1.Server, *tenant.Tenant) {
 	t.Helper()
 	ctx := context.Background()
 	api := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
@@ -56,7 +56,7 @@ func serving(t *testing.T, cfg service.Config) *fakec1.Server {
 		tn.Close(ctx)
 		_ = m.Close(ctx)
 	})
-	return c1
+	return c1, tn
 }
 
 // admission is one sync task's call of Config.Admit, which the test lets
@@ -102,7 +102,7 @@ func next[T any](t *testing.T, ch <-chan T, what string) T {
 // success; then it runs in turn.
 func TestAdmitHoldsSyncTasks(t *testing.T) {
 	admit, asked := gate()
-	c1 := serving(t, service.Config{TaskConcurrency: 2, Admit: admit})
+	c1, _ := serving(t, service.Config{TaskConcurrency: 2, Admit: admit})
 	a, b := c1.AddSyncTask(), c1.AddSyncTask()
 	first, second := next(t, asked, "first admission"), next(t, asked, "second admission")
 	for _, id := range []string{a, b} {
@@ -150,7 +150,7 @@ func TestAdmitHoldsSyncTasks(t *testing.T) {
 // takes the next task.
 func TestAdmitRefusalFailsTheTask(t *testing.T) {
 	admit, asked := gate()
-	c1 := serving(t, service.Config{Admit: admit})
+	c1, _ := serving(t, service.Config{Admit: admit})
 	refused := c1.AddSyncTask()
 	next(t, asked, "admission").let <- errors.New("tenant acme's sync does not fit: raise the budget")
 	fin, err := c1.WaitFinished(ctxTimeout(t), refused)

@@ -49,7 +49,7 @@ func TestLoopBacksOffWithJitter(t *testing.T) {
 		m := &flakyManager{fail: func(n int) bool { return n != 11 }, stop: cancel}
 		s := New(Config{})
 		var inflight sync.WaitGroup
-		if err := s.loop(ctx, ctx, m, nil, &inflight); err != nil {
+		if err := s.loop(ctx, ctx, m, nil, nil, &inflight); err != nil {
 			t.Fatal(err)
 		}
 		// The wait before poll i+1 follows failure number k of a run.

@@ -152,7 +152,7 @@ func (s *Service) Run(ctx context.Context, t *tenant.Tenant) error {
 	cfg.Logger.Info("connected to ConductorOne; waiting for tasks")
 
 	var inflight sync.WaitGroup
-	err = s.loop(ctx, taskCtx, tm, cc, &inflight)
+	err = s.loop(ctx, taskCtx, tm, cc, func() { t.ReleaseIdle(taskCtx) }, &inflight)
 
 	done := make(chan struct{})
 	go func() { inflight.Wait(); close(done) }()
@@ -167,8 +167,9 @@ func (s *Service) Run(ctx context.Context, t *tenant.Tenant) error {
 }
 
 // loop claims tasks while ctx lives, processing up to TaskConcurrency of
-// them at once, as baton-sdk's connector runner does.
-func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.ConnectorClient, inflight *sync.WaitGroup) error {
+// them at once, as baton-sdk's connector runner does. A sync task calls
+// collected when it has read everything from cc.
+func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.ConnectorClient, collected func(), inflight *sync.WaitGroup) error {
 	log := s.cfg.Logger
 	slots := make(chan struct{}, s.cfg.TaskConcurrency)
 	// After a failed Next the loop backs off from 1s doubling to a minute,
@@ -212,7 +213,15 @@ func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.
 			defer func() { <-slots }()
 			l := log.With(zap.String("task_id", task.GetId()), zap.String("task_type", tasks.GetType(task).String()))
 			l.Info("processing task")
-			tc := cc
+			tctx, tc := taskCtx, cc
+			if tasks.Is(task, taskTypes.FullSyncType) {
+				// As a local sync does: what only served the connector's
+				// calls is released when grant expansion starts, and
+				// Pebble's arenas are kept off used pages.
+				var end func()
+				tctx, end = localsync.WatchTask(taskCtx, s.cfg.StorageEngine, collected)
+				defer end()
+			}
 			if s.cfg.Admit != nil && tasks.Is(task, taskTypes.FullSyncType) {
 				a := &admittedSync{ConnectorClient: cc, admit: s.cfg.Admit, log: l}
 				// After the task's last line, so that its end is logged
@@ -220,7 +229,7 @@ func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.
 				defer a.end()
 				tc = a
 			}
-			if err := tm.Process(taskCtx, task, tc); err != nil {
+			if err := tm.Process(tctx, task, tc); err != nil {
 				l.Error("task failed", zap.Error(err))
 				return
 			}
