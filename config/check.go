@@ -509,7 +509,7 @@ func (ck *checker) tenantKeys() []spec[Tenant] {
 
 func (ck *checker) syncKeys() []spec[SyncSettings] {
 	return []spec[SyncSettings]{
-		value("interval", duration(MinSyncInterval, 0), func(s *SyncSettings, d time.Duration) { s.Interval = d }).required(`the time between syncs, e.g. "1h" (at least 1m)`),
+		value("interval", duration(MinSyncInterval, 0), func(s *SyncSettings, d time.Duration) { s.Interval = d }).required(`the time from one sync's start to the next, e.g. "1h" (at least 1m)`),
 		value("output", ck.path(""), func(s *SyncSettings, p string) { s.Output = p }).required(`the c1z file to write, e.g. "out/acme-prod.c1z"`),
 	}
 }

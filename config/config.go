@@ -221,7 +221,7 @@ type Tenant struct {
 
 // SyncSettings is a tenant's [tenants.sync] table.
 type SyncSettings struct {
-	// Interval is the time between syncs (>= 1m).
+	// Interval is the time from one sync's start to the next (>= 1m).
 	Interval time.Duration
 	// Output is the absolute path of the c1z file each sync replaces.
 	Output string

@@ -452,7 +452,7 @@ func TestRules(t *testing.T) {
 			[]string{`runner.toml:10: tenants[0].sync.interval: must be at least 1m`}},
 		{"missing interval and output", strings.Split(minimal, "  interval")[0],
 			[]string{
-				`runner.toml:9: tenants[0].sync.interval: is required: the time between syncs, e.g. "1h" (at least 1m)`,
+				`runner.toml:9: tenants[0].sync.interval: is required: the time from one sync's start to the next, e.g. "1h" (at least 1m)`,
 				`runner.toml:9: tenants[0].sync.output: is required: the c1z file to write, e.g. "out/acme-prod.c1z"`,
 			}},
 		{"call_timeout zero", "[runtime]\ncall_timeout = \"0s\"\n" + minimal,

@@ -42,7 +42,7 @@
 //	request_budget = 100000                 # API requests per sync; 0 = unlimited (default: [runtime]'s)
 //	sync_timeout = "2h"                     # any sync limit of [runtime] may be set per tenant
 //	  [tenants.sync]                        # required when mode = "sync", forbidden otherwise
-//	  interval = "1h"                       # time between syncs, at least 1m
+//	  interval = "1h"                       # from one sync's start to the next, at least 1m
 //	  output = "/var/lib/baton-runner/acme-prod.c1z"
 //	  [tenants.service]                     # required when mode = "service", forbidden otherwise
 //	  client_id = "env:ACME_C1_CLIENT_ID"   # a reference, or the id itself (it is not secret)
