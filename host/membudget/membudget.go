@@ -22,11 +22,11 @@ import (
 )
 
 // DefaultSyncPeakMiB is what the first sync of a tenant reserves, before
-// one of its syncs has been measured: a 1k-user Segment sync peaks 190–240
-// MiB above an idle serve (240–295 MiB in all, BENCHMARKS.md and the
-// measurements of issue 21), a 10k-user one ~250–280 MiB. A tenant's first
-// sync never reserves more than the whole budget: it then runs alone, and
-// is measured.
+// one of its syncs has been measured: a 1k-user Segment sync peaks ~50 MiB
+// above an idle serve, a 10k-user one 236–404 MiB, more the more room the
+// budget leaves (README "Sizing the memory budget"). A tenant's first sync
+// never reserves more than the whole budget: it then runs alone, and is
+// measured.
 const DefaultSyncPeakMiB = 256
 
 // HeadroomMiB is the part of a process's resident memory that the Go
