@@ -54,11 +54,7 @@ func (c *call) entitlementNames(ctx context.Context) (*segmentids.Names, error) 
 	if !c.batonSegmentIDs {
 		return nil, nil
 	}
-	n, err := c.roleNames(ctx)
-	if err == nil {
-		c.warnCollisions(ctx)
-	}
-	return n, err
+	return c.roleNames(ctx)
 }
 
 // roleNames returns baton-segment's names of the role list, computed once
@@ -89,25 +85,26 @@ func namesOf(roles []role) *segmentids.Names {
 }
 
 // idsWarnedKey notes in the session that the sync's name collisions were
-// reported, so that each sync reports them once, not once per resource.
+// reported.
 const idsWarnedKey = "names:warned"
 
 // warnCollisions reports, once per sync, the roles baton-segment gave one
 // entitlement and this connector tells apart: their grants in ConductorOne
-// move to the new IDs.
-func (c *call) warnCollisions(ctx context.Context) {
-	if len(c.names.Collisions) == 0 || c.cache.syncID == "" {
-		return
+// move to the new IDs. Only the listing of the workspace's entitlements
+// calls it: a sync lists them once, where any call of the resources it
+// lists by the dozen could run on two instances at once and both find the
+// session's marker unset (the session has no compare-and-set). The marker
+// stops a listing repeated in a sync (a resumed one).
+func (c *call) warnCollisions(ctx context.Context) error {
+	if !c.batonSegmentIDs || c.cache.syncID == "" {
+		return nil
 	}
-	// The memo spares this instance a session read per resource; the
-	// session's marker keeps the sync's other instances quiet.
-	if warned, _ := recall[bool](c.cache, idsWarnedKey); warned {
-		return
+	if _, err := c.roleNames(ctx); err != nil || len(c.names.Collisions) == 0 {
+		return err
 	}
-	c.cache.remember(idsWarnedKey, true)
 	var warned bool
 	if c.cache.load(ctx, idsWarnedKey, &warned) {
-		return
+		return nil
 	}
 	c.cache.store(ctx, idsWarnedKey, true)
 	for _, col := range c.names.Collisions {
@@ -118,6 +115,7 @@ func (c *call) warnCollisions(ctx context.Context) {
 		c.log.warnf("%s = %q: roles %s have the baton-segment entitlement name %s (baton-segment gave them one entitlement); %s, the lowest role id, keeps it and the others get %s_<roleId>",
 			segmentids.Setting, segmentids.BatonSegment, strings.Join(roles, ", "), col.Slug, roles[0], col.Slug)
 	}
+	return nil
 }
 
 // roleOfSlug is the role a scoped role entitlement's slug names, in

@@ -131,6 +131,9 @@ func (c *call) entitlements(ctx context.Context, r abi.Resource) ([]abi.Entitlem
 	name := firstNonEmpty(r.DisplayName, r.ID.ID)
 	switch r.ID.Type {
 	case typeWorkspace:
+		if err := c.warnCollisions(ctx); err != nil {
+			return nil, err
+		}
 		return workspaceEntitlements(r.ID, name), nil
 	case typeGroup:
 		return groupEntitlements(r.ID, name), nil
