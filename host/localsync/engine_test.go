@@ -27,7 +27,7 @@ import (
 // syncSegment syncs the simulated workspace at url with the Segment
 // connector logic (natively: the engine is what is under test, not the
 // sandbox) into path with engine.
-func syncSegment(t *testing.T, url, path string, engine c1zstore.Engine) {
+func syncSegment(t *testing.T, url, path string, engine c1zstore.Engine, onCollected func()) {
 	t.Helper()
 	hc, err := egress.New(egress.Config{BaseURL: url, Token: secret.New(segmentsim.DefaultToken)})
 	if err != nil {
@@ -39,7 +39,7 @@ func syncSegment(t *testing.T, url, path string, engine c1zstore.Engine) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	if err := localsync.Run(context.Background(), cc, localsync.Options{Path: path, StorageEngine: engine}); err != nil {
+	if err := localsync.Run(context.Background(), cc, localsync.Options{Path: path, StorageEngine: engine, OnCollected: onCollected}); err != nil {
 		t.Fatalf("%s sync: %v", engine, err)
 	}
 }
@@ -69,7 +69,7 @@ func TestBothStorageEnginesWriteTheSameReadableC1Z(t *testing.T) {
 	snaps := map[c1zstore.Engine]*inspect.Snapshot{}
 	for _, engine := range localsync.StorageEngines {
 		path := filepath.Join(dir, string(engine)+".c1z")
-		syncSegment(t, ts.URL, path, engine)
+		syncSegment(t, ts.URL, path, engine, nil)
 		if got := format(t, path); got != wantFormat[engine] {
 			t.Errorf("%s sync wrote a %v c1z, want %v", engine, got, wantFormat[engine])
 		}

@@ -11,9 +11,10 @@ import (
 // task manager builds, does what a local sync does when grant expansion
 // starts and ends: the tenant's instances are closed as it starts (none is
 // made after, so the tenant holds no guest memory once the task is done),
-// and the arena guard returns the free heap at both ends (two forced
-// collections). Either fails if a baton-sdk upgrade stops logging the
-// messages the task's logger watches for.
+// and the arena guard returns the free heap at both ends (at least two
+// forced collections; without the end, only the one at the start). Either
+// fails if a baton-sdk upgrade stops logging the messages the task's
+// logger watches for.
 func TestSyncTaskReleasesAtExpansion(t *testing.T) {
 	c1, tn := serving(t, service.Config{})
 	forced := func() uint64 {
@@ -26,8 +27,8 @@ func TestSyncTaskReleasesAtExpansion(t *testing.T) {
 	if fin, err := c1.WaitFinished(ctxTimeout(t), id); err != nil || fin.GetSuccess() == nil {
 		t.Fatalf("the sync task: %v %v", fin, err)
 	}
-	if n := forced() - before; n != 2 {
-		t.Errorf("the sync task forced %d collections, want 2: as grant expansion started and when it was done", n)
+	if n := forced() - before; n < 2 {
+		t.Errorf("the sync task forced %d collections, want at least 2: as grant expansion started, and when it was done", n)
 	}
 	if s := tn.Stats(); s.PeakMemoryBytes == 0 || s.MemoryBytes != 0 {
 		t.Errorf("after the sync task the tenant's instances hold %d bytes (peak %d): want them closed at grant expansion", s.MemoryBytes, s.PeakMemoryBytes)
