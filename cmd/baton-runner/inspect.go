@@ -37,11 +37,11 @@ func inspectCommand() *cli.Command {
 				if err := checkOutput(o); err != nil {
 					return err
 				}
-				snap, err := loadC1Z(c, file)
+				sum, err := summarizeC1Z(c, file)
 				if err != nil {
 					return err
 				}
-				return snap.CountTable().Write(os.Stdout, o)
+				return sum.CountTable().Write(os.Stdout, o)
 			}
 			return printSummary(c, file)
 		},
@@ -131,10 +131,21 @@ func inspectCommand() *cli.Command {
 // no sync has written yet, so the error says how to write it.
 func loadC1Z(c *cli.Context, file string) (*inspect.Snapshot, error) {
 	snap, err := inspect.Load(c.Context, file, "")
+	return snap, missingC1Z(file, err)
+}
+
+// summarizeC1Z counts the c1z at file without holding it (inspect.Summarize).
+func summarizeC1Z(c *cli.Context, file string) (*inspect.Summary, error) {
+	sum, err := inspect.Summarize(c.Context, file, "")
+	return sum, missingC1Z(file, err)
+}
+
+// missingC1Z says how to write a c1z that does not exist.
+func missingC1Z(file string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s does not exist: write it with `baton-runner sync -f %s`, or name the c1z of an earlier sync", file, file)
+		return fmt.Errorf("%s does not exist: write it with `baton-runner sync -f %s`, or name the c1z of an earlier sync", file, file)
 	}
-	return snap, err
+	return err
 }
 
 // explore loads the c1z and prints the query's table. The output format is
@@ -199,12 +210,12 @@ func inspectFile(c *cli.Context) (string, error) {
 }
 
 func printSummary(c *cli.Context, file string) error {
-	snap, err := loadC1Z(c, file)
+	sum, err := summarizeC1Z(c, file)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stdout, "%s (sync %s)\n", file, snap.SyncID)
-	return snap.WriteSummary(os.Stdout)
+	fmt.Fprintf(os.Stdout, "%s (sync %s)\n", file, sum.SyncID)
+	return sum.Write(os.Stdout)
 }
 
 // diffArgs takes the two files of inspect diff, and -o/--output after them

@@ -147,26 +147,18 @@ func (r *syncReport) summary(ctx context.Context, w io.Writer, file string) erro
 	took := time.Since(r.start).Round(time.Millisecond)
 	requests, retries, waits, waited := r.requests, r.retries, r.waits, r.waited.Round(time.Millisecond)
 	r.mu.Unlock()
-	snap, err := inspect.Load(ctx, file, "")
+	sum, err := inspect.Summarize(ctx, file, "")
 	if err != nil {
 		return err
 	}
-	expanded := 0
-	for _, g := range snap.Grants {
-		if len(g.GetSources().GetSources()) > 0 {
-			if _, direct := g.GetSources().GetSources()[g.GetEntitlement().GetId()]; !direct {
-				expanded++
-			}
-		}
-	}
 	r.logger.Info("sync complete", zap.String("file", file), zap.Duration("took", took),
-		zap.Int("resources", len(snap.Resources)), zap.Int("entitlements", len(snap.Entitlements)),
-		zap.Int("grants", len(snap.Grants)), zap.Int("grants_through_groups", expanded),
+		zap.Int("resources", sum.Resources), zap.Int("entitlements", sum.Entitlements),
+		zap.Int("grants", sum.Grants), zap.Int("grants_through_groups", sum.Expanded),
 		zap.Int("requests", requests), zap.Int("retries", retries), zap.Int("waits", waits), zap.Duration("held_by_rate_limits", waited))
 	fmt.Fprintf(w, "%s: synced in %s; %d API requests, %d retries, %d waits (held by rate limits for %s)\n", file, took, requests, retries, waits, waited)
-	if err := snap.WriteSummary(w); err != nil {
+	if err := sum.Write(w); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "grants: %d listed by the connector, %d held through group membership\n", len(snap.Grants)-expanded, expanded)
+	fmt.Fprintf(w, "grants: %d listed by the connector, %d held through group membership\n", sum.Grants-sum.Expanded, sum.Expanded)
 	return nil
 }

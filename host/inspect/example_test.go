@@ -43,10 +43,11 @@ func syncer(ctx context.Context, url string) (sync func(path string) error, done
 	return sync, func() { t.Close(ctx); m.Close(ctx) }, nil
 }
 
-// Load reads the latest sync of a c1z; Counts (or CountTable, as the
-// explorer prints it) says what it holds per resource type. This is the
-// first look after a sync: did it find the users and groups it should?
-func ExampleLoad() {
+// Summarize counts what the latest sync of a c1z holds per resource type,
+// reading it without holding it (Load holds it all, for queries);
+// CountTable is the table the explorer prints. This is the first look
+// after a sync: did it find the users and groups it should?
+func ExampleSummarize() {
 	ctx := context.Background()
 	api := httptest.NewServer(segmentsim.NewServer(segmentsim.Generate(segmentsim.DefaultConfig(20)), segmentsim.Options{}))
 	defer api.Close()
@@ -69,17 +70,17 @@ func ExampleLoad() {
 		return
 	}
 
-	snap, err := inspect.Load(ctx, file, dir)
+	sum, err := inspect.Summarize(ctx, file, dir)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	for _, c := range snap.Counts() {
+	for _, c := range sum.Types {
 		if c.ResourceType == "user" {
 			fmt.Println("users:", c.Resources)
 		}
 	}
-	if err := snap.CountTable().Write(os.Stdout, "table"); err != nil {
+	if err := sum.CountTable().Write(os.Stdout, "table"); err != nil {
 		fmt.Println(err)
 	}
 	// Output:

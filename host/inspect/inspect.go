@@ -29,8 +29,37 @@ type Snapshot struct {
 // Load reads the latest finished sync of the c1z at path. tmpDir holds the
 // store's scratch files ("" = system default).
 func Load(ctx context.Context, path, tmpDir string) (*Snapshot, error) {
+	s := &Snapshot{}
+	id, err := read(ctx, path, tmpDir,
+		func(r *v2.Resource) { s.Resources = append(s.Resources, r) },
+		func(e *v2.Entitlement) { s.Entitlements = append(s.Entitlements, e) },
+		func(g *v2.Grant) { s.Grants = append(s.Grants, g) })
+	if err != nil {
+		return nil, err
+	}
+	s.SyncID = id
+	return s, nil
+}
+
+// Summarize counts what the latest finished sync of the c1z at path holds,
+// keeping none of it: what a sync reports at its end, where Load would
+// hold every grant at once (a 10k-user Segment file: ~250 MiB).
+func Summarize(ctx context.Context, path, tmpDir string) (*Summary, error) {
+	var t tally
+	id, err := read(ctx, path, tmpDir, t.resource, t.entitlement, t.grant)
+	if err != nil {
+		return nil, err
+	}
+	s := t.summary()
+	s.SyncID = id
+	return s, nil
+}
+
+// read streams the latest finished sync of the c1z at path to the
+// functions, in the store's order, and returns its ID.
+func read(ctx context.Context, path, tmpDir string, resource func(*v2.Resource), entitlement func(*v2.Entitlement), grant func(*v2.Grant)) (string, error) {
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+		return "", fmt.Errorf("cannot read %s: %w", path, err)
 	}
 	opts := []dotc1z.C1ZOption{dotc1z.WithReadOnly(true)}
 	if tmpDir != "" {
@@ -38,40 +67,39 @@ func Load(ctx context.Context, path, tmpDir string) (*Snapshot, error) {
 	}
 	st, err := dotc1z.NewStore(ctx, path, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s as a c1z: %w", path, err)
+		return "", fmt.Errorf("opening %s as a c1z: %w", path, err)
 	}
 	defer st.Close(ctx)
 	run, err := st.SyncMeta().LatestFinishedSyncOfAnyType(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading syncs of %s: %w", path, err)
+		return "", fmt.Errorf("reading syncs of %s: %w", path, err)
 	}
 	if run == nil {
-		return nil, fmt.Errorf("%s holds no finished sync", path)
+		return "", fmt.Errorf("%s holds no finished sync", path)
 	}
 	sr, ok := st.(connectorstore.StreamingReader)
 	if !ok {
-		return nil, errors.New("this c1z store cannot be streamed; re-sync with the default storage engine")
+		return "", errors.New("this c1z store cannot be streamed; re-sync with the default storage engine")
 	}
-	s := &Snapshot{SyncID: run.ID}
 	for r, err := range sr.StreamResources(ctx, run.ID, connectorstore.StreamResourcesOptions{}) {
 		if err != nil {
-			return nil, fmt.Errorf("reading resources: %w", err)
+			return "", fmt.Errorf("reading resources: %w", err)
 		}
-		s.Resources = append(s.Resources, r)
+		resource(r)
 	}
 	for e, err := range sr.StreamEntitlements(ctx, run.ID) {
 		if err != nil {
-			return nil, fmt.Errorf("reading entitlements: %w", err)
+			return "", fmt.Errorf("reading entitlements: %w", err)
 		}
-		s.Entitlements = append(s.Entitlements, e)
+		entitlement(e)
 	}
 	for g, err := range sr.StreamGrants(ctx, run.ID, connectorstore.StreamGrantsOptions{IncludeExpansion: true}) {
 		if err != nil {
-			return nil, fmt.Errorf("reading grants: %w", err)
+			return "", fmt.Errorf("reading grants: %w", err)
 		}
-		s.Grants = append(s.Grants, g)
+		grant(g)
 	}
-	return s, nil
+	return run.ID, nil
 }
 
 // TypeCount counts what a sync holds for one resource type. Entitlements and
@@ -81,49 +109,99 @@ type TypeCount struct {
 	Resources, Entitlements, Grants int
 }
 
-// Counts returns the per-type counts, sorted by resource type.
-func (s *Snapshot) Counts() []TypeCount {
-	by := map[string]*TypeCount{}
-	get := func(t string) *TypeCount {
-		if by[t] == nil {
-			by[t] = &TypeCount{ResourceType: t}
-		}
-		return by[t]
+// Summary is what a sync holds, counted: per resource type and in all.
+type Summary struct {
+	SyncID                          string
+	Types                           []TypeCount // sorted by resource type
+	Resources, Entitlements, Grants int
+	// Expanded are the grants baton-sdk derived through group membership
+	// (grant expansion) rather than the connector's listing.
+	Expanded int
+}
+
+// tally counts a sync's objects as they are read.
+type tally struct {
+	by                              map[string]*TypeCount
+	resources, entitlements, grants int
+	expanded                        int
+}
+
+func (t *tally) of(resourceType string) *TypeCount {
+	if t.by == nil {
+		t.by = map[string]*TypeCount{}
 	}
+	if t.by[resourceType] == nil {
+		t.by[resourceType] = &TypeCount{ResourceType: resourceType}
+	}
+	return t.by[resourceType]
+}
+
+func (t *tally) resource(r *v2.Resource) {
+	t.resources++
+	t.of(r.GetId().GetResourceType()).Resources++
+}
+
+func (t *tally) entitlement(e *v2.Entitlement) {
+	t.entitlements++
+	t.of(e.GetResource().GetId().GetResourceType()).Entitlements++
+}
+
+func (t *tally) grant(g *v2.Grant) {
+	t.grants++
+	t.of(g.GetEntitlement().GetResource().GetId().GetResourceType()).Grants++
+	// A grant the connector listed has its own entitlement among its
+	// sources (or none); an expanded one only the entitlements it came
+	// through.
+	if sources := g.GetSources().GetSources(); len(sources) > 0 {
+		if _, direct := sources[g.GetEntitlement().GetId()]; !direct {
+			t.expanded++
+		}
+	}
+}
+
+func (t *tally) summary() *Summary {
+	s := &Summary{Resources: t.resources, Entitlements: t.entitlements, Grants: t.grants, Expanded: t.expanded}
+	for _, c := range t.by {
+		s.Types = append(s.Types, *c)
+	}
+	sort.Slice(s.Types, func(i, j int) bool { return s.Types[i].ResourceType < s.Types[j].ResourceType })
+	return s
+}
+
+// Summary counts the snapshot as Summarize counts its file.
+func (s *Snapshot) Summary() *Summary {
+	var t tally
 	for _, r := range s.Resources {
-		get(r.GetId().GetResourceType()).Resources++
+		t.resource(r)
 	}
 	for _, e := range s.Entitlements {
-		get(e.GetResource().GetId().GetResourceType()).Entitlements++
+		t.entitlement(e)
 	}
 	for _, g := range s.Grants {
-		get(g.GetEntitlement().GetResource().GetId().GetResourceType()).Grants++
+		t.grant(g)
 	}
-	out := make([]TypeCount, 0, len(by))
-	for _, c := range by {
-		out = append(out, *c)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ResourceType < out[j].ResourceType })
-	return out
+	sum := t.summary()
+	sum.SyncID = s.SyncID
+	return sum
 }
 
 // CountTable is the per-type counts as an explorer table, totals last.
-func (s *Snapshot) CountTable() *Table {
+func (s *Summary) CountTable() *Table {
 	t := &Table{Columns: []string{"resource_type", "resources", "entitlements", "grants"}}
-	for _, c := range s.Counts() {
+	for _, c := range s.Types {
 		t.Rows = append(t.Rows, []string{c.ResourceType, fmt.Sprint(c.Resources), fmt.Sprint(c.Entitlements), fmt.Sprint(c.Grants)})
 	}
-	t.Rows = append(t.Rows, []string{"total", fmt.Sprint(len(s.Resources)), fmt.Sprint(len(s.Entitlements)), fmt.Sprint(len(s.Grants))})
+	t.Rows = append(t.Rows, []string{"total", fmt.Sprint(s.Resources), fmt.Sprint(s.Entitlements), fmt.Sprint(s.Grants)})
 	return t
 }
 
-// WriteSummary prints the per-type counts and totals as a table.
-func (s *Snapshot) WriteSummary(w io.Writer) error {
+// Write prints the per-type counts and totals as a table.
+func (s *Summary) Write(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "resource type\tresources\tentitlements\tgrants\t\n")
-	for _, c := range s.Counts() {
+	for _, c := range s.Types {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t\n", c.ResourceType, c.Resources, c.Entitlements, c.Grants)
 	}
-	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t\n", len(s.Resources), len(s.Entitlements), len(s.Grants))
+	fmt.Fprintf(tw, "total\t%d\t%d\t%d\t\n", s.Resources, s.Entitlements, s.Grants)
 	return tw.Flush()
 }

@@ -2,6 +2,7 @@ package inspect
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -46,6 +47,22 @@ func snapshot() *Snapshot {
 			grant(admin, "user", "ann", member.GetId()),
 			grant(read, "user", "bob"),
 		},
+	}
+}
+
+// TestSummary counts per resource type of the entitlement's resource, and
+// tells the grant expanded through eng's membership from those listed.
+func TestSummary(t *testing.T) {
+	s := snapshot()
+	s.SyncID = "sync-1"
+	got := s.Summary()
+	want := &Summary{SyncID: "sync-1", Resources: 4, Entitlements: 3, Grants: 4, Expanded: 1, Types: []TypeCount{
+		{ResourceType: "group", Resources: 1, Entitlements: 1, Grants: 1},
+		{ResourceType: "source", Resources: 1, Entitlements: 2, Grants: 3},
+		{ResourceType: "user", Resources: 2},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("summary:\n got %+v\nwant %+v", got, want)
 	}
 }
 

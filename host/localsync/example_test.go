@@ -64,7 +64,7 @@ func ExampleRun() {
 			fmt.Println(err)
 			return
 		}
-		for _, c := range snap.Counts() {
+		for _, c := range snap.Summary().Types {
 			if c.ResourceType == "user" {
 				fmt.Println("users in the c1z:", c.Resources)
 			}

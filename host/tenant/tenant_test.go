@@ -162,7 +162,7 @@ func TestSandboxedSyncMatchesTheWorkspace(t *testing.T) {
 		"source": len(e.ws.Sources), "warehouse": len(e.ws.Warehouses), "space": len(e.ws.Spaces),
 		"function": len(e.ws.Functions),
 	}
-	for _, c := range snap.Counts() {
+	for _, c := range snap.Summary().Types {
 		if c.Resources != want[c.ResourceType] {
 			t.Errorf("%s: %d resources in the c1z, %d in the workspace", c.ResourceType, c.Resources, want[c.ResourceType])
 		}
@@ -379,7 +379,7 @@ func TestUpstreamFaults(t *testing.T) {
 			if err := e.syncWith(t, segmentsim.DefaultToken, path, tc.mod); err != nil {
 				t.Fatal(err)
 			}
-			for _, c := range load(t, path).Counts() {
+			for _, c := range load(t, path).Summary().Types {
 				if c.ResourceType == "user" && c.Resources != len(e.ws.Users) {
 					t.Errorf("%d users synced, want %d", c.Resources, len(e.ws.Users))
 				}
@@ -419,7 +419,7 @@ func TestFeaturesOff(t *testing.T) {
 	if err := e.sync(t, segmentsim.DefaultToken, path); err != nil {
 		t.Fatalf("a workspace without spaces and functions must still sync: %v", err)
 	}
-	for _, c := range load(t, path).Counts() {
+	for _, c := range load(t, path).Summary().Types {
 		if (c.ResourceType == "space" || c.ResourceType == "function") && c.Resources != 0 {
 			t.Errorf("%d %s resources in a workspace without the feature", c.Resources, c.ResourceType)
 		}

@@ -310,7 +310,7 @@ func checkCounts(path, tmp string, want map[string]int) error {
 		return err
 	}
 	got := map[string]int{}
-	for _, c := range snap.Counts() {
+	for _, c := range snap.Summary().Types {
 		got[c.ResourceType] = c.Resources
 	}
 	for rt, n := range want {

@@ -273,7 +273,7 @@ func (e *benchEnv) runScenario(sc scenario) (syncResult, error) {
 	// Every user and every pending invite of the workspace is in the c1z.
 	ws := s.Snapshot()
 	counts := map[string]int{}
-	for _, c := range snap.Counts() {
+	for _, c := range snap.Summary().Types {
 		counts[c.ResourceType] = c.Resources
 	}
 	if counts["user"] != len(ws.Users) || counts["invite"] != len(ws.Invites) {

@@ -399,7 +399,7 @@ func (b *sdkBench) run(mode string, api *demoAPI, cache string, users int) (sdkR
 		return sdkRun{}, fmt.Errorf("sdk %s sync of %d users: %w", mode, users, err)
 	}
 	r.Res, r.Ent, r.Grants = len(snap.Resources), len(snap.Entitlements), len(snap.Grants)
-	for _, c := range snap.Counts() {
+	for _, c := range snap.Summary().Types {
 		if c.ResourceType == "user" {
 			r.Users = c.Resources
 		}
