@@ -23,7 +23,7 @@ import (
 
 // DefaultSyncPeakMiB is what the first sync of a tenant reserves, before
 // one of its syncs has been measured: a 1k-user Segment sync peaks ~50 MiB
-// above an idle serve, a 10k-user one 236–404 MiB, more the more room the
+// above an idle serve, a 10k-user one 236–316 MiB, more the more room the
 // budget leaves (README "Sizing the memory budget"). A tenant's first sync
 // never reserves more than the whole budget: it then runs alone, and is
 // measured.
