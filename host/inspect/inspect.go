@@ -121,9 +121,8 @@ type Summary struct {
 
 // tally counts a sync's objects as they are read.
 type tally struct {
-	by                              map[string]*TypeCount
-	resources, entitlements, grants int
-	expanded                        int
+	by       map[string]*TypeCount
+	expanded int
 }
 
 func (t *tally) of(resourceType string) *TypeCount {
@@ -137,32 +136,27 @@ func (t *tally) of(resourceType string) *TypeCount {
 }
 
 func (t *tally) resource(r *v2.Resource) {
-	t.resources++
 	t.of(r.GetId().GetResourceType()).Resources++
 }
 
 func (t *tally) entitlement(e *v2.Entitlement) {
-	t.entitlements++
 	t.of(e.GetResource().GetId().GetResourceType()).Entitlements++
 }
 
 func (t *tally) grant(g *v2.Grant) {
-	t.grants++
 	t.of(g.GetEntitlement().GetResource().GetId().GetResourceType()).Grants++
-	// A grant the connector listed has its own entitlement among its
-	// sources (or none); an expanded one only the entitlements it came
-	// through.
-	if sources := g.GetSources().GetSources(); len(sources) > 0 {
-		if _, direct := sources[g.GetEntitlement().GetId()]; !direct {
-			t.expanded++
-		}
+	if !heldDirectly(g) {
+		t.expanded++
 	}
 }
 
 func (t *tally) summary() *Summary {
-	s := &Summary{Resources: t.resources, Entitlements: t.entitlements, Grants: t.grants, Expanded: t.expanded}
+	s := &Summary{Expanded: t.expanded}
 	for _, c := range t.by {
 		s.Types = append(s.Types, *c)
+		s.Resources += c.Resources
+		s.Entitlements += c.Entitlements
+		s.Grants += c.Grants
 	}
 	sort.Slice(s.Types, func(i, j int) bool { return s.Types[i].ResourceType < s.Types[j].ResourceType })
 	return s

@@ -128,19 +128,24 @@ func (s *Snapshot) name(key string) string {
 // itself; access held only through a group goes with the membership or
 // with the group's own grant.
 func Holding(g *v2.Grant) (direct bool, through []string) {
-	sources := g.GetSources().GetSources()
-	if len(sources) == 0 {
-		return true, nil
-	}
-	for k := range sources {
-		if k == g.GetEntitlement().GetId() {
-			direct = true
-		} else {
+	for k := range g.GetSources().GetSources() {
+		if k != g.GetEntitlement().GetId() {
 			through = append(through, k)
 		}
 	}
 	sort.Strings(through)
-	return direct, through
+	return heldDirectly(g), through
+}
+
+// heldDirectly says whether the connector listed g: a grant without
+// sources, or one whose own entitlement is among them.
+func heldDirectly(g *v2.Grant) bool {
+	sources := g.GetSources().GetSources()
+	if len(sources) == 0 {
+		return true
+	}
+	_, direct := sources[g.GetEntitlement().GetId()]
+	return direct
 }
 
 // via lists the entitlements a grant was expanded through (a user's grant
