@@ -221,13 +221,13 @@ func (s *Service) loop(ctx, taskCtx context.Context, tm tasks.Manager, cc types.
 				var end func()
 				tctx, end = localsync.WatchTask(taskCtx, s.cfg.StorageEngine, collected)
 				defer end()
-			}
-			if s.cfg.Admit != nil && tasks.Is(task, taskTypes.FullSyncType) {
-				a := &admittedSync{ConnectorClient: cc, admit: s.cfg.Admit, log: l}
-				// After the task's last line, so that its end is logged
-				// before a sync waiting for it starts.
-				defer a.end()
-				tc = a
+				if s.cfg.Admit != nil {
+					a := &admittedSync{ConnectorClient: cc, admit: s.cfg.Admit, log: l}
+					// After the task's last line, so that its end is
+					// logged before a sync waiting for it starts.
+					defer a.end()
+					tc = a
+				}
 			}
 			if err := tm.Process(tctx, task, tc); err != nil {
 				l.Error("task failed", zap.Error(err))
