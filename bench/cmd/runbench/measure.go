@@ -137,6 +137,8 @@ type scenario struct {
 	Latency    time.Duration
 	ReadLimit  int
 	ReadWindow time.Duration
+	// Breakdown has the worker sample its memory (worker --breakdown).
+	Breakdown bool
 }
 
 func (sc scenario) name() string {
@@ -239,7 +241,10 @@ func (e *benchEnv) runScenario(sc scenario) (syncResult, error) {
 	file := filepath.Join(dir, "sync.c1z")
 	args := []string{"worker", "--mode", sc.Mode, "--base-url", s.url, "--file", file,
 		"--cache-dir", e.cacheDir, "--wasm", e.wasm, "--tmp-dir", dir}
-	if e.profileDir != "" {
+	switch {
+	case sc.Breakdown:
+		args = append(args, "--breakdown") // the scenario's profile is its unsampled run's
+	case e.profileDir != "":
 		args = append(args, "--cpuprofile", filepath.Join(e.profileDir, sc.name()+".pprof"))
 	}
 	before := s.RequestCount()

@@ -21,6 +21,8 @@ type memoryRow struct {
 	Mode  string
 	Peaks []float64 // MiB, in run order
 	CPU   []time.Duration
+	// At is what one more run's memory was at its highest sampled RSS.
+	At *breakdown
 }
 
 func (m memoryRow) sorted() []float64 { return slices.Sorted(slices.Values(m.Peaks)) }
@@ -37,7 +39,8 @@ func (m memoryRow) median() float64 {
 // runMemory syncs each size runs times per mode at latency, the modes in
 // turn (native, sandboxed, native, …), so that both see the machine in the
 // same state; every run is its own worker process, and its peak is that
-// process's VmHWM.
+// process's VmHWM. Then one more run per mode and size samples what the
+// memory is made of (worker --breakdown), apart, since sampling costs CPU.
 func (e *benchEnv) runMemory(users []int, modes []string, runs int, latency time.Duration) ([]memoryRow, error) {
 	var rows []memoryRow
 	for _, u := range users {
@@ -58,6 +61,14 @@ func (e *benchEnv) runMemory(users []int, modes []string, runs int, latency time
 			}
 		}
 		for _, mode := range modes {
+			r, err := e.runScenario(scenario{Mode: mode, Users: u, Latency: latency, Breakdown: true})
+			if err != nil {
+				return nil, err
+			}
+			if r.Worker.Breakdown == nil {
+				return nil, fmt.Errorf("%s: the worker reported no breakdown", r.name())
+			}
+			byMode[mode].At = r.Worker.Breakdown
 			rows = append(rows, *byMode[mode])
 		}
 	}
@@ -87,6 +98,23 @@ func (r *report) writeMemory(p func(string, ...any)) {
 			runs += fmt.Sprintf("%.0f", v)
 		}
 		p("| %d | %s | %s | %.0f | %.0f | %.0f | %.0f | %s |", m.Users, m.Mode, runs, m.min(), m.median(), m.max(), m.max()-m.min(), secs(cpu[len(cpu)/2]))
+	}
+	p("")
+	p("What the memory was made of at the highest RSS of one more run of each, sampled")
+	p("by the worker from `/proc/self/smaps` whenever its RSS (`/proc/self/statm`, every")
+	p("%s) had grown by %d MiB, in MiB: the executable's file pages; anonymous executable", sampleEvery, sampleStep>>10)
+	p("memory, which only wazero maps (the guest's machine code); the Go heap's arenas;")
+	p("the other anonymous memory (the guest instances' linear memories, the Go runtime's")
+	p("stacks and metadata). Libc and the vdso make up the rest of the RSS. The last")
+	p("column is the linear memory the instances had committed, pages never touched included.")
+	p("")
+	p("| users | mode | RSS at the peak | binary | guest machine code | Go heap | other anonymous | guest linear memory committed |")
+	p("|---:|---|---:|---:|---:|---:|---:|---:|")
+	for _, m := range r.memory {
+		if b := m.At; b != nil {
+			p("| %d | %s | %.0f | %.0f | %.1f | %.1f | %.1f | %.1f |", m.Users, m.Mode,
+				mib(b.RSSKiB<<10), mib(b.BinaryKiB<<10), mib(b.CodeKiB<<10), mib(b.HeapKiB<<10), mib(b.OtherKiB<<10), mib(b.GuestKiB<<10))
+		}
 	}
 	p("")
 }

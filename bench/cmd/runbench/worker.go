@@ -28,6 +28,9 @@ type workerResult struct {
 	SetupSeconds float64 `json:"setup_seconds"` // compile/instantiate (sandboxed) or client setup (native)
 	SyncSeconds  float64 `json:"sync_seconds"`  // localsync.Run, i.e. the baton-sdk sync itself
 	PeakRSSKiB   int64   `json:"peak_rss_kib"`  // VmHWM of this process; 0 where /proc is missing
+	// Breakdown is what the memory was at its highest sampled RSS
+	// (--breakdown only).
+	Breakdown *breakdown `json:"breakdown,omitempty"`
 }
 
 // runWorker performs exactly one sync and exits. It runs in its own process
@@ -46,6 +49,7 @@ func runWorker(args []string) error {
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole worker to this file")
 	memProfile := fs.String("memprofile", "", "write a heap profile (allocations of the whole worker, in use at its end) to this file")
 	engine := fs.String("storage-engine", "", "c1z storage engine: sqlite or pebble (default: localsync's)")
+	sample := fs.Bool("breakdown", false, "read /proc/self/smaps as the RSS grows and report what the memory was at its highest (costs CPU)")
 	_ = fs.Parse(args)
 	if *baseURL == "" || *file == "" {
 		return errors.New("worker: --base-url and --file are required")
@@ -82,11 +86,17 @@ func runWorker(args []string) error {
 	// sync workers.
 	eg := egress.Config{BaseURL: *baseURL, Token: secret.New(*token), MaxInFlight: synclimits.DefaultMaxInFlight}
 	opts := localsync.Options{Path: *file, TmpDir: *tmpDir, StorageEngine: storageEngine, Workers: sandbox.DefaultInstances}
+	var smp *sampler
+	if *sample {
+		if smp, err = startSampler(); err != nil {
+			return fmt.Errorf("worker --breakdown: %w", err)
+		}
+	}
 	start := time.Now()
 	var setup time.Duration
 	switch *mode {
 	case "sandboxed":
-		setup, err = syncSandboxed(ctx, *wasmPath, *cacheDir, eg, opts, start)
+		setup, err = syncSandboxed(ctx, *wasmPath, *cacheDir, eg, opts, start, smp)
 	case "native":
 		setup, err = syncNative(ctx, eg, opts, start)
 	default:
@@ -100,6 +110,7 @@ func runWorker(args []string) error {
 		SetupSeconds: setup.Seconds(),
 		SyncSeconds:  (total - setup).Seconds(),
 		PeakRSSKiB:   peakRSSKiB(),
+		Breakdown:    smp.finish(),
 	})
 }
 
@@ -133,7 +144,7 @@ func peakRSSKiB() int64 {
 // syncSandboxed is what `baton-runner sync` does: compile the guest (through
 // the persistent cache), bind a tenant to it and sync, closing the module
 // when the connector is done.
-func syncSandboxed(ctx context.Context, wasmPath, cacheDir string, eg egress.Config, opts localsync.Options, start time.Time) (time.Duration, error) {
+func syncSandboxed(ctx context.Context, wasmPath, cacheDir string, eg egress.Config, opts localsync.Options, start time.Time, smp *sampler) (time.Duration, error) {
 	wasm, err := os.ReadFile(wasmPath)
 	if err != nil {
 		return 0, err
@@ -148,6 +159,7 @@ func syncSandboxed(ctx context.Context, wasmPath, cacheDir string, eg egress.Con
 		return 0, err
 	}
 	defer t.Close(ctx)
+	smp.watchGuest(func() int64 { return t.Stats().MemoryBytes })
 	setup := time.Since(start)
 	opts.OnCollected = func() { _ = m.Close(ctx) } // as runSync's closeWhenCollected
 	return setup, t.Sync(ctx, opts)
