@@ -54,8 +54,12 @@ func smapsParts(smaps []byte, exe string, heap uintptr) (b breakdown, err error)
 			continue
 		}
 		// A mapping's header: start-end perms offset device inode [path].
-		start, ok := leadingHex(line)
-		if !ok {
+		start, n := hexPrefix(line)
+		if n == 0 || n == len(line) || line[n] != '-' {
+			continue
+		}
+		end, m := hexPrefix(line[n+1:])
+		if m == 0 {
 			continue
 		}
 		f := fields6(line)
@@ -63,7 +67,7 @@ func smapsParts(smaps []byte, exe string, heap uintptr) (b breakdown, err error)
 			continue
 		}
 		path, exec = f[5], f[1][2] == 'x'
-		inHeap = len(path) == 0 && start >= low && start < high
+		inHeap = len(path) == 0 && end > low && start < high
 	}
 	return b, nil
 }
@@ -99,18 +103,20 @@ func fields6(line []byte) (f [6][]byte) {
 	return f
 }
 
-func leadingHex(b []byte) (v uint64, ok bool) {
-	for i, c := range b {
-		switch {
+// hexPrefix parses the lower-case hex digits b starts with; n is how many.
+func hexPrefix(b []byte) (v uint64, n int) {
+	for n < len(b) {
+		switch c := b[n]; {
 		case c >= '0' && c <= '9':
 			v = v<<4 | uint64(c-'0')
 		case c >= 'a' && c <= 'f':
 			v = v<<4 | uint64(c-'a'+10)
 		default:
-			return v, i > 0 && c == '-'
+			return v, n
 		}
+		n++
 	}
-	return 0, false
+	return v, n
 }
 
 func leadingUint(b []byte) (v uint64, ok bool) {
@@ -245,8 +251,9 @@ var heapProbe *[16]byte
 // heapArenaBytes, from a base address it picks at random since Go 1.26,
 // upwards and contiguously, and never unmaps them; the kernel places other
 // mappings (linear memories, machine code, the runtime's metadata) far
-// away. So the heap's mappings are those from the arena of a heap object
-// up to heapSpan above it.
+// away. So the heap's mappings are those that reach into the arena of a
+// heap object or above it, up to heapSpan (a mapping of the heap can start
+// below that arena: the base is only 4 MiB-aligned).
 const (
 	heapArenaBytes = 64 << 20
 	heapSpan       = 64 << 30

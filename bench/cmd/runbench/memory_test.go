@@ -24,7 +24,7 @@ Rss:               20000 kB
 Rss:               23000 kB
 7a80010000-7a80690000 rw-p 00000000 00:00 0 
 Rss:                6100 kB
-7a8c000000-7a90000000 rw-p 00000000 00:00 0 
+7a8bc00000-7a90000000 rw-p 00000000 00:00 0 
 Rss:               31000 kB
 7a94000000-7a9c000000 rw-p 00000000 00:00 0 
 Rss:               50000 kB
@@ -45,7 +45,7 @@ Rss:                   8 kB
 	}
 	want := breakdown{RSSKiB: 155008, BinaryKiB: 43000, CodeKiB: 18000, HeapKiB: 81000, OtherKiB: 12100}
 	if b != want {
-		t.Errorf("smapsParts = %+v, want %+v (the heap from its object's arena up; libc and the vdso in the total only)", b, want)
+		t.Errorf("smapsParts = %+v, want %+v (the heap: the mapping of its object, from below that arena, and those above; libc and the vdso in the total only)", b, want)
 	}
 }
 
