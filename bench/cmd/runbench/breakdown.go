@@ -20,8 +20,9 @@ type breakdown struct {
 	// which wazero maps (the Go runtime maps none).
 	CodeKiB int64 `json:"code_kib"`
 	// HeapKiB is the Go heap's arenas; OtherKiB the other anonymous
-	// memory: the guest instances' linear memories, and the Go runtime's
-	// stacks and metadata outside its heap.
+	// memory: the guest instances' linear memories, C allocations (Pebble
+	// takes its memtables and cache from calloc in a cgo build), and the
+	// Go runtime's stacks and metadata outside its heap.
 	HeapKiB  int64 `json:"heap_kib"`
 	OtherKiB int64 `json:"other_kib"`
 	// GuestKiB is the linear memory the instances had committed (their
