@@ -267,18 +267,18 @@ func (e *benchEnv) runScenario(sc scenario) (syncResult, error) {
 		r.MaxRSSKiB = r.Worker.PeakRSSKiB // see peakRSSKiB for why not rusage
 	}
 	r.OtherCPU = max(0, cpu1.busy-cpu0.busy-(cpu1.self-cpu0.self)-(ps.User+ps.Sys))
-	snap, err := inspect.Load(context.Background(), file, dir)
+	sum, err := inspect.Summarize(context.Background(), file, dir)
 	if err != nil {
 		return syncResult{}, fmt.Errorf("%s: %w", sc.name(), err)
 	}
-	r.Res, r.Ent, r.Grants = len(snap.Resources), len(snap.Entitlements), len(snap.Grants)
+	r.Res, r.Ent, r.Grants = sum.Resources, sum.Entitlements, sum.Grants
 	if r.Res == 0 || r.Grants == 0 {
 		return syncResult{}, fmt.Errorf("%s: c1z holds %d resources and %d grants; the sync is broken", sc.name(), r.Res, r.Grants)
 	}
 	// Every user and every pending invite of the workspace is in the c1z.
 	ws := s.Snapshot()
 	counts := map[string]int{}
-	for _, c := range snap.Summary().Types {
+	for _, c := range sum.Types {
 		counts[c.ResourceType] = c.Resources
 	}
 	if counts["user"] != len(ws.Users) || counts["invite"] != len(ws.Invites) {

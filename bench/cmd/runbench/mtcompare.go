@@ -272,12 +272,12 @@ func (b *mtBench) verify(files []string) error {
 		if i != 0 && i != len(files)-1 {
 			continue
 		}
-		snap, err := inspect.Load(context.Background(), f, b.dir)
+		sum, err := inspect.Summarize(context.Background(), f, b.dir)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		if len(snap.Resources) < b.users || len(snap.Grants) == 0 {
-			return fmt.Errorf("%s holds %d resources and %d grants for %d users; the sync is incomplete", f, len(snap.Resources), len(snap.Grants), b.users)
+		if sum.Resources < b.users || sum.Grants == 0 {
+			return fmt.Errorf("%s holds %d resources and %d grants for %d users; the sync is incomplete", f, sum.Resources, sum.Grants, b.users)
 		}
 	}
 	return nil

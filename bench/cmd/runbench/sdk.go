@@ -394,12 +394,12 @@ func (b *sdkBench) run(mode string, api *demoAPI, cache string, users int) (sdkR
 	r.ToFirst = first.Sub(start)
 	r.OtherCPU = max(0, cpu1.busy-cpu0.busy-(cpu1.self-cpu0.self)-r.CPU())
 
-	snap, err := inspect.Load(context.Background(), file, dir)
+	sum, err := inspect.Summarize(context.Background(), file, dir)
 	if err != nil {
 		return sdkRun{}, fmt.Errorf("sdk %s sync of %d users: %w", mode, users, err)
 	}
-	r.Res, r.Ent, r.Grants = len(snap.Resources), len(snap.Entitlements), len(snap.Grants)
-	for _, c := range snap.Summary().Types {
+	r.Res, r.Ent, r.Grants = sum.Resources, sum.Entitlements, sum.Grants
+	for _, c := range sum.Types {
 		if c.ResourceType == "user" {
 			r.Users = c.Resources
 		}
